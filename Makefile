@@ -1,0 +1,115 @@
+# contprof build. `make` builds build/contprof and every BPF object/skeleton.
+#   make SAN=1       ASan+UBSan build under build/san (no recovery)
+#   make COVERAGE=1  gcov build under build/cov
+#   make test        everything the README's test command runs (see scripts/test.sh)
+#   make unit        unit tests of the current build flavour
+#   make format-check / make format
+# Sources are found by directory: a new .c file under src/ is built without
+# touching this file; tests/unit/test_*.c each become one test binary.
+
+BUILD ?= build
+ifeq ($(SAN),1)
+BUILD := build/san
+endif
+ifeq ($(COVERAGE),1)
+BUILD := build/cov
+endif
+
+CC      ?= gcc
+CLANG   ?= clang
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BPFTOOL ?= bpftool
+
+PKGS := libbpf libelf libdw jansson libmicrohttpd libcurl sqlite3 yaml-0.1 libpq zlib libcrypto
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+ifneq ($(CI),)
+WARN += -Werror
+endif
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -DCONTPROF_VERSION=\"$(VERSION)\" -MMD -MP -Isrc -I$(BUILD)/bpf \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+ifeq ($(COVERAGE),1)
+CFLAGS  += -O0 --coverage
+LDFLAGS += --coverage
+endif
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -I$(BUILD)/bpf -Isrc
+
+LIB_SRC   := $(wildcard src/core/*.c src/util/*.c src/server/*.c src/agent/*.c src/cli/*.c)
+LIB_SRC   := $(filter-out src/cli/main.c src/%.bpf.c,$(LIB_SRC))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ  := $(BUILD)/obj/src/cli/main.o
+BPF_SRC   := $(wildcard src/agent/*.bpf.c)
+BPF_OBJ   := $(BPF_SRC:src/agent/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+BPF_SKEL  := $(BPF_SRC:src/agent/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+TEST_SRC  := $(wildcard tests/unit/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIBRARY   := $(BUILD)/libcontprof.a
+
+.SECONDARY:
+.PHONY: all unit test format format-check clean bench
+all: $(BUILD)/contprof $(TEST_BIN)
+
+$(BUILD)/contprof: $(MAIN_OBJ) $(LIBRARY)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIBRARY): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Every user-space object may include a skeleton; build them first.
+$(LIB_OBJ) $(MAIN_OBJ): | $(BPF_SKEL)
+
+$(BUILD)/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: src/agent/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard src/agent/*.h)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
+	$(BPFTOOL) gen object $@ $@.tmp.o
+	@rm -f $@.tmp.o
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/harness.o $(LIBRARY)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
+
+unit: $(TEST_BIN)
+	@scripts/run-unit.sh $(BUILD)/tests
+
+test:
+	@scripts/test.sh
+
+bench: all
+	@scripts/bench.sh
+
+FORMAT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 2>/dev/null)
+format-check:
+	@out=$$(clang-format --dry-run $(FORMAT_FILES) 2>&1 | grep -o '^[^:]*:[0-9]*:[0-9]*: warning' | cut -d: -f1 | sort -u); \
+	if [ -n "$$out" ]; then echo "format-check: unformatted files (run 'make format'):"; echo "$$out" | sed 's/^/  /'; exit 1; \
+	else echo "format-check: $(words $(FORMAT_FILES)) files formatted"; fi
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package contprof needs to build, run and test.
+# Idempotent: when everything is present it installs nothing and says so.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain and BPF chain
+  make gcc clang llvm pkg-config bpftool libbpf-dev
+  # libraries the binary links
+  libelf-dev libdw-dev zlib1g-dev libsqlite3-dev libpq-dev libmicrohttpd-dev
+  libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
+  # tests: formatting, coverage, integration runner, sanitizer runtime
+  clang-format gcovr nodejs procps iproute2 util-linux
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  echo "setup: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
