@@ -13,7 +13,7 @@ enum procevent_kind {
 
 struct procevent_record {
 	__u32 kind;
-	__u32 pid;	 /* thread group id */
+	__u32 pid; /* thread group id */
 	__u32 ppid;
 	__s32 exit_code; /* PROCEVENT_EXIT only */
 	__u64 time_ns;	 /* CLOCK_MONOTONIC */

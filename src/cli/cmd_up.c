@@ -8,7 +8,8 @@
 int cmd_up(int argc, char **argv)
 {
 	if (cli_wants_help(argc, argv)) {
-		printf("usage: contprof up [--listen ADDR] [--data DIR] [--config agent.yaml] [--demo]\n\n"
+		printf("usage: contprof up [--listen ADDR] [--data DIR] [--config agent.yaml] "
+		       "[--demo]\n\n"
 		       "Runs the server (SQLite under --data, UI and API on --listen, default\n"
 		       "127.0.0.1:8080) and an agent for this host in one process.\n\n"
 		       "example:\n  sudo contprof up --demo\n");

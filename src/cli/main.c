@@ -17,8 +17,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"up", cmd_up, "run server and agent on this host (SQLite, UI on 127.0.0.1:8080)", 0},
-	{"debug", cmd_debug, "low-level checks of this host's eBPF support", 1},
+    {"up", cmd_up, "run server and agent on this host (SQLite, UI on 127.0.0.1:8080)", 0},
+    {"debug", cmd_debug, "low-level checks of this host's eBPF support", 1},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

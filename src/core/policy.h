@@ -36,27 +36,27 @@ enum policy_monitor {
 };
 
 /* Limits and defaults: every number of the model lives here. */
-#define POLICY_DOC_MAX_BYTES	   (64 * 1024)
-#define POLICY_SERVICE_MAX_LEN	   255
-#define POLICY_PERIOD_MAX_S	   3600
-#define POLICY_DURATION_MAX_S	   (24 * 3600)
-#define POLICY_SILENCE_MAX_S	   (7 * 24 * 3600)
-#define POLICY_DEFAULT_DURATION_S  600
-#define POLICY_DEFAULT_SILENCE_S   1200
-#define POLICY_URI_LIST_MAX	   64
-#define POLICY_URI_MAX_LEN	   512
-#define POLICY_SYSTEM_LOAD_MAX	   100000.0
-#define POLICY_THREAD_COUNT_MAX	   10000000.0
+#define POLICY_DOC_MAX_BYTES	    (64 * 1024)
+#define POLICY_SERVICE_MAX_LEN	    255
+#define POLICY_PERIOD_MAX_S	    3600
+#define POLICY_DURATION_MAX_S	    (24 * 3600)
+#define POLICY_SILENCE_MAX_S	    (7 * 24 * 3600)
+#define POLICY_DEFAULT_DURATION_S   600
+#define POLICY_DEFAULT_SILENCE_S    1200
+#define POLICY_URI_LIST_MAX	    64
+#define POLICY_URI_MAX_LEN	    512
+#define POLICY_SYSTEM_LOAD_MAX	    100000.0
+#define POLICY_THREAD_COUNT_MAX	    10000000.0
 #define POLICY_RESPONSE_TIME_MAX_MS 3600000.0
-#define POLICY_VERSION_HEX_LEN	   64
+#define POLICY_VERSION_HEX_LEN	    64
 
 struct policy_item {
 	enum policy_monitor monitor;
 	double threshold;
 	uint32_t period_s;
 	uint32_t count;
-	char *uri_regex;    /* POSIX ERE, or NULL */
-	char **uri_list;    /* exact paths, or NULL */
+	char *uri_regex; /* POSIX ERE, or NULL */
+	char **uri_list; /* exact paths, or NULL */
 	size_t uri_list_len;
 };
 

@@ -38,8 +38,7 @@ enum trigger_phase trigger_update(struct trigger_state *t, int64_t now_ms);
 bool trigger_may_start(struct trigger_state *t, int64_t now_ms);
 
 /* Records a task started at `now_ms`. -EBUSY if one may not start now. */
-int trigger_start(struct trigger_state *t, int64_t now_ms, uint32_t duration_s,
-		  uint32_t silence_s);
+int trigger_start(struct trigger_state *t, int64_t now_ms, uint32_t duration_s, uint32_t silence_s);
 
 /* Records that the running task ended (finished early, failed, target gone). */
 void trigger_task_ended(struct trigger_state *t, int64_t now_ms);

@@ -30,12 +30,12 @@ struct window {
 };
 
 struct window_result {
-	uint32_t matched;  /* slots with a value >= threshold */
-	uint32_t valued;   /* slots with any value */
-	bool holds;	   /* matched >= count */
-	bool has_current;  /* some slot in the period has a value */
-	double current;	   /* value of the newest valued slot in the period */
-	double peak;	   /* largest value in the period */
+	uint32_t matched; /* slots with a value >= threshold */
+	uint32_t valued;  /* slots with any value */
+	bool holds;	  /* matched >= count */
+	bool has_current; /* some slot in the period has a value */
+	double current;	  /* value of the newest valued slot in the period */
+	double peak;	  /* largest value in the period */
 };
 
 /* Allocates a window of `capacity_s` (1..POLICY_PERIOD_MAX_S) seconds.

@@ -8,7 +8,12 @@
 #ifndef CONTPROF_UTIL_LOG_H
 #define CONTPROF_UTIL_LOG_H
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level {
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR
+};
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);

@@ -28,8 +28,9 @@ bool harness_check_str(const char *got, const char *want, const char *file, int 
 /* Prints a context line ("row 3: count > period") under the next failure. */
 void harness_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define CHECK(expr)		harness_check(!!(expr), __FILE__, __LINE__, #expr)
-#define CHECK_INT_EQ(got, want) harness_check_int((int64_t)(got), (int64_t)(want), __FILE__, __LINE__, #got)
+#define CHECK(expr) harness_check(!!(expr), __FILE__, __LINE__, #expr)
+#define CHECK_INT_EQ(got, want)                                                                    \
+	harness_check_int((int64_t)(got), (int64_t)(want), __FILE__, __LINE__, #got)
 #define CHECK_DBL_EQ(got, want) harness_check_dbl((got), (want), __FILE__, __LINE__, #got)
 #define CHECK_STR_EQ(got, want) harness_check_str((got), (want), __FILE__, __LINE__, #got)
 
