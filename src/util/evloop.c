@@ -12,7 +12,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-enum reg_kind { REG_FD, REG_TIMER, REG_SIGNAL };
+enum reg_kind {
+	REG_FD,
+	REG_TIMER,
+	REG_SIGNAL
+};
 
 struct evloop_timer {
 	int fd;
