@@ -37,13 +37,11 @@ static enum trigger_phase advance(struct trigger_state *t, int64_t now_ms)
 
 void trigger_init(struct trigger_state *t)
 {
-	*t = (struct trigger_state){
-	    .phase = TRIGGER_IDLE,
-	    .start_ms = INT64_MIN,
-	    .planned_end_ms = INT64_MIN,
-	    .ended_ms = INT64_MIN,
-	    .silence_until_ms = INT64_MIN,
-	};
+	t->phase = TRIGGER_IDLE;
+	t->start_ms = INT64_MIN;
+	t->planned_end_ms = INT64_MIN;
+	t->ended_ms = INT64_MIN;
+	t->silence_until_ms = INT64_MIN;
 }
 
 enum trigger_phase trigger_update(struct trigger_state *t, int64_t now_ms)
