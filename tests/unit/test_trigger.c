@@ -12,6 +12,7 @@
 #define MAX_STEPS 16
 
 enum op {
+	OP_NONE,      /* the end of a timeline (zeroed trailing steps) */
 	OP_UPDATE,    /* trigger_update(); want: unused */
 	OP_MAY_START, /* trigger_may_start(); want: 1 or 0 */
 	OP_START,     /* trigger_start(); want: return code */
@@ -28,20 +29,15 @@ struct step {
 struct timeline {
 	const char *name;
 	uint32_t duration_s, silence_s; /* for every OP_START */
-	struct step steps[MAX_STEPS];
-	size_t n_steps;
+	struct step steps[MAX_STEPS];	/* up to the first OP_NONE */
 };
-
-#define STEPS(...)                                                                                 \
-	.steps = {__VA_ARGS__},                                                                    \
-	.n_steps = sizeof((struct step[]){__VA_ARGS__}) / sizeof(struct step)
 
 static void run_timeline(const struct timeline *tl)
 {
 	struct trigger_state t;
 
 	trigger_init(&t);
-	for (size_t i = 0; i < tl->n_steps; i++) {
+	for (size_t i = 0; i < MAX_STEPS && tl->steps[i].op != OP_NONE; i++) {
 		const struct step *s = &tl->steps[i];
 		int got = 0;
 
@@ -63,6 +59,8 @@ static void run_timeline(const struct timeline *tl)
 		case OP_END:
 			trigger_task_ended(&t, s->at_ms);
 			break;
+		case OP_NONE:
+			break;
 		}
 		CHECK_STR_EQ(trigger_phase_name(t.phase), trigger_phase_name(s->phase));
 	}
@@ -73,122 +71,139 @@ static const struct timeline timelines[] = {
 	.name = "silence boundaries (D 600 s, S 1200 s)",
 	.duration_s = 600,
 	.silence_s = 1200,
-	STEPS({OP_MAY_START, T, 1, TRIGGER_IDLE}, {OP_START, T, 0, TRIGGER_RUNNING},
-	      {OP_MAY_START, T, 0, TRIGGER_RUNNING}, {OP_START, T + 1, -EBUSY, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 600 * SEC - 1, 0, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 600 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_START, T + 600 * SEC, -EBUSY, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 1200 * SEC - 1, 0, TRIGGER_SILENCED},
-	      {OP_START, T + 1200 * SEC - 1, -EBUSY, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 1200 * SEC, 1, TRIGGER_IDLE},
-	      {OP_START, T + 1200 * SEC, 0, TRIGGER_RUNNING},
-	      /* The second task is measured from its own start. */
-	      {OP_UPDATE, T + 1800 * SEC - 1, 0, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 1800 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_START, T + 2400 * SEC - 1, -EBUSY, TRIGGER_SILENCED},
-	      {OP_START, T + 2400 * SEC, 0, TRIGGER_RUNNING}),
+	.steps = {{OP_MAY_START, T, 1, TRIGGER_IDLE},
+		  {OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_MAY_START, T, 0, TRIGGER_RUNNING},
+		  {OP_START, T + 1, -EBUSY, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 600 * SEC - 1, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 600 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_START, T + 600 * SEC, -EBUSY, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 1200 * SEC - 1, 0, TRIGGER_SILENCED},
+		  {OP_START, T + 1200 * SEC - 1, -EBUSY, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 1200 * SEC, 1, TRIGGER_IDLE},
+		  {OP_START, T + 1200 * SEC, 0, TRIGGER_RUNNING},
+		  /* The second task is measured from its own start. */
+		  {OP_UPDATE, T + 1800 * SEC - 1, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 1800 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_START, T + 2400 * SEC - 1, -EBUSY, TRIGGER_SILENCED},
+		  {OP_START, T + 2400 * SEC, 0, TRIGGER_RUNNING}},
     },
     {
 	.name = "start exactly at T + S without a call in between",
 	.duration_s = 10,
 	.silence_s = 20,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_START, T + 20 * SEC, 0, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 30 * SEC - 1, 0, TRIGGER_RUNNING}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_START, T + 20 * SEC, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 30 * SEC - 1, 0, TRIGGER_RUNNING}},
     },
     {
 	.name = "early end stays silenced until T + S",
 	.duration_s = 600,
 	.silence_s = 1200,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_END, T + 5 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_START, T + 5 * SEC, -EBUSY, TRIGGER_SILENCED},
-	      /* Past the planned end: still silenced, nothing ends twice. */
-	      {OP_UPDATE, T + 600 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_END, T + 700 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 1200 * SEC - 1, 0, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 1200 * SEC, 1, TRIGGER_IDLE}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_END, T + 5 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_START, T + 5 * SEC, -EBUSY, TRIGGER_SILENCED},
+		  /* Past the planned end: still silenced, nothing ends twice. */
+		  {OP_UPDATE, T + 600 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_END, T + 700 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 1200 * SEC - 1, 0, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 1200 * SEC, 1, TRIGGER_IDLE}},
     },
     {
 	.name = "silence < duration: running until the planned end, then idle",
 	.duration_s = 600,
 	.silence_s = 60,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_MAY_START, T + 60 * SEC, 0, TRIGGER_RUNNING},
-	      {OP_START, T + 300 * SEC, -EBUSY, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 600 * SEC - 1, 0, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 600 * SEC, 0, TRIGGER_IDLE},
-	      {OP_START, T + 600 * SEC, 0, TRIGGER_RUNNING}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_MAY_START, T + 60 * SEC, 0, TRIGGER_RUNNING},
+		  {OP_START, T + 300 * SEC, -EBUSY, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 600 * SEC - 1, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 600 * SEC, 0, TRIGGER_IDLE},
+		  {OP_START, T + 600 * SEC, 0, TRIGGER_RUNNING}},
     },
     {
 	.name = "silence < duration: early end after T + S is idle at once",
 	.duration_s = 600,
 	.silence_s = 60,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_END, T + 100 * SEC, 0, TRIGGER_IDLE},
-	      {OP_START, T + 100 * SEC, 0, TRIGGER_RUNNING}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_END, T + 100 * SEC, 0, TRIGGER_IDLE},
+		  {OP_START, T + 100 * SEC, 0, TRIGGER_RUNNING}},
     },
     {
 	.name = "silence < duration: early end before T + S",
 	.duration_s = 600,
 	.silence_s = 60,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_END, T + 30 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 60 * SEC - 1, 0, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 60 * SEC, 1, TRIGGER_IDLE}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_END, T + 30 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 60 * SEC - 1, 0, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 60 * SEC, 1, TRIGGER_IDLE}},
     },
     {
 	.name = "silence == duration: idle right at the end",
 	.duration_s = 60,
 	.silence_s = 60,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_UPDATE, T + 60 * SEC - 1, 0, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 60 * SEC, 0, TRIGGER_IDLE}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 60 * SEC - 1, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 60 * SEC, 0, TRIGGER_IDLE}},
     },
     {
 	.name = "silence 0",
 	.duration_s = 30,
 	.silence_s = 0,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_START, T, -EBUSY, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 30 * SEC - 1, 0, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 30 * SEC, 0, TRIGGER_IDLE},
-	      {OP_START, T + 31 * SEC, 0, TRIGGER_RUNNING}, {OP_END, T + 31 * SEC, 0, TRIGGER_IDLE},
-	      {OP_START, T + 31 * SEC, 0, TRIGGER_RUNNING}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_START, T, -EBUSY, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 30 * SEC - 1, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 30 * SEC, 0, TRIGGER_IDLE},
+		  {OP_START, T + 31 * SEC, 0, TRIGGER_RUNNING},
+		  {OP_END, T + 31 * SEC, 0, TRIGGER_IDLE},
+		  {OP_START, T + 31 * SEC, 0, TRIGGER_RUNNING}},
     },
     {
 	.name = "ended late without an update: ended at the planned end",
 	.duration_s = 10,
 	.silence_s = 15,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_END, T + 12 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_UPDATE, T + 15 * SEC - 1, 0, TRIGGER_SILENCED},
-	      {OP_UPDATE, T + 15 * SEC, 0, TRIGGER_IDLE}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_END, T + 12 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_UPDATE, T + 15 * SEC - 1, 0, TRIGGER_SILENCED},
+		  {OP_UPDATE, T + 15 * SEC, 0, TRIGGER_IDLE}},
     },
     {
 	.name = "ending while idle does nothing",
 	.duration_s = 10,
 	.silence_s = 15,
-	STEPS({OP_END, T, 0, TRIGGER_IDLE}, {OP_START, T + 1, 0, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 20 * SEC, 0, TRIGGER_IDLE}, {OP_END, T + 21 * SEC, 0, TRIGGER_IDLE},
-	      {OP_START, T + 21 * SEC, 0, TRIGGER_RUNNING}),
+	.steps = {{OP_END, T, 0, TRIGGER_IDLE},
+		  {OP_START, T + 1, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 20 * SEC, 0, TRIGGER_IDLE},
+		  {OP_END, T + 21 * SEC, 0, TRIGGER_IDLE},
+		  {OP_START, T + 21 * SEC, 0, TRIGGER_RUNNING}},
     },
     {
 	.name = "clock going back is the start",
 	.duration_s = 10,
 	.silence_s = 20,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_UPDATE, T - 60 * SEC, 0, TRIGGER_RUNNING},
-	      {OP_START, T - 60 * SEC, -EBUSY, TRIGGER_RUNNING},
-	      {OP_UPDATE, T + 10 * SEC, 0, TRIGGER_SILENCED},
-	      /* Phases never go back. */
-	      {OP_UPDATE, T + 1, 0, TRIGGER_SILENCED}, {OP_MAY_START, T - 1, 0, TRIGGER_SILENCED},
-	      {OP_UPDATE, T + 20 * SEC, 0, TRIGGER_IDLE}, {OP_UPDATE, T - 1, 0, TRIGGER_IDLE}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_UPDATE, T - 60 * SEC, 0, TRIGGER_RUNNING},
+		  {OP_START, T - 60 * SEC, -EBUSY, TRIGGER_RUNNING},
+		  {OP_UPDATE, T + 10 * SEC, 0, TRIGGER_SILENCED},
+		  /* Phases never go back. */
+		  {OP_UPDATE, T + 1, 0, TRIGGER_SILENCED},
+		  {OP_MAY_START, T - 1, 0, TRIGGER_SILENCED},
+		  {OP_UPDATE, T + 20 * SEC, 0, TRIGGER_IDLE},
+		  {OP_UPDATE, T - 1, 0, TRIGGER_IDLE}},
     },
     {
 	.name = "clock going back before an early end",
 	.duration_s = 10,
 	.silence_s = 20,
-	STEPS({OP_START, T, 0, TRIGGER_RUNNING}, {OP_END, T - 5 * SEC, 0, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 20 * SEC - 1, 0, TRIGGER_SILENCED},
-	      {OP_MAY_START, T + 20 * SEC, 1, TRIGGER_IDLE}),
+	.steps = {{OP_START, T, 0, TRIGGER_RUNNING},
+		  {OP_END, T - 5 * SEC, 0, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 20 * SEC - 1, 0, TRIGGER_SILENCED},
+		  {OP_MAY_START, T + 20 * SEC, 1, TRIGGER_IDLE}},
     },
     {
 	.name = "duration 0 is refused",
 	.duration_s = 0,
 	.silence_s = 20,
-	STEPS({OP_START, T, -EINVAL, TRIGGER_IDLE}, {OP_MAY_START, T, 1, TRIGGER_IDLE}),
+	.steps = {{OP_START, T, -EINVAL, TRIGGER_IDLE}, {OP_MAY_START, T, 1, TRIGGER_IDLE}},
     },
 };
 
