@@ -303,16 +303,24 @@ TEST(window_period_clamped_to_capacity)
 	    {2, 2, 2, true},	{0, 1, 0, false},    {0, 0, 0, false}, {1, 0, 1, true},
 	};
 	struct window *w = window_filled(5, 1, 10, HIGH);
+	struct window_result r;
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct window_result r =
-		    evaluate(w, 10, rows[i].period_s, rows[i].count, THRESHOLD);
+		r = evaluate(w, 10, rows[i].period_s, rows[i].count, THRESHOLD);
 
 		harness_context("row %zu: period %u count %u", i, rows[i].period_s, rows[i].count);
 		CHECK_INT_EQ(r.valued, rows[i].valued);
 		CHECK_INT_EQ(r.matched, rows[i].valued);
 		CHECK(r.holds == rows[i].holds);
 	}
+	window_free(w);
+
+	/* Unclamped, a period of capacity + 1 would reach second 5, which
+	 * still sits in the slot of second 10. */
+	w = window_filled(5, 5, 5, HIGH);
+	r = evaluate(w, 10, 6, 1, THRESHOLD);
+	CHECK_INT_EQ(r.valued, 0);
+	CHECK(!r.holds);
 	window_free(w);
 }
 
@@ -575,6 +583,10 @@ TEST(window_allocation_failures)
 	/* A failed reserve leaves the window as it was. */
 	for (int64_t s = 91; s <= 100; s++)
 		CHECK_INT_EQ(window_record(w, s, HIGH), 0);
+	/* Same or smaller capacities allocate nothing. */
+	CHECK_INT_EQ(window_reserve(w, 10), 0);
+	CHECK_INT_EQ(window_reserve(w, 1), 0);
+	CHECK_INT_EQ(alloc_calls, 2);
 	CHECK_INT_EQ(window_reserve(w, 20), -ENOMEM);
 	CHECK_INT_EQ(w->capacity_s, 10);
 	r = evaluate(w, 100, 10, 10, THRESHOLD);
