@@ -78,6 +78,15 @@ static void __attribute__((format(printf, 2, 3))) error_add(struct client *c, co
 		c->n_errors++;
 }
 
+static void auth_clear(struct client *c)
+{
+	if (c->auth_header) {
+		explicit_bzero(c->auth_header, strlen(c->auth_header));
+		free(c->auth_header);
+		c->auth_header = NULL;
+	}
+}
+
 struct client *client_new(void)
 {
 	struct client *c = calloc(1, sizeof(*c));
@@ -103,10 +112,7 @@ struct client *client_free(struct client *c)
 	if (c->curl_global)
 		curl_global_cleanup();
 	free(c->base_url);
-	if (c->auth_header) {
-		explicit_bzero(c->auth_header, strlen(c->auth_header));
-		free(c->auth_header);
-	}
+	auth_clear(c);
 	free(c);
 	return NULL;
 }
@@ -225,6 +231,7 @@ int client_configure(struct client *c, const struct client_options *opts)
 	int err;
 
 	errors_clear(c);
+	auth_clear(c);
 	if (!url) {
 		url = getenv(CLIENT_SERVER_ENV);
 		from = "$" CLIENT_SERVER_ENV;
