@@ -9,11 +9,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "util/log.h"
+#include "util/parse.h"
 
 #define RUNNING_HINT "is it running? (contprof up / contprof server)"
 #define TOKEN_HINT   "pass --token-file FILE or set " CLIENT_TOKEN_ENV
@@ -34,7 +36,10 @@ struct sink {
 	char *buf;
 	size_t len, cap;
 	bool too_large;
+	int64_t next_offset;
 };
+
+#define NEXT_OFFSET_HEADER "X-Next-Offset:"
 
 int client_options_take(struct client_options *opts, int opt, const char *arg)
 {
@@ -337,6 +342,25 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Picks the paging header out of the answer's headers. */
+static size_t header_seen(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct sink *s = userdata;
+	size_t n = size * nmemb, key_len = strlen(NEXT_OFFSET_HEADER);
+	char value[32];
+	size_t v = 0;
+
+	if (n > key_len && strncasecmp(data, NEXT_OFFSET_HEADER, key_len) == 0) {
+		for (size_t i = key_len; i < n && v + 1 < sizeof(value); i++)
+			if (data[i] != ' ' && data[i] != '\r' && data[i] != '\n')
+				value[v++] = data[i];
+		value[v] = '\0';
+		if (parse_i64(value, &s->next_offset) < 0 || s->next_offset < 0)
+			s->next_offset = -1;
+	}
+	return n;
+}
+
 /* Words a libcurl failure. Connection failures say where and why and ask
  * whether the server runs. */
 static int transport_error(struct client *c, CURLcode code, const struct sink *s)
@@ -425,7 +449,7 @@ int client_request(struct client *c, const char *method, const char *path, const
 		   struct client_response *resp)
 {
 	struct curl_slist *headers = NULL, *h;
-	struct sink sink = {0};
+	struct sink sink = {.next_offset = -1};
 	char *url = NULL, *payload = NULL, *ctype = NULL;
 	long status = 0;
 	CURLcode code;
@@ -475,6 +499,8 @@ int client_request(struct client *c, const char *method, const char *path, const
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "contprof/" CONTPROF_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sink_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_seen);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &sink);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 	if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -508,6 +534,7 @@ int client_request(struct client *c, const char *method, const char *path, const
 	resp->content_type = ctype ? strdup(ctype) : NULL;
 	resp->body = sink.buf;
 	resp->len = sink.len;
+	resp->next_offset = sink.next_offset;
 	sink.buf = NULL;
 cleanup:
 	free(sink.buf);
@@ -517,8 +544,8 @@ cleanup:
 	return err;
 }
 
-int client_request_json(struct client *c, const char *method, const char *path, const json_t *body,
-			json_t **ret)
+static int request_json(struct client *c, const char *method, const char *path, const json_t *body,
+			json_t **ret, int64_t *ret_next_offset)
 {
 	struct client_response resp = {0};
 	json_error_t jerr;
@@ -538,9 +565,28 @@ int client_request_json(struct client *c, const char *method, const char *path, 
 		err = -EPROTO;
 	} else {
 		*ret = doc;
+		if (ret_next_offset)
+			*ret_next_offset = resp.next_offset;
 	}
 	client_response_clear(&resp);
 	return err;
+}
+
+int client_request_json(struct client *c, const char *method, const char *path, const json_t *body,
+			json_t **ret)
+{
+	return request_json(c, method, path, body, ret, NULL);
+}
+
+int client_get_json_page(struct client *c, const char *path, json_t **ret, int64_t *ret_next_offset)
+{
+	return request_json(c, "GET", path, NULL, ret, ret_next_offset);
+}
+
+void client_note(struct client *c, const char *reason)
+{
+	errors_clear(c);
+	error_add(c, "%s", reason);
 }
 
 void client_response_clear(struct client_response *resp)

@@ -16,6 +16,7 @@
 #define CONTPROF_CLI_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -58,10 +59,11 @@ struct client_options {
 int client_options_take(struct client_options *opts, int opt, const char *arg);
 
 struct client_response {
-	long status;	    /* HTTP status */
-	char *body;	    /* NUL-terminated (binary bodies may hold NULs) */
-	size_t len;	    /* bytes in body, without the terminator */
-	char *content_type; /* or NULL */
+	long status;	     /* HTTP status */
+	char *body;	     /* NUL-terminated (binary bodies may hold NULs) */
+	size_t len;	     /* bytes in body, without the terminator */
+	char *content_type;  /* or NULL */
+	int64_t next_offset; /* X-Next-Offset: where the next page starts, or -1 */
 };
 
 struct client;
@@ -105,7 +107,16 @@ int client_request(struct client *c, const char *method, const char *path, const
 int client_request_json(struct client *c, const char *method, const char *path, const json_t *body,
 			json_t **ret);
 
+/* GET + JSON like client_request_json(), also giving the X-Next-Offset
+ * paging header (-1 when the answer was the last page). */
+int client_get_json_page(struct client *c, const char *path, json_t **ret,
+			 int64_t *ret_next_offset);
+
 void client_response_clear(struct client_response *resp);
+
+/* Replaces the kept reason with `reason` (a caller's own finding about an
+ * answer, reported like the client's own). */
+void client_note(struct client *c, const char *reason);
 
 /* Prints the kept reason of the last failure to `out`, one line per entry,
  * each prefixed with "`who`: ". Prints nothing when there is none. */

@@ -96,7 +96,8 @@ int cmd_processes(int argc, char **argv)
 	struct client_options copts = {0};
 	const char *service = NULL;
 	struct client *c = NULL;
-	json_t *answer = NULL, *rows;
+	json_t *rows = NULL;
+	bool truncated = false;
 	char *path = NULL;
 	int opt, rc = 1, json = 0;
 
@@ -124,20 +125,16 @@ int cmd_processes(int argc, char **argv)
 		rc = 1;
 		goto cleanup;
 	}
-	if (client_request_json(c, "GET", path, NULL, &answer) < 0) {
+	if (cmdutil_get_list(c, path, "processes", &rows, &truncated) < 0) {
 		rc = cmdutil_fail(WHO, c);
 		goto cleanup;
 	}
-	rows = cmdutil_list(answer, "processes");
-	if (json)
-		rc = cmdutil_print_json(answer);
-	else if (!rows) {
-		fprintf(stderr, "%s: the server's answer holds no list of processes\n", WHO);
-		rc = 1;
-	} else
-		rc = print_table(rows);
+	rc = json ? cmdutil_print_json(rows) : print_table(rows);
+	if (truncated)
+		fprintf(stderr, "%s: showing the first %d processes only\n", WHO,
+			CMDUTIL_MAX_LIST_ROWS);
 cleanup:
-	json_decref(answer);
+	json_decref(rows);
 	free(path);
 	client_free(c);
 	return rc;

@@ -187,7 +187,8 @@ int cmd_tasks(int argc, char **argv)
 	const char *service = NULL, *process = NULL;
 	int64_t since_ms = 0, span_ms;
 	struct client *c = NULL;
-	json_t *answer = NULL, *rows;
+	json_t *rows = NULL;
+	bool truncated = false;
 	char *path = NULL;
 	int opt, rc = 1, json = 0;
 
@@ -225,20 +226,16 @@ int cmd_tasks(int argc, char **argv)
 		rc = 1;
 		goto cleanup;
 	}
-	if (client_request_json(c, "GET", path, NULL, &answer) < 0) {
+	if (cmdutil_get_list(c, path, "tasks", &rows, &truncated) < 0) {
 		rc = cmdutil_fail(who, c);
 		goto cleanup;
 	}
-	rows = cmdutil_list(answer, "tasks");
-	if (json)
-		rc = cmdutil_print_json(answer);
-	else if (!rows) {
-		fprintf(stderr, "%s: the server's answer holds no list of tasks\n", who);
-		rc = 1;
-	} else
-		rc = print_tasks_table(rows);
+	rc = json ? cmdutil_print_json(rows) : print_tasks_table(rows);
+	if (truncated)
+		fprintf(stderr, "%s: showing the first %d tasks only\n", who,
+			CMDUTIL_MAX_LIST_ROWS);
 cleanup:
-	json_decref(answer);
+	json_decref(rows);
 	free(path);
 	client_free(c);
 	return rc;
@@ -325,13 +322,15 @@ static void print_time_field(const char *label, int64_t ms, int64_t now_ms)
 
 static void print_task(const json_t *task)
 {
-	static const char *const shown[] = {"id",     "target",	    "trigger",	"process_id",
-					    "status", "start_time", "end_time", "cause"};
+	static const char *const shown[] = {"id",	  "target",   "trigger",
+					    "process_id", "status",   "start_time",
+					    "end_time",	  "duration", "cause"};
 	char buf[CMDUTIL_SCALAR_LEN], duration[FORMAT_BUF_LEN];
 	int64_t now_ms = format_now_ms();
 	const char *target = cmdutil_str(task, "target"), *key;
 	const json_t *id = json_object_get(task, "id");
 	json_t *value;
+	double planned_s;
 
 	cmdutil_print_field(0, FIELD_WIDTH, "task", cmdutil_scalar(id, buf));
 	cmdutil_print_field(0, FIELD_WIDTH, "target", target);
@@ -341,7 +340,10 @@ static void print_task(const json_t *task)
 	cmdutil_print_field(0, FIELD_WIDTH, "status", cmdutil_str(task, "status"));
 	print_time_field("started", cmdutil_ms(task, "start_time"), now_ms);
 	print_time_field("ended", cmdutil_ms(task, "end_time"), now_ms);
-	cmdutil_print_field(0, FIELD_WIDTH, "duration", task_duration(task, now_ms, duration));
+	cmdutil_print_field(0, FIELD_WIDTH, "elapsed", task_duration(task, now_ms, duration));
+	if (cmdutil_num(task, "duration", &planned_s) && planned_s >= 0)
+		cmdutil_print_field(0, FIELD_WIDTH, "planned",
+				    format_duration_ms((int64_t)(planned_s * 1000), duration));
 	/* Whatever else the server tells about the task (reason, service, ...). */
 	json_object_foreach((json_t *)task, key, value)
 	{

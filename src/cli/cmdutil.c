@@ -88,6 +88,63 @@ json_t *cmdutil_list(json_t *answer, const char *key)
 	return json_is_array(rows) ? rows : NULL;
 }
 
+int cmdutil_get_list(struct client *c, const char *path, const char *key, json_t **ret,
+		     bool *ret_truncated)
+{
+	json_t *all = json_array(), *page = NULL, *rows;
+	int64_t offset = 0, next = -1;
+	char number[32], *page_path = NULL;
+	bool truncated = false;
+	int err = -ENOMEM;
+
+	if (!all)
+		return -ENOMEM;
+	for (;;) {
+		page_path = strdup(path);
+		snprintf(number, sizeof(number), "%d", CMDUTIL_PAGE_ROWS);
+		if (!page_path || client_query_add(&page_path, "limit", number) < 0)
+			goto cleanup;
+		snprintf(number, sizeof(number), "%lld", (long long)offset);
+		if (offset > 0 && client_query_add(&page_path, "offset", number) < 0)
+			goto cleanup;
+		err = client_get_json_page(c, page_path, &page, &next);
+		if (err)
+			goto cleanup;
+		rows = cmdutil_list(page, key);
+		if (!rows) {
+			client_note(c, "the server's answer holds no list");
+			err = -EPROTO;
+			goto cleanup;
+		}
+		err = -ENOMEM;
+		if (json_array_extend(all, rows) < 0)
+			goto cleanup;
+		if (json_array_size(all) >= CMDUTIL_MAX_LIST_ROWS) {
+			truncated = next > offset;
+			while (json_array_size(all) > CMDUTIL_MAX_LIST_ROWS) {
+				json_array_remove(all, json_array_size(all) - 1);
+				truncated = true;
+			}
+		}
+		if (truncated || next <= offset || json_array_size(rows) == 0)
+			break;
+		offset = next;
+		json_decref(page);
+		page = NULL;
+		free(page_path);
+		page_path = NULL;
+	}
+	*ret = all;
+	*ret_truncated = truncated;
+	all = NULL;
+	err = 0;
+cleanup:
+	json_decref(all);
+	json_decref(page);
+	free(page_path);
+	return err;
+}
+
 const char *cmdutil_str(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));

@@ -43,6 +43,17 @@ int cmdutil_print_json(const json_t *v);
  * member `key` or "items" when that is an array. Borrowed; NULL otherwise. */
 json_t *cmdutil_list(json_t *answer, const char *key);
 
+#define CMDUTIL_PAGE_ROWS     1000   /* rows asked per request: the server's largest page */
+#define CMDUTIL_MAX_LIST_ROWS 100000 /* rows one listing fetches at most */
+
+/* GETs a listing page by page (limit/offset, following X-Next-Offset) and
+ * joins the rows. On success returns 0 with a new array in *ret and
+ * *ret_truncated telling whether CMDUTIL_MAX_LIST_ROWS cut it short.
+ * Errors are client_request_json()'s, or -EPROTO when a page holds no list
+ * (rows: cmdutil_list(page, key)); the reason is kept in the client. */
+int cmdutil_get_list(struct client *c, const char *path, const char *key, json_t **ret,
+		     bool *ret_truncated);
+
 /* Member `key` of `obj` when it is a string, else NULL. */
 const char *cmdutil_str(const json_t *obj, const char *key);
 

@@ -14,24 +14,37 @@
 #include "harness.h"
 
 #include "cli/client.h"
+#include "cli/cmdutil.h"
 
 /* --- a one-request-per-connection HTTP responder --- */
 
 static int listen_fd = -1;
 static int port;
 static pthread_t responder;
-static char canned[4096]; /* the next response, written whole */
+#define MAX_CANNED 4
+static char canned[MAX_CANNED][4096]; /* responses in order; the last repeats */
+static size_t n_canned, next_canned;
 static char last_request[8192];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void add_response(int status, const char *extra_header, const char *content_type,
+			 const char *body)
+{
+	pthread_mutex_lock(&lock);
+	if (n_canned < MAX_CANNED)
+		snprintf(canned[n_canned++], sizeof(canned[0]),
+			 "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+			 "Connection: close\r\n\r\n%s",
+			 status, content_type, strlen(body), extra_header, body);
+	pthread_mutex_unlock(&lock);
+}
 
 static void set_response(int status, const char *content_type, const char *body)
 {
 	pthread_mutex_lock(&lock);
-	snprintf(canned, sizeof(canned),
-		 "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n%s",
-		 status, content_type, strlen(body), body);
+	n_canned = next_canned = 0;
 	pthread_mutex_unlock(&lock);
+	add_response(status, "", content_type, body);
 }
 
 static void *respond_loop(void *arg)
@@ -63,8 +76,13 @@ static void *respond_loop(void *arg)
 				break;
 		}
 		pthread_mutex_lock(&lock);
-		if (write(fd, canned, strlen(canned)) < 0)
-			perror("responder write");
+		{
+			const char *r = canned[next_canned < n_canned ? next_canned : n_canned - 1];
+
+			next_canned++;
+			if (write(fd, r, strlen(r)) < 0)
+				perror("responder write");
+		}
 		pthread_mutex_unlock(&lock);
 		close(fd);
 	}
@@ -321,6 +339,38 @@ TEST(statuses_map_to_errors_with_readable_reasons)
 	client_free(c);
 }
 
+TEST(listings_follow_the_next_offset_header)
+{
+	struct client *c = client_here();
+	json_t *rows = NULL;
+	bool truncated = true;
+
+	set_response(200, "application/json", "[]");
+	n_canned = 0;
+	add_response(200, "X-Next-Offset: 2\r\n", "application/json",
+		     "[{\"id\":\"a\"},{\"id\":\"b\"}]");
+	add_response(200, "", "application/json", "[{\"id\":\"c\"}]");
+	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks?service=s", "tasks", &rows, &truncated), 0);
+	CHECK_INT_EQ(json_array_size(rows), 3);
+	CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 2), "id")), "c");
+	CHECK(!truncated);
+	/* The second request asked for the page after the first. */
+	CHECK(strncmp(last_request, "GET /api/v1/tasks?service=s&limit=1000&offset=2 HTTP", 52) ==
+	      0);
+	json_decref(rows);
+
+	/* An object holding the rows under the listing's name works too. */
+	set_response(200, "application/json", "{\"tasks\":[{\"id\":\"x\"}]}");
+	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks", "tasks", &rows, &truncated), 0);
+	CHECK_INT_EQ(json_array_size(rows), 1);
+	json_decref(rows);
+
+	set_response(200, "application/json", "{\"status\":\"ok\"}");
+	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks", "tasks", &rows, &truncated), -EPROTO);
+	CHECK(strstr(client_error_line(c, 0), "holds no list") != NULL);
+	client_free(c);
+}
+
 int main(void)
 {
 	responder_start();
@@ -333,6 +383,7 @@ int main(void)
 	RUN(put_sends_the_json_body);
 	RUN(every_server_error_entry_is_kept);
 	RUN(statuses_map_to_errors_with_readable_reasons);
+	RUN(listings_follow_the_next_offset_header);
 	responder_stop();
 	return harness_finish();
 }
