@@ -86,13 +86,21 @@ static char *task_duration(const json_t *task, int64_t now_ms, char buf[FORMAT_B
 	return format_duration_ms(end - start, buf);
 }
 
+/* The process a task profiles, or "service/instance" for an instance-wide
+ * NETWORK task. */
 static const char *task_process(const json_t *task, char buf[CMDUTIL_SCALAR_LEN])
 {
 	const json_t *process = json_object_get(task, "process_id");
+	const char *service = cmdutil_str(task, "service"),
+		   *instance = cmdutil_str(task, "instance");
 
 	if (process && !json_is_null(process))
 		return cmdutil_scalar(process, buf);
-	return cmdutil_scalar(json_object_get(task, "instance"), buf);
+	if (!instance)
+		return "-";
+	snprintf(buf, CMDUTIL_SCALAR_LEN, "%s%s%s", service ? service : "", service ? "/" : "",
+		 instance);
+	return buf;
 }
 
 static const char *cause_text(const json_t *task)
@@ -104,6 +112,8 @@ static const char *cause_text(const json_t *task)
 		return message;
 	if (json_is_string(cause))
 		return json_string_value(cause);
+	if (cmdutil_str(task, "reason"))
+		return cmdutil_str(task, "reason");
 	trigger = cmdutil_str(task, "trigger");
 	return trigger && strcmp(trigger, "MANUAL") == 0 ? "manual" : NULL;
 }
@@ -327,7 +337,7 @@ static void print_task(const json_t *task)
 					    "end_time",	  "duration", "cause"};
 	char buf[CMDUTIL_SCALAR_LEN], duration[FORMAT_BUF_LEN];
 	int64_t now_ms = format_now_ms();
-	const char *target = cmdutil_str(task, "target"), *key;
+	const char *target = cmdutil_str(task, "target"), *key, *id_text;
 	const json_t *id = json_object_get(task, "id");
 	json_t *value;
 	double planned_s;
@@ -335,8 +345,7 @@ static void print_task(const json_t *task)
 	cmdutil_print_field(0, FIELD_WIDTH, "task", cmdutil_scalar(id, buf));
 	cmdutil_print_field(0, FIELD_WIDTH, "target", target);
 	cmdutil_print_field(0, FIELD_WIDTH, "trigger", cmdutil_str(task, "trigger"));
-	cmdutil_print_field(0, FIELD_WIDTH, "process",
-			    cmdutil_scalar(json_object_get(task, "process_id"), buf));
+	cmdutil_print_field(0, FIELD_WIDTH, "process", task_process(task, buf));
 	cmdutil_print_field(0, FIELD_WIDTH, "status", cmdutil_str(task, "status"));
 	print_time_field("started", cmdutil_ms(task, "start_time"), now_ms);
 	print_time_field("ended", cmdutil_ms(task, "end_time"), now_ms);
@@ -352,15 +361,16 @@ static void print_task(const json_t *task)
 		while (k < sizeof(shown) / sizeof(shown[0]) && strcmp(shown[k], key) != 0)
 			k++;
 		if (k == sizeof(shown) / sizeof(shown[0]) && !json_is_object(value) &&
-		    !json_is_array(value))
+		    !json_is_array(value) && !json_is_null(value))
 			cmdutil_print_field(0, FIELD_WIDTH, key, cmdutil_scalar(value, buf));
 	}
 	print_cause(json_object_get(task, "cause"));
-	cmdutil_scalar(id, buf);
+	id_text = cmdutil_scalar(id, buf);
 	if (target && strcmp(target, "NETWORK") == 0)
-		printf("\ntopology:   contprof topology %s\n", buf);
+		printf("\ntopology:    contprof topology %s\n", id_text);
 	else
-		printf("\nflame graph: contprof flame %s --format svg -o %s.svg\n", buf, buf);
+		printf("\nflame graph: contprof flame %s --format svg -o %s.svg\n", id_text,
+		       id_text);
 }
 
 int cmd_task(int argc, char **argv)

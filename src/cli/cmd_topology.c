@@ -3,13 +3,13 @@
  * nodes, the edges between them with their traffic, and the sampled slow or
  * failed requests.
  *
- * The document is the agent's (DESIGN.md section 3); this reads, tolerating
- * absent members (shown as "-"):
+ * The document is the agent's (docs/agent-api.md, "Topology"); this reads,
+ * showing "-" for whatever is absent:
  *   nodes   [{id, service, instance, process|name, pid, address}]
- *   edges   [{from, to, role, requests, errors_5xx, avg_latency_ms,
- *             p99_latency_ms, bytes_sent, bytes_received}]
- *   samples [{time, from, to, method, uri, status, duration_ms}]
- * where from/to are node ids. */
+ *   edges   [{from, to, role, bytes_out, bytes_in,
+ *             http: {requests, status: {"5xx"}, latency_ms: {avg, p99}}}]
+ *   samples [{method, uri, status, duration_ms}, optional time, from, to]
+ * where from/to are node ids (a peer without a node shows as its id). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -40,12 +40,38 @@ static void usage(void)
 	       "  contprof topology 7c1e0a52 --json | jq '.edges | length'\n");
 }
 
-/* The first member of `keys` that is a number. */
+/* Member at a dotted path ("http.latency_ms.p99"), or NULL. */
+static const json_t *member_at(const json_t *obj, const char *dotted)
+{
+	char key[64];
+
+	while (obj) {
+		const char *dot = strchr(dotted, '.');
+		size_t len = dot ? (size_t)(dot - dotted) : strlen(dotted);
+
+		if (len >= sizeof(key))
+			return NULL;
+		memcpy(key, dotted, len);
+		key[len] = '\0';
+		obj = json_object_get(obj, key);
+		if (!dot)
+			return obj;
+		dotted = dot + 1;
+	}
+	return NULL;
+}
+
+/* The first of the dotted `keys` that is a number. */
 static bool num_any(const json_t *obj, const char *const *keys, double *ret)
 {
-	for (; *keys; keys++)
-		if (cmdutil_num(obj, *keys, ret))
+	for (; *keys; keys++) {
+		const json_t *v = member_at(obj, *keys);
+
+		if (json_is_number(v)) {
+			*ret = json_number_value(v);
 			return true;
+		}
+	}
 	return false;
 }
 
@@ -89,6 +115,8 @@ static char *endpoint_label(const json_t *nodes, const json_t *id)
 
 	if (json_is_object(id))
 		return node_label(id);
+	if (!id || json_is_null(id))
+		return strdup("-");
 	want_text = cmdutil_scalar(id, want);
 	json_array_foreach(nodes, i, node)
 	{
@@ -169,10 +197,10 @@ static int print_edges(const json_t *nodes, const json_t *edges)
 	    {"SENT", TABLE_RIGHT, 0},
 	    {"RECEIVED", TABLE_RIGHT, 0},
 	};
-	static const char *const requests[] = {"requests", "http_requests", "calls", NULL};
-	static const char *const errors[] = {"errors_5xx", "status_5xx", "5xx", NULL};
-	static const char *const avg[] = {"avg_latency_ms", "latency_avg_ms", "avg_ms", NULL};
-	static const char *const p99[] = {"p99_latency_ms", "latency_p99_ms", "p99_ms", NULL};
+	static const char *const requests[] = {"http.requests", "requests", NULL};
+	static const char *const errors[] = {"http.status.5xx", "errors_5xx", NULL};
+	static const char *const avg[] = {"http.latency_ms.avg", "avg_latency_ms", NULL};
+	static const char *const p99[] = {"http.latency_ms.p99", "p99_latency_ms", NULL};
 	static const char *const sent[] = {"bytes_sent", "bytes_out", NULL};
 	static const char *const received[] = {"bytes_received", "bytes_in", NULL};
 	struct table *t = table_new(columns, sizeof(columns) / sizeof(columns[0]));
@@ -209,38 +237,61 @@ static int print_edges(const json_t *nodes, const json_t *edges)
 	return err ? -ENOMEM : 0;
 }
 
+/* True when any sample names member `key`. */
+static bool any_has(const json_t *samples, const char *key)
+{
+	size_t i;
+	json_t *sample;
+
+	json_array_foreach(samples, i, sample)
+	{
+		if (json_object_get(sample, key))
+			return true;
+	}
+	return false;
+}
+
 static int print_samples(const json_t *nodes, const json_t *samples)
 {
-	static const struct table_column columns[] = {
-	    {"TIME", TABLE_LEFT, 0},
-	    {"FROM", TABLE_LEFT, NODE_LABEL_WIDTH},
-	    {"TO", TABLE_LEFT, NODE_LABEL_WIDTH},
-	    {"METHOD", TABLE_LEFT, 0},
-	    {"URI", TABLE_LEFT, URI_MAX_WIDTH},
-	    {"STATUS", TABLE_RIGHT, 0},
-	    {"DURATION", TABLE_RIGHT, 0},
-	};
 	static const char *const duration[] = {"duration_ms", "latency_ms", NULL};
-	struct table *t = table_new(columns, sizeof(columns) / sizeof(columns[0]));
+	struct table_column columns[7];
+	bool with_time = any_has(samples, "time");
+	bool with_edge = any_has(samples, "from") || any_has(samples, "to");
+	size_t n = 0;
+	struct table *t;
 	char when[FORMAT_BUF_LEN], buf[CMDUTIL_SCALAR_LEN];
 	size_t i;
 	json_t *sample;
 	int err = 0;
 
+	if (with_time)
+		columns[n++] = (struct table_column){"TIME", TABLE_LEFT, 0};
+	if (with_edge) {
+		columns[n++] = (struct table_column){"FROM", TABLE_LEFT, NODE_LABEL_WIDTH};
+		columns[n++] = (struct table_column){"TO", TABLE_LEFT, NODE_LABEL_WIDTH};
+	}
+	columns[n++] = (struct table_column){"METHOD", TABLE_LEFT, 0};
+	columns[n++] = (struct table_column){"URI", TABLE_LEFT, URI_MAX_WIDTH};
+	columns[n++] = (struct table_column){"STATUS", TABLE_RIGHT, 0};
+	columns[n++] = (struct table_column){"DURATION", TABLE_RIGHT, 0};
+	t = table_new(columns, n);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(samples, i, sample)
 	{
-		char *from = endpoint_label(nodes, json_object_get(sample, "from"));
-		char *to = endpoint_label(nodes, json_object_get(sample, "to"));
+		if (with_time)
+			err |= table_cell(t, format_time_ms(cmdutil_ms(sample, "time"), when));
+		if (with_edge) {
+			char *from = endpoint_label(nodes, json_object_get(sample, "from"));
+			char *to = endpoint_label(nodes, json_object_get(sample, "to"));
 
-		err |= table_cell(t, format_time_ms(cmdutil_ms(sample, "time"), when));
-		err |= table_cell(t, from);
-		err |= table_cell(t, to);
-		free(from);
-		free(to);
-		if (!from || !to)
-			err = -ENOMEM;
+			err |= table_cell(t, from);
+			err |= table_cell(t, to);
+			if (!from || !to)
+				err = -ENOMEM;
+			free(from);
+			free(to);
+		}
 		err |= table_cell(t, cmdutil_str(sample, "method"));
 		err |= table_cell(t, cmdutil_str(sample, "uri"));
 		err |= table_cell(t, cmdutil_scalar(json_object_get(sample, "status"), buf));
@@ -268,6 +319,13 @@ static int print_topology(const json_t *doc)
 		edges = empty;
 	if (!json_is_array(samples))
 		samples = empty;
+	if (json_array_size(nodes) == 0 && json_array_size(edges) == 0 &&
+	    json_array_size(samples) == 0) {
+		json_decref(empty);
+		fprintf(stderr,
+			"%s: no topology recorded for this task (NETWORK tasks record one)\n", WHO);
+		return 0;
+	}
 	err = print_nodes(nodes);
 	if (!err)
 		err = print_edges(nodes, edges);

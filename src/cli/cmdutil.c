@@ -173,6 +173,8 @@ const char *cmdutil_scalar(const json_t *v, char buf[CMDUTIL_SCALAR_LEN])
 {
 	char value[FORMAT_BUF_LEN];
 
+	if (!v)
+		return "-";
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		return json_string_value(v);

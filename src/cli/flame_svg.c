@@ -22,6 +22,7 @@
 #define CHAR_WIDTH_RATIO 0.59 /* average glyph width / font size, Verdana */
 #define LABEL_MIN_CHARS	 3
 #define VALUE_TEXT_MAX	 32
+#define AMOUNT_TEXT_MAX	 96
 #define NO_NODE		 UINT32_MAX
 
 struct stack_line {
@@ -317,12 +318,21 @@ static size_t char_count(const char *s, size_t n)
 	return chars;
 }
 
-static void format_amount(double v, char *buf, size_t n)
+/* "37 samples", or for nanoseconds a readable time: "812 ms", "1.25 s". */
+static void format_amount(double v, const char *unit, char *buf, size_t n)
 {
-	if (v == trunc(v) && v < 1e15)
-		snprintf(buf, n, "%.0f", v);
-	else
-		snprintf(buf, n, "%.6g", v);
+	if (strcmp(unit, "ns") == 0 && v >= 1e3) {
+		if (v >= 1e9)
+			snprintf(buf, n, "%.3g s", v / 1e9);
+		else if (v >= 1e6)
+			snprintf(buf, n, "%.3g ms", v / 1e6);
+		else
+			snprintf(buf, n, "%.3g \xc2\xb5s", v / 1e3);
+	} else if (v == trunc(v) && v < 1e15) {
+		snprintf(buf, n, "%.0f %s", v, unit);
+	} else {
+		snprintf(buf, n, "%.6g %s", v, unit);
+	}
 }
 
 void flame_svg_color(const char *name, size_t name_len, char *buf, size_t buf_len)
@@ -349,17 +359,18 @@ static void draw_frame(const struct render *r, uint32_t id, double offset, unsig
 	    node->name_len < FLAME_SVG_MAX_FRAME_LEN ? node->name_len : FLAME_SVG_MAX_FRAME_LEN;
 	size_t fit =
 	    (size_t)fmax(0, (w - 2 * TEXT_PAD_PX) / (FLAME_SVG_FONT_SIZE_PX * CHAR_WIDTH_RATIO));
-	char color[32], amount[VALUE_TEXT_MAX];
+	char color[32], amount[AMOUNT_TEXT_MAX];
 
 	if (id == 0)
 		snprintf(color, sizeof(color), "rgb(220,220,220)");
 	else
 		flame_svg_color(node->name, name_len, color, sizeof(color));
-	format_amount(node->value, amount, sizeof(amount));
+	format_amount(node->value, r->unit, amount, sizeof(amount));
 	fputs("<g><title>", r->out);
 	xml_write(r->out, node->name, name_len);
-	fprintf(r->out, " (%s %s, %.2f%%)</title>", amount, r->unit,
-		100.0 * node->value / r->total);
+	fputs(" (", r->out);
+	xml_write(r->out, amount, strlen(amount));
+	fprintf(r->out, ", %.2f%%)</title>", 100.0 * node->value / r->total);
 	fprintf(r->out,
 		"<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\" "
 		"rx=\"2\"/>",
@@ -391,7 +402,7 @@ static void draw_tree(const struct render *r, uint32_t id, double offset, unsign
 static void draw(struct render *r, unsigned width, const char *title)
 {
 	unsigned height;
-	char amount[VALUE_TEXT_MAX];
+	char amount[AMOUNT_TEXT_MAX];
 
 	r->max_depth = r->total > 0 ? visible_depth(r, 0, 0) : 0;
 	height = TOP_PX + (r->max_depth + 1) * FLAME_SVG_FRAME_HEIGHT_PX + BOTTOM_PX;
@@ -408,10 +419,9 @@ static void draw(struct render *r, unsigned width, const char *title)
 	fputs("</text>\n", r->out);
 	if (r->total > 0) {
 		draw_tree(r, 0, 0, 0);
-		format_amount(r->total, amount, sizeof(amount));
-		fprintf(r->out, "<text x=\"%d\" y=\"%u\">total: %s ", PAD_X_PX, height - 10,
-			amount);
-		xml_write(r->out, r->unit, strlen(r->unit));
+		format_amount(r->total, r->unit, amount, sizeof(amount));
+		fprintf(r->out, "<text x=\"%d\" y=\"%u\">total: ", PAD_X_PX, height - 10);
+		xml_write(r->out, amount, strlen(amount));
 		fputs("</text>\n", r->out);
 	} else {
 		fprintf(r->out,

@@ -279,6 +279,16 @@ TEST(decimal_values_crlf_and_options)
 	CHECK(strstr(svg, "<title>b (1.5 ns, 75.00%)</title>") != NULL);
 	CHECK_DBL_EQ(frame_attr(svg, "b", "width"), 3 * frame_attr(svg, "c", "width"));
 	free(svg);
+	in = "off;poll 812000000\noff;sleep 1250000000\n";
+	CHECK_INT_EQ(flame_svg_render(in, strlen(in), &opts, &svg, &len, NULL), 0);
+	CHECK(strstr(svg, "<title>poll (812 ms, ") != NULL);
+	CHECK(strstr(svg, "<title>sleep (1.25 s, ") != NULL);
+	CHECK(strstr(svg, ">total: 2.06 s</text>") != NULL);
+	free(svg);
+	in = "spin 2500\n";
+	CHECK_INT_EQ(flame_svg_render(in, strlen(in), &opts, &svg, &len, NULL), 0);
+	CHECK(strstr(svg, "<title>spin (2.5 \xc2\xb5s, 100.00%)") != NULL);
+	free(svg);
 	opts.width_px = 10;
 	CHECK_INT_EQ(flame_svg_render(in, strlen(in), &opts, &svg, &len, NULL), -EINVAL);
 }
