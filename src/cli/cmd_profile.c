@@ -41,7 +41,8 @@ static int valid_target(const char *t)
 static void print_started(const json_t *task, const char *process, const char *target,
 			  int64_t duration_s)
 {
-	char id[CMDUTIL_SCALAR_LEN];
+	char buf[CMDUTIL_SCALAR_LEN];
+	const char *id;
 	const json_t *task_id = json_object_get(task, "id");
 	const char *status = cmdutil_str(task, "status");
 
@@ -50,7 +51,7 @@ static void print_started(const json_t *task, const char *process, const char *t
 		       (long long)duration_s);
 		return;
 	}
-	cmdutil_scalar(task_id, id);
+	id = cmdutil_scalar(task_id, buf);
 	printf("task %s: %s profiling of process %s for %lld s (%s)\n", id, target, process,
 	       (long long)duration_s, status ? status : "the agent starts it within seconds");
 	printf("follow it:    contprof task %s\n", id);

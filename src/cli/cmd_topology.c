@@ -89,13 +89,13 @@ static char *node_label(const json_t *node)
 	static const char *const process_keys[] = {"process", "name", NULL};
 	const char *service = cmdutil_str(node, "service"), *process = str_any(node, process_keys);
 	const char *address = cmdutil_str(node, "address");
-	char pid[CMDUTIL_SCALAR_LEN], *label;
+	char pid_buf[CMDUTIL_SCALAR_LEN], *label;
 	const json_t *pid_value = json_object_get(node, "pid");
+	const char *pid = cmdutil_scalar(pid_value, pid_buf);
 	int n;
 
 	if (!process && address)
 		return strdup(address);
-	cmdutil_scalar(pid_value, pid);
 	if (json_is_number(pid_value))
 		n = asprintf(&label, "%s%s%s (pid %s)", service ? service : "", service ? "/" : "",
 			     process ? process : "?", pid);
