@@ -4,9 +4,10 @@
 // `contprof server` on a free loopback port with a temp SQLite store, seeds
 // it through the agent API, and checks every command's table, detail and
 // --json output against it; it is skipped while the binary has no server.
-import test from 'node:test';
+import test, { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -136,4 +137,311 @@ test('pprof to a terminal is a usage error (exit 2)', async () => {
   }
   assert.equal(code, 2);
   assert.match(out, /pprof is binary; write it to a file with -o FILE/);
+});
+
+// ------------------------------------------------------- against a server
+
+// The server binary: this build's, or another build's when the client is
+// tested before the server has been merged (CONTPROF_SERVER_BIN).
+const SERVER_BIN = process.env.CONTPROF_SERVER_BIN || BIN;
+const hasServer = await new Promise((resolve) => {
+  const child = spawn(SERVER_BIN, ['server', '--help'], { stdio: 'ignore' });
+  child.on('exit', (code) => resolve(code === 0));
+  child.on('error', () => resolve(false));
+});
+const NO_SERVER = hasServer ? false : 'this build has no `contprof server` yet';
+
+// Starts `contprof server` on a free loopback port with a temp SQLite store.
+async function startServer(extra = [], env = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-cli-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(SERVER_BIN, ['server', '--listen', `127.0.0.1:${port}`,
+    '--store', `sqlite:${path.join(dir, 'contprof.db')}`, ...extra],
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`server exited: ${err}`);
+    try { return (await fetch(`${url}/healthz`)).ok; } catch { return false; }
+  }, { what: 'server /healthz', ms: 10000 });
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function api(url, method, p, body, token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(url + p, { method, headers, body: body && JSON.stringify(body) });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const JAVA = 'web-3:812:4711';
+const PYTHON = 'web-3:900:1';
+const CPU_CAUSE = {
+  monitor: 'PROCESS_CPU', threshold: 80, period: 10, count: 5, matched: 7, current: 91.5,
+  peak: 99, message: 'PROCESS_CPU >= 80 % (5 of 10 s): 7 slots matched, now 91.5 %',
+};
+const STACKS = [
+  { stack: 'main;handle;parse_json', count: 37 },
+  { stack: 'main;handle;[unknown]', count: 2 },
+  { stack: 'main;poll;wait<T&>', count: 12, duration_ns: 812000000 },
+];
+
+// What an agent would have reported: two processes, a finished ON_CPU task
+// with a profile, an old failed OFF_CPU task, a running NETWORK task with
+// its topology.
+async function seed(url, token) {
+  const now = Date.now();
+  const call = (m, p, b) => api(url, m, p, b, token);
+  await call('POST', '/api/v1/agent/register', {
+    agent_id: 'web-3', host: 'web-3.example', processes: [
+      { id: JAVA, service: 'checkout', instance: 'web-3', name: 'java', pid: 812,
+        labels: { tier: 'frontend' } },
+      { id: PYTHON, service: 'search', instance: 'web-3', name: 'python3', pid: 900 }],
+  });
+  await call('POST', '/api/v1/agent/tasks', {
+    id: 't-cpu', agent_id: 'web-3', process_id: JAVA, target: 'ON_CPU', trigger: 'POLICY',
+    start_time: now - 120000, duration: 600, cause: CPU_CAUSE,
+  });
+  await call('POST', '/api/v1/agent/tasks/t-cpu/slices', {
+    slice: 0, start_time: now - 120000, end_time: now - 115000, stacks: STACKS,
+  });
+  await call('POST', '/api/v1/agent/tasks/t-cpu/finish', { end_time: now - 60000 });
+  await call('POST', '/api/v1/agent/tasks', {
+    id: 't-old', agent_id: 'web-3', process_id: PYTHON, target: 'OFF_CPU', trigger: 'POLICY',
+    start_time: now - 3 * 3600000, duration: 60,
+  });
+  await call('POST', '/api/v1/agent/tasks/t-old/fail',
+    { end_time: now - 3 * 3600000 + 5000, reason: 'process exited' });
+  await call('POST', '/api/v1/agent/tasks', {
+    id: 't-net', agent_id: 'web-3', service: 'checkout', instance: 'web-3', target: 'NETWORK',
+    trigger: 'POLICY', start_time: now - 30000, duration: 600,
+    cause: { monitor: 'HTTP_ERROR_RATE', threshold: 10, period: 30, count: 3, matched: 4,
+      current: 12.5, peak: 20, uri: '^/api/', message: 'HTTP_ERROR_RATE >= 10 % (3 of 30 s)' },
+  });
+  await call('PUT', '/api/v1/agent/tasks/t-net/topology', {
+    nodes: [{ id: JAVA, service: 'checkout', process: 'java' },
+      { id: '10.0.0.9:5432', address: '10.0.0.9:5432' }],
+    edges: [{ from: JAVA, to: '10.0.0.9:5432', role: 'client', bytes_out: 18211,
+      bytes_in: 99120, calls: 310, http: { requests: 120, status: { '2xx': 118, '5xx': 2 },
+        latency_ms: { avg: 4.1, p50: 3.2, p90: 7.9, p99: 21.0 } } }],
+    samples: [{ method: 'GET', uri: '/api/cart', status: 500, duration_ms: 812.0 }],
+  });
+}
+
+describe('client commands against a real server', { skip: NO_SERVER }, () => {
+  let srv;
+  const c = (args, env = {}) => cli(args, { CONTPROF_SERVER: srv.url, ...env });
+
+  before(async () => {
+    srv = await startServer();
+    await seed(srv.url);
+  });
+  after(async () => { await srv?.stop(); });
+
+  test('processes: a table with every column, filters, --json', async () => {
+    const r = await c(['processes']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0], /^ID\s+SERVICE\s+INSTANCE\s+NAME\s+PID\s+HOST\s+LABELS\s+LAST SEEN$/);
+    assert.equal(lines.length, 3);
+    const java = lines.find((l) => l.startsWith(JAVA));
+    assert.match(java, /^web-3:812:4711\s+checkout\s+web-3\s+java\s+812\s+web-3\.example\s+tier=frontend\s+(just now|\d+s ago)$/);
+    // PID is right-aligned: the header ends where the numbers end.
+    assert.equal(lines[0].indexOf('PID') + 3, java.search(/ 812 /) + 4);
+
+    const one = await c(['processes', '--service', 'search']);
+    assert.equal(one.stdout.trimEnd().split('\n').length, 2);
+    assert.match(one.stdout, /python3\s+900/);
+
+    const none = await c(['processes', '--service', 'nobody']);
+    assert.equal(none.code, 0);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /no processes/);
+
+    const json = await c(['processes', '--json']);
+    assert.equal(json.code, 0);
+    assert.deepEqual(JSON.parse(json.stdout), await api(srv.url, 'GET', '/api/v1/processes'));
+    assert.match(json.stdout, /^\[\n  \{\n    "id"/, 'pretty-printed');
+  });
+
+  test('tasks: why each started, filters by process and time, --json', async () => {
+    const r = await c(['tasks']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0],
+      /^ID\s+TARGET\s+TRIGGER\s+PROCESS\s+START\s+DURATION\s+STATUS\s+CAUSE$/);
+    assert.equal(lines.length, 4);
+    const row = (id) => lines.find((l) => l.startsWith(`${id} `));
+    assert.match(row('t-cpu'), /ON_CPU\s+POLICY\s+web-3:812:4711\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+1m00s\s+FINISHED\s+PROCESS_CPU >= 80 % \(5 of 10 s\): 7 slots matched/);
+    assert.match(row('t-net'), /NETWORK\s+POLICY\s+checkout\/web-3\s.*RUNNING\s+HTTP_ERROR_RATE >= 10 %/);
+    assert.match(row('t-old'), /OFF_CPU.*\s5s\s+FAILED\s+process exited$/);
+
+    const recent = await c(['tasks', '--since', '1h']);
+    assert.doesNotMatch(recent.stdout, /t-old/);
+    assert.match(recent.stdout, /t-cpu/);
+    const older = await c(['tasks', '--since', '48h']);
+    assert.match(older.stdout, /t-old/);
+    const byProcess = await c(['tasks', '--process', PYTHON]);
+    assert.deepEqual(byProcess.stdout.trimEnd().split('\n').slice(1).map((l) => l.split(/\s+/)[0]),
+      ['t-old']);
+    const byService = await c(['tasks', '--service', 'search', '--json']);
+    assert.deepEqual(JSON.parse(byService.stdout).map((t) => t.id), ['t-old']);
+
+    const json = await c(['tasks', '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), await api(srv.url, 'GET', '/api/v1/tasks'));
+  });
+
+  test('task: every field with the cause broken out', async () => {
+    const r = await c(['task', 't-cpu']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const re of [/^task\s+t-cpu$/m, /^target\s+ON_CPU$/m, /^trigger\s+POLICY$/m,
+      /^process\s+web-3:812:4711$/m, /^status\s+FINISHED$/m, /^elapsed\s+1m00s$/m,
+      /^planned\s+10m00s$/m, /^service\s+checkout$/m, /^cause$/m,
+      /^  monitor\s+PROCESS_CPU$/m, /^  threshold\s+80 %$/m, /^  period\s+10 s$/m,
+      /^  count\s+5$/m, /^  matched\s+7 of the last 10 slots \(needed 5\)$/m,
+      /^  current\s+91\.5 %$/m, /^  peak\s+99 %$/m, /^  uri\s+-$/m,
+      /^  message\s+PROCESS_CPU >= 80 % \(5 of 10 s\): 7 slots matched, now 91\.5 %$/m,
+      /^flame graph: contprof flame t-cpu --format svg -o t-cpu\.svg$/m]) {
+      assert.match(r.stdout, re);
+    }
+    const net = await c(['task', 't-net']);
+    assert.match(net.stdout, /^  uri\s+\^\/api\/$/m);
+    assert.match(net.stdout, /^  threshold\s+10 %$/m);
+    assert.match(net.stdout, /^topology:\s+contprof topology t-net$/m);
+    const failed = await c(['task', 't-old']);
+    assert.match(failed.stdout, /^reason\s+process exited$/m);
+    const json = await c(['task', 't-cpu', '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), await api(srv.url, 'GET', '/api/v1/tasks/t-cpu'));
+
+    const missing = await c(['task', 'no-such-task']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^contprof task: .*no-such-task/);
+    assert.equal(missing.stdout, '');
+  });
+
+  test('flame: folded and json as the server sends them, svg drawn here', async () => {
+    const folded = await c(['flame', 't-cpu']);
+    assert.equal(folded.code, 0, folded.stderr);
+    assert.deepEqual(folded.stdout.trimEnd().split('\n').sort(),
+      STACKS.map((s) => `${s.stack} ${s.count}`).sort());
+    const byDuration = await c(['flame', 't-cpu', '--aggregate', 'duration']);
+    assert.match(byDuration.stdout, /^main;poll;wait<T&> 812000000$/m);
+
+    const json = await c(['flame', 't-cpu', '--format', 'json']);
+    const tree = JSON.parse(json.stdout);
+    assert.equal(tree.value, 51);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-flame-'));
+    const svgPath = path.join(dir, 'cpu.svg');
+    const svg = await c(['flame', 't-cpu', '-o', svgPath]);
+    assert.equal(svg.code, 0, svg.stderr);
+    assert.match(svg.stderr, /wrote .*cpu\.svg/);
+    const text = fs.readFileSync(svgPath, 'utf8');
+    execFileSync('xmllint', ['--noout', svgPath]);
+    assert.match(text, /<title>parse_json \(37 samples, 72\.55%\)<\/title>/);
+    assert.match(text, /<title>wait&lt;T&amp;&gt; \(12 samples/);
+    assert.ok(!fs.existsSync(`${svgPath}.tmp`));
+
+    // A window with no samples still draws, and says so.
+    const empty = await c(['flame', 't-cpu', '--format', 'svg', '--from', '-10s', '--to', 'now']);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.match(empty.stdout, /no samples/);
+
+    // pprof is gzip'd protobuf when the server can encode it.
+    const pbPath = path.join(dir, 'cpu.pb.gz');
+    const pb = await c(['flame', 't-cpu', '-o', pbPath]);
+    if (pb.code === 0) {
+      const bytes = fs.readFileSync(pbPath);
+      assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b]);
+    } else {
+      assert.equal(pb.code, 1);
+      assert.match(pb.stderr, /^contprof flame: /);
+      assert.ok(!fs.existsSync(pbPath));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+
+    const missing = await c(['flame', 'no-such-task', '--format', 'svg']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no-such-task/);
+  });
+
+  test('topology: nodes, edges with traffic, sampled requests', async () => {
+    const r = await c(['topology', 't-net']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^nodes \(2\)$/m);
+    assert.match(r.stdout, /^web-3:812:4711\s+checkout\s+-\s+java\s+-\s+-$/m);
+    assert.match(r.stdout, /^edges \(1\)$/m);
+    assert.match(r.stdout, /^FROM\s+TO\s+ROLE\s+REQUESTS\s+5XX\s+AVG\s+P99\s+SENT\s+RECEIVED$/m);
+    assert.match(r.stdout,
+      /^checkout\/java\s+→\s+10\.0\.0\.9:5432\s+client\s+120\s+2\s+4\.1 ms\s+21 ms\s+17\.8 KiB\s+96\.8 KiB$/m);
+    assert.match(r.stdout, /^GET\s+\/api\/cart\s+500\s+812 ms$/m);
+    const json = await c(['topology', 't-net', '--json']);
+    assert.deepEqual(JSON.parse(json.stdout),
+      await api(srv.url, 'GET', '/api/v1/tasks/t-net/topology'));
+    const none = await c(['topology', 't-cpu']);
+    assert.equal(none.code, 0);
+    assert.match(none.stderr, /no topology recorded/);
+  });
+
+  test('profile: a manual task the agent will pick up', async () => {
+    const r = await c(['profile', JAVA, '--target', 'OFF_CPU', '--duration', '2m']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = r.stdout.match(/^task (\S+): OFF_CPU profiling of process web-3:812:4711 for 120 s/);
+    assert.ok(m, r.stdout);
+    assert.match(r.stdout, new RegExp(`^follow it:\\s+contprof task ${m[1]}$`, 'm'));
+    const task = await api(srv.url, 'GET', `/api/v1/tasks/${m[1]}`);
+    assert.equal(task.trigger, 'MANUAL');
+    assert.equal(task.target, 'OFF_CPU');
+    assert.equal(task.duration, 120);
+    const shown = await c(['task', m[1]]);
+    assert.match(shown.stdout, /^trigger\s+MANUAL$/m);
+
+    const json = await c(['profile', JAVA, '--target', 'ON_CPU', '--json']);
+    assert.equal(JSON.parse(json.stdout).duration, 60);
+
+    const unknown = await c(['profile', 'no-such-process', '--target', 'ON_CPU']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^contprof profile: .*no-such-process/);
+  });
+});
+
+describe('a server that wants a token', { skip: NO_SERVER }, () => {
+  let srv, dir, tokenFile;
+  const TOKEN = 'tok-3f9c2e1a';
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-token-'));
+    tokenFile = path.join(dir, 'token');
+    fs.writeFileSync(tokenFile, `${TOKEN}\n`);
+    srv = await startServer(['--token-file', tokenFile]);
+    await seed(srv.url, TOKEN);
+  });
+  after(async () => {
+    await srv?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('writes without the token are refused with a hint; with it they pass', async () => {
+    const args = ['profile', JAVA, '--target', 'ON_CPU', '--server', srv.url];
+    const refused = await cli(args);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--token-file FILE or set CONTPROF_TOKEN/);
+    const viaFile = await cli([...args, '--token-file', tokenFile]);
+    assert.equal(viaFile.code, 0, viaFile.stderr);
+    const viaEnv = await cli(args, { CONTPROF_TOKEN: TOKEN });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const wrong = await cli(args, { CONTPROF_TOKEN: 'wrong' });
+    assert.equal(wrong.code, 1);
+    assert.doesNotMatch(wrong.stderr, /set CONTPROF_TOKEN/);
+  });
 });
