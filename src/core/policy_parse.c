@@ -244,18 +244,19 @@ static const char *skip_bracket(const char *p)
 		q++;
 	for (; *q && *q != ']'; q++) {
 		if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
-			const char *end = strchr(q + 2, ']');
+			const char terminator[3] = {q[1], ']', '\0'};
+			const char *end = strstr(q + 2, terminator);
 
 			if (!end)
 				break;
-			q = end;
+			q = end + 1;
 		}
 	}
 	return *q ? q : q - 1;
 }
 
-/* Product of the bounds of the interval expressions ({m}, {m,}, {m,n}) of an
- * ERE, each counted as max(m, n, 1), saturating above the limit. Counting
+/* Product of the bounds of the interval expressions ({m}, {m,}, {m,n}, {,n})
+ * of an ERE, each counted as max(m, n, 1), saturating above the limit. Counting
  * intervals in sequence as if nested overestimates, never underestimates,
  * the copies glibc's regcomp makes. */
 static unsigned long regex_repeat_product(const char *re)
@@ -274,9 +275,11 @@ static unsigned long regex_repeat_product(const char *re)
 			p = skip_bracket(p);
 			continue;
 		}
-		if (*p != '{' || !isdigit((unsigned char)p[1]))
+		if (*p != '{')
 			continue;
-		low = strtoul(p + 1, &end, 10);
+		/* {m}, {m,}, {m,n}, and GNU's {,n}; anything else counts as 1 */
+		end = (char *)p + 1;
+		low = isdigit((unsigned char)*end) ? strtoul(end, &end, 10) : 0;
 		high = low;
 		if (*end == ',' && isdigit((unsigned char)end[1]))
 			high = strtoul(end + 1, &end, 10);
@@ -707,7 +710,11 @@ int policy_parse(const char *json, size_t len, struct policy **ret, struct polic
 		return v.oom ? -ENOMEM : -EINVAL;
 	}
 	doc = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!doc && json_error_code(&jerr) == json_error_out_of_memory)
+	/* jansson 2.14 seldom reports json_error_out_of_memory: when an
+	 * allocation fails it mostly leaves the text empty (and now and then
+	 * reports a syntax error at that spot, which we cannot tell apart). A
+	 * syntax error always has a text. */
+	if (!doc && (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]))
 		return -ENOMEM;
 	if (!doc) {
 		report(&v, "", NULL, "invalid JSON at line %d, column %d: %s", jerr.line,
