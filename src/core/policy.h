@@ -25,7 +25,9 @@
  * - uri_regex must be non-empty (no filter is spelled by omitting it) and its
  *   interval repetitions ({m,n}) may multiply to at most
  *   POLICY_URI_REGEX_REPEAT_MAX: glibc expands them at compile time, and
- *   "(((a{1,255}){1,255}){1,255})" takes gigabytes.
+ *   "(((a{1,255}){1,255}){1,255})" takes gigabytes. Back-references (\\1,
+ *   a glibc extension to ERE) are refused: their matching can take
+ *   exponential time, and the agent matches every request's URI.
  * - Duplicate keys in an object are refused (invalid JSON).
  * - At most POLICY_ERRORS_MAX reasons are kept, then one more saying how
  *   many were left out (a 64 KiB document can hold thousands of mistakes).

@@ -105,12 +105,10 @@ __attribute__((format(printf, 4, 5))) static void report(struct validator *v, co
 	va_end(ap);
 	if (place[0] && field)
 		snprintf(reason, sizeof(reason), "%s.%s: %s", place, field, msg);
+	else if (place[0])
+		snprintf(reason, sizeof(reason), "%s: %s", place, msg);
 	else
-		snprintf(reason, sizeof(reason), "%s: %s",
-			 place[0] ? place
-			 : field  ? field
-				  : "document",
-			 msg);
+		snprintf(reason, sizeof(reason), "%s: %s", field ? field : "document", msg);
 	keep_reason(v, reason);
 }
 
@@ -258,8 +256,9 @@ static const char *skip_bracket(const char *p)
 /* Product of the bounds of the interval expressions ({m}, {m,}, {m,n}, {,n})
  * of an ERE, each counted as max(m, n, 1), saturating above the limit. Counting
  * intervals in sequence as if nested overestimates, never underestimates,
- * the copies glibc's regcomp makes. */
-static unsigned long regex_repeat_product(const char *re)
+ * the copies glibc's regcomp makes. Sets *backreference when the ERE holds
+ * one (\1..\9, a glibc extension whose matching can take exponential time). */
+static unsigned long regex_repeat_product(const char *re, bool *backreference)
 {
 	unsigned long product = 1;
 
@@ -268,6 +267,7 @@ static unsigned long regex_repeat_product(const char *re)
 		char *end;
 
 		if (*p == '\\' && p[1]) {
+			*backreference |= p[1] >= '1' && p[1] <= '9';
 			p++;
 			continue;
 		}
@@ -297,14 +297,19 @@ static const char *check_uri_regex(struct validator *v, const char *place, const
 {
 	char msg[REASON_MAX_LEN / 2];
 	const char *s = check_text(v, place, "uri_regex", value, POLICY_URI_MAX_LEN);
+	bool backreference = false;
 	regex_t re;
 	int rc;
 
 	if (!s)
 		return NULL;
-	if (regex_repeat_product(s) > POLICY_URI_REGEX_REPEAT_MAX) {
+	if (regex_repeat_product(s, &backreference) > POLICY_URI_REGEX_REPEAT_MAX) {
 		report(v, place, "uri_regex", "repetition counts multiply to more than %d",
 		       POLICY_URI_REGEX_REPEAT_MAX);
+		return NULL;
+	}
+	if (backreference) {
+		report(v, place, "uri_regex", "back-references (\\1 to \\9) are not allowed");
 		return NULL;
 	}
 	rc = regcomp(&re, s, POLICY_URI_REGEX_FLAGS);

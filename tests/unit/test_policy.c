@@ -244,6 +244,8 @@ static const struct invalid_case invalid_cases[] = {
      {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/[[.].]{]{5000}'"),
      {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
+    {DOC_HTTP_ITEM("'uri_regex': '^/(a*)*\\\\1'"),
+     {"targets[0].items[0].uri_regex: back-references (\\1 to \\9) are not allowed"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/a\\\\'"),
      {"targets[0].items[0].uri_regex: does not compile: Trailing backslash"}},
     {DOC_HTTP_ITEM("'uri_regex': '(((a{1,255}){1,255}){1,255}){1,255}'"),
@@ -493,6 +495,7 @@ static const char *const valid_docs[] = {
     /* bounded repetitions at the limit; braces that are not intervals */
     DOC_HTTP_ITEM("'uri_regex': '^/(a{1,10}){100}'"),
     DOC_HTTP_ITEM("'uri_regex': '^/x{0}y{1000}'"),
+    DOC_HTTP_ITEM("'uri_regex': '^/[\\\\1]\\\\.\\\\0'"),
     DOC_HTTP_ITEM("'uri_regex': '^/[{]{1000}\\\\{2000\\\\}[]{]{1}[^]{]{1}[[:digit:]{]{1}'"),
     DOC_HTTP_ITEM("'uri_regex': '^/[[.-.]{]{1}[[=a=]{]{1}[[.].]{]{1}a{2,1000}/{,1}'"),
     rich_doc,
