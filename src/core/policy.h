@@ -25,7 +25,7 @@
  * - uri_regex must be non-empty (no filter is spelled by omitting it) and its
  *   interval repetitions ({m,n}) may multiply to at most
  *   POLICY_URI_REGEX_REPEAT_MAX: glibc expands them at compile time, and
- *   "(((a{1,255}){1,255}){1,255})" takes gigabytes. Back-references (\\1,
+ *   "(((a{1,255}){1,255}){1,255})" takes gigabytes. Back-references (\1,
  *   a glibc extension to ERE) are refused: their matching can take
  *   exponential time, and the agent matches every request's URI.
  * - Duplicate keys in an object are refused (invalid JSON).
@@ -121,8 +121,10 @@ struct policy_errors {
  * POLICY_DOC_MAX_BYTES; need not be NUL-terminated). On success returns 0
  * and stores a new policy (free with policy_free()) in *ret. On an invalid
  * document returns -EINVAL and appends every reason to `errors` (may be NULL);
- * on allocation failure -ENOMEM, with `errors` possibly holding some reasons.
- * *ret is written only on success. Thread-safe. */
+ * on allocation failure -ENOMEM, with `errors` possibly holding some reasons
+ * (jansson 2.14 reports some failed allocations inside its parser as syntax
+ * errors; those then surface as an "invalid JSON" reason). *ret is written
+ * only on success. Thread-safe. */
 int policy_parse(const char *json, size_t len, struct policy **ret, struct policy_errors *errors);
 
 /* Same, from an already decoded JSON value (borrowed). */
@@ -133,7 +135,7 @@ json_t *policy_to_json(const struct policy *policy);
 
 /* Canonical serialization as a NUL-terminated malloc'd string, or NULL:
  * compact JSON, keys sorted, targets and items in canonical order, optional
- * fields omitted when absent, strings in UTF-8 with only '"', '\\' and control
+ * fields omitted when absent, strings in UTF-8 with only '"', '\' and control
  * characters escaped, numbers as by policy_format_number(). */
 char *policy_canonical(const struct policy *policy);
 
