@@ -167,7 +167,8 @@ bool policy_monitor_is_http(enum policy_monitor monitor);
  * "PROCESS_CPU >= 80 % (5 of 10 s)",
  * "HTTP_ERROR_RATE >= 10 % (3 of 30 s) uri ~ ^/api/",
  * "HTTP_AVG_RESPONSE_TIME >= 250 ms (2 of 5 s) uri in [/a, /b]" (at most
- * POLICY_DESCRIBE_URIS paths, then "+N more"); malloc'd, or NULL on ENOMEM. */
+ * POLICY_DESCRIBE_URIS paths, then "+N more"); malloc'd, or NULL on ENOMEM
+ * (or for a hand-built item whose strings exceed the model's limits). */
 #define POLICY_DESCRIBE_URIS 4
 char *policy_item_describe(const struct policy_item *item);
 
