@@ -44,9 +44,9 @@ static int tick(struct engine *e, int64_t second, struct seen *s)
 }
 
 static const char *CPU_POLICY =
-	"{\"service\":\"web\",\"targets\":[{\"target\":\"ON_CPU\",\"duration\":30,"
-	"\"silence\":60,\"items\":[{\"monitor\":\"PROCESS_CPU\",\"threshold\":80,"
-	"\"period\":5,\"count\":3}]}]}";
+    "{\"service\":\"web\",\"targets\":[{\"target\":\"ON_CPU\",\"duration\":30,"
+    "\"silence\":60,\"items\":[{\"monitor\":\"PROCESS_CPU\",\"threshold\":80,"
+    "\"period\":5,\"count\":3}]}]}";
 
 TEST(triggers_on_the_count_th_matching_second_with_cause)
 {
@@ -105,11 +105,11 @@ TEST(no_new_task_within_silence_of_the_start)
 TEST(items_with_different_periods_share_one_series)
 {
 	static const char *json =
-		"{\"service\":\"web\",\"targets\":["
-		"{\"target\":\"ON_CPU\",\"items\":[{\"monitor\":\"PROCESS_CPU\",\"threshold\":50,"
-		"\"period\":10,\"count\":6}]},"
-		"{\"target\":\"OFF_CPU\",\"items\":[{\"monitor\":\"PROCESS_CPU\",\"threshold\":50,"
-		"\"period\":3,\"count\":3}]}]}";
+	    "{\"service\":\"web\",\"targets\":["
+	    "{\"target\":\"ON_CPU\",\"items\":[{\"monitor\":\"PROCESS_CPU\",\"threshold\":50,"
+	    "\"period\":10,\"count\":6}]},"
+	    "{\"target\":\"OFF_CPU\",\"items\":[{\"monitor\":\"PROCESS_CPU\",\"threshold\":50,"
+	    "\"period\":3,\"count\":3}]}]}";
 	struct engine *e = engine_new(600, 1200);
 	struct seen s;
 
@@ -130,8 +130,8 @@ TEST(items_with_different_periods_share_one_series)
 TEST(network_triggers_once_per_instance)
 {
 	static const char *json =
-		"{\"service\":\"web\",\"targets\":[{\"target\":\"NETWORK\",\"items\":["
-		"{\"monitor\":\"PROCESS_THREAD_COUNT\",\"threshold\":10,\"period\":1,\"count\":1}]}]}";
+	    "{\"service\":\"web\",\"targets\":[{\"target\":\"NETWORK\",\"items\":["
+	    "{\"monitor\":\"PROCESS_THREAD_COUNT\",\"threshold\":10,\"period\":1,\"count\":1}]}]}";
 	struct engine *e = engine_new(600, 1200);
 	struct seen s;
 
@@ -154,8 +154,8 @@ TEST(network_triggers_once_per_instance)
 TEST(system_load_holds_for_every_process_of_the_service)
 {
 	static const char *json =
-		"{\"service\":\"web\",\"targets\":[{\"target\":\"ON_CPU\",\"items\":["
-		"{\"monitor\":\"SYSTEM_LOAD\",\"threshold\":1.5,\"period\":2,\"count\":2}]}]}";
+	    "{\"service\":\"web\",\"targets\":[{\"target\":\"ON_CPU\",\"items\":["
+	    "{\"monitor\":\"SYSTEM_LOAD\",\"threshold\":1.5,\"period\":2,\"count\":2}]}]}";
 	struct engine *e = engine_new(600, 1200);
 	struct seen s;
 
@@ -178,9 +178,9 @@ TEST(system_load_holds_for_every_process_of_the_service)
 TEST(http_items_are_per_target_series)
 {
 	static const char *json =
-		"{\"service\":\"api\",\"targets\":[{\"target\":\"NETWORK\",\"items\":["
-		"{\"monitor\":\"HTTP_ERROR_RATE\",\"threshold\":10,\"period\":3,\"count\":2,"
-		"\"uri_regex\":\"^/api/\"}]}]}";
+	    "{\"service\":\"api\",\"targets\":[{\"target\":\"NETWORK\",\"items\":["
+	    "{\"monitor\":\"HTTP_ERROR_RATE\",\"threshold\":10,\"period\":3,\"count\":2,"
+	    "\"uri_regex\":\"^/api/\"}]}]}";
 	struct engine *e = engine_new(600, 1200);
 	struct seen s;
 
@@ -189,17 +189,17 @@ TEST(http_items_are_per_target_series)
 	CHECK_INT_EQ(engine_record_http(e, "p", POLICY_TARGET_NETWORK,
 					POLICY_MONITOR_HTTP_ERROR_RATE, 1, 50),
 		     0);
-	CHECK_INT_EQ(engine_record_http(e, "p", POLICY_TARGET_ON_CPU,
-					POLICY_MONITOR_HTTP_ERROR_RATE, 2, 50),
-		     0); /* no item reads it: ignored */
+	CHECK_INT_EQ(
+	    engine_record_http(e, "p", POLICY_TARGET_ON_CPU, POLICY_MONITOR_HTTP_ERROR_RATE, 2, 50),
+	    0); /* no item reads it: ignored */
 	CHECK_INT_EQ(tick(e, 2, &s), 0);
 	engine_record_http(e, "p", POLICY_TARGET_NETWORK, POLICY_MONITOR_HTTP_ERROR_RATE, 3, 12);
 	CHECK_INT_EQ(tick(e, 3, &s), 1);
 	CHECK_STR_EQ(s.d[0].cause.uri, "^/api/");
 	CHECK(strstr(s.d[0].cause.message, "uri ^/api/") != NULL);
-	CHECK_INT_EQ(engine_record_http(e, "p", POLICY_TARGET_NETWORK,
-					POLICY_MONITOR_PROCESS_CPU, 3, 1),
-		     -EINVAL);
+	CHECK_INT_EQ(
+	    engine_record_http(e, "p", POLICY_TARGET_NETWORK, POLICY_MONITOR_PROCESS_CPU, 3, 1),
+	    -EINVAL);
 	engine_free(e);
 }
 
@@ -253,8 +253,8 @@ TEST(task_ended_early_keeps_silence_from_start)
 TEST(policy_replacement_and_removal)
 {
 	static const char *looser =
-		"{\"service\":\"web\",\"targets\":[{\"target\":\"ON_CPU\",\"items\":["
-		"{\"monitor\":\"PROCESS_CPU\",\"threshold\":40,\"period\":5,\"count\":2}]}]}";
+	    "{\"service\":\"web\",\"targets\":[{\"target\":\"ON_CPU\",\"items\":["
+	    "{\"monitor\":\"PROCESS_CPU\",\"threshold\":40,\"period\":5,\"count\":2}]}]}";
 	struct engine *e = engine_new(600, 1200);
 	struct seen s;
 

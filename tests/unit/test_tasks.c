@@ -65,12 +65,12 @@ static void rec_stop(struct profiler_session *s, const struct profile_sink *sink
 }
 
 static const struct profiler_ops rec_ops = {
-	.target = POLICY_TARGET_ON_CPU,
-	.name = "recording",
-	.start = rec_start,
-	.update_pids = rec_update,
-	.flush = rec_flush,
-	.stop = rec_stop,
+    .target = POLICY_TARGET_ON_CPU,
+    .name = "recording",
+    .start = rec_start,
+    .update_pids = rec_update,
+    .flush = rec_flush,
+    .stop = rec_stop,
 };
 
 static const struct profiler_ops *lookup(enum policy_target target, char *reason, size_t len)
