@@ -48,6 +48,72 @@ for (const cmd of COMMANDS) {
   });
 }
 
+for (const sub of ['get', 'set', 'delete']) {
+  test(`policy ${sub} --help shows usage, options and examples`, async () => {
+    const r = await cli(['policy', sub, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^usage: contprof policy ${sub} SERVICE`));
+    assert.match(r.stdout, /--server URL/);
+    assert.match(r.stdout, /examples:\n  contprof policy /);
+  });
+}
+
+const POLICY = {
+  service: 'checkout',
+  targets: [
+    { target: 'ON_CPU', items: [{ monitor: 'PROCESS_CPU', threshold: 80, period: 10, count: 5 }] },
+    { target: 'NETWORK', items: [{ monitor: 'HTTP_ERROR_RATE', threshold: 10, period: 30,
+      count: 3, uri_regex: '^/api/' }] }],
+};
+const BAD_POLICY = {
+  service: 'checkout',
+  targets: [{ target: 'GPU', items: [] }, { target: 'ON_CPU',
+    items: [{ monitor: 'PROCESS_CPU', threshold: 180, period: 10, count: 12 }] }],
+};
+
+function policyFile(doc) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-policy-'));
+  const file = path.join(dir, 'policy.json');
+  fs.writeFileSync(file, JSON.stringify(doc));
+  return file;
+}
+
+test('policy set checks the document locally and sends nothing when it is bad', async () => {
+  // The server URL points nowhere: a request would fail with "cannot reach".
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const bad = await cli(['policy', 'set', 'checkout', policyFile(BAD_POLICY), '--server', url]);
+  assert.equal(bad.code, 1);
+  const lines = bad.stderr.trimEnd().split('\n');
+  assert.match(lines[0], /^contprof policy set: .*policy\.json is not a valid policy document; nothing was sent:$/);
+  assert.ok(lines.length >= 5, bad.stderr);
+  assert.ok(lines.some((l) => /^targets\[0\]\.target: .*GPU/.test(l)), bad.stderr);
+  assert.ok(lines.some((l) => /^targets\[1\]\.items\[0\]: count 12 > period 10$/.test(l)), bad.stderr);
+  assert.doesNotMatch(bad.stderr, /cannot reach/);
+
+  const other = await cli(['policy', 'set', 'search', policyFile(POLICY), '--server', url]);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /is the policy of service 'checkout', not 'search'; nothing was sent/);
+
+  const good = await cli(['policy', 'set', 'checkout', policyFile(POLICY), '--server', url]);
+  assert.equal(good.code, 1);
+  assert.equal(good.stderr, `contprof policy set: ${REFUSED(url)}\n`);
+  for (const sub of ['get', 'delete']) {
+    const r = await cli(['policy', sub, 'checkout', '--server', url]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `contprof policy ${sub}: ${REFUSED(url)}\n`);
+  }
+});
+
+test('policy get/set/delete usage errors exit 2', async () => {
+  for (const [args, re] of [[['policy', 'get'], /missing SERVICE/],
+    [['policy', 'set', 'checkout'], /missing FILE/], [['policy', 'delete', 'a', 'b'], /unexpected argument 'b'/],
+    [['policy', 'get', 'a', '--bogus'], /unknown option '--bogus'/]]) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, re, args.join(' '));
+  }
+});
+
 test('every listing takes --json', async () => {
   for (const cmd of ['processes', 'tasks']) {
     const r = await cli([cmd, '--help']);
@@ -412,6 +478,48 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
     const unknown = await c(['profile', 'no-such-process', '--target', 'ON_CPU']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^contprof profile: .*no-such-process/);
+  });
+});
+
+describe('policies through a real server', { skip: NO_SERVER }, () => {
+  let srv;
+  const c = (args, opts) => run(args, { env: { ...process.env, CONTPROF_SERVER: srv.url }, ...opts });
+
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv?.stop(); });
+
+  test('set, get (canonical, pretty), set from stdin, delete', async () => {
+    const missing = await c(['policy', 'get', 'checkout']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^contprof policy get: .*checkout/);
+
+    const set = await c(['policy', 'set', 'checkout', policyFile(POLICY)]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^set the policy of service checkout \(version [0-9a-f]{12}\)$/m);
+
+    const get = await c(['policy', 'get', 'checkout']);
+    assert.equal(get.code, 0, get.stderr);
+    const served = await api(srv.url, 'GET', '/api/v1/services/checkout/policy');
+    assert.deepEqual(JSON.parse(get.stdout), served);
+    assert.match(get.stdout, /^\{\n  "service": "checkout",\n  "targets": \[/);
+    const json = await c(['policy', 'get', 'checkout', '--json']);
+    assert.equal(json.stdout, get.stdout);
+
+    // What get prints, set takes back (round trip through stdin).
+    const child = start(['policy', 'set', 'checkout', '-'],
+      { env: { ...process.env, CONTPROF_SERVER: srv.url }, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(get.stdout);
+    const [code] = await child.exited;
+    assert.equal(code, 0, child.err());
+    assert.equal(child.out(), set.stdout);
+
+    const del = await c(['policy', 'delete', 'checkout']);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout, 'deleted the policy of service checkout\n');
+    const again = await c(['policy', 'delete', 'checkout']);
+    assert.equal(again.code, 1);
+    const gone = await c(['policy', 'get', 'checkout']);
+    assert.equal(gone.code, 1);
   });
 });
 
