@@ -31,7 +31,7 @@ static void usage(void)
 	    "  contprof processes --json | jq '.[].pid'\n");
 }
 
-static int print_table(const json_t *rows)
+static int print_table(const json_t *rows, const char *service)
 {
 	static const struct table_column columns[] = {
 	    {"ID", TABLE_LEFT, 0},
@@ -72,7 +72,10 @@ static int print_table(const json_t *rows)
 	}
 	if (json_array_size(rows) == 0) {
 		table_free(t);
-		fprintf(stderr, "%s: no processes reported yet\n", WHO);
+		if (service)
+			fprintf(stderr, "%s: no processes of service %s\n", WHO, service);
+		else
+			fprintf(stderr, "%s: no processes reported yet\n", WHO);
 		return 0;
 	}
 	err = table_print(t, stdout);
@@ -129,7 +132,7 @@ int cmd_processes(int argc, char **argv)
 		rc = cmdutil_fail(WHO, c);
 		goto cleanup;
 	}
-	rc = json ? cmdutil_print_json(rows) : print_table(rows);
+	rc = json ? cmdutil_print_json(rows) : print_table(rows, service);
 	if (truncated)
 		fprintf(stderr, "%s: showing the first %d processes only\n", WHO,
 			CMDUTIL_MAX_LIST_ROWS);
