@@ -128,7 +128,7 @@ int cmd_processes(int argc, char **argv)
 		rc = 1;
 		goto cleanup;
 	}
-	if (cmdutil_get_list(c, path, "processes", &rows, &truncated) < 0) {
+	if (cmdutil_get_list(c, path, "processes", 0, &rows, &truncated) < 0) {
 		rc = cmdutil_fail(WHO, c);
 		goto cleanup;
 	}

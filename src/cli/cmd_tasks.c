@@ -20,7 +20,8 @@
 static void tasks_usage(void)
 {
 	printf(
-	    "usage: contprof tasks [--service S] [--process ID] [--since DURATION] [--json]\n\n"
+	    "usage: contprof tasks [--service S] [--process ID] [--since DURATION] [--limit N]\n"
+	    "                      [--json]\n\n"
 	    "Lists profiling tasks, newest first as the server orders them: what was\n"
 	    "profiled, whether a policy or a person started it, when, for how long,\n"
 	    "how it ended and the readable cause.\n\n"
@@ -28,12 +29,13 @@ static void tasks_usage(void)
 	    "  --service S         only tasks of service S\n"
 	    "  --process ID        only tasks of process ID (see `contprof processes`)\n"
 	    "  --since DURATION    only tasks started in the last DURATION: 90s, 15m,\n"
-	    "                      48h, 7d (default: the server's)\n"
+	    "                      48h, 7d (default: all the server keeps)\n"
+	    "  --limit N           only the N newest tasks\n"
 	    "  --json              print the server's JSON instead of a table\n" CLIENT_OPTIONS_HELP
 	    "  -h, --help          this help\n\n"
 	    "examples:\n"
 	    "  contprof tasks --service checkout --since 48h\n"
-	    "  contprof tasks --process 12 --json\n"
+	    "  contprof tasks --process web-3:812:4711 --limit 20 --json\n"
 	    "  contprof task $(contprof tasks --json | jq -r '.[0].id')\n");
 }
 
@@ -188,6 +190,7 @@ int cmd_tasks(int argc, char **argv)
 	    {"service", required_argument, NULL, 's'},
 	    {"process", required_argument, NULL, 'p'},
 	    {"since", required_argument, NULL, 'S'},
+	    {"limit", required_argument, NULL, 'l'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    CLIENT_LONG_OPTIONS,
@@ -196,6 +199,7 @@ int cmd_tasks(int argc, char **argv)
 	struct client_options copts = {0};
 	const char *service = NULL, *process = NULL;
 	int64_t since_ms = 0, span_ms;
+	uint32_t limit = 0;
 	struct client *c = NULL;
 	json_t *rows = NULL;
 	bool truncated = false;
@@ -218,6 +222,11 @@ int cmd_tasks(int argc, char **argv)
 			since_ms = format_now_ms() - span_ms;
 			if (since_ms <= 0)
 				since_ms = 1;
+		} else if (opt == 'l') {
+			if (parse_u32(optarg, &limit) < 0 || limit == 0 ||
+			    limit > CMDUTIL_MAX_LIST_ROWS)
+				return cmdutil_usage_error(who, "--limit wants 1 to %d, not '%s'",
+							   CMDUTIL_MAX_LIST_ROWS, optarg);
 		} else if (opt == 'j')
 			json = 1;
 		else if (opt == 'h') {
@@ -236,12 +245,12 @@ int cmd_tasks(int argc, char **argv)
 		rc = 1;
 		goto cleanup;
 	}
-	if (cmdutil_get_list(c, path, "tasks", &rows, &truncated) < 0) {
+	if (cmdutil_get_list(c, path, "tasks", limit, &rows, &truncated) < 0) {
 		rc = cmdutil_fail(who, c);
 		goto cleanup;
 	}
 	rc = json ? cmdutil_print_json(rows) : print_tasks_table(rows);
-	if (truncated)
+	if (truncated && !limit)
 		fprintf(stderr, "%s: showing the first %d tasks only\n", who,
 			CMDUTIL_MAX_LIST_ROWS);
 cleanup:

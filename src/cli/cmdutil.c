@@ -88,8 +88,8 @@ json_t *cmdutil_list(json_t *answer, const char *key)
 	return json_is_array(rows) ? rows : NULL;
 }
 
-int cmdutil_get_list(struct client *c, const char *path, const char *key, json_t **ret,
-		     bool *ret_truncated)
+int cmdutil_get_list(struct client *c, const char *path, const char *key, size_t max_rows,
+		     json_t **ret, bool *ret_truncated)
 {
 	json_t *all = json_array(), *page = NULL, *rows;
 	int64_t offset = 0, next = -1;
@@ -99,9 +99,14 @@ int cmdutil_get_list(struct client *c, const char *path, const char *key, json_t
 
 	if (!all)
 		return -ENOMEM;
+	if (max_rows == 0 || max_rows > CMDUTIL_MAX_LIST_ROWS)
+		max_rows = CMDUTIL_MAX_LIST_ROWS;
 	for (;;) {
+		size_t want = max_rows - json_array_size(all);
+
 		page_path = strdup(path);
-		snprintf(number, sizeof(number), "%d", CMDUTIL_PAGE_ROWS);
+		snprintf(number, sizeof(number), "%zu",
+			 want < CMDUTIL_PAGE_ROWS ? want : (size_t)CMDUTIL_PAGE_ROWS);
 		if (!page_path || client_query_add(&page_path, "limit", number) < 0)
 			goto cleanup;
 		snprintf(number, sizeof(number), "%lld", (long long)offset);
@@ -119,9 +124,9 @@ int cmdutil_get_list(struct client *c, const char *path, const char *key, json_t
 		err = -ENOMEM;
 		if (json_array_extend(all, rows) < 0)
 			goto cleanup;
-		if (json_array_size(all) >= CMDUTIL_MAX_LIST_ROWS) {
+		if (json_array_size(all) >= max_rows) {
 			truncated = next > offset;
-			while (json_array_size(all) > CMDUTIL_MAX_LIST_ROWS) {
+			while (json_array_size(all) > max_rows) {
 				json_array_remove(all, json_array_size(all) - 1);
 				truncated = true;
 			}

@@ -47,12 +47,13 @@ json_t *cmdutil_list(json_t *answer, const char *key);
 #define CMDUTIL_MAX_LIST_ROWS 100000 /* rows one listing fetches at most */
 
 /* GETs a listing page by page (limit/offset, following X-Next-Offset) and
- * joins the rows. On success returns 0 with a new array in *ret and
- * *ret_truncated telling whether CMDUTIL_MAX_LIST_ROWS cut it short.
+ * joins at most `max_rows` rows (0: CMDUTIL_MAX_LIST_ROWS). On success
+ * returns 0 with a new array in *ret and *ret_truncated telling whether the
+ * bound cut it short.
  * Errors are client_request_json()'s, or -EPROTO when a page holds no list
  * (rows: cmdutil_list(page, key)); the reason is kept in the client. */
-int cmdutil_get_list(struct client *c, const char *path, const char *key, json_t **ret,
-		     bool *ret_truncated);
+int cmdutil_get_list(struct client *c, const char *path, const char *key, size_t max_rows,
+		     json_t **ret, bool *ret_truncated);
 
 /* Member `key` of `obj` when it is a string, else NULL. */
 const char *cmdutil_str(const json_t *obj, const char *key);

@@ -134,6 +134,7 @@ test('usage errors exit 2 and say what is wrong', async () => {
     [['topology'], /which task\?/],
     [['tasks', '--since', '3x'], /--since wants a duration like 90s, 15m, 48h or 7d, not '3x'/],
     [['tasks', '--since'], /option '--since' needs a value/],
+    [['tasks', '--limit', '0'], /--limit wants 1 to 100000, not '0'/],
     [['processes', 'extra'], /unexpected argument 'extra'/],
     [['processes', '--bogus'], /unknown option '--bogus'/],
     [['processes', '--server', 'ftp://x'], /must start with http:\/\/ or https:\/\//],
@@ -362,6 +363,10 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
       ['t-old']);
     const byService = await c(['tasks', '--service', 'search', '--json']);
     assert.deepEqual(JSON.parse(byService.stdout).map((t) => t.id), ['t-old']);
+
+    const newest = await c(['tasks', '--limit', '1']);
+    assert.deepEqual(newest.stdout.trimEnd().split('\n').slice(1).map((l) => l.split(/\s+/)[0]),
+      ['t-net']);
 
     const json = await c(['tasks', '--json']);
     assert.deepEqual(JSON.parse(json.stdout), await api(srv.url, 'GET', '/api/v1/tasks'));

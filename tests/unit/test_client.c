@@ -350,7 +350,8 @@ TEST(listings_follow_the_next_offset_header)
 	add_response(200, "X-Next-Offset: 2\r\n", "application/json",
 		     "[{\"id\":\"a\"},{\"id\":\"b\"}]");
 	add_response(200, "", "application/json", "[{\"id\":\"c\"}]");
-	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks?service=s", "tasks", &rows, &truncated), 0);
+	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks?service=s", "tasks", 0, &rows, &truncated),
+		     0);
 	CHECK_INT_EQ(json_array_size(rows), 3);
 	CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 2), "id")), "c");
 	CHECK(!truncated);
@@ -359,14 +360,26 @@ TEST(listings_follow_the_next_offset_header)
 	      0);
 	json_decref(rows);
 
+	/* A bound asks for no more than it keeps and says it cut the list. */
+	set_response(200, "application/json", "[]");
+	n_canned = 0;
+	add_response(200, "X-Next-Offset: 2\r\n", "application/json",
+		     "[{\"id\":\"a\"},{\"id\":\"b\"}]");
+	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks", "tasks", 2, &rows, &truncated), 0);
+	CHECK_INT_EQ(json_array_size(rows), 2);
+	CHECK(truncated);
+	CHECK_INT_EQ(next_canned, 1);
+	CHECK(strncmp(last_request, "GET /api/v1/tasks?limit=2 HTTP", 30) == 0);
+	json_decref(rows);
+
 	/* An object holding the rows under the listing's name works too. */
 	set_response(200, "application/json", "{\"tasks\":[{\"id\":\"x\"}]}");
-	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks", "tasks", &rows, &truncated), 0);
+	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks", "tasks", 0, &rows, &truncated), 0);
 	CHECK_INT_EQ(json_array_size(rows), 1);
 	json_decref(rows);
 
 	set_response(200, "application/json", "{\"status\":\"ok\"}");
-	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks", "tasks", &rows, &truncated), -EPROTO);
+	CHECK_INT_EQ(cmdutil_get_list(c, "/api/v1/tasks", "tasks", 0, &rows, &truncated), -EPROTO);
 	CHECK(strstr(client_error_line(c, 0), "holds no list") != NULL);
 	client_free(c);
 }
