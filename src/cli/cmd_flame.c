@@ -167,11 +167,47 @@ cleanup:
 	return err;
 }
 
-static int render_svg(const struct flame_args *a, const struct client_response *resp)
+/* Title and subtitle of the SVG from the task (best effort: a task that
+ * cannot be fetched leaves a title naming only its id). */
+static void svg_titles(struct client *c, const struct flame_args *a, char *title, size_t title_len,
+		       char *subtitle, size_t subtitle_len)
 {
-	char title[256];
+	char *escaped = client_escape(a->task), *path = NULL, when[FORMAT_BUF_LEN];
+	char buf[CMDUTIL_SCALAR_LEN];
+	const char *target, *service, *process, *message;
+	const char *what = strcmp(a->aggregate, "duration") == 0 ? "time off CPU" : "samples";
+	json_t *task = NULL;
+
+	snprintf(title, title_len, "Flame graph of task %s", a->task);
+	snprintf(subtitle, subtitle_len, "%s", what);
+	if (!escaped || asprintf(&path, "/api/v1/tasks/%s", escaped) < 0) {
+		free(escaped);
+		return;
+	}
+	if (client_request_json(c, "GET", path, NULL, &task) == 0 && json_is_object(task)) {
+		target = cmdutil_str(task, "target");
+		service = cmdutil_str(task, "service");
+		process = cmdutil_scalar(json_object_get(task, "process_id"), buf);
+		message = cmdutil_str(json_object_get(task, "cause"), "message");
+		snprintf(title, title_len, "%s flame graph of %s%s%s (task %s)",
+			 target ? target : "", service ? service : "", service ? " " : "", process,
+			 a->task);
+		snprintf(subtitle, subtitle_len, "%s \xc2\xb7 started %s%s%s", what,
+			 format_time_ms(cmdutil_ms(task, "start_time"), when),
+			 message ? " \xc2\xb7 " : "", message ? message : "");
+	}
+	json_decref(task);
+	free(path);
+	free(escaped);
+}
+
+static int render_svg(struct client *c, const struct flame_args *a,
+		      const struct client_response *resp)
+{
+	char title[512], subtitle[512];
 	struct flame_svg_options opts = {
 	    .title = title,
+	    .subtitle = subtitle,
 	    .unit = strcmp(a->aggregate, "duration") == 0 ? DURATION_UNIT : "samples",
 	    .width_px = a->width_px,
 	};
@@ -179,7 +215,7 @@ static int render_svg(const struct flame_args *a, const struct client_response *
 	char *svg = NULL;
 	int err, rc;
 
-	snprintf(title, sizeof(title), "Flame graph of task %s (%s)", a->task, a->aggregate);
+	svg_titles(c, a, title, sizeof(title), subtitle, sizeof(subtitle));
 	err = flame_svg_render(resp->body, resp->len, &opts, &svg, &svg_len, &bad_line);
 	if (err == -EINVAL) {
 		fprintf(stderr, "%s: the server's folded stacks are malformed at line %zu\n", WHO,
@@ -301,7 +337,7 @@ int cmd_flame(int argc, char **argv)
 		goto cleanup;
 	}
 	if (strcmp(a.format, "svg") == 0)
-		rc = render_svg(&a, &resp);
+		rc = render_svg(c, &a, &resp);
 	else
 		rc = write_output(a.output, resp.body, resp.len);
 cleanup:

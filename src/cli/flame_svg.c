@@ -17,6 +17,7 @@
 
 #define PAD_X_PX	 10
 #define TOP_PX		 40 /* title */
+#define SUBTITLE_PX	 18 /* a subtitle line under it */
 #define BOTTOM_PX	 30 /* total line */
 #define TEXT_PAD_PX	 3
 #define CHAR_WIDTH_RATIO 0.59 /* average glyph width / font size, Verdana */
@@ -49,6 +50,7 @@ struct render {
 	const char *unit;
 	double total, scale;
 	unsigned max_depth;
+	unsigned top_px; /* where the tallest stack may reach */
 };
 
 static int rank(const char *s, size_t len, size_t i)
@@ -354,7 +356,7 @@ static void draw_frame(const struct render *r, uint32_t id, double offset, unsig
 {
 	const struct node *node = &r->tree->nodes[id];
 	double x = PAD_X_PX + offset * r->scale, w = node->value * r->scale;
-	double y = TOP_PX + (double)(r->max_depth - depth) * FLAME_SVG_FRAME_HEIGHT_PX;
+	double y = r->top_px + (double)(r->max_depth - depth) * FLAME_SVG_FRAME_HEIGHT_PX;
 	size_t name_len =
 	    node->name_len < FLAME_SVG_MAX_FRAME_LEN ? node->name_len : FLAME_SVG_MAX_FRAME_LEN;
 	size_t fit =
@@ -399,13 +401,14 @@ static void draw_tree(const struct render *r, uint32_t id, double offset, unsign
 	}
 }
 
-static void draw(struct render *r, unsigned width, const char *title)
+static void draw(struct render *r, unsigned width, const char *title, const char *subtitle)
 {
 	unsigned height;
 	char amount[AMOUNT_TEXT_MAX];
 
 	r->max_depth = r->total > 0 ? visible_depth(r, 0, 0) : 0;
-	height = TOP_PX + (r->max_depth + 1) * FLAME_SVG_FRAME_HEIGHT_PX + BOTTOM_PX;
+	r->top_px = TOP_PX + (subtitle ? SUBTITLE_PX : 0);
+	height = r->top_px + (r->max_depth + 1) * FLAME_SVG_FRAME_HEIGHT_PX + BOTTOM_PX;
 	fprintf(r->out,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" "
@@ -417,6 +420,13 @@ static void draw(struct render *r, unsigned width, const char *title)
 		width, height, width, height, FLAME_SVG_FONT_SIZE_PX, width, height, width / 2.0);
 	xml_write(r->out, title, strlen(title));
 	fputs("</text>\n", r->out);
+	if (subtitle) {
+		fprintf(r->out,
+			"<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" style=\"fill: #555\">",
+			width / 2.0, TOP_PX + 2);
+		xml_write(r->out, subtitle, strlen(subtitle));
+		fputs("</text>\n", r->out);
+	}
 	if (r->total > 0) {
 		draw_tree(r, 0, 0, 0);
 		format_amount(r->total, r->unit, amount, sizeof(amount));
@@ -426,7 +436,7 @@ static void draw(struct render *r, unsigned width, const char *title)
 	} else {
 		fprintf(r->out,
 			"<text x=\"%.1f\" y=\"%u\" text-anchor=\"middle\">no samples</text>\n",
-			width / 2.0, TOP_PX + FLAME_SVG_FRAME_HEIGHT_PX);
+			width / 2.0, r->top_px + FLAME_SVG_FRAME_HEIGHT_PX);
 	}
 	fputs("</svg>\n", r->out);
 }
@@ -461,7 +471,8 @@ int flame_svg_render(const char *folded, size_t len, const struct flame_svg_opti
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	draw(&r, width, opts && opts->title ? opts->title : "Flame graph");
+	draw(&r, width, opts && opts->title ? opts->title : "Flame graph",
+	     opts ? opts->subtitle : NULL);
 	if (ferror(r.out))
 		err = -ENOMEM;
 	if (fclose(r.out) != 0)

@@ -27,9 +27,10 @@
 #define FLAME_SVG_MAX_FRAME_LEN	   4096	   /* bytes of one frame name */
 
 struct flame_svg_options {
-	const char *title; /* NULL: "Flame graph" */
-	const char *unit;  /* what values count, e.g. "samples", "ns"; NULL: "samples" */
-	unsigned width_px; /* 0: FLAME_SVG_DEFAULT_WIDTH_PX */
+	const char *title;    /* NULL: "Flame graph" */
+	const char *subtitle; /* a line under the title, or NULL */
+	const char *unit;     /* what values count, e.g. "samples", "ns"; NULL: "samples" */
+	unsigned width_px;    /* 0: FLAME_SVG_DEFAULT_WIDTH_PX */
 };
 
 /* Renders `len` bytes of folded stacks. Empty lines are skipped; every other

@@ -420,6 +420,8 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
     const text = fs.readFileSync(svgPath, 'utf8');
     execFileSync('xmllint', ['--noout', svgPath]);
     assert.match(text, /<title>parse_json \(37 samples, 72\.55%\)<\/title>/);
+    assert.match(text, />ON_CPU flame graph of checkout web-3:812:4711 \(task t-cpu\)</);
+    assert.match(text, /PROCESS_CPU &gt;= 80 % \(5 of 10 s\): 7 slots matched/);
     assert.match(text, /<title>wait&lt;T&amp;&gt; \(12 samples/);
     assert.ok(!fs.existsSync(`${svgPath}.tmp`));
 

@@ -293,6 +293,22 @@ TEST(decimal_values_crlf_and_options)
 	CHECK_INT_EQ(flame_svg_render(in, strlen(in), &opts, &svg, &len, NULL), -EINVAL);
 }
 
+TEST(a_subtitle_is_escaped_and_moves_the_frames_down)
+{
+	struct flame_svg_options opts = {.title = "t", .subtitle = "cpu >= 80 % & more"};
+	const char *in = "a;b 2\n";
+	char *plain = render(in, NULL), *svg = NULL;
+	size_t len = 0;
+
+	CHECK_INT_EQ(flame_svg_render(in, strlen(in), &opts, &svg, &len, NULL), 0);
+	CHECK(xml_well_formed(svg));
+	CHECK(strstr(svg, ">cpu &gt;= 80 % &amp; more</text>") != NULL);
+	CHECK_DBL_EQ(frame_attr(svg, "all", "y"), frame_attr(plain, "all", "y") + 18);
+	CHECK_DBL_EQ(frame_attr(svg, "b", "y"), frame_attr(plain, "b", "y") + 18);
+	free(svg);
+	free(plain);
+}
+
 TEST(deep_stacks_are_capped)
 {
 	size_t depth = FLAME_SVG_MAX_DEPTH + 50, len = depth * 2 + 8;
@@ -323,6 +339,7 @@ int main(void)
 	RUN(empty_input_says_no_samples);
 	RUN(malformed_lines_are_refused_with_their_number);
 	RUN(decimal_values_crlf_and_options);
+	RUN(a_subtitle_is_escaped_and_moves_the_frames_down);
 	RUN(deep_stacks_are_capped);
 	return harness_finish();
 }
