@@ -234,6 +234,10 @@ static int walk_mapping(struct parser *p, yaml_node_t *node, const char *what, p
 
 		if (!k || !v)
 			continue;
+		if (pair - node->data.mapping.pairs.start >= CONFIG_MAX_KEYS) {
+			fail(p, k, "more than %d keys in %s", CONFIG_MAX_KEYS, what);
+			return 0;
+		}
 		if (k->type != YAML_SCALAR_NODE) {
 			fail(p, k, "keys in %s must be plain strings", what);
 			continue;
@@ -335,10 +339,16 @@ static int label_key_ok(const char *key)
 	return 1;
 }
 
+struct labels_ctx {
+	struct config_rule *rule;
+	int overflow_reported;
+};
+
 static void label_pair(struct parser *p, const char *key, yaml_node_t *key_node, yaml_node_t *value,
 		       void *ctx)
 {
-	struct config_rule *rule = ctx;
+	struct labels_ctx *lc = ctx;
+	struct config_rule *rule = lc->rule;
 	struct config_label *grown, *label;
 	struct template *t;
 
@@ -348,7 +358,8 @@ static void label_pair(struct parser *p, const char *key, yaml_node_t *key_node,
 		return;
 	}
 	if (rule->n_labels >= CONFIG_MAX_LABELS) {
-		fail(p, key_node, "more than %d labels in one rule", CONFIG_MAX_LABELS);
+		if (!lc->overflow_reported++)
+			fail(p, key_node, "more than %d labels in one rule", CONFIG_MAX_LABELS);
 		return;
 	}
 	t = compile_template(p, value, "label value");
@@ -394,7 +405,9 @@ static void rule_pair(struct parser *p, const char *key, yaml_node_t *key_node, 
 		template_free(rule->process);
 		rule->process = compile_template(p, value, "process");
 	} else if (strcmp(key, "labels") == 0) {
-		walk_mapping(p, value, "labels", label_pair, rule);
+		struct labels_ctx lc = {.rule = rule};
+
+		walk_mapping(p, value, "labels", label_pair, &lc);
 	} else {
 		fail(p, key_node,
 		     "unknown key '%s' in a processes entry (known: match, service, process, "

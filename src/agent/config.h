@@ -41,6 +41,7 @@
 #define CONFIG_MAX_LABELS	    64	 /* per rule */
 #define CONFIG_MAX_LABEL_KEY	    64	 /* bytes */
 #define CONFIG_MAX_STRING	    4096 /* bytes: server, paths, listen, regexes */
+#define CONFIG_MAX_KEYS		    256	 /* per mapping (bounds the duplicate check) */
 #define CONFIG_MAX_ERRORS	    50	 /* collected; the rest are counted */
 
 enum config_match_field {

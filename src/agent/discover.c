@@ -212,8 +212,7 @@ static char *read_exe(const struct discover *d, uint32_t pid)
 	target[n] = '\0';
 	/* A binary replaced on disk (an upgrade) still names the same program. */
 	len = (size_t)n;
-	if (len > sizeof(deleted) - 1 &&
-	    strcmp(target + len - (sizeof(deleted) - 1), deleted) == 0)
+	if (len > sizeof(deleted) - 1 && strcmp(target + len - (sizeof(deleted) - 1), deleted) == 0)
 		target[len - (sizeof(deleted) - 1)] = '\0';
 	return strdup(target);
 }
@@ -221,16 +220,20 @@ static char *read_exe(const struct discover *d, uint32_t pid)
 static char *read_cgroup(const struct discover *d, uint32_t pid)
 {
 	struct procstat_cgroups *cg = malloc(sizeof(*cg));
-	char buf[4096];
+	char *buf = malloc(DISCOVER_CGROUP_FILE_MAX);
 	char *name = NULL;
 
-	if (!cg)
+	if (!cg || !buf) {
+		free(cg);
+		free(buf);
 		return NULL;
-	if (readfile_fmt(buf, sizeof(buf), "%s/proc/%u/cgroup", d->root, pid) >= 0 &&
+	}
+	if (readfile_fmt(buf, DISCOVER_CGROUP_FILE_MAX, "%s/proc/%u/cgroup", d->root, pid) >= 0 &&
 	    procstat_parse_cgroup(buf, cg) == 0)
 		name = strdup(discover_cgroup_name(cg->unified, cg->systemd_v1, cg->cpu_v1));
 	else
 		name = strdup("/");
+	free(buf);
 	free(cg);
 	return name;
 }
@@ -293,7 +296,7 @@ static int probe(struct discover *d, uint32_t pid, struct discover_proc **ret)
 	if (readfile_fmt(buf, sizeof(buf), "%s/proc/%u/stat", d->root, pid) < 0 ||
 	    procstat_parse_stat(buf, &st) < 0)
 		return 0;
-	if ((st.flags & PROCSTAT_PF_KTHREAD) || st.state == 'Z' || st.state == 'X')
+	if ((st.flags & PROCSTAT_PF_KTHREAD) || procstat_stat_is_dead(&st))
 		return 0;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -358,7 +361,8 @@ static uint32_t free_ordinal(const struct discover *d, uint64_t base_hash)
 		int taken = 0;
 
 		for (size_t i = 0; i < d->n_procs && !taken; i++)
-			taken = d->procs[i]->base_hash == base_hash && d->procs[i]->ordinal == ordinal;
+			taken =
+			    d->procs[i]->base_hash == base_hash && d->procs[i]->ordinal == ordinal;
 		if (!taken)
 			return ordinal;
 	}

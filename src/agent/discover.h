@@ -37,10 +37,11 @@
 
 #define DISCOVER_RESCAN_INTERVAL_MS 5000
 #define DISCOVER_NAME_MAX	    TEMPLATE_MAX_OUTPUT
-#define DISCOVER_ID_LEN		    16 /* hex digits */
-#define DISCOVER_CMDLINE_MAX	    4096 /* bytes read of /proc/PID/cmdline */
+#define DISCOVER_ID_LEN		    16	  /* hex digits */
+#define DISCOVER_CMDLINE_MAX	    4096  /* bytes read of /proc/PID/cmdline */
 #define DISCOVER_MAX_PROCS	    32768 /* matched processes kept */
 #define DISCOVER_HOST_MAX	    256
+#define DISCOVER_CGROUP_FILE_MAX    (64 * 1024) /* bytes read of /proc/PID/cgroup */
 
 struct discover;
 
@@ -113,7 +114,6 @@ void discover_identity(const char *host, const char *service, const char *instan
 		       const char *name, char ret[DISCOVER_ID_LEN + 1]);
 /* The {cgroup} of a process: its cgroup v2 path unless that is "/" (a hybrid
  * host), then the v1 name=systemd path, then the v1 cpu path, else "/". */
-const char *discover_cgroup_name(const char *unified, const char *systemd_v1,
-				 const char *cpu_v1);
+const char *discover_cgroup_name(const char *unified, const char *systemd_v1, const char *cpu_v1);
 
 #endif

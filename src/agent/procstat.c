@@ -13,8 +13,8 @@
 
 #include "util/readfile.h"
 
-#define STATUS_BUF_BYTES 8192
-#define SMALL_BUF_BYTES	 1024
+#define CGROUP_BUF_BYTES    (64 * 1024) /* /proc/PID/status and /proc/PID/cgroup */
+#define SMALL_BUF_BYTES	    1024
 #define MOUNTINFO_BUF_BYTES (256 * 1024)
 
 struct procstat {
@@ -141,7 +141,7 @@ int procstat_read(struct procstat *ps, uint32_t pid, struct procstat_reading *re
 	r = procstat_parse_stat(buf, &st);
 	if (r < 0)
 		return r;
-	if (st.state == 'Z' || st.state == 'X')
+	if (procstat_stat_is_dead(&st))
 		return -ESRCH;
 	rd.cpu_ticks = st.utime_ticks + st.stime_ticks;
 	rd.threads = st.num_threads;
@@ -168,8 +168,8 @@ static double hierarchy_quota(const struct procstat *ps, const char *mount, cons
 	double best = 0, cpus;
 	int n;
 
-	if (!mount[0] || !cgroup[0])
-		return 0;
+	if (!mount[0] || !cgroup[0] || strstr(cgroup, "/.."))
+		return 0; /* not mounted, or outside our cgroup namespace's view */
 	/* The process's path is seen from the hierarchy root; the mount shows
 	 * the subtree at mount_root. */
 	if (strcmp(mount_root, "/") == 0)
@@ -224,13 +224,13 @@ int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacit
 	r = host_current(ps);
 	if (r < 0)
 		return r;
-	buf = malloc(STATUS_BUF_BYTES);
+	buf = malloc(CGROUP_BUF_BYTES);
 	if (!buf)
 		return -ENOMEM;
-	n = readfile_fmt(buf, STATUS_BUF_BYTES, "%s/proc/%u/status", ps->root, pid);
+	n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/status", ps->root, pid);
 	r = n < 0 ? gone_if_missing(n) : procstat_parse_status_cpus(buf, &allowed);
 	if (r == 0) {
-		n = readfile_fmt(buf, STATUS_BUF_BYTES, "%s/proc/%u/cgroup", ps->root, pid);
+		n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/cgroup", ps->root, pid);
 		r = n < 0 ? gone_if_missing(n) : procstat_parse_cgroup(buf, &cgroups);
 	}
 	free(buf);
@@ -241,10 +241,10 @@ int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacit
 	cap.affinity = procstat_cpuset_count(&allowed);
 	if (cap.affinity == 0) /* racing a hotplug: fall back to the host */
 		cap.affinity = cap.online;
-	q1 = hierarchy_quota(ps, ps->mounts.unified_mount, ps->mounts.unified_root,
-			     cgroups.unified, 1);
-	q2 = hierarchy_quota(ps, ps->mounts.cpu_v1_mount, ps->mounts.cpu_v1_root, cgroups.cpu_v1,
-			     0);
+	q1 = hierarchy_quota(ps, ps->mounts.unified_mount, ps->mounts.unified_root, cgroups.unified,
+			     1);
+	q2 =
+	    hierarchy_quota(ps, ps->mounts.cpu_v1_mount, ps->mounts.cpu_v1_root, cgroups.cpu_v1, 0);
 	cap.quota_cpus = (q1 > 0 && (q2 == 0 || q1 < q2)) ? q1 : q2;
 	cap.cpus = cap.affinity;
 	if (cap.quota_cpus > 0 && cap.quota_cpus < cap.cpus)
@@ -272,7 +272,8 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 			procstat_proc_init(proc, proc->pid);
 		return r;
 	}
-	if (!proc->has_capacity || rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS) {
+	if (!proc->has_capacity ||
+	    rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS) {
 		r = procstat_capacity(ps, proc->pid, &proc->capacity);
 		if (r < 0) {
 			if (r == -ESRCH)

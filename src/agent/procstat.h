@@ -30,14 +30,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROCSTAT_MAX_CPUS	      4096
-#define PROCSTAT_CAPACITY_REFRESH_NS  (5ULL * 1000000000ULL) /* per process */
-#define PROCSTAT_HOST_REFRESH_NS      (5ULL * 1000000000ULL) /* online CPUs, cgroup mounts */
+#define PROCSTAT_MAX_CPUS	       4096
+#define PROCSTAT_CAPACITY_REFRESH_NS   (5ULL * 1000000000ULL) /* per process */
+#define PROCSTAT_HOST_REFRESH_NS       (5ULL * 1000000000ULL) /* online CPUs, cgroup mounts */
 #define PROCSTAT_SCHEDSTAT_SLACK_TICKS 2
-#define PROCSTAT_COMM_MAX	      16 /* TASK_COMM_LEN, NUL included */
-#define PROCSTAT_CGROUP_PATH_MAX      1024
-#define PROCSTAT_CGROUP_MAX_DEPTH     64 /* ancestors read for a quota */
-#define PROCSTAT_PF_KTHREAD	      0x00200000U /* task flags: kernel thread */
+#define PROCSTAT_COMM_MAX	       16 /* TASK_COMM_LEN, NUL included */
+#define PROCSTAT_CGROUP_PATH_MAX       1024
+#define PROCSTAT_CGROUP_MAX_DEPTH      64	   /* ancestors read for a quota */
+#define PROCSTAT_PF_KTHREAD	       0x00200000U /* task flags: kernel thread */
 
 /* ---- pure parsers ---- */
 
@@ -57,6 +57,9 @@ struct procstat_cpuset {
 	uint64_t bits[PROCSTAT_MAX_CPUS / 64];
 };
 
+/* True when a stat says the process has ended: 'X', or 'Z' with no thread
+ * left (a leader that called pthread_exit shows 'Z' while its threads run). */
+int procstat_stat_is_dead(const struct procstat_stat *st);
 /* Parses one /proc/PID/stat line (comm may hold spaces and parentheses).
  * 0 or -EINVAL. */
 int procstat_parse_stat(const char *text, struct procstat_stat *ret);
@@ -101,8 +104,8 @@ int procstat_parse_mountinfo(const char *text, struct procstat_mounts *ret);
 
 /* One reading of a process. */
 struct procstat_reading {
-	uint64_t time_ns; /* CLOCK_MONOTONIC right after the read */
-	uint64_t cpu_ticks; /* utime + stime, every thread */
+	uint64_t time_ns;	/* CLOCK_MONOTONIC right after the read */
+	uint64_t cpu_ticks;	/* utime + stime, every thread */
 	uint64_t leader_run_ns; /* schedstat of the main thread */
 	int has_leader_run;
 	uint32_t threads;
@@ -123,10 +126,10 @@ struct procstat;
 
 /* What a process may use, in CPUs, and where the figure came from. */
 struct procstat_capacity {
-	double cpus;	    /* min(affinity_cpus, quota_cpus when set) */
-	uint32_t online;    /* online CPUs on the host */
-	uint32_t affinity;  /* online CPUs the process may run on */
-	double quota_cpus;  /* tightest cgroup quota, 0 = none */
+	double cpus;	   /* min(affinity_cpus, quota_cpus when set) */
+	uint32_t online;   /* online CPUs on the host */
+	uint32_t affinity; /* online CPUs the process may run on */
+	double quota_cpus; /* tightest cgroup quota, 0 = none */
 };
 
 /* One watched process: keep it per pid and pass it to every sample. */

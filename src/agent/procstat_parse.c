@@ -89,6 +89,11 @@ int procstat_parse_stat(const char *text, struct procstat_stat *ret)
 	return 0;
 }
 
+int procstat_stat_is_dead(const struct procstat_stat *st)
+{
+	return st->state == 'X' || (st->state == 'Z' && st->num_threads <= 1);
+}
+
 int procstat_parse_schedstat(const char *text, uint64_t *ret_run_ns)
 {
 	char tok[32];

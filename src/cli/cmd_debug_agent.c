@@ -121,8 +121,7 @@ int debug_watch(int argc, char **argv)
 	}
 	r = procstat_open(NULL, &st.ps);
 	if (r < 0) {
-		log_error("debug watch: cannot read the host's CPUs and cgroups: %s",
-			  strerror(-r));
+		log_error("debug watch: cannot read the host's CPUs and cgroups: %s", strerror(-r));
 		return 1;
 	}
 	procstat_proc_init(&st.proc, pid);
@@ -181,8 +180,8 @@ static json_t *proc_json(const struct discover *d, const struct discover_proc *p
 		json_object_set_new(labels, p->labels[i].key, json_text(p->labels[i].value));
 	o = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id",
 		      p->id, "pid", (json_int_t)p->pid, "ppid", (json_int_t)p->ppid, "host",
-		      json_text(discover_hostname(d)), "service", json_text(p->service),
-		      "instance", json_text(p->instance), "name", json_text(p->name), "comm",
+		      json_text(discover_hostname(d)), "service", json_text(p->service), "instance",
+		      json_text(p->instance), "name", json_text(p->name), "comm",
 		      json_text(p->comm), "exe", json_text(p->exe), "cmdline",
 		      json_text(p->cmdline), "cgroup", json_text(p->cgroup), "rule",
 		      (json_int_t)p->rule_index, "labels", labels);
@@ -327,8 +326,9 @@ int debug_discover(int argc, char **argv)
 		}
 		if (opt == 's' && parse_u32(optarg, &seconds) == 0)
 			continue;
-		fprintf(stderr,
-			"debug discover: bad option (usage: [--config agent.yaml] [--seconds N])\n");
+		fprintf(
+		    stderr,
+		    "debug discover: bad option (usage: [--config agent.yaml] [--seconds N])\n");
 		return EXIT_USAGE;
 	}
 	r = config_path ? config_load_file(config_path, &config, &errors)

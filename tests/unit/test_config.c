@@ -231,6 +231,26 @@ TEST(config_error_list_is_bounded)
 	config_errors_clear(&e);
 }
 
+TEST(config_mapping_size_is_bounded)
+{
+	struct config_errors e = {0};
+	struct config *c = NULL;
+	size_t size = (CONFIG_MAX_KEYS + 2) * 24, used;
+	char *yaml = malloc(size);
+
+	used = (size_t)snprintf(yaml, size,
+				"processes:\n  - match: {comm: x}\n    service: s\n"
+				"    labels:\n");
+	for (int i = 0; i < CONFIG_MAX_KEYS + 1; i++)
+		used += (size_t)snprintf(yaml + used, size - used, "      k%d: v\n", i);
+	CHECK_INT_EQ(parse(yaml, &c, &e), -EINVAL);
+	CHECK_ERROR(&e, "agent.yaml:69: more than 64 labels in one rule");
+	CHECK_ERROR(&e, "agent.yaml:261: more than 256 keys in labels");
+	CHECK_INT_EQ(e.count, 2);
+	config_errors_clear(&e);
+	free(yaml);
+}
+
 TEST(config_load_file_and_missing_file)
 {
 	char path[] = "/tmp/contprof-config-XXXXXX";
@@ -264,6 +284,7 @@ int main(void)
 	RUN(config_collects_every_error_with_lines);
 	RUN(config_wrong_shapes);
 	RUN(config_error_list_is_bounded);
+	RUN(config_mapping_size_is_bounded);
 	RUN(config_load_file_and_missing_file);
 	return harness_finish();
 }

@@ -51,8 +51,8 @@ static void add_proc(struct fixture *f, uint32_t pid, const char *comm, const ch
 
 	snprintf(path, sizeof(path), "proc/%u/stat", pid);
 	snprintf(text, sizeof(text),
-		 "%u (%s) %c 1 %u %u 0 -1 %u 0 0 0 0 5 5 0 0 20 0 1 0 %llu 1000 100 0\n", pid,
-		 comm, state, pid, pid, flags, start);
+		 "%u (%s) %c 1 %u %u 0 -1 %u 0 0 0 0 5 5 0 0 20 0 1 0 %llu 1000 100 0\n", pid, comm,
+		 state, pid, pid, flags, start);
 	CHECK(fixture_write(f, path, text) == 0);
 	snprintf(cmdline, sizeof(cmdline), "%s", args);
 	for (char *c = cmdline; *c; c++)
@@ -103,18 +103,17 @@ static struct procevent_record event(enum procevent_kind kind, uint32_t pid)
 	return r;
 }
 
-static const char *rules_yaml =
-    "instance: \"{hostname}-i\"\n"
-    "processes:\n"
-    "  - match: {cmdline: \"nginx: worker\"}\n"
-    "    service: web\n"
-    "    process: worker\n"
-    "    labels: {tier: front, exe: \"{exe}\", cg: \"{cgroup}\"}\n"
-    "  - match: {exe: \"^/usr/bin/python3\"}\n"
-    "    service: \"py\"\n"
-    "  - match: {comm: \"^nginx$\"}\n"
-    "    service: web\n"
-    "    process: \"{comm}-{pid}\"\n";
+static const char *rules_yaml = "instance: \"{hostname}-i\"\n"
+				"processes:\n"
+				"  - match: {cmdline: \"nginx: worker\"}\n"
+				"    service: web\n"
+				"    process: worker\n"
+				"    labels: {tier: front, exe: \"{exe}\", cg: \"{cgroup}\"}\n"
+				"  - match: {exe: \"^/usr/bin/python3\"}\n"
+				"    service: \"py\"\n"
+				"  - match: {comm: \"^nginx$\"}\n"
+				"    service: web\n"
+				"    process: \"{comm}-{pid}\"\n";
 
 TEST(discover_scan_matches_first_rule_and_names)
 {
@@ -126,12 +125,12 @@ TEST(discover_scan_matches_first_rule_and_names)
 	char want_id[DISCOVER_ID_LEN + 1];
 
 	CHECK(fixture_init(&f) == 0);
-	add_proc(&f, 10, "nginx", "nginx: master process|-g|daemon off;", "/usr/sbin/nginx", 0,
-		 'S', 100);
+	add_proc(&f, 10, "nginx", "nginx: master process|-g|daemon off;", "/usr/sbin/nginx", 0, 'S',
+		 100);
 	add_proc(&f, 11, "nginx", "nginx: worker process", "/usr/sbin/nginx", 0, 'S', 101);
 	add_proc(&f, 12, "python3", "python3|app.py", "/usr/bin/python3.11", 0, 'R', 102);
 	add_proc(&f, 13, "bash", "bash", "/usr/bin/bash", 0, 'S', 103);
-	add_proc(&f, 2, "kthreadd", "", NULL, 0x00208040, 'S', 0); /* kernel thread */
+	add_proc(&f, 2, "kthreadd", "", NULL, 0x00208040, 'S', 0);     /* kernel thread */
 	add_proc(&f, 14, "nginx", "", "/usr/sbin/nginx", 0, 'Z', 104); /* zombie */
 	d = open_discover(&f, c, &s);
 	CHECK_INT_EQ(discover_scan(d), 3);

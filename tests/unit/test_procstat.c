@@ -57,13 +57,25 @@ TEST(parse_stat_refuses_malformed)
 	CHECK_INT_EQ(procstat_parse_stat("", &st), -EINVAL);
 	CHECK_INT_EQ(procstat_parse_stat("42 nginx S 1", &st), -EINVAL);
 	CHECK_INT_EQ(procstat_parse_stat("42 (nginx) S 1 42 42 0 -1 0 100", &st), -EINVAL);
-	CHECK_INT_EQ(procstat_parse_stat("42 (x) S 1 42 42 0 -1 0 1 0 0 0 x 2 0 0 20 0 1 0 5",
-					 &st),
+	CHECK_INT_EQ(procstat_parse_stat("42 (x) S 1 42 42 0 -1 0 1 0 0 0 x 2 0 0 20 0 1 0 5", &st),
 		     -EINVAL);
-	CHECK_INT_EQ(procstat_parse_stat("42 (x) SS 1 42 42 0 -1 0 1 0 0 0 1 2 0 0 20 0 1 0 5",
-					 &st),
-		     -EINVAL);
+	CHECK_INT_EQ(
+	    procstat_parse_stat("42 (x) SS 1 42 42 0 -1 0 1 0 0 0 1 2 0 0 20 0 1 0 5", &st),
+	    -EINVAL);
 	CHECK_INT_EQ(st.ppid, 77); /* untouched on failure */
+}
+
+TEST(stat_dead_or_alive)
+{
+	struct procstat_stat st = {.state = 'Z', .num_threads = 1};
+
+	CHECK(procstat_stat_is_dead(&st));
+	st.num_threads = 3; /* the leader exited, its threads run on */
+	CHECK(!procstat_stat_is_dead(&st));
+	st.state = 'X';
+	CHECK(procstat_stat_is_dead(&st));
+	st.state = 'S';
+	CHECK(!procstat_stat_is_dead(&st));
 }
 
 TEST(parse_schedstat_and_loadavg)
@@ -189,10 +201,10 @@ TEST(parse_mountinfo_cgroup_mounts)
 
 TEST(cpu_ns_picks_the_exact_source_when_it_can)
 {
-	struct procstat_reading a = {.cpu_ticks = 100, .leader_run_ns = 1000000000ULL,
-				     .has_leader_run = 1, .threads = 1};
-	struct procstat_reading b = {.cpu_ticks = 150, .leader_run_ns = 1503000000ULL,
-				     .has_leader_run = 1, .threads = 1};
+	struct procstat_reading a = {
+	    .cpu_ticks = 100, .leader_run_ns = 1000000000ULL, .has_leader_run = 1, .threads = 1};
+	struct procstat_reading b = {
+	    .cpu_ticks = 150, .leader_run_ns = 1503000000ULL, .has_leader_run = 1, .threads = 1};
 
 	/* Single-threaded, agreeing within two ticks: schedstat's ns. */
 	CHECK_INT_EQ(procstat_cpu_ns(&a, &b, 100), 503000000ULL);
@@ -244,8 +256,8 @@ static void proc_fixture(struct fixture *f, unsigned pid, const char *cpus, cons
 	char path[64], text[512];
 
 	snprintf(path, sizeof(path), "proc/%u/status", pid);
-	snprintf(text, sizeof(text), "Name:\tbusy\nThreads:\t%u\nCpus_allowed_list:\t%s\n",
-		 threads, cpus);
+	snprintf(text, sizeof(text), "Name:\tbusy\nThreads:\t%u\nCpus_allowed_list:\t%s\n", threads,
+		 cpus);
 	fixture_write(f, path, text);
 	snprintf(path, sizeof(path), "proc/%u/cgroup", pid);
 	fixture_write(f, path, cgroup);
@@ -279,6 +291,11 @@ TEST(reader_load_and_capacity_v2_ancestor_quota)
 	CHECK_DBL_EQ(cap.quota_cpus, 3.0);
 	CHECK_DBL_EQ(cap.cpus, 2.0);
 	CHECK_INT_EQ(procstat_capacity(ps, 101, &cap), -ESRCH);
+	/* A path outside our cgroup namespace ("/../x") is not followed. */
+	fixture_write(&f, "proc/100/cgroup", "0::/../a\n");
+	CHECK_INT_EQ(procstat_capacity(ps, 100, &cap), 0);
+	CHECK_DBL_EQ(cap.quota_cpus, 0);
+	CHECK_DBL_EQ(cap.cpus, 2.0);
 	procstat_close(ps);
 	fixture_cleanup(&f);
 }
@@ -396,6 +413,7 @@ int main(void)
 	RUN(parse_stat_fields);
 	RUN(parse_stat_comm_with_spaces_and_parens);
 	RUN(parse_stat_refuses_malformed);
+	RUN(stat_dead_or_alive);
 	RUN(parse_schedstat_and_loadavg);
 	RUN(parse_cpulist);
 	RUN(parse_status_cpus_allowed_list);
