@@ -4,6 +4,7 @@
 #include "agent/procstat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,32 @@ int procstat_system_load(struct procstat *ps, double *ret_load1)
 	return procstat_parse_loadavg(buf, ret_load1);
 }
 
-int procstat_read(struct procstat *ps, uint32_t pid, struct procstat_reading *ret)
+/* Reads a /proc file through a held fd, opening it on first use. */
+static ssize_t pread_held(const struct procstat *ps, int *fd, uint32_t pid, const char *name,
+			  char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (*fd < 0) {
+		char path[PATH_MAX];
+		int len = snprintf(path, sizeof(path), "%s/proc/%u/%s", ps->root, pid, name);
+
+		if (len < 0 || (size_t)len >= sizeof(path))
+			return -ENAMETOOLONG;
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0)
+			return -errno;
+	}
+	do
+		n = pread(*fd, buf, size - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}
+
+static int read_proc(struct procstat *ps, struct procstat_proc *proc, struct procstat_reading *ret)
 {
 	char buf[SMALL_BUF_BYTES];
 	struct procstat_reading rd = {0};
@@ -134,7 +160,7 @@ int procstat_read(struct procstat *ps, uint32_t pid, struct procstat_reading *re
 	ssize_t n;
 	int r;
 
-	n = readfile_fmt(buf, sizeof(buf), "%s/proc/%u/stat", ps->root, pid);
+	n = pread_held(ps, &proc->stat_fd, proc->pid, "stat", buf, sizeof(buf));
 	if (n < 0)
 		return gone_if_missing(n);
 	rd.time_ns = now_ns();
@@ -148,12 +174,23 @@ int procstat_read(struct procstat *ps, uint32_t pid, struct procstat_reading *re
 	rd.start_time_ticks = st.start_time_ticks;
 	/* The exact source is worth a read only when it covers the whole process. */
 	if (st.num_threads == 1) {
-		n = readfile_fmt(buf, sizeof(buf), "%s/proc/%u/schedstat", ps->root, pid);
+		n = pread_held(ps, &proc->schedstat_fd, proc->pid, "schedstat", buf, sizeof(buf));
 		if (n >= 0 && procstat_parse_schedstat(buf, &rd.leader_run_ns) == 0)
 			rd.has_leader_run = 1;
 	}
 	*ret = rd;
 	return 0;
+}
+
+int procstat_read(struct procstat *ps, uint32_t pid, struct procstat_reading *ret)
+{
+	struct procstat_proc proc;
+	int r;
+
+	procstat_proc_init(&proc, pid);
+	r = read_proc(ps, &proc, ret);
+	procstat_proc_release(&proc);
+	return r;
 }
 
 /* The tightest quota on the path from the cgroup directory up to the mount
@@ -257,19 +294,30 @@ void procstat_proc_init(struct procstat_proc *proc, uint32_t pid)
 {
 	memset(proc, 0, sizeof(*proc));
 	proc->pid = pid;
+	proc->stat_fd = -1;
+	proc->schedstat_fd = -1;
+}
+
+void procstat_proc_release(struct procstat_proc *proc)
+{
+	if (proc->stat_fd >= 0)
+		close(proc->stat_fd);
+	if (proc->schedstat_fd >= 0)
+		close(proc->schedstat_fd);
+	procstat_proc_init(proc, proc->pid);
 }
 
 int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct procstat_sample *ret)
 {
 	struct procstat_sample s = {0};
 	struct procstat_reading rd;
-	int r = procstat_read(ps, proc->pid, &rd);
+	int r = read_proc(ps, proc, &rd);
 
 	if (r == 0 && proc->has_reading && rd.start_time_ticks != proc->last.start_time_ticks)
 		r = -ESRCH; /* the pid belongs to another process now */
 	if (r < 0) {
 		if (r == -ESRCH)
-			procstat_proc_init(proc, proc->pid);
+			procstat_proc_release(proc);
 		return r;
 	}
 	if (!proc->has_capacity ||
@@ -277,7 +325,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 		r = procstat_capacity(ps, proc->pid, &proc->capacity);
 		if (r < 0) {
 			if (r == -ESRCH)
-				procstat_proc_init(proc, proc->pid);
+				procstat_proc_release(proc);
 			return r;
 		}
 		proc->has_capacity = 1;

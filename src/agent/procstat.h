@@ -132,9 +132,14 @@ struct procstat_capacity {
 	double quota_cpus; /* tightest cgroup quota, 0 = none */
 };
 
-/* One watched process: keep it per pid and pass it to every sample. */
+/* One watched process: keep it per pid and pass it to every sample. It holds
+ * /proc/PID/stat and schedstat open between samples (a pread per second
+ * instead of open+read+close; a held fd never reads a later process that
+ * reuses the pid), so release it with procstat_proc_release(). */
 struct procstat_proc {
 	uint32_t pid;
+	int stat_fd;	  /* -1 when closed */
+	int schedstat_fd; /* -1 when closed */
 	int has_reading;
 	struct procstat_reading last;
 	int has_capacity;
@@ -161,15 +166,18 @@ long procstat_ticks_per_s(const struct procstat *ps);
 
 /* The host's 1-minute load average. 0 or -errno. */
 int procstat_system_load(struct procstat *ps, double *ret_load1);
-/* Reads one process now. -ESRCH when it is gone. */
+/* Reads one process now (one-off: opens and closes its files). -ESRCH when
+ * it is gone. */
 int procstat_read(struct procstat *ps, uint32_t pid, struct procstat_reading *ret);
 /* Computes the capacity of pid now. 0 or -errno (-ESRCH when gone). */
 int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacity *ret);
 
 void procstat_proc_init(struct procstat_proc *proc, uint32_t pid);
+/* Closes proc's fds and forgets its readings; init again to reuse it. */
+void procstat_proc_release(struct procstat_proc *proc);
 /* Takes this second's reading of proc and fills *ret. Returns 0, or -ESRCH
  * when the process is gone or its pid now belongs to another process (proc
- * is then reset), or another -errno. */
+ * is then released and starts afresh on the next call), or another -errno. */
 int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct procstat_sample *ret);
 
 #endif

@@ -129,6 +129,7 @@ int debug_watch(int argc, char **argv)
 	if (r < 0) {
 		log_error("debug watch: process %u: %s", pid,
 			  r == -ESRCH ? "no such process" : strerror(-r));
+		procstat_proc_release(&st.proc);
 		procstat_close(st.ps);
 		return 1;
 	}
@@ -137,6 +138,7 @@ int debug_watch(int argc, char **argv)
 	    evloop_add_timer(loop, WATCH_TICK_MS, WATCH_TICK_MS, watch_tick, &st, NULL) < 0) {
 		log_error("debug watch: cannot set up the event loop");
 		evloop_free(loop);
+		procstat_proc_release(&st.proc);
 		procstat_close(st.ps);
 		return 1;
 	}
@@ -147,6 +149,7 @@ int debug_watch(int argc, char **argv)
 		st.rc = 1;
 	}
 	evloop_free(loop);
+	procstat_proc_release(&st.proc);
 	procstat_close(st.ps);
 	return st.rc;
 }

@@ -358,6 +358,7 @@ TEST(reader_sample_sequence_reuse_and_exit)
 	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
 	CHECK(!s.has_cpu);
 	CHECK_INT_EQ(s.threads, 3);
+	CHECK(proc.stat_fd >= 0); /* held for the next second */
 	CHECK_DBL_EQ(s.capacity.cpus, 4.0);
 	/* 50 more ticks (3 threads: tick source) = 0.5 s of CPU. */
 	stat_line(text, sizeof(text), "busy", 'R', 0, 1050, 0, 5, 77);
@@ -378,8 +379,10 @@ TEST(reader_sample_sequence_reuse_and_exit)
 	stat_line(text, sizeof(text), "other", 'Z', 0, 1, 0, 1, 99);
 	fixture_write(&f, "proc/300/stat", text);
 	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), -ESRCH);
+	CHECK_INT_EQ(proc.stat_fd, -1); /* released when found gone */
 	fixture_remove(&f, "proc/300");
 	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), -ESRCH);
+	procstat_proc_release(&proc);
 	procstat_close(ps);
 	fixture_cleanup(&f);
 }
