@@ -10,6 +10,9 @@
 int cmd_up(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+/* `contprof debug watch|discover` (cmd_debug_agent.c). */
+int debug_watch(int argc, char **argv);
+int debug_discover(int argc, char **argv);
 
 /* True when argv holds -h or --help (stops at "--"). */
 int cli_wants_help(int argc, char **argv);
