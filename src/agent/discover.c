@@ -399,17 +399,29 @@ static void remove_at(struct discover *d, size_t i)
 	proc_free(p);
 }
 
+/* The lowest ordinal no live process of base_hash holds: one pass over the
+ * table marking the ordinals taken (at most one per member). 0 on ENOMEM. */
 static uint32_t free_ordinal(const struct discover *d, uint64_t base_hash)
 {
-	for (uint32_t ordinal = 1;; ordinal++) {
-		int taken = 0;
+	size_t members = 0;
+	unsigned char *taken;
+	uint32_t ordinal = 1;
 
-		for (size_t i = 0; i < d->n_procs && !taken; i++)
-			taken =
-			    d->procs[i]->base_hash == base_hash && d->procs[i]->ordinal == ordinal;
-		if (!taken)
-			return ordinal;
-	}
+	for (size_t i = 0; i < d->n_procs; i++)
+		members += d->procs[i]->base_hash == base_hash;
+	if (!members)
+		return 1;
+	/* With n members, some ordinal in 1..n+1 is free. */
+	taken = calloc(members + 2, 1);
+	if (!taken)
+		return 0;
+	for (size_t i = 0; i < d->n_procs; i++)
+		if (d->procs[i]->base_hash == base_hash && d->procs[i]->ordinal <= members + 1)
+			taken[d->procs[i]->ordinal] = 1;
+	while (taken[ordinal])
+		ordinal++;
+	free(taken);
+	return ordinal;
 }
 
 /* Names the candidate, inserts it (taking ownership) and reports ADDED. */
@@ -435,6 +447,10 @@ static int add_new(struct discover *d, struct discover_proc *p)
 		d->cap_procs = cap;
 	}
 	p->ordinal = free_ordinal(d, p->base_hash);
+	if (!p->ordinal) {
+		proc_free(p);
+		return -ENOMEM;
+	}
 	if (p->ordinal > 1)
 		snprintf(p->name + len, sizeof(p->name) - len, "#%u", p->ordinal);
 	discover_identity(d->hostname, p->service, p->instance, p->name, p->id);
