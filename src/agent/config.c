@@ -219,9 +219,25 @@ static void set_u32(struct parser *p, const yaml_node_t *node, const char *what,
 typedef void (*pair_fn)(struct parser *p, const char *key, yaml_node_t *key_node,
 			yaml_node_t *value, void *ctx);
 
+/* A plain YAML null ("key:" with nothing, "~", "null"). */
+static int is_null(const yaml_node_t *node)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp(scalar_text(node), nulls[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A null stands for an empty mapping ("labels:" with nothing under it). */
 static int walk_mapping(struct parser *p, yaml_node_t *node, const char *what, pair_fn fn,
 			void *ctx)
 {
+	if (is_null(node))
+		return 0;
 	if (node->type != YAML_MAPPING_NODE) {
 		fail(p, node, "%s must be a mapping (key: value)", what);
 		return -1;
@@ -484,7 +500,7 @@ static void top_pair(struct parser *p, const char *key, yaml_node_t *key_node, y
 			c->instance = t;
 		}
 	} else if (strcmp(key, "processes") == 0) {
-		if (value->type == YAML_SCALAR_NODE && !*scalar_text(value))
+		if (is_null(value))
 			return; /* "processes:" with nothing: no rules */
 		if (value->type != YAML_SEQUENCE_NODE) {
 			fail(p, value, "processes must be a list of entries");
@@ -593,7 +609,7 @@ int config_parse(const char *text, size_t len, const char *name, struct config *
 	}
 	p.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
-	if (root && !(root->type == YAML_SCALAR_NODE && !*scalar_text(root)))
+	if (root)
 		walk_mapping(&p, root, "the config", top_pair, NULL);
 	yaml_document_delete(&doc);
 	if (yaml_parser_load(&yp, &doc)) {

@@ -28,6 +28,7 @@ struct discover {
 	struct discover_proc **procs; /* sorted by pid */
 	size_t n_procs, cap_procs;
 	uint64_t dropped;
+	uint64_t scans;
 };
 
 static uint64_t fnv_add(uint64_t h, const char *s)
@@ -281,23 +282,67 @@ static int expand_labels(const struct config_rule *rule, const struct template_v
 	return 0;
 }
 
-/* Reads pid and matches it. Returns 1 with *ret (a candidate without ordinal
- * and id), 0 when it is not a candidate (kernel thread, zombie, no rule
- * matches, gone), or -ENOMEM. */
-static int probe(struct discover *d, uint32_t pid, struct discover_proc **ret)
+/* The exe and cgroup of a process that a scan already knows (same pid and
+ * start time) are taken from its entry: exe changes only by exec, which
+ * comes with an event and a full probe; cgroup moves are picked up by the
+ * full rescan every DISCOVER_FULL_PROBE_EVERY scans. */
+static int fill_exe(const struct discover *d, struct discover_proc *p,
+		    const struct discover_proc *known)
+{
+	if (!p->exe)
+		p->exe = known ? strdup(known->exe) : read_exe(d, p->pid);
+	return p->exe ? 0 : -ENOMEM;
+}
+
+static int fill_cmdline(const struct discover *d, struct discover_proc *p)
+{
+	if (!p->cmdline)
+		p->cmdline = read_cmdline(d, p->pid);
+	return p->cmdline ? 0 : -ENOMEM;
+}
+
+/* Tries the rules in order, reading only the fields they look at (most
+ * processes match no rule; a comm rule needs no read beyond stat). Returns
+ * the index of the first matching rule, n_rules for none, or -ENOMEM. */
+static int first_matching_rule(const struct discover *d, struct discover_proc *p,
+			       const struct discover_proc *known)
+{
+	const struct config *c = d->config;
+	size_t rule;
+
+	for (rule = 0; rule < c->n_rules; rule++) {
+		enum config_match_field field = c->rules[rule]->field;
+
+		if ((field == CONFIG_MATCH_CMDLINE && fill_cmdline(d, p) < 0) ||
+		    (field == CONFIG_MATCH_EXE && fill_exe(d, p, known) < 0))
+			return -ENOMEM;
+		if (regexec(&c->rules[rule]->regex, match_subject(p, field), 0, NULL, 0) == 0)
+			break;
+	}
+	return (int)rule;
+}
+
+/* Reads pid and matches it. known: its table entry when the caller may reuse
+ * the slow-changing fields (see fill_exe), else NULL. Returns 1 with *ret (a
+ * candidate without ordinal and id), 0 when it is not a candidate (kernel
+ * thread, zombie, no rule matches, gone), or -ENOMEM. */
+static int probe(struct discover *d, uint32_t pid, const struct discover_proc *known,
+		 struct discover_proc **ret)
 {
 	const struct config *c = d->config;
 	struct template_vars vars;
 	struct procstat_stat st;
 	struct discover_proc *p;
 	char buf[1024];
-	size_t rule;
+	int rule;
 
 	if (readfile_fmt(buf, sizeof(buf), "%s/proc/%u/stat", d->root, pid) < 0 ||
 	    procstat_parse_stat(buf, &st) < 0)
 		return 0;
 	if ((st.flags & PROCSTAT_PF_KTHREAD) || procstat_stat_is_dead(&st))
 		return 0;
+	if (known && known->start_time_ticks != st.start_time_ticks)
+		known = NULL; /* another process under the same pid */
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -305,20 +350,19 @@ static int probe(struct discover *d, uint32_t pid, struct discover_proc **ret)
 	p->ppid = st.ppid;
 	p->start_time_ticks = st.start_time_ticks;
 	snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
-	p->cmdline = read_cmdline(d, pid);
-	p->exe = read_exe(d, pid);
-	p->cgroup = read_cgroup(d, pid);
-	if (!p->cmdline || !p->exe || !p->cgroup)
+	rule = first_matching_rule(d, p, known);
+	if (rule < 0)
 		goto oom;
-	for (rule = 0; rule < c->n_rules; rule++)
-		if (regexec(&c->rules[rule]->regex, match_subject(p, c->rules[rule]->field), 0,
-			    NULL, 0) == 0)
-			break;
-	if (rule == c->n_rules) {
+	if ((size_t)rule == c->n_rules) {
 		proc_free(p);
 		return 0;
 	}
-	p->rule_index = rule;
+	if (fill_cmdline(d, p) < 0 || fill_exe(d, p, known) < 0)
+		goto oom;
+	p->cgroup = known ? strdup(known->cgroup) : read_cgroup(d, pid);
+	if (!p->cgroup)
+		goto oom;
+	p->rule_index = (size_t)rule;
 	vars = (struct template_vars){.hostname = d->hostname,
 				      .pid = pid,
 				      .comm = p->comm,
@@ -355,17 +399,29 @@ static void remove_at(struct discover *d, size_t i)
 	proc_free(p);
 }
 
+/* The lowest ordinal no live process of base_hash holds: one pass over the
+ * table marking the ordinals taken (at most one per member). 0 on ENOMEM. */
 static uint32_t free_ordinal(const struct discover *d, uint64_t base_hash)
 {
-	for (uint32_t ordinal = 1;; ordinal++) {
-		int taken = 0;
+	size_t members = 0;
+	unsigned char *taken;
+	uint32_t ordinal = 1;
 
-		for (size_t i = 0; i < d->n_procs && !taken; i++)
-			taken =
-			    d->procs[i]->base_hash == base_hash && d->procs[i]->ordinal == ordinal;
-		if (!taken)
-			return ordinal;
-	}
+	for (size_t i = 0; i < d->n_procs; i++)
+		members += d->procs[i]->base_hash == base_hash;
+	if (!members)
+		return 1;
+	/* With n members, some ordinal in 1..n+1 is free. */
+	taken = calloc(members + 2, 1);
+	if (!taken)
+		return 0;
+	for (size_t i = 0; i < d->n_procs; i++)
+		if (d->procs[i]->base_hash == base_hash && d->procs[i]->ordinal <= members + 1)
+			taken[d->procs[i]->ordinal] = 1;
+	while (taken[ordinal])
+		ordinal++;
+	free(taken);
+	return ordinal;
 }
 
 /* Names the candidate, inserts it (taking ownership) and reports ADDED. */
@@ -391,6 +447,10 @@ static int add_new(struct discover *d, struct discover_proc *p)
 		d->cap_procs = cap;
 	}
 	p->ordinal = free_ordinal(d, p->base_hash);
+	if (!p->ordinal) {
+		proc_free(p);
+		return -ENOMEM;
+	}
 	if (p->ordinal > 1)
 		snprintf(p->name + len, sizeof(p->name) - len, "#%u", p->ordinal);
 	discover_identity(d->hostname, p->service, p->instance, p->name, p->id);
@@ -459,7 +519,7 @@ static int refresh_pid(struct discover *d, uint32_t pid)
 	int found, r, changes = 0;
 	size_t i;
 
-	r = probe(d, pid, &cand);
+	r = probe(d, pid, NULL, &cand);
 	if (r < 0)
 		return r;
 	i = find_index(d, pid, &found);
@@ -543,7 +603,7 @@ static int cand_push(struct cand_list *l, struct discover_proc *p)
 	return 0;
 }
 
-static int collect(struct discover *d, struct cand_list *l)
+static int collect(struct discover *d, struct cand_list *l, int full)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -561,7 +621,7 @@ static int collect(struct discover *d, struct cand_list *l)
 
 		if (parse_u32(de->d_name, &pid) < 0 || pid == 0)
 			continue;
-		r = probe(d, pid, &p);
+		r = probe(d, pid, full ? NULL : discover_find_pid(d, pid), &p);
 		if (r < 0)
 			break;
 		if (r == 1 && (r = cand_push(l, p)) < 0) {
@@ -601,7 +661,7 @@ int discover_scan(struct discover *d)
 	size_t n_new = 0;
 	int r, changes = 0;
 
-	r = collect(d, &l);
+	r = collect(d, &l, d->scans++ % DISCOVER_FULL_PROBE_EVERY == 0);
 	if (r < 0)
 		goto out;
 	/* 1: drop entries whose process is gone or changed identity, freeing

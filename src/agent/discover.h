@@ -5,10 +5,13 @@
  * rescans every DISCOVER_RESCAN_INTERVAL_MS to catch fork-without-exec
  * children and renamed processes), plus exec/exit events from procevents
  * (discover_handle_event) so that a new or restarted process is matched
- * within a second. Kernel threads and zombies are skipped. For each process:
- * comm, exe, full command line and cgroup are read; the rules are tried in
- * order (first match wins) and the templates give service, instance, process
- * name and labels.
+ * within a second. Kernel threads and zombies are skipped. The rules are
+ * tried in order (first match wins), reading only the fields they test; a
+ * matching process's comm, exe, full command line and cgroup are kept and the
+ * templates give service, instance, process name and labels. A rescan takes
+ * exe and cgroup of an already known process (same pid and start time) from
+ * its entry, except every DISCOVER_FULL_PROBE_EVERY-th scan (exe changes only
+ * by exec, which an event reports; cgroup moves are rare).
  *
  * Identity: id = 64-bit FNV-1a hash, in hex, of (host, service, instance,
  * process name), so a restarted process (new pid) of the same name keeps its
@@ -36,6 +39,7 @@
 #include "agent/template.h"
 
 #define DISCOVER_RESCAN_INTERVAL_MS 5000
+#define DISCOVER_FULL_PROBE_EVERY   12 /* scans; the others reuse exe and cgroup */
 #define DISCOVER_NAME_MAX	    TEMPLATE_MAX_OUTPUT
 #define DISCOVER_ID_LEN		    16	  /* hex digits */
 #define DISCOVER_CMDLINE_MAX	    4096  /* bytes read of /proc/PID/cmdline */

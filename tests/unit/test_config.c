@@ -104,6 +104,19 @@ TEST(config_empty_file_gives_defaults)
 	CHECK_INT_EQ(parse("# only a comment\nprocesses:\n", &c, &e), 0);
 	CHECK_INT_EQ(c->n_rules, 0);
 	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(parse("processes: ~\nprofiling:\n", &c, &e), 0);
+	CHECK_INT_EQ(c->profiling.oncpu_hz, CONFIG_DEFAULT_ONCPU_HZ);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(
+	    parse("processes:\n  - match: {comm: a}\n    service: s\n    labels:\n", &c, &e), 0);
+	CHECK_INT_EQ(c->rules[0]->n_labels, 0);
+	config_free(c);
+	/* A quoted "null" is a string, not a null. */
+	CHECK_INT_EQ(parse("profiling: \"null\"\n", &c, &e), -EINVAL);
+	CHECK_ERROR(&e, "agent.yaml:1: profiling must be a mapping");
+	config_errors_clear(&e);
 }
 
 TEST(config_builtin_default_matches_every_comm)

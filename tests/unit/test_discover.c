@@ -340,6 +340,44 @@ TEST(discover_exec_changes_attributes_or_identity)
 	fixture_cleanup(&f);
 }
 
+TEST(discover_rescans_reuse_cgroup_until_a_full_probe)
+{
+	struct config *c = load(
+	    "processes:\n  - match: {comm: app}\n    service: s\n    labels: {cg: \"{cgroup}\"}\n");
+	struct procevent_record ev;
+	struct fixture f;
+	struct seen s = {0};
+	struct discover *d;
+	int i;
+
+	CHECK(fixture_init(&f) == 0);
+	add_proc(&f, 7, "app", "app", "/opt/app", 0, 'S', 1);
+	d = open_discover(&f, c, &s);
+	CHECK_INT_EQ(discover_scan(d), 1);
+	CHECK_STR_EQ(discover_find_pid(d, 7)->cgroup, "/system.slice/app.service");
+	/* Moved to another cgroup: light rescans keep the known one... */
+	CHECK(fixture_write(&f, "proc/7/cgroup", "0::/moved\n") == 0);
+	for (i = 1; i < DISCOVER_FULL_PROBE_EVERY; i++)
+		CHECK_INT_EQ(discover_scan(d), 0);
+	/* ...the periodic full probe sees the move. */
+	CHECK_INT_EQ(discover_scan(d), 1);
+	CHECK_INT_EQ(s.change[s.n - 1], DISCOVER_CHANGED);
+	CHECK_STR_EQ(discover_find_pid(d, 7)->cgroup, "/moved");
+	CHECK_STR_EQ(discover_find_pid(d, 7)->labels[0].value, "/moved");
+	/* An exec probes in full at once. */
+	CHECK(fixture_write(&f, "proc/7/cgroup", "0::/again\n") == 0);
+	ev = event(PROCEVENT_EXEC, 7);
+	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
+	CHECK_STR_EQ(discover_find_pid(d, 7)->cgroup, "/again");
+	/* A command line change is seen by every scan. */
+	add_proc(&f, 7, "app", "app|--renamed", "/opt/app", 0, 'S', 1);
+	CHECK_INT_EQ(discover_scan(d), 1);
+	CHECK_STR_EQ(discover_find_pid(d, 7)->cmdline, "app --renamed");
+	discover_free(d);
+	config_free(c);
+	fixture_cleanup(&f);
+}
+
 TEST(discover_empty_expansion_falls_back_to_comm)
 {
 	struct config *c = load("processes:\n  - match: {comm: x}\n    service: \"{exe}\"\n");
@@ -400,6 +438,7 @@ int main(void)
 	RUN(discover_restart_by_rescan_keeps_identity);
 	RUN(discover_same_name_gets_ordinals_stable_across_restart);
 	RUN(discover_exec_changes_attributes_or_identity);
+	RUN(discover_rescans_reuse_cgroup_until_a_full_probe);
 	RUN(discover_empty_expansion_falls_back_to_comm);
 	RUN(discover_scan_fails_without_proc);
 	RUN(discover_identity_and_cgroup_name);
