@@ -242,7 +242,7 @@ static void publish_processes(struct agent *a)
 	const char *service;
 	json_t *version;
 	json_object_foreach(a->versions, service, version)
-		json_object_set(services, service, version);
+	    json_object_set(services, service, version);
 	uplink_set_processes(a->uplink, list);
 	uplink_set_services(a->uplink, services);
 	a->processes_changed = false;
@@ -339,8 +339,8 @@ static void remember_manual(struct agent *a, const char *id)
 	a->manual_ids[slot] = strdup(id);
 }
 
-static size_t instance_pids(struct agent *a, const char *service, const char *instance,
-			    pid_t *pids, size_t max)
+static size_t instance_pids(struct agent *a, const char *service, const char *instance, pid_t *pids,
+			    size_t max)
 {
 	size_t n = 0;
 
@@ -406,8 +406,8 @@ static void on_manual_task(void *ctx, const json_t *task)
 	remember_manual(a, id);
 	if (!find_watched(a, p->id))
 		engine_add_process(a->engine, p->id, p->service, p->instance);
-	err = engine_start_manual(a->engine, p->id, (enum policy_target)target,
-				  (uint32_t)duration, clock_ms(CLOCK_MONOTONIC), &d);
+	err = engine_start_manual(a->engine, p->id, (enum policy_target)target, (uint32_t)duration,
+				  clock_ms(CLOCK_MONOTONIC), &d);
 	if (err == -EBUSY) {
 		/* A task of that kind runs: report the manual one as failed. */
 		struct task_info info = {.manual = true, .status = TASK_FAILED};
@@ -575,9 +575,8 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 {
 	const struct config *cfg = opts->config;
 	struct discover_options dopts = {.hostname = opts->host_override};
-	struct task_events events = {.started = on_task_started,
-				     .ended = on_task_ended,
-				     .sink = {.slice = on_slice}};
+	struct task_events events = {
+	    .started = on_task_started, .ended = on_task_ended, .sink = {.slice = on_slice}};
 	struct uplink_options uopts;
 	char spool_dir[PATH_MAX];
 	struct agent *a = calloc(1, sizeof(*a));

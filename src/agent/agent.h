@@ -20,9 +20,9 @@
 
 #include "agent/config.h"
 
-#define AGENT_TICK_MS		  1000
-#define AGENT_STOP_FLUSH_MS	  3000
-#define AGENT_GONE_FORGET_MS	  (2LL * 3600 * 1000) /* engine state of exited processes */
+#define AGENT_TICK_MS		    1000
+#define AGENT_STOP_FLUSH_MS	    3000
+#define AGENT_GONE_FORGET_MS	    (2LL * 3600 * 1000) /* engine state of exited processes */
 #define AGENT_MANUAL_IDS_REMEMBERED 1024
 
 struct agent_options {
