@@ -51,13 +51,25 @@ MAIN_OBJ  := $(BUILD)/obj/src/cli/main.o
 BPF_SRC   := $(wildcard src/agent/*.bpf.c)
 BPF_OBJ   := $(BPF_SRC:src/agent/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 BPF_SKEL  := $(BPF_SRC:src/agent/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+FIXTURE_SRC := $(wildcard tests/fixtures/*.c tests/fixtures/*.cc)
+FIXTURE_BIN := $(patsubst tests/fixtures/%,$(BUILD)/fixtures/%,$(basename $(FIXTURE_SRC)))
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBRARY   := $(BUILD)/libcontprof.a
 
 .SECONDARY:
 .PHONY: all unit test format format-check clean bench
-all: $(BUILD)/contprof $(TEST_BIN)
+all: $(BUILD)/contprof $(TEST_BIN) $(FIXTURE_BIN)
+
+# Test fixtures (workloads and servers the integration tests run): clang with
+# frame pointers everywhere, including leaf functions (gcc 12 drops them).
+FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -Wall
+$(BUILD)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FIXTURE_CFLAGS) -o $@ $< -lm
+$(BUILD)/fixtures/%: tests/fixtures/%.cc
+	@mkdir -p $(dir $@)
+	$(CLANG)++ $(FIXTURE_CFLAGS) -o $@ $< -lm
 
 $(BUILD)/contprof: $(MAIN_OBJ) $(LIBRARY)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
