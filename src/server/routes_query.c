@@ -157,6 +157,24 @@ static void policy_get(struct http_request *req, struct http_response *resp)
 	free(doc);
 }
 
+/* Adds the path/body service mismatch to the reasons of an invalid
+ * document, so a refusal lists every problem at once. */
+static void append_service_mismatch(const struct http_request *req, const char *service,
+				    json_t *list)
+{
+	json_t *doc = json_loadb(req->body, req->body_len, 0, NULL);
+	const char *in_doc = json_string_value(json_object_get(doc, "service"));
+	char msg[600];
+
+	if (in_doc && strcmp(in_doc, service) != 0) {
+		snprintf(msg, sizeof(msg),
+			 "service: '%.255s' in the document does not match '%.255s' in the path",
+			 in_doc, service);
+		json_array_append_new(list, json_string(msg));
+	}
+	json_decref(doc);
+}
+
 static void policy_put(struct http_request *req, struct http_response *resp)
 {
 	struct server_ctx *ctx = ctx_of(req);
@@ -180,6 +198,7 @@ static void policy_put(struct http_request *req, struct http_response *resp)
 			json_array_append_new(list, json_string(errs.reasons[i]));
 		if (errs.n == 0)
 			json_array_append_new(list, json_string("invalid policy document"));
+		append_service_mismatch(req, service, list);
 		http_reply_errors(resp, 400, list);
 		goto out;
 	}
