@@ -18,8 +18,8 @@ struct http_server {
 
 /* Per-request state kept by MHD between calls of the access handler. */
 struct request_state {
-	int route; /* index, -1 none */
-	bool method_mismatch;
+	int route;	/* index, -1 none */
+	int path_route; /* a route whose path matched with another method, or -1 */
 	bool too_large;
 	char *params_buf; /* copy of the path split into parameters */
 	const char *params[HTTP_MAX_PARAMS];
@@ -147,23 +147,22 @@ static bool match_pattern(const char *pattern, const char *path, char *buf,
 static void route_request(struct http_server *srv, const char *method, const char *path,
 			  struct request_state *st)
 {
-	bool path_matched = false;
-
 	st->route = -1;
+	st->path_route = -1;
 	for (size_t i = 0; i < srv->cfg.n_routes; i++) {
 		const struct http_route *r = &srv->cfg.routes[i];
 
 		if (!match_pattern(r->pattern, path, st->params_buf, st->params))
 			continue;
 		if (strcmp(r->method, method) != 0) {
-			path_matched = true;
+			if (st->path_route < 0)
+				st->path_route = (int)i;
 			continue;
 		}
 		st->route = (int)i;
 		st->max = r->body_max;
 		return;
 	}
-	st->method_mismatch = path_matched;
 }
 
 static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connection *conn,
@@ -215,9 +214,11 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 {
 	struct http_response resp = {.status = 200};
 	const struct http_route *route = st->route >= 0 ? &srv->cfg.routes[st->route] : NULL;
-	const char *label = route ? route->pattern : "unmatched";
+	const char *label = route		  ? route->pattern
+			    : st->path_route >= 0 ? srv->cfg.routes[st->path_route].pattern
+						  : "unmatched";
 
-	if (!route && st->method_mismatch) {
+	if (!route && st->path_route >= 0) {
 		http_reply_error(&resp, 405, "method %s is not allowed on %s", method, url);
 	} else if (!route) {
 		http_reply_error(&resp, 404, "no such endpoint: %s %s", method, url);

@@ -234,8 +234,8 @@ int sq_pending_tasks(struct store_backend *be, const char *agent_id, json_t **re
 		json_array_append_new(
 		    arr,
 		    json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "id",
-			      sqlite3_column_text(s, 0), "process_id", sqlite3_column_text(s, 1), "pid",
-			      (json_int_t)sqlite3_column_int64(s, 2), "service",
+			      sqlite3_column_text(s, 0), "process_id", sqlite3_column_text(s, 1),
+			      "pid", (json_int_t)sqlite3_column_int64(s, 2), "service",
 			      sqlite3_column_text(s, 3), "instance", sqlite3_column_text(s, 4),
 			      "target", sqlite3_column_text(s, 5), "duration",
 			      (json_int_t)sqlite3_column_int64(s, 6), "created_time",
