@@ -221,7 +221,8 @@ struct flame_tree *flame_tree_new(const struct flame_limits *limits)
 	l.max_depth = l.max_depth ? l.max_depth : FLAME_DEFAULT_MAX_DEPTH;
 	l.max_frame_len = l.max_frame_len ? l.max_frame_len : FLAME_DEFAULT_MAX_FRAME_LEN;
 	l.max_nodes = l.max_nodes ? l.max_nodes : FLAME_DEFAULT_MAX_NODES;
-	l.max_output_bytes = l.max_output_bytes ? l.max_output_bytes : FLAME_DEFAULT_MAX_OUTPUT_BYTES;
+	l.max_output_bytes =
+	    l.max_output_bytes ? l.max_output_bytes : FLAME_DEFAULT_MAX_OUTPUT_BYTES;
 	if (!limit_ok(l.max_depth, FLAME_MAX_DEPTH_FLOOR, FLAME_MAX_DEPTH_CEILING) ||
 	    !limit_ok(l.max_frame_len, FLAME_MAX_FRAME_LEN_FLOOR, FLAME_MAX_FRAME_LEN_CEILING) ||
 	    !limit_ok(l.max_nodes, 1, FLAME_MAX_NODES_CEILING)) {
@@ -235,7 +236,8 @@ struct flame_tree *flame_tree_new(const struct flame_limits *limits)
 	t->seed = mix64((uint64_t)(uintptr_t)t ^ UINT64_C(0x2545f4914f6cdd1d));
 	t->refs = flame_xcalloc(l.max_depth, sizeof(*t->refs));
 	t->path = flame_xcalloc(l.max_depth, sizeof(*t->path));
-	if (!t->refs || !t->path || !grow((void **)&t->nodes, &t->cap_nodes, 1, sizeof(*t->nodes)) ||
+	if (!t->refs || !t->path ||
+	    !grow((void **)&t->nodes, &t->cap_nodes, 1, sizeof(*t->nodes)) ||
 	    !grow((void **)&t->names, &t->cap_names, 1, sizeof(*t->names)) ||
 	    name_index_reserve(t, 1) < 0 || child_index_reserve(t, 1) < 0)
 		return flame_tree_free(t);
@@ -373,53 +375,44 @@ static int tree_insert(struct flame_tree *t, uint32_t depth, bool truncated, uin
 	return 0;
 }
 
-/* How many of a stack's n frames are copied into refs: all, or when n passes
- * max_depth, max_depth - 1 followed by FLAME_TRUNCATED_FRAME (set here). */
-static uint32_t frames_to_copy(struct flame_tree *t, size_t n)
+/* Inserts a stack of n frames whose first min(n, max_depth) are in refs;
+ * a deeper one loses its last kept frame to FLAME_TRUNCATED_FRAME. */
+static int insert_refs(struct flame_tree *t, size_t n, uint64_t count, uint64_t duration_ns)
 {
 	uint32_t max = t->limits.max_depth;
 
 	if (n <= max)
-		return (uint32_t)n;
+		return tree_insert(t, (uint32_t)n, false, count, duration_ns);
 	t->refs[max - 1] = (struct frame_ref){.p = FLAME_TRUNCATED_FRAME,
 					      .len = sizeof(FLAME_TRUNCATED_FRAME) - 1};
-	return max - 1;
+	return tree_insert(t, max, true, count, duration_ns);
 }
 
 int flame_tree_add(struct flame_tree *t, const char *const *frames, size_t n, uint64_t count,
 		   uint64_t duration_ns)
 {
-	uint32_t copy, i;
-	size_t len;
+	size_t i, len;
 
 	if (n == 0)
 		return -EINVAL;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (flame_check_frame(frames[i], &len) < 0)
 			return -EINVAL;
-	copy = frames_to_copy(t, n);
-	for (i = 0; i < copy; i++)
-		t->refs[i] = (struct frame_ref){.p = frames[i], .len = strlen(frames[i])};
-	return tree_insert(t, n > copy ? copy + 1 : copy, n > copy, count, duration_ns);
+		if (i < t->limits.max_depth)
+			t->refs[i] = (struct frame_ref){.p = frames[i], .len = len};
+	}
+	return insert_refs(t, n, count, duration_ns);
 }
 
 int flame_tree_add_stack(struct flame_tree *t, const char *stack, size_t len, uint64_t count,
 			 uint64_t duration_ns)
 {
-	const char *reason, *end = stack + len, *p = stack;
-	uint32_t n, copy, i;
+	const char *reason;
+	uint32_t n;
 
-	if (flame_check_stack(stack, len, &n, &reason) < 0)
+	if (len == 0 || flame_split_stack(stack, len, t->refs, t->limits.max_depth, &n, &reason) < 0)
 		return -EINVAL;
-	copy = frames_to_copy(t, n);
-	for (i = 0; i < copy; i++) {
-		const char *semi = memchr(p, ';', (size_t)(end - p));
-		const char *frame_end = semi ? semi : end;
-
-		t->refs[i] = (struct frame_ref){.p = p, .len = (size_t)(frame_end - p)};
-		p = frame_end + 1;
-	}
-	return tree_insert(t, n > copy ? copy + 1 : copy, n > copy, count, duration_ns);
+	return insert_refs(t, n, count, duration_ns);
 }
 
 int flame_tree_add_sample(void *tree, const struct flame_sample *sample)

@@ -27,37 +27,35 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-/* Checks the frames of a ';'-joined stack; counts them into *ret_depth. */
-int flame_check_stack(const char *s, size_t len, uint32_t *ret_depth, const char **ret_reason)
+int flame_split_stack(const char *s, size_t len, struct frame_ref *refs, uint32_t max_refs,
+		      uint32_t *ret_depth, const char **ret_reason)
 {
-	size_t i, frame_len = 0;
-	uint32_t depth = 1;
+	const char *end = s + len, *semi;
+	uint32_t depth = 0;
 
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == ';') {
-			if (frame_len == 0)
-				goto empty;
-			frame_len = 0;
-			if (depth < UINT32_MAX)
-				depth++;
-		} else if (c == '\n' || c == '\r' || c == '\0') {
-			*ret_reason = "invalid character (CR, LF or NUL) in a frame";
-			return -EINVAL;
-		} else {
-			frame_len++;
-		}
+	if (memchr(s, '\n', len) || memchr(s, '\r', len) || memchr(s, '\0', len)) {
+		*ret_reason = "invalid character (CR, LF or NUL) in a frame";
+		return -EINVAL;
 	}
-	if (frame_len == 0)
-		goto empty;
+	for (;; s = semi + 1) {
+		const char *frame_end;
+
+		semi = memchr(s, ';', (size_t)(end - s));
+		frame_end = semi ? semi : end;
+		if (frame_end == s) {
+			*ret_reason = "empty frame";
+			return -EINVAL;
+		}
+		if (depth < max_refs)
+			refs[depth] = (struct frame_ref){.p = s, .len = (size_t)(frame_end - s)};
+		if (depth < UINT32_MAX)
+			depth++;
+		if (!semi)
+			break;
+	}
 	*ret_depth = depth;
 	return 0;
-empty:
-	*ret_reason = "empty frame";
-	return -EINVAL;
 }
-
 
 struct span {
 	const char *p;
@@ -137,15 +135,15 @@ int flame_parse_line(const char *line, size_t len, enum flame_fields fields,
 	}
 	if (r < 0) {
 		*ret_reason = fields == FLAME_FIELDS_COUNT_DURATION
-				      ? "missing count or duration (want: STACK COUNT DURATION_NS)"
-				      : "missing count (want: STACK COUNT)";
+				  ? "missing count or duration (want: STACK COUNT DURATION_NS)"
+				  : "missing count (want: STACK COUNT)";
 		return -EINVAL;
 	}
 	if (len == 0) {
 		*ret_reason = "missing stack";
 		return -EINVAL;
 	}
-	r = flame_check_stack(line, len, &s.depth, ret_reason);
+	r = flame_split_stack(line, len, NULL, 0, &s.depth, ret_reason);
 	if (r < 0)
 		return r;
 	s.stack = line;

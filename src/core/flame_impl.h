@@ -42,8 +42,8 @@ struct flame_tree {
 	uint32_t n_names, cap_names;
 	char *arena;
 	size_t arena_len, arena_cap;
-	uint32_t *name_index; /* name id + 1; 0: free */
-	size_t name_slots;    /* power of two */
+	uint32_t *name_index;  /* name id + 1; 0: free */
+	size_t name_slots;     /* power of two */
 	uint32_t *child_index; /* node id (never 0: the root is nobody's child); 0: free */
 	size_t child_slots;
 	struct frame_ref *refs; /* max_depth: the stack being inserted */
@@ -58,9 +58,11 @@ void *flame_xmalloc(size_t size);
 void *flame_xcalloc(size_t n, size_t size);
 void *flame_xrealloc(void *p, size_t size);
 
-/* Checks the frames of a ';'-joined stack of len bytes, counting them into
- * *ret_depth (saturated); -EINVAL with a static *ret_reason otherwise. */
-int flame_check_stack(const char *s, size_t len, uint32_t *ret_depth, const char **ret_reason);
+/* Checks the frames of a ';'-joined stack of len bytes (len > 0), counting
+ * them into *ret_depth (saturated) and storing the first max_refs of them
+ * (p and len) in refs; -EINVAL with a static *ret_reason otherwise. */
+int flame_split_stack(const char *s, size_t len, struct frame_ref *refs, uint32_t max_refs,
+		      uint32_t *ret_depth, const char **ret_reason);
 /* -EINVAL unless `frame` is a valid folded frame; its length in *ret_len. */
 int flame_check_frame(const char *frame, size_t *ret_len);
 /* Writes v in decimal at p (room for FLAME_UINT64_DIGITS); returns the length. */

@@ -1,0 +1,739 @@
+/* pprof: see pprof.h.
+ *
+ * Strings, functions, mappings and locations are deduplicated through
+ * open-addressing indexes; a frame with neither file nor module (every
+ * folded frame) goes straight from its interned name to its location through
+ * a per-string cache, so a sample costs one string lookup per frame. Samples
+ * are encoded as they arrive (their location ids are known then); finishing
+ * writes the tables after them and gzips the whole message in one deflate.
+ */
+#include "server/pprof.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define PPROF_MAX_BYTES_CEILING (1u << 30)
+#define GZIP_WINDOW_BITS	(15 + 16) /* 15: 32 KiB window; + 16: gzip wrapper */
+#define GZIP_MEM_LEVEL		8
+#define GZIP_LEVEL		Z_BEST_SPEED /* see bench/flame.sh for the figures */
+#define INDEX_MIN_SLOTS		64u
+#define VARINT_MAX_LEN		10
+#define NS_PER_S		1000000000
+
+/* Wire types and field numbers of proto/profile.proto. */
+enum {
+	WIRE_VARINT = 0,
+	WIRE_LEN = 2,
+};
+enum {
+	PROFILE_SAMPLE_TYPE = 1,
+	PROFILE_SAMPLE = 2,
+	PROFILE_MAPPING = 3,
+	PROFILE_LOCATION = 4,
+	PROFILE_FUNCTION = 5,
+	PROFILE_STRING_TABLE = 6,
+	PROFILE_TIME_NANOS = 9,
+	PROFILE_DURATION_NANOS = 10,
+	PROFILE_PERIOD_TYPE = 11,
+	PROFILE_PERIOD = 12,
+	VALUE_TYPE_TYPE = 1,
+	VALUE_TYPE_UNIT = 2,
+	SAMPLE_LOCATION_ID = 1,
+	SAMPLE_VALUE = 2,
+	MAPPING_ID = 1,
+	MAPPING_FILENAME = 5,
+	MAPPING_HAS_FUNCTIONS = 7,
+	LOCATION_ID = 1,
+	LOCATION_MAPPING_ID = 2,
+	LOCATION_LINE = 4,
+	LINE_FUNCTION_ID = 1,
+	FUNCTION_ID = 1,
+	FUNCTION_NAME = 2,
+	FUNCTION_SYSTEM_NAME = 3,
+	FUNCTION_FILENAME = 4,
+};
+
+/* ---- byte buffer and protobuf primitives ---- */
+
+struct pbuf {
+	uint8_t *data;
+	size_t len, cap;
+};
+
+static int pbuf_reserve(struct pbuf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	uint8_t *data;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	data = realloc(b->data, cap);
+	if (!data)
+		return -ENOMEM;
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Writes a varint at p (room for VARINT_MAX_LEN); returns its length. */
+static size_t encode_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static uint8_t tag(unsigned field, unsigned wire)
+{
+	return (uint8_t)(field << 3 | wire); /* every field number here is < 16 */
+}
+
+/* A small message body (a handful of varint fields) built on the stack. */
+struct body {
+	uint8_t data[64];
+	size_t len;
+};
+
+static void body_varint(struct body *m, unsigned field, uint64_t v)
+{
+	m->data[m->len++] = tag(field, WIRE_VARINT);
+	m->len += encode_varint(m->data + m->len, v);
+}
+
+/* Appends field `field` holding `len` bytes at p (length-delimited). */
+static int put_len_field(struct pbuf *b, unsigned field, const void *p, size_t len)
+{
+	if (pbuf_reserve(b, 1 + VARINT_MAX_LEN + len) < 0)
+		return -ENOMEM;
+	b->data[b->len++] = tag(field, WIRE_LEN);
+	b->len += encode_varint(b->data + b->len, len);
+	if (len)
+		memcpy(b->data + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+static int put_varint_field(struct pbuf *b, unsigned field, uint64_t v)
+{
+	if (pbuf_reserve(b, 1 + VARINT_MAX_LEN) < 0)
+		return -ENOMEM;
+	b->data[b->len++] = tag(field, WIRE_VARINT);
+	b->len += encode_varint(b->data + b->len, v);
+	return 0;
+}
+
+/* ---- deduplicating tables ---- */
+
+static uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t hash_bytes(const char *p, size_t len, uint64_t seed)
+{
+	uint64_t h = seed ^ (len * UINT64_C(0x9e3779b97f4a7c15)), w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h ^= w * UINT64_C(0x87c37b91114253d5);
+		h = ((h << 31) | (h >> 33)) * UINT64_C(0x4cf5ad432745937f);
+	}
+	w = 0;
+	memcpy(&w, p, len);
+	return mix64(h ^ w);
+}
+
+struct pstring {
+	size_t offset; /* into the arena */
+	uint32_t len;
+	uint32_t bare_location; /* location of this name without file or module; 0: none yet */
+	uint64_t hash;
+};
+
+struct strtab {
+	char *arena;
+	size_t arena_len, arena_cap;
+	struct pstring *strs;
+	uint32_t n, cap;
+	uint32_t *slots; /* string index + 1; 0: free */
+	size_t n_slots;	 /* power of two */
+};
+
+/* u64 key -> id (>= 1); 0 in ids marks a free slot. */
+struct idmap {
+	uint64_t *keys;
+	uint32_t *ids;
+	size_t n, n_slots;
+};
+
+struct pfunction {
+	uint32_t name, file; /* string indexes */
+};
+
+struct plocation {
+	uint32_t function, mapping; /* ids; mapping 0: none */
+};
+
+struct pprof_builder {
+	size_t n_types;
+	uint32_t type_str[PPROF_MAX_SAMPLE_TYPES], unit_str[PPROF_MAX_SAMPLE_TYPES];
+	uint32_t period_type_str, period_unit_str;
+	bool has_period_type;
+	int64_t period, time_nanos, duration_nanos;
+	size_t max_bytes;
+	uint64_t seed;
+	struct strtab strings;
+	struct idmap function_ids, mapping_ids, location_ids;
+	struct pfunction *functions;
+	uint32_t n_functions, cap_functions;
+	uint32_t *mappings; /* filename string of mapping id i + 1 */
+	uint32_t n_mappings, cap_mappings;
+	struct plocation *locations;
+	uint32_t n_locations, cap_locations;
+	struct pbuf samples; /* encoded Profile.sample fields */
+	uint32_t *scratch;   /* PPROF_MAX_FRAMES location ids, root first */
+};
+
+static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
+{
+	uint32_t n = *cap ? *cap : 64;
+	void *q;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	q = realloc(*p, (size_t)n * elem);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static int strtab_rehash(struct strtab *t, size_t n_slots)
+{
+	uint32_t *slots = calloc(n_slots, sizeof(*slots)), i;
+	size_t s;
+
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++) {
+		for (s = t->strs[i].hash & (n_slots - 1); slots[s]; s = (s + 1) & (n_slots - 1))
+			;
+		slots[s] = i + 1;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->n_slots = n_slots;
+	return 0;
+}
+
+/* The index of string p[0..len) in the table, added when new. */
+static int intern(struct pprof_builder *b, const char *p, size_t len, uint32_t *ret)
+{
+	struct strtab *t = &b->strings;
+	uint64_t h = hash_bytes(p, len, b->seed);
+	size_t mask = t->n_slots - 1, s;
+	struct pstring *str;
+
+	for (s = h & mask; t->slots[s]; s = (s + 1) & mask) {
+		str = &t->strs[t->slots[s] - 1];
+		if (str->hash == h && str->len == len &&
+		    memcmp(t->arena + str->offset, p, len) == 0) {
+			*ret = t->slots[s] - 1;
+			return 0;
+		}
+	}
+	if (len > UINT32_MAX)
+		return -E2BIG;
+	if (grow((void **)&t->strs, &t->cap, t->n + 1, sizeof(*t->strs)) < 0)
+		return -ENOMEM;
+	if (t->arena_len + len > t->arena_cap) {
+		size_t cap = t->arena_cap ? t->arena_cap : 4096;
+		char *arena;
+
+		while (cap < t->arena_len + len)
+			cap *= 2;
+		arena = realloc(t->arena, cap);
+		if (!arena)
+			return -ENOMEM;
+		t->arena = arena;
+		t->arena_cap = cap;
+	}
+	if ((size_t)(t->n + 1) * 2 > t->n_slots) {
+		if (strtab_rehash(t, t->n_slots * 2) < 0)
+			return -ENOMEM;
+		mask = t->n_slots - 1;
+		for (s = h & mask; t->slots[s]; s = (s + 1) & mask)
+			;
+	}
+	if (len)
+		memcpy(t->arena + t->arena_len, p, len);
+	t->strs[t->n] = (struct pstring){.offset = t->arena_len, .len = (uint32_t)len, .hash = h};
+	t->arena_len += len;
+	t->slots[s] = t->n + 1;
+	*ret = t->n++;
+	return 0;
+}
+
+static int intern_cstr(struct pprof_builder *b, const char *s, uint32_t *ret)
+{
+	if (!s || !*s) {
+		*ret = 0; /* "" */
+		return 0;
+	}
+	return intern(b, s, strlen(s), ret);
+}
+
+static uint32_t idmap_get(const struct idmap *m, uint64_t key, uint64_t seed, size_t *ret_slot)
+{
+	size_t mask = m->n_slots - 1, s;
+
+	for (s = mix64(key ^ seed) & mask; m->ids[s]; s = (s + 1) & mask)
+		if (m->keys[s] == key)
+			return m->ids[s];
+	*ret_slot = s;
+	return 0;
+}
+
+/* Makes room for one more key; -ENOMEM. */
+static int idmap_reserve(struct idmap *m, uint64_t seed)
+{
+	size_t n_slots = m->n_slots ? m->n_slots * 2 : INDEX_MIN_SLOTS, i, s;
+	uint64_t *keys;
+	uint32_t *ids;
+
+	if ((m->n + 1) * 2 <= m->n_slots)
+		return 0;
+	keys = malloc(n_slots * sizeof(*keys));
+	ids = calloc(n_slots, sizeof(*ids));
+	if (!keys || !ids) {
+		free(keys);
+		free(ids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < m->n_slots; i++) {
+		if (!m->ids[i])
+			continue;
+		for (s = mix64(m->keys[i] ^ seed) & (n_slots - 1); ids[s];
+		     s = (s + 1) & (n_slots - 1))
+			;
+		keys[s] = m->keys[i];
+		ids[s] = m->ids[i];
+	}
+	free(m->keys);
+	free(m->ids);
+	m->keys = keys;
+	m->ids = ids;
+	m->n_slots = n_slots;
+	return 0;
+}
+
+/* The id stored for `key`, or `next_id` stored for it now, in which case
+ * *ret_new is true and the caller appends that entity. 0 or -ENOMEM. */
+static int idmap_find_or_add(struct idmap *m, uint64_t key, uint64_t seed, uint32_t next_id,
+			     uint32_t *ret_id, bool *ret_new)
+{
+	size_t slot;
+	uint32_t id;
+
+	if (idmap_reserve(m, seed) < 0)
+		return -ENOMEM;
+	id = idmap_get(m, key, seed, &slot);
+	*ret_new = !id;
+	if (!id) {
+		m->keys[slot] = key;
+		m->ids[slot] = id = next_id;
+		m->n++;
+	}
+	*ret_id = id;
+	return 0;
+}
+
+static int function_id(struct pprof_builder *b, uint32_t name, uint32_t file, uint32_t *ret)
+{
+	bool is_new;
+
+	if (grow((void **)&b->functions, &b->cap_functions, b->n_functions + 1,
+		 sizeof(*b->functions)) < 0 ||
+	    idmap_find_or_add(&b->function_ids, (uint64_t)name << 32 | file, b->seed,
+			      b->n_functions + 1, ret, &is_new) < 0)
+		return -ENOMEM;
+	if (is_new)
+		b->functions[b->n_functions++] = (struct pfunction){.name = name, .file = file};
+	return 0;
+}
+
+static int mapping_id(struct pprof_builder *b, uint32_t filename, uint32_t *ret)
+{
+	bool is_new;
+
+	if (!filename) {
+		*ret = 0;
+		return 0;
+	}
+	if (grow((void **)&b->mappings, &b->cap_mappings, b->n_mappings + 1, sizeof(*b->mappings)) <
+		0 ||
+	    idmap_find_or_add(&b->mapping_ids, filename, b->seed, b->n_mappings + 1, ret, &is_new) <
+		0)
+		return -ENOMEM;
+	if (is_new)
+		b->mappings[b->n_mappings++] = filename;
+	return 0;
+}
+
+static int location_id(struct pprof_builder *b, uint32_t function, uint32_t mapping, uint32_t *ret)
+{
+	bool is_new;
+
+	if (grow((void **)&b->locations, &b->cap_locations, b->n_locations + 1,
+		 sizeof(*b->locations)) < 0 ||
+	    idmap_find_or_add(&b->location_ids, (uint64_t)function << 32 | mapping, b->seed,
+			      b->n_locations + 1, ret, &is_new) < 0)
+		return -ENOMEM;
+	if (is_new)
+		b->locations[b->n_locations++] =
+		    (struct plocation){.function = function, .mapping = mapping};
+	return 0;
+}
+
+/* The location of a frame that is just a function name (string `name`). */
+static int bare_location(struct pprof_builder *b, uint32_t name, uint32_t *ret)
+{
+	uint32_t function;
+
+	if (!b->strings.strs[name].bare_location) {
+		if (function_id(b, name, 0, &function) < 0 ||
+		    location_id(b, function, 0, &b->strings.strs[name].bare_location) < 0)
+			return -ENOMEM;
+	}
+	*ret = b->strings.strs[name].bare_location;
+	return 0;
+}
+
+/* ---- the builder ---- */
+
+static const struct pprof_value_type oncpu_types[] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
+static const struct pprof_value_type offcpu_types[] = {{"samples", "count"},
+						       {"off-cpu", "nanoseconds"}};
+
+void pprof_options_init(struct pprof_options *ret, enum pprof_kind kind, uint32_t oncpu_hz)
+{
+	*ret = (struct pprof_options){0};
+	if (kind == PPROF_OFF_CPU) {
+		ret->sample_types = offcpu_types;
+		ret->n_sample_types = sizeof(offcpu_types) / sizeof(offcpu_types[0]);
+		ret->period_type = offcpu_types[1];
+		ret->period = 1;
+		return;
+	}
+	ret->sample_types = oncpu_types;
+	ret->n_sample_types = sizeof(oncpu_types) / sizeof(oncpu_types[0]);
+	ret->period_type = oncpu_types[1];
+	ret->period = NS_PER_S / (oncpu_hz ? oncpu_hz : PPROF_DEFAULT_ONCPU_HZ);
+}
+
+struct pprof_builder *pprof_builder_new(const struct pprof_options *o)
+{
+	struct pprof_builder *b;
+	uint32_t empty;
+	size_t i;
+	int r = 0;
+
+	if (!o || !o->sample_types || o->n_sample_types == 0 ||
+	    o->n_sample_types > PPROF_MAX_SAMPLE_TYPES || o->max_bytes > PPROF_MAX_BYTES_CEILING)
+		goto invalid;
+	for (i = 0; i < o->n_sample_types; i++)
+		if (!o->sample_types[i].type || !o->sample_types[i].unit)
+			goto invalid;
+	if (o->period_type.type && !o->period_type.unit)
+		goto invalid;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->seed = mix64((uint64_t)(uintptr_t)b ^ UINT64_C(0x6a09e667f3bcc909));
+	b->n_types = o->n_sample_types;
+	b->period = o->period;
+	b->time_nanos = o->time_nanos;
+	b->duration_nanos = o->duration_nanos;
+	b->max_bytes = o->max_bytes ? o->max_bytes : PPROF_DEFAULT_MAX_BYTES;
+	b->scratch = malloc(PPROF_MAX_FRAMES * sizeof(*b->scratch));
+	if (!b->scratch || strtab_rehash(&b->strings, INDEX_MIN_SLOTS) < 0 ||
+	    intern(b, "", 0, &empty) < 0)
+		goto nomem;
+	for (i = 0; i < o->n_sample_types && r == 0; i++) {
+		r = intern_cstr(b, o->sample_types[i].type, &b->type_str[i]);
+		if (r == 0)
+			r = intern_cstr(b, o->sample_types[i].unit, &b->unit_str[i]);
+	}
+	if (r == 0 && o->period_type.type) {
+		b->has_period_type = true;
+		r = intern_cstr(b, o->period_type.type, &b->period_type_str);
+		if (r == 0)
+			r = intern_cstr(b, o->period_type.unit, &b->period_unit_str);
+	}
+	if (r < 0)
+		goto nomem;
+	return b;
+nomem:
+	pprof_builder_free(b);
+	errno = ENOMEM;
+	return NULL;
+invalid:
+	errno = EINVAL;
+	return NULL;
+}
+
+struct pprof_builder *pprof_builder_free(struct pprof_builder *b)
+{
+	if (!b)
+		return NULL;
+	free(b->strings.arena);
+	free(b->strings.strs);
+	free(b->strings.slots);
+	free(b->function_ids.keys);
+	free(b->function_ids.ids);
+	free(b->mapping_ids.keys);
+	free(b->mapping_ids.ids);
+	free(b->location_ids.keys);
+	free(b->location_ids.ids);
+	free(b->functions);
+	free(b->mappings);
+	free(b->locations);
+	free(b->samples.data);
+	free(b->scratch);
+	free(b);
+	return NULL;
+}
+
+/* What the encoded profile will take, roughly (every table entry counted at
+ * its largest). */
+static size_t encoded_size(const struct pprof_builder *b)
+{
+	return b->samples.len + b->strings.arena_len + (size_t)b->strings.n * 6 +
+	       ((size_t)b->n_functions + b->n_locations + b->n_mappings) * 40;
+}
+
+/* Appends one Sample with the n location ids in scratch (root first). */
+static int put_sample(struct pprof_builder *b, size_t n, const int64_t *values)
+{
+	size_t ids_len = 0, values_len = 0, body_len, i;
+	struct pbuf *s = &b->samples;
+
+	for (i = 0; i < n; i++)
+		ids_len += varint_len(b->scratch[i]);
+	for (i = 0; i < b->n_types; i++)
+		values_len += varint_len((uint64_t)values[i]);
+	body_len = 1 + varint_len(ids_len) + ids_len + 1 + varint_len(values_len) + values_len;
+	if (pbuf_reserve(s, 1 + varint_len(body_len) + body_len) < 0)
+		return -ENOMEM;
+	s->data[s->len++] = tag(PROFILE_SAMPLE, WIRE_LEN);
+	s->len += encode_varint(s->data + s->len, body_len);
+	s->data[s->len++] = tag(SAMPLE_LOCATION_ID, WIRE_LEN);
+	s->len += encode_varint(s->data + s->len, ids_len);
+	for (i = n; i-- > 0;) /* leaf first */
+		s->len += encode_varint(s->data + s->len, b->scratch[i]);
+	s->data[s->len++] = tag(SAMPLE_VALUE, WIRE_LEN);
+	s->len += encode_varint(s->data + s->len, values_len);
+	for (i = 0; i < b->n_types; i++)
+		s->len += encode_varint(s->data + s->len, (uint64_t)values[i]);
+	return 0;
+}
+
+int pprof_builder_add(struct pprof_builder *b, const struct pprof_frame *frames, size_t n,
+		      const int64_t *values)
+{
+	uint32_t name, file, module, function, mapping;
+	size_t i;
+
+	if (n == 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!frames[i].function || !frames[i].function[0])
+			return -EINVAL;
+	if (n > PPROF_MAX_FRAMES || encoded_size(b) > b->max_bytes)
+		return -E2BIG;
+	for (i = 0; i < n; i++) {
+		const struct pprof_frame *f = &frames[i];
+
+		if (intern_cstr(b, f->function, &name) < 0 || intern_cstr(b, f->file, &file) < 0 ||
+		    intern_cstr(b, f->module, &module) < 0)
+			return -ENOMEM;
+		if (!file && !module) {
+			if (bare_location(b, name, &b->scratch[i]) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (function_id(b, name, file, &function) < 0 ||
+		    mapping_id(b, module, &mapping) < 0 ||
+		    location_id(b, function, mapping, &b->scratch[i]) < 0)
+			return -ENOMEM;
+	}
+	return put_sample(b, n, values);
+}
+
+int pprof_builder_add_folded(struct pprof_builder *b, const char *stack, size_t len,
+			     const int64_t *values)
+{
+	const char *p = stack, *end = stack + len;
+	size_t n = 0;
+	uint32_t name;
+
+	if (encoded_size(b) > b->max_bytes)
+		return -E2BIG;
+	for (;;) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *frame_end = semi ? semi : end;
+
+		if (frame_end == p)
+			return -EINVAL;
+		if (n == PPROF_MAX_FRAMES)
+			return -E2BIG;
+		if (intern(b, p, (size_t)(frame_end - p), &name) < 0 ||
+		    bare_location(b, name, &b->scratch[n]) < 0)
+			return -ENOMEM;
+		n++;
+		if (!semi)
+			break;
+		p = semi + 1;
+	}
+	return put_sample(b, n, values);
+}
+
+static int put_value_type(struct pbuf *p, unsigned field, uint32_t type, uint32_t unit)
+{
+	struct body m = {.len = 0};
+
+	body_varint(&m, VALUE_TYPE_TYPE, type);
+	body_varint(&m, VALUE_TYPE_UNIT, unit);
+	return put_len_field(p, field, m.data, m.len);
+}
+
+/* The uncompressed Profile message. */
+static int encode_profile(const struct pprof_builder *b, struct pbuf *p)
+{
+	uint32_t i;
+	int r = pbuf_reserve(p, encoded_size(b) + 64);
+
+	for (i = 0; i < b->n_types && r == 0; i++)
+		r = put_value_type(p, PROFILE_SAMPLE_TYPE, b->type_str[i], b->unit_str[i]);
+	if (r == 0 && b->samples.len)
+		r = pbuf_reserve(p, b->samples.len);
+	if (r == 0 && b->samples.len) {
+		memcpy(p->data + p->len, b->samples.data, b->samples.len);
+		p->len += b->samples.len;
+	}
+	for (i = 0; i < b->n_mappings && r == 0; i++) {
+		struct body m = {.len = 0};
+
+		body_varint(&m, MAPPING_ID, i + 1);
+		body_varint(&m, MAPPING_FILENAME, b->mappings[i]);
+		body_varint(&m, MAPPING_HAS_FUNCTIONS, 1);
+		r = put_len_field(p, PROFILE_MAPPING, m.data, m.len);
+	}
+	for (i = 0; i < b->n_locations && r == 0; i++) {
+		struct body m = {.len = 0}, line = {.len = 0};
+
+		body_varint(&line, LINE_FUNCTION_ID, b->locations[i].function);
+		body_varint(&m, LOCATION_ID, i + 1);
+		if (b->locations[i].mapping)
+			body_varint(&m, LOCATION_MAPPING_ID, b->locations[i].mapping);
+		m.data[m.len++] = tag(LOCATION_LINE, WIRE_LEN);
+		m.data[m.len++] = (uint8_t)line.len; /* < 128 */
+		memcpy(m.data + m.len, line.data, line.len);
+		m.len += line.len;
+		r = put_len_field(p, PROFILE_LOCATION, m.data, m.len);
+	}
+	for (i = 0; i < b->n_functions && r == 0; i++) {
+		struct body m = {.len = 0};
+
+		body_varint(&m, FUNCTION_ID, i + 1);
+		body_varint(&m, FUNCTION_NAME, b->functions[i].name);
+		body_varint(&m, FUNCTION_SYSTEM_NAME, b->functions[i].name);
+		if (b->functions[i].file)
+			body_varint(&m, FUNCTION_FILENAME, b->functions[i].file);
+		r = put_len_field(p, PROFILE_FUNCTION, m.data, m.len);
+	}
+	for (i = 0; i < b->strings.n && r == 0; i++)
+		r = put_len_field(p, PROFILE_STRING_TABLE,
+				  b->strings.arena + b->strings.strs[i].offset,
+				  b->strings.strs[i].len);
+	if (r == 0 && b->time_nanos)
+		r = put_varint_field(p, PROFILE_TIME_NANOS, (uint64_t)b->time_nanos);
+	if (r == 0 && b->duration_nanos)
+		r = put_varint_field(p, PROFILE_DURATION_NANOS, (uint64_t)b->duration_nanos);
+	if (r == 0 && b->has_period_type)
+		r = put_value_type(p, PROFILE_PERIOD_TYPE, b->period_type_str, b->period_unit_str);
+	if (r == 0 && b->period)
+		r = put_varint_field(p, PROFILE_PERIOD, (uint64_t)b->period);
+	return r;
+}
+
+static int gzip(const uint8_t *in, size_t len, unsigned char **ret_data, size_t *ret_len)
+{
+	z_stream zs = {0};
+	unsigned char *out;
+	uLong bound;
+	int rc;
+
+	if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	bound = deflateBound(&zs, (uLong)len);
+	out = malloc(bound ? bound : 1);
+	if (!out) {
+		deflateEnd(&zs);
+		return -ENOMEM;
+	}
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)bound;
+	rc = deflate(&zs, Z_FINISH);
+	deflateEnd(&zs);
+	if (rc != Z_STREAM_END) {
+		free(out);
+		return -EIO;
+	}
+	*ret_data = out;
+	*ret_len = zs.total_out;
+	return 0;
+}
+
+int pprof_builder_finish(struct pprof_builder *b, unsigned char **ret_data, size_t *ret_len)
+{
+	struct pbuf p = {0};
+	int r = encode_profile(b, &p);
+
+	if (r == 0)
+		r = gzip(p.data, p.len, ret_data, ret_len);
+	free(p.data);
+	return r;
+}
