@@ -35,8 +35,10 @@ static bool injected_failure(void)
 {
 	if (allocs_before_failure < 0)
 		return false;
-	if (allocs_before_failure == 0)
+	if (allocs_before_failure == 0) {
+		errno = ENOMEM;
 		return true;
+	}
 	allocs_before_failure--;
 	return false;
 }
@@ -410,7 +412,8 @@ int flame_tree_add_stack(struct flame_tree *t, const char *stack, size_t len, ui
 	const char *reason;
 	uint32_t n;
 
-	if (len == 0 || flame_split_stack(stack, len, t->refs, t->limits.max_depth, &n, &reason) < 0)
+	if (len == 0 ||
+	    flame_split_stack(stack, len, t->refs, t->limits.max_depth, &n, &reason) < 0)
 		return -EINVAL;
 	return insert_refs(t, n, count, duration_ns);
 }

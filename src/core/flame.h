@@ -89,8 +89,8 @@ struct flame_error {
 	const char *reason;
 };
 
-/* Parses one line of `len` bytes (no '\n' inside; a trailing '\r' is
- * whitespace). 0 and *ret filled, or -EINVAL (malformed) / -ERANGE (a number
+/* Parses one line of `len` bytes (no '\n' inside but one at the end, as
+ * flame_format_line writes it; a trailing '\r' is whitespace). 0 and *ret filled, or -EINVAL (malformed) / -ERANGE (a number
  * above FLAME_VALUE_MAX) with *ret_reason (if not NULL) set to a static
  * string such as "empty frame" or "missing count". */
 int flame_parse_line(const char *line, size_t len, enum flame_fields fields,

@@ -107,6 +107,8 @@ int flame_parse_line(const char *line, size_t len, enum flame_fields fields,
 
 	if (!ret_reason)
 		ret_reason = &unused_reason;
+	if (len > 0 && line[len - 1] == '\n')
+		len--; /* a whole line as flame_format_line writes it */
 	while (len > 0 && is_blank(line[0])) {
 		line++;
 		len--;
