@@ -63,14 +63,14 @@ static char names[NAMES][NAME_MAX_LEN];
 static void make_names(void)
 {
 	static const char *const shapes[] = {
-		"do_syscall_%u",
-		"ns%u::Service::handle_request(std::vector<int, std::allocator<int> > const&)",
-		"worker_loop_%u",
-		"std::_Function_handler<void (), Task%u>::_M_invoke(std::_Any_data const&)",
-		"[unknown]",
-		"libc_read_%u",
-		"json_parse_value_%u",
-		"Py_EvalFrame_%u",
+	    "do_syscall_%u",
+	    "ns%u::Service::handle_request(std::vector<int, std::allocator<int> > const&)",
+	    "worker_loop_%u",
+	    "std::_Function_handler<void (), Task%u>::_M_invoke(std::_Any_data const&)",
+	    "[unknown]",
+	    "libc_read_%u",
+	    "json_parse_value_%u",
+	    "Py_EvalFrame_%u",
 	};
 	unsigned i;
 
@@ -92,7 +92,8 @@ static void make_stacks(void)
 
 	for (i = 0; i < STACKS; i++) {
 		struct stack *s = &stacks[i];
-		unsigned depth = DEPTH_MIN + (unsigned)(rng() % (DEPTH_MAX - DEPTH_MIN + 1)), keep = 0;
+		unsigned depth = DEPTH_MIN + (unsigned)(rng() % (DEPTH_MAX - DEPTH_MIN + 1)),
+			 keep = 0;
 		size_t len = 0;
 
 		if (i > 0) {
@@ -125,8 +126,8 @@ static void make_texts(int offcpu, char **ret_samples, size_t *ret_samples_len, 
 	memset(count, 0, sizeof(count));
 	memset(duration, 0, sizeof(duration));
 	for (i = 0; i < SAMPLES; i++) {
-		unsigned s = i < STACKS ? i
-					: (unsigned)(STACKS * pow((double)(rng() % 1000000) / 1e6, 3));
+		unsigned s =
+		    i < STACKS ? i : (unsigned)(STACKS * pow((double)(rng() % 1000000) / 1e6, 3));
 		uint64_t ns = offcpu ? 1000 + rng() % MAX_OFFCPU_NS : 0;
 
 		count[s]++;
@@ -183,7 +184,7 @@ static void bench_text(const char *label, const char *text, size_t len, enum fla
 {
 	double build[RUNS], json[RUNS], total[RUNS], folded[RUNS], pprof[RUNS], dumps[RUNS];
 	enum flame_aggregate agg =
-		fields == FLAME_FIELDS_COUNT ? FLAME_AGGREGATE_COUNT : FLAME_AGGREGATE_DURATION;
+	    fields == FLAME_FIELDS_COUNT ? FLAME_AGGREGATE_COUNT : FLAME_AGGREGATE_DURATION;
 	size_t json_len = 0, folded_len = 0, gz_len = 0;
 	struct flame_tree_stats st = {0};
 	struct flame_error err = {0};

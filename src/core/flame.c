@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHORTENED_SUFFIX "..."
-#define INDEX_MIN_SLOTS	 64u
+#define SHORTENED_SUFFIX	   "..."
+#define STACK_CACHE_BYTES_PER_NODE 64
+#define INDEX_MIN_SLOTS		   64u
 
 /* ---- allocation, with fault injection for the tests ---- */
 
@@ -235,6 +236,7 @@ struct flame_tree *flame_tree_new(const struct flame_limits *limits)
 	if (!t)
 		return NULL;
 	t->limits = l;
+	t->stack_text_max = (size_t)l.max_nodes * STACK_CACHE_BYTES_PER_NODE;
 	t->seed = mix64((uint64_t)(uintptr_t)t ^ UINT64_C(0x2545f4914f6cdd1d));
 	t->refs = flame_xcalloc(l.max_depth, sizeof(*t->refs));
 	t->path = flame_xcalloc(l.max_depth, sizeof(*t->path));
@@ -264,6 +266,9 @@ struct flame_tree *flame_tree_free(struct flame_tree *t)
 	free(t->refs);
 	free(t->path);
 	free(t->short_names);
+	free(t->stacks);
+	free(t->stack_text);
+	free(t->stack_index);
 	free(t);
 	return NULL;
 }
@@ -406,16 +411,117 @@ int flame_tree_add(struct flame_tree *t, const char *const *frames, size_t n, ui
 	return insert_refs(t, n, count, duration_ns);
 }
 
+static const struct stack_entry *stack_find(const struct flame_tree *t, const char *stack,
+					    size_t len, uint32_t hash)
+{
+	size_t mask = t->stack_slots - 1, s;
+
+	if (!t->stack_slots)
+		return NULL;
+	for (s = hash & mask; t->stack_index[s]; s = (s + 1) & mask) {
+		const struct stack_entry *e = &t->stacks[t->stack_index[s] - 1];
+
+		if (e->hash == hash && e->len == len &&
+		    memcmp(t->stack_text + e->offset, stack, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Remembers a stack just inserted, when memory and the cache's bound allow;
+ * the cache only saves time, so failing here is not an error. */
+static void stack_remember(struct flame_tree *t, const char *stack, size_t len, uint32_t hash,
+			   uint32_t leaf, bool truncated)
+{
+	size_t s;
+
+	if (len > t->stack_text_max - t->stack_text_len)
+		return;
+	if (t->stack_text_len + len > t->stack_text_cap) {
+		size_t cap = t->stack_text_cap ? t->stack_text_cap * 2 : 65536;
+		char *text;
+
+		while (cap < t->stack_text_len + len)
+			cap *= 2;
+		text = flame_xrealloc(t->stack_text, cap);
+		if (!text)
+			return;
+		t->stack_text = text;
+		t->stack_text_cap = cap;
+	}
+	if (!grow((void **)&t->stacks, &t->cap_stacks, t->n_stacks + 1, sizeof(*t->stacks)))
+		return;
+	if (((size_t)t->n_stacks + 1) * 2 > t->stack_slots) {
+		size_t slots = t->stack_slots ? t->stack_slots * 2 : INDEX_MIN_SLOTS;
+		uint32_t *index = flame_xcalloc(slots, sizeof(*index)), i;
+
+		if (!index)
+			return;
+		for (i = 0; i < t->n_stacks; i++) {
+			for (s = t->stacks[i].hash & (slots - 1); index[s];
+			     s = (s + 1) & (slots - 1))
+				;
+			index[s] = i + 1;
+		}
+		free(t->stack_index);
+		t->stack_index = index;
+		t->stack_slots = slots;
+	}
+	memcpy(t->stack_text + t->stack_text_len, stack, len);
+	t->stacks[t->n_stacks] = (struct stack_entry){.offset = t->stack_text_len,
+						      .len = len,
+						      .hash = hash,
+						      .leaf = leaf,
+						      .truncated = truncated};
+	t->stack_text_len += len;
+	for (s = hash & (t->stack_slots - 1); t->stack_index[s]; s = (s + 1) & (t->stack_slots - 1))
+		;
+	t->stack_index[s] = ++t->n_stacks;
+}
+
+/* Adds the values to `leaf` and every node above it. */
+static int add_along_path(struct flame_tree *t, uint32_t leaf, bool truncated, uint64_t count,
+			  uint64_t duration_ns)
+{
+	uint32_t id;
+
+	if (count > FLAME_VALUE_MAX - t->nodes[0].count ||
+	    duration_ns > FLAME_VALUE_MAX - t->nodes[0].duration_ns)
+		return -EOVERFLOW;
+	if (!count && !duration_ns)
+		return 0;
+	for (id = leaf; id != FLAME_NO_PARENT; id = t->nodes[id].parent) {
+		t->nodes[id].count += count;
+		t->nodes[id].duration_ns += duration_ns;
+	}
+	t->stats.stacks++;
+	t->stats.truncated_stacks += truncated;
+	return 0;
+}
+
 int flame_tree_add_stack(struct flame_tree *t, const char *stack, size_t len, uint64_t count,
 			 uint64_t duration_ns)
 {
+	const struct stack_entry *e;
 	const char *reason;
-	uint32_t n;
+	uint32_t n, hash;
+	int r;
 
-	if (len == 0 ||
-	    flame_split_stack(stack, len, t->refs, t->limits.max_depth, &n, &reason) < 0)
+	if (len == 0)
 		return -EINVAL;
-	return insert_refs(t, n, count, duration_ns);
+	hash = hash_bytes(stack, len, ~t->seed);
+	e = stack_find(t, stack, len, hash);
+	if (e)
+		return add_along_path(t, e->leaf, e->truncated, count, duration_ns);
+	if (flame_split_stack(stack, len, t->refs, t->limits.max_depth, &n, &reason) < 0)
+		return -EINVAL;
+	r = insert_refs(t, n, count, duration_ns);
+	if (r == 0 && (count || duration_ns)) {
+		uint32_t depth = n < t->limits.max_depth ? n : t->limits.max_depth;
+
+		stack_remember(t, stack, len, hash, t->path[depth - 1], n > t->limits.max_depth);
+	}
+	return r;
 }
 
 int flame_tree_add_sample(void *tree, const struct flame_sample *sample)

@@ -33,6 +33,15 @@ struct frame_ref {
 	uint32_t hash;
 };
 
+/* A stack text already inserted, and the node it ended at. */
+struct stack_entry {
+	size_t offset; /* into stack_text */
+	size_t len;
+	uint32_t hash;
+	uint32_t leaf;
+	bool truncated;
+};
+
 struct flame_tree {
 	struct flame_limits limits;
 	uint64_t seed;
@@ -50,6 +59,14 @@ struct flame_tree {
 	uint32_t *path;		/* max_depth: its node ids */
 	char *short_names;	/* shortened frame names of the stack being inserted */
 	size_t short_cap;
+	/* Stacks seen by flame_tree_add_stack: a repeat costs one hash, one
+	 * memcmp and a walk up the parents. At most stack_text_max bytes. */
+	struct stack_entry *stacks;
+	uint32_t n_stacks, cap_stacks;
+	char *stack_text;
+	size_t stack_text_len, stack_text_cap, stack_text_max;
+	uint32_t *stack_index; /* stack entry + 1; 0: free */
+	size_t stack_slots;
 	struct flame_tree_stats stats;
 };
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -200,6 +201,27 @@ struct plocation {
 	uint32_t function, mapping; /* ids; mapping 0: none */
 };
 
+struct psample {
+	size_t loc_offset; /* into locs */
+	uint32_t n_locs;
+	uint64_t hash;
+	int64_t values[PPROF_MAX_SAMPLE_TYPES];
+};
+
+struct pstack {
+	size_t offset; /* into stack_text */
+	size_t len;
+	uint64_t hash;
+	uint32_t sample;
+};
+
+/* An open-addressing index over an array of entries that each carry a
+ * uint64_t hash at `hash_offset`; a slot holds entry index + 1, 0 is free. */
+struct slots {
+	uint32_t *v;
+	size_t n; /* power of two */
+};
+
 struct pprof_builder {
 	size_t n_types;
 	uint32_t type_str[PPROF_MAX_SAMPLE_TYPES], unit_str[PPROF_MAX_SAMPLE_TYPES];
@@ -216,8 +238,20 @@ struct pprof_builder {
 	uint32_t n_mappings, cap_mappings;
 	struct plocation *locations;
 	uint32_t n_locations, cap_locations;
-	struct pbuf samples; /* encoded Profile.sample fields */
-	uint32_t *scratch;   /* PPROF_MAX_FRAMES location ids, root first */
+	/* Samples, merged by location-id sequence (values summed). */
+	struct psample *samples;
+	uint32_t n_samples, cap_samples;
+	uint32_t *locs; /* every sample's location ids, root first */
+	size_t n_locs, cap_locs;
+	struct slots sample_slots;
+	/* Folded stacks seen, each pointing at its sample: a repeated stack
+	 * costs one hash and one memcmp. */
+	struct pstack *stacks;
+	uint32_t n_stacks, cap_stacks;
+	char *stack_text;
+	size_t stack_text_len, stack_text_cap;
+	struct slots stack_slots;
+	uint32_t *scratch; /* PPROF_MAX_FRAMES location ids, root first */
 };
 
 static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
@@ -234,6 +268,34 @@ static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 		return -ENOMEM;
 	*p = q;
 	*cap = n;
+	return 0;
+}
+
+/* Makes room for entry number `entries` (keeping the load <= 1/2). */
+static int slots_reserve(struct slots *sl, uint32_t entries, const void *base, size_t stride,
+			 size_t hash_offset)
+{
+	size_t n = sl->n ? sl->n : INDEX_MIN_SLOTS, s;
+	uint32_t *v, i;
+
+	if (((size_t)entries + 1) * 2 <= sl->n)
+		return 0;
+	while (((size_t)entries + 1) * 2 > n)
+		n *= 2;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < entries; i++) {
+		uint64_t h;
+
+		memcpy(&h, (const char *)base + (size_t)i * stride + hash_offset, sizeof(h));
+		for (s = h & (n - 1); v[s]; s = (s + 1) & (n - 1))
+			;
+		v[s] = i + 1;
+	}
+	free(sl->v);
+	sl->v = v;
+	sl->n = n;
 	return 0;
 }
 
@@ -486,7 +548,8 @@ struct pprof_builder *pprof_builder_new(const struct pprof_options *o)
 	b->max_bytes = o->max_bytes ? o->max_bytes : PPROF_DEFAULT_MAX_BYTES;
 	b->scratch = malloc(PPROF_MAX_FRAMES * sizeof(*b->scratch));
 	if (!b->scratch || strtab_rehash(&b->strings, INDEX_MIN_SLOTS) < 0 ||
-	    intern(b, "", 0, &empty) < 0)
+	    slots_reserve(&b->sample_slots, 0, NULL, 0, 0) < 0 ||
+	    slots_reserve(&b->stack_slots, 0, NULL, 0, 0) < 0 || intern(b, "", 0, &empty) < 0)
 		goto nomem;
 	for (i = 0; i < o->n_sample_types && r == 0; i++) {
 		r = intern_cstr(b, o->sample_types[i].type, &b->type_str[i]);
@@ -527,50 +590,88 @@ struct pprof_builder *pprof_builder_free(struct pprof_builder *b)
 	free(b->functions);
 	free(b->mappings);
 	free(b->locations);
-	free(b->samples.data);
+	free(b->samples);
+	free(b->locs);
+	free(b->sample_slots.v);
+	free(b->stacks);
+	free(b->stack_text);
+	free(b->stack_slots.v);
 	free(b->scratch);
 	free(b);
 	return NULL;
 }
 
-/* What the encoded profile will take, roughly (every table entry counted at
- * its largest). */
+/* What the encoded profile will take, roughly (every entry at its largest). */
 static size_t encoded_size(const struct pprof_builder *b)
 {
-	return b->samples.len + b->strings.arena_len + (size_t)b->strings.n * 6 +
+	return (size_t)b->n_samples * (12 + VARINT_MAX_LEN * b->n_types) + b->n_locs * 5 +
+	       b->strings.arena_len + (size_t)b->strings.n * 6 +
 	       ((size_t)b->n_functions + b->n_locations + b->n_mappings) * 40;
 }
 
-/* Appends one Sample with the n location ids in scratch (root first). */
-static int put_sample(struct pprof_builder *b, size_t n, const int64_t *values)
+/* Adds `values` to sample i; -EOVERFLOW (nothing added) when a sum would. */
+static int sample_add_values(struct pprof_builder *b, uint32_t i, const int64_t *values)
 {
-	size_t ids_len = 0, values_len = 0, body_len, i;
-	struct pbuf *s = &b->samples;
+	int64_t sums[PPROF_MAX_SAMPLE_TYPES];
+	size_t k;
 
-	for (i = 0; i < n; i++)
-		ids_len += varint_len(b->scratch[i]);
-	for (i = 0; i < b->n_types; i++)
-		values_len += varint_len((uint64_t)values[i]);
-	body_len = 1 + varint_len(ids_len) + ids_len + 1 + varint_len(values_len) + values_len;
-	if (pbuf_reserve(s, 1 + varint_len(body_len) + body_len) < 0)
+	for (k = 0; k < b->n_types; k++)
+		if (__builtin_add_overflow(b->samples[i].values[k], values[k], &sums[k]))
+			return -EOVERFLOW;
+	memcpy(b->samples[i].values, sums, b->n_types * sizeof(sums[0]));
+	return 0;
+}
+
+/* The sample with the n location ids in scratch, values added; created when
+ * new. Its index in *ret. */
+static int add_sample(struct pprof_builder *b, uint32_t n, const int64_t *values, uint32_t *ret)
+{
+	size_t bytes = (size_t)n * sizeof(*b->scratch), mask = b->sample_slots.n - 1, s;
+	uint64_t h = hash_bytes((const char *)b->scratch, bytes, b->seed);
+	struct psample *ps;
+
+	for (s = h & mask; b->sample_slots.v[s]; s = (s + 1) & mask) {
+		ps = &b->samples[b->sample_slots.v[s] - 1];
+		if (ps->hash == h && ps->n_locs == n &&
+		    memcmp(b->locs + ps->loc_offset, b->scratch, bytes) == 0) {
+			*ret = b->sample_slots.v[s] - 1;
+			return sample_add_values(b, *ret, values);
+		}
+	}
+	if (b->n_locs + n > b->cap_locs) {
+		size_t cap = b->cap_locs ? b->cap_locs * 2 : 4096;
+		uint32_t *locs;
+
+		while (cap < b->n_locs + n)
+			cap *= 2;
+		locs = realloc(b->locs, cap * sizeof(*locs));
+		if (!locs)
+			return -ENOMEM;
+		b->locs = locs;
+		b->cap_locs = cap;
+	}
+	if (grow((void **)&b->samples, &b->cap_samples, b->n_samples + 1, sizeof(*b->samples)) <
+		0 ||
+	    slots_reserve(&b->sample_slots, b->n_samples, b->samples, sizeof(*b->samples),
+			  offsetof(struct psample, hash)) < 0)
 		return -ENOMEM;
-	s->data[s->len++] = tag(PROFILE_SAMPLE, WIRE_LEN);
-	s->len += encode_varint(s->data + s->len, body_len);
-	s->data[s->len++] = tag(SAMPLE_LOCATION_ID, WIRE_LEN);
-	s->len += encode_varint(s->data + s->len, ids_len);
-	for (i = n; i-- > 0;) /* leaf first */
-		s->len += encode_varint(s->data + s->len, b->scratch[i]);
-	s->data[s->len++] = tag(SAMPLE_VALUE, WIRE_LEN);
-	s->len += encode_varint(s->data + s->len, values_len);
-	for (i = 0; i < b->n_types; i++)
-		s->len += encode_varint(s->data + s->len, (uint64_t)values[i]);
+	mask = b->sample_slots.n - 1;
+	for (s = h & mask; b->sample_slots.v[s]; s = (s + 1) & mask)
+		;
+	ps = &b->samples[b->n_samples];
+	*ps = (struct psample){.loc_offset = b->n_locs, .n_locs = n, .hash = h};
+	memcpy(ps->values, values, b->n_types * sizeof(values[0]));
+	memcpy(b->locs + b->n_locs, b->scratch, bytes);
+	b->n_locs += n;
+	b->sample_slots.v[s] = b->n_samples + 1;
+	*ret = b->n_samples++;
 	return 0;
 }
 
 int pprof_builder_add(struct pprof_builder *b, const struct pprof_frame *frames, size_t n,
 		      const int64_t *values)
 {
-	uint32_t name, file, module, function, mapping;
+	uint32_t name, file, module, function, mapping, sample;
 	size_t i;
 
 	if (n == 0)
@@ -596,16 +697,47 @@ int pprof_builder_add(struct pprof_builder *b, const struct pprof_frame *frames,
 		    location_id(b, function, mapping, &b->scratch[i]) < 0)
 			return -ENOMEM;
 	}
-	return put_sample(b, n, values);
+	return add_sample(b, (uint32_t)n, values, &sample);
+}
+
+/* Makes room for one more folded stack of `len` bytes in the stack cache. */
+static int stacks_reserve(struct pprof_builder *b, size_t len)
+{
+	if (b->stack_text_len + len > b->stack_text_cap) {
+		size_t cap = b->stack_text_cap ? b->stack_text_cap * 2 : 65536;
+		char *text;
+
+		while (cap < b->stack_text_len + len)
+			cap *= 2;
+		text = realloc(b->stack_text, cap);
+		if (!text)
+			return -ENOMEM;
+		b->stack_text = text;
+		b->stack_text_cap = cap;
+	}
+	if (grow((void **)&b->stacks, &b->cap_stacks, b->n_stacks + 1, sizeof(*b->stacks)) < 0 ||
+	    slots_reserve(&b->stack_slots, b->n_stacks, b->stacks, sizeof(*b->stacks),
+			  offsetof(struct pstack, hash)) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 int pprof_builder_add_folded(struct pprof_builder *b, const char *stack, size_t len,
 			     const int64_t *values)
 {
+	uint64_t h = hash_bytes(stack, len, ~b->seed);
 	const char *p = stack, *end = stack + len;
-	size_t n = 0;
-	uint32_t name;
+	size_t mask = b->stack_slots.n - 1, s;
+	uint32_t n = 0, name, sample;
+	int r;
 
+	for (s = h & mask; b->stack_slots.v[s]; s = (s + 1) & mask) {
+		const struct pstack *ps = &b->stacks[b->stack_slots.v[s] - 1];
+
+		if (ps->hash == h && ps->len == len &&
+		    memcmp(b->stack_text + ps->offset, stack, len) == 0)
+			return sample_add_values(b, ps->sample, values);
+	}
 	if (encoded_size(b) > b->max_bytes)
 		return -E2BIG;
 	for (;;) {
@@ -624,7 +756,46 @@ int pprof_builder_add_folded(struct pprof_builder *b, const char *stack, size_t 
 			break;
 		p = semi + 1;
 	}
-	return put_sample(b, n, values);
+	if (stacks_reserve(b, len) < 0)
+		return -ENOMEM;
+	r = add_sample(b, n, values, &sample);
+	if (r < 0)
+		return r;
+	mask = b->stack_slots.n - 1;
+	for (s = h & mask; b->stack_slots.v[s]; s = (s + 1) & mask)
+		;
+	memcpy(b->stack_text + b->stack_text_len, stack, len);
+	b->stacks[b->n_stacks] =
+	    (struct pstack){.offset = b->stack_text_len, .len = len, .hash = h, .sample = sample};
+	b->stack_text_len += len;
+	b->stack_slots.v[s] = ++b->n_stacks;
+	return 0;
+}
+
+/* Appends one Sample: location ids leaf first, then the values. */
+static int put_sample(struct pbuf *p, const struct pprof_builder *b, const struct psample *ps)
+{
+	const uint32_t *ids = b->locs + ps->loc_offset;
+	size_t ids_len = 0, values_len = 0, body_len, i;
+
+	for (i = 0; i < ps->n_locs; i++)
+		ids_len += varint_len(ids[i]);
+	for (i = 0; i < b->n_types; i++)
+		values_len += varint_len((uint64_t)ps->values[i]);
+	body_len = 1 + varint_len(ids_len) + ids_len + 1 + varint_len(values_len) + values_len;
+	if (pbuf_reserve(p, 1 + varint_len(body_len) + body_len) < 0)
+		return -ENOMEM;
+	p->data[p->len++] = tag(PROFILE_SAMPLE, WIRE_LEN);
+	p->len += encode_varint(p->data + p->len, body_len);
+	p->data[p->len++] = tag(SAMPLE_LOCATION_ID, WIRE_LEN);
+	p->len += encode_varint(p->data + p->len, ids_len);
+	for (i = ps->n_locs; i-- > 0;)
+		p->len += encode_varint(p->data + p->len, ids[i]);
+	p->data[p->len++] = tag(SAMPLE_VALUE, WIRE_LEN);
+	p->len += encode_varint(p->data + p->len, values_len);
+	for (i = 0; i < b->n_types; i++)
+		p->len += encode_varint(p->data + p->len, (uint64_t)ps->values[i]);
+	return 0;
 }
 
 static int put_value_type(struct pbuf *p, unsigned field, uint32_t type, uint32_t unit)
@@ -644,12 +815,8 @@ static int encode_profile(const struct pprof_builder *b, struct pbuf *p)
 
 	for (i = 0; i < b->n_types && r == 0; i++)
 		r = put_value_type(p, PROFILE_SAMPLE_TYPE, b->type_str[i], b->unit_str[i]);
-	if (r == 0 && b->samples.len)
-		r = pbuf_reserve(p, b->samples.len);
-	if (r == 0 && b->samples.len) {
-		memcpy(p->data + p->len, b->samples.data, b->samples.len);
-		p->len += b->samples.len;
-	}
+	for (i = 0; i < b->n_samples && r == 0; i++)
+		r = put_sample(p, b, &b->samples[i]);
 	for (i = 0; i < b->n_mappings && r == 0; i++) {
 		struct body m = {.len = 0};
 

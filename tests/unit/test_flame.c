@@ -399,13 +399,17 @@ TEST(tree_empty_and_no_op)
 	CHECK_STR_EQ(out, "");
 	CHECK_INT_EQ(len, 0);
 	free(out);
-	/* Nothing counted: nothing added. */
+	/* Nothing counted: nothing added, whether the stack is new or seen. */
 	CHECK_INT_EQ(flame_tree_add(t, frames, 1, 0, 0), 0);
+	CHECK_INT_EQ(flame_tree_add_stack(t, "a", 1, 0, 0), 0);
 	flame_tree_get_stats(t, &st);
 	CHECK_INT_EQ(st.nodes, 1);
 	CHECK_INT_EQ(st.stacks, 0);
 	/* Count without duration: absent from the duration graph. */
 	CHECK_INT_EQ(flame_tree_add(t, frames, 1, 3, 0), 0);
+	CHECK_INT_EQ(flame_tree_add_stack(t, "a", 1, 2, 0), 0);
+	CHECK_INT_EQ(flame_tree_add_stack(t, "a", 1, 0, 0), 0);
+	CHECK_INT_EQ(flame_tree_total(t, FLAME_AGGREGATE_COUNT), 5);
 	check_json(t, FLAME_AGGREGATE_DURATION, "{\"name\":\"root\",\"value\":0,\"children\":[]}");
 	flame_tree_free(t);
 	CHECK(flame_tree_free(NULL) == NULL);
@@ -436,6 +440,8 @@ TEST(tree_refuses_overflow_unchanged)
 	CHECK_INT_EQ(flame_tree_add_stack(t, "a", 1, FLAME_VALUE_MAX, 5), 0);
 	CHECK_INT_EQ(flame_tree_add_stack(t, "b", 1, 1, 0), -EOVERFLOW);
 	CHECK_INT_EQ(flame_tree_add_stack(t, "b", 1, 0, FLAME_VALUE_MAX), -EOVERFLOW);
+	CHECK_INT_EQ(flame_tree_add_stack(t, "a", 1, 1, 0), -EOVERFLOW); /* a repeated stack */
+	CHECK_INT_EQ(flame_tree_add_stack(t, "a", 1, 0, FLAME_VALUE_MAX), -EOVERFLOW);
 	CHECK_INT_EQ(flame_tree_add_stack(t, "b", 1, 0, FLAME_VALUE_MAX - 5), 0);
 	check_folded(t, FLAME_AGGREGATE_COUNT, "a 9007199254740991\n");
 	check_folded(t, FLAME_AGGREGATE_DURATION, "a 5\nb 9007199254740986\n");
@@ -453,10 +459,11 @@ TEST(tree_truncates_deep_stacks)
 	CHECK_INT_EQ(flame_tree_add(t, deep, 5, 2, 0), 0);
 	CHECK_INT_EQ(flame_tree_add(t, exact, 3, 4, 0), 0);
 	CHECK_INT_EQ(flame_tree_add_stack(t, "a;b;c", 5, 8, 0), 0);
-	check_folded(t, FLAME_AGGREGATE_COUNT, "a;b;[truncated] 3\na;b;c 8\na;x;y 4\n");
+	CHECK_INT_EQ(flame_tree_add_stack(t, "a;b;c;d;e", 9, 16, 0), 0); /* seen before */
+	check_folded(t, FLAME_AGGREGATE_COUNT, "a;b;[truncated] 19\na;b;c 8\na;x;y 4\n");
 	flame_tree_get_stats(t, &st);
-	CHECK_INT_EQ(st.stacks, 4);
-	CHECK_INT_EQ(st.truncated_stacks, 2);
+	CHECK_INT_EQ(st.stacks, 5);
+	CHECK_INT_EQ(st.truncated_stacks, 3);
 	flame_tree_free(t);
 }
 
@@ -475,6 +482,21 @@ TEST(tree_node_limit)
 	flame_tree_get_stats(t, &st);
 	CHECK_INT_EQ(st.nodes, 4);
 	CHECK_INT_EQ(st.names, 3); /* a refused insert interns nothing */
+	flame_tree_free(t);
+	/* The stack cache holds 64 bytes per allowed node: a 300-byte stack is
+	 * not cached but still counted every time. */
+	t = flame_tree_new(&l);
+	{
+		char big[301];
+
+		memset(big, 'x', 300);
+		big[300] = '\0';
+		CHECK_INT_EQ(flame_tree_add_stack(t, big, 300, 1, 0), 0);
+		CHECK_INT_EQ(flame_tree_add_stack(t, big, 300, 1, 0), 0);
+	}
+	CHECK_INT_EQ(flame_tree_total(t, FLAME_AGGREGATE_COUNT), 2);
+	flame_tree_get_stats(t, &st);
+	CHECK_INT_EQ(st.nodes, 2);
 	flame_tree_free(t);
 }
 
@@ -614,7 +636,8 @@ TEST(tree_grows)
 	    "6000,\"children\":[{\"name\":\"mod0\",\"value\":120,";
 	struct flame_tree *t = flame_tree_new(NULL);
 	struct flame_tree_stats st;
-	char stack[64 * 1024], *out;
+	static char stack[160 * 1024];
+	char *out;
 	int i, n, round;
 
 	for (round = 0; round < 2; round++) {
@@ -632,18 +655,21 @@ TEST(tree_grows)
 	free(out);
 	flame_tree_free(t);
 
-	/* One stack of 40 frames of 1000 bytes in a new tree: the arena grows
-	 * several times at once. */
+	/* One stack of 140 frames of 1000 bytes in a new tree: the arena and
+	 * the stack cache grow several times at once. */
 	t = flame_tree_new(NULL);
-	for (n = 0, i = 0; i < 40; i++) {
+	for (n = 0, i = 0; i < 140; i++) {
 		memset(stack + n, 'a' + i % 26, 1000);
 		n += 1000;
 		stack[n++] = ';';
 	}
 	CHECK_INT_EQ(flame_tree_add_stack(t, stack, (size_t)n - 1, 1, 1), 0);
 	flame_tree_get_stats(t, &st);
-	CHECK_INT_EQ(st.nodes, 41);
+	CHECK_INT_EQ(flame_tree_add_stack(t, stack, (size_t)n - 1, 1, 1), 0);
+	flame_tree_get_stats(t, &st);
+	CHECK_INT_EQ(st.nodes, 141);
 	CHECK_INT_EQ(st.names, 26);
+	CHECK_INT_EQ(st.stacks, 2);
 	flame_tree_free(t);
 }
 
