@@ -6,8 +6,10 @@
  * Owns the protobuf encoding (written by hand: varints and length-delimited
  * fields) and the tables it needs: a string table with "" at index 0, one
  * Function per distinct (name, file), one Mapping per distinct module, one
- * Location per distinct (function, mapping) with a single Line, and the
- * samples in the order added, location ids leaf first. Does not own reading
+ * Location per distinct (function, mapping) with a single Line, and one
+ * Sample per distinct stack (location ids leaf first; adding a stack again
+ * sums its values, as pprof itself aggregates), in the order first added.
+ * Does not own reading
  * stacks from the store, nor symbolization: frames arrive as names.
  *
  * A builder is used by one thread at a time. No function logs.
@@ -72,14 +74,15 @@ struct pprof_builder *pprof_builder_free(struct pprof_builder *b);
 /* Adds one sample: `n` frames root first (as in folded stacks; written leaf
  * first as pprof wants) and one value per sample type. 0, -EINVAL (n == 0, a
  * missing function name), -E2BIG (n > PPROF_MAX_FRAMES, or the profile has
- * reached max_bytes: it is full, finish or discard it) or -ENOMEM. On
- * -ENOMEM the builder may hold unused strings or functions but no partial
- * sample. */
+ * reached max_bytes: it is full, finish or discard it), -EOVERFLOW (a summed
+ * value would overflow int64; nothing added) or -ENOMEM. On an error the
+ * builder may hold unused strings or functions but no partial sample. */
 int pprof_builder_add(struct pprof_builder *b, const struct pprof_frame *frames, size_t n,
 		      const int64_t *values);
 
 /* As pprof_builder_add for a ';'-joined stack of `len` bytes (folded form,
- * not NUL-terminated; each frame a function name; -EINVAL on an empty frame). */
+ * not NUL-terminated; each frame a function name; -EINVAL on an empty frame).
+ * A stack text seen before costs one hash lookup. */
 int pprof_builder_add_folded(struct pprof_builder *b, const char *stack, size_t len,
 			     const int64_t *values);
 
