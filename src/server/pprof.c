@@ -1,150 +1,24 @@
-/* pprof: see pprof.h.
+/* pprof: building a profile (see pprof.h); pprof_encode.c writes it.
  *
  * Strings, functions, mappings and locations are deduplicated through
  * open-addressing indexes; a frame with neither file nor module (every
  * folded frame) goes straight from its interned name to its location through
- * a per-string cache, so a sample costs one string lookup per frame. Samples
- * are encoded as they arrive (their location ids are known then); finishing
- * writes the tables after them and gzips the whole message in one deflate.
+ * a per-string cache, so a new stack costs one string lookup per frame.
+ * Samples are merged by their location-id sequence, and folded stack texts
+ * already seen map straight to their sample, so a repeated stack costs one
+ * hash and one memcmp.
  */
-#include "server/pprof.h"
+#include "server/pprof_impl.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define PPROF_MAX_BYTES_CEILING (1u << 30)
-#define GZIP_WINDOW_BITS	(15 + 16) /* 15: 32 KiB window; + 16: gzip wrapper */
-#define GZIP_MEM_LEVEL		8
-#define GZIP_LEVEL		Z_BEST_SPEED /* see bench/flame.sh for the figures */
 #define INDEX_MIN_SLOTS		64u
-#define VARINT_MAX_LEN		10
 #define NS_PER_S		1000000000
-
-/* Wire types and field numbers of proto/profile.proto. */
-enum {
-	WIRE_VARINT = 0,
-	WIRE_LEN = 2,
-};
-enum {
-	PROFILE_SAMPLE_TYPE = 1,
-	PROFILE_SAMPLE = 2,
-	PROFILE_MAPPING = 3,
-	PROFILE_LOCATION = 4,
-	PROFILE_FUNCTION = 5,
-	PROFILE_STRING_TABLE = 6,
-	PROFILE_TIME_NANOS = 9,
-	PROFILE_DURATION_NANOS = 10,
-	PROFILE_PERIOD_TYPE = 11,
-	PROFILE_PERIOD = 12,
-	VALUE_TYPE_TYPE = 1,
-	VALUE_TYPE_UNIT = 2,
-	SAMPLE_LOCATION_ID = 1,
-	SAMPLE_VALUE = 2,
-	MAPPING_ID = 1,
-	MAPPING_FILENAME = 5,
-	MAPPING_HAS_FUNCTIONS = 7,
-	LOCATION_ID = 1,
-	LOCATION_MAPPING_ID = 2,
-	LOCATION_LINE = 4,
-	LINE_FUNCTION_ID = 1,
-	FUNCTION_ID = 1,
-	FUNCTION_NAME = 2,
-	FUNCTION_SYSTEM_NAME = 3,
-	FUNCTION_FILENAME = 4,
-};
-
-/* ---- byte buffer and protobuf primitives ---- */
-
-struct pbuf {
-	uint8_t *data;
-	size_t len, cap;
-};
-
-static int pbuf_reserve(struct pbuf *b, size_t more)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	uint8_t *data;
-
-	if (b->len + more <= b->cap)
-		return 0;
-	while (cap < b->len + more)
-		cap *= 2;
-	data = realloc(b->data, cap);
-	if (!data)
-		return -ENOMEM;
-	b->data = data;
-	b->cap = cap;
-	return 0;
-}
-
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-/* Writes a varint at p (room for VARINT_MAX_LEN); returns its length. */
-static size_t encode_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-static uint8_t tag(unsigned field, unsigned wire)
-{
-	return (uint8_t)(field << 3 | wire); /* every field number here is < 16 */
-}
-
-/* A small message body (a handful of varint fields) built on the stack. */
-struct body {
-	uint8_t data[64];
-	size_t len;
-};
-
-static void body_varint(struct body *m, unsigned field, uint64_t v)
-{
-	m->data[m->len++] = tag(field, WIRE_VARINT);
-	m->len += encode_varint(m->data + m->len, v);
-}
-
-/* Appends field `field` holding `len` bytes at p (length-delimited). */
-static int put_len_field(struct pbuf *b, unsigned field, const void *p, size_t len)
-{
-	if (pbuf_reserve(b, 1 + VARINT_MAX_LEN + len) < 0)
-		return -ENOMEM;
-	b->data[b->len++] = tag(field, WIRE_LEN);
-	b->len += encode_varint(b->data + b->len, len);
-	if (len)
-		memcpy(b->data + b->len, p, len);
-	b->len += len;
-	return 0;
-}
-
-static int put_varint_field(struct pbuf *b, unsigned field, uint64_t v)
-{
-	if (pbuf_reserve(b, 1 + VARINT_MAX_LEN) < 0)
-		return -ENOMEM;
-	b->data[b->len++] = tag(field, WIRE_VARINT);
-	b->len += encode_varint(b->data + b->len, v);
-	return 0;
-}
-
-/* ---- deduplicating tables ---- */
 
 static uint64_t mix64(uint64_t h)
 {
@@ -169,90 +43,6 @@ static uint64_t hash_bytes(const char *p, size_t len, uint64_t seed)
 	memcpy(&w, p, len);
 	return mix64(h ^ w);
 }
-
-struct pstring {
-	size_t offset; /* into the arena */
-	uint32_t len;
-	uint32_t bare_location; /* location of this name without file or module; 0: none yet */
-	uint64_t hash;
-};
-
-struct strtab {
-	char *arena;
-	size_t arena_len, arena_cap;
-	struct pstring *strs;
-	uint32_t n, cap;
-	uint32_t *slots; /* string index + 1; 0: free */
-	size_t n_slots;	 /* power of two */
-};
-
-/* u64 key -> id (>= 1); 0 in ids marks a free slot. */
-struct idmap {
-	uint64_t *keys;
-	uint32_t *ids;
-	size_t n, n_slots;
-};
-
-struct pfunction {
-	uint32_t name, file; /* string indexes */
-};
-
-struct plocation {
-	uint32_t function, mapping; /* ids; mapping 0: none */
-};
-
-struct psample {
-	size_t loc_offset; /* into locs */
-	uint32_t n_locs;
-	uint64_t hash;
-	int64_t values[PPROF_MAX_SAMPLE_TYPES];
-};
-
-struct pstack {
-	size_t offset; /* into stack_text */
-	size_t len;
-	uint64_t hash;
-	uint32_t sample;
-};
-
-/* An open-addressing index over an array of entries that each carry a
- * uint64_t hash at `hash_offset`; a slot holds entry index + 1, 0 is free. */
-struct slots {
-	uint32_t *v;
-	size_t n; /* power of two */
-};
-
-struct pprof_builder {
-	size_t n_types;
-	uint32_t type_str[PPROF_MAX_SAMPLE_TYPES], unit_str[PPROF_MAX_SAMPLE_TYPES];
-	uint32_t period_type_str, period_unit_str;
-	bool has_period_type;
-	int64_t period, time_nanos, duration_nanos;
-	size_t max_bytes;
-	uint64_t seed;
-	struct strtab strings;
-	struct idmap function_ids, mapping_ids, location_ids;
-	struct pfunction *functions;
-	uint32_t n_functions, cap_functions;
-	uint32_t *mappings; /* filename string of mapping id i + 1 */
-	uint32_t n_mappings, cap_mappings;
-	struct plocation *locations;
-	uint32_t n_locations, cap_locations;
-	/* Samples, merged by location-id sequence (values summed). */
-	struct psample *samples;
-	uint32_t n_samples, cap_samples;
-	uint32_t *locs; /* every sample's location ids, root first */
-	size_t n_locs, cap_locs;
-	struct slots sample_slots;
-	/* Folded stacks seen, each pointing at its sample: a repeated stack
-	 * costs one hash and one memcmp. */
-	struct pstack *stacks;
-	uint32_t n_stacks, cap_stacks;
-	char *stack_text;
-	size_t stack_text_len, stack_text_cap;
-	struct slots stack_slots;
-	uint32_t *scratch; /* PPROF_MAX_FRAMES location ids, root first */
-};
 
 static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 {
@@ -601,10 +391,9 @@ struct pprof_builder *pprof_builder_free(struct pprof_builder *b)
 	return NULL;
 }
 
-/* What the encoded profile will take, roughly (every entry at its largest). */
-static size_t encoded_size(const struct pprof_builder *b)
+size_t pprof_encoded_size(const struct pprof_builder *b)
 {
-	return (size_t)b->n_samples * (12 + VARINT_MAX_LEN * b->n_types) + b->n_locs * 5 +
+	return (size_t)b->n_samples * (12 + PPROF_VARINT_MAX_LEN * b->n_types) + b->n_locs * 5 +
 	       b->strings.arena_len + (size_t)b->strings.n * 6 +
 	       ((size_t)b->n_functions + b->n_locations + b->n_mappings) * 40;
 }
@@ -679,7 +468,7 @@ int pprof_builder_add(struct pprof_builder *b, const struct pprof_frame *frames,
 	for (i = 0; i < n; i++)
 		if (!frames[i].function || !frames[i].function[0])
 			return -EINVAL;
-	if (n > PPROF_MAX_FRAMES || encoded_size(b) > b->max_bytes)
+	if (n > PPROF_MAX_FRAMES || pprof_encoded_size(b) > b->max_bytes)
 		return -E2BIG;
 	for (i = 0; i < n; i++) {
 		const struct pprof_frame *f = &frames[i];
@@ -738,7 +527,7 @@ int pprof_builder_add_folded(struct pprof_builder *b, const char *stack, size_t 
 		    memcmp(b->stack_text + ps->offset, stack, len) == 0)
 			return sample_add_values(b, ps->sample, values);
 	}
-	if (encoded_size(b) > b->max_bytes)
+	if (pprof_encoded_size(b) > b->max_bytes)
 		return -E2BIG;
 	for (;;) {
 		const char *semi = memchr(p, ';', (size_t)(end - p));
@@ -773,134 +562,3 @@ int pprof_builder_add_folded(struct pprof_builder *b, const char *stack, size_t 
 }
 
 /* Appends one Sample: location ids leaf first, then the values. */
-static int put_sample(struct pbuf *p, const struct pprof_builder *b, const struct psample *ps)
-{
-	const uint32_t *ids = b->locs + ps->loc_offset;
-	size_t ids_len = 0, values_len = 0, body_len, i;
-
-	for (i = 0; i < ps->n_locs; i++)
-		ids_len += varint_len(ids[i]);
-	for (i = 0; i < b->n_types; i++)
-		values_len += varint_len((uint64_t)ps->values[i]);
-	body_len = 1 + varint_len(ids_len) + ids_len + 1 + varint_len(values_len) + values_len;
-	if (pbuf_reserve(p, 1 + varint_len(body_len) + body_len) < 0)
-		return -ENOMEM;
-	p->data[p->len++] = tag(PROFILE_SAMPLE, WIRE_LEN);
-	p->len += encode_varint(p->data + p->len, body_len);
-	p->data[p->len++] = tag(SAMPLE_LOCATION_ID, WIRE_LEN);
-	p->len += encode_varint(p->data + p->len, ids_len);
-	for (i = ps->n_locs; i-- > 0;)
-		p->len += encode_varint(p->data + p->len, ids[i]);
-	p->data[p->len++] = tag(SAMPLE_VALUE, WIRE_LEN);
-	p->len += encode_varint(p->data + p->len, values_len);
-	for (i = 0; i < b->n_types; i++)
-		p->len += encode_varint(p->data + p->len, (uint64_t)ps->values[i]);
-	return 0;
-}
-
-static int put_value_type(struct pbuf *p, unsigned field, uint32_t type, uint32_t unit)
-{
-	struct body m = {.len = 0};
-
-	body_varint(&m, VALUE_TYPE_TYPE, type);
-	body_varint(&m, VALUE_TYPE_UNIT, unit);
-	return put_len_field(p, field, m.data, m.len);
-}
-
-/* The uncompressed Profile message. */
-static int encode_profile(const struct pprof_builder *b, struct pbuf *p)
-{
-	uint32_t i;
-	int r = pbuf_reserve(p, encoded_size(b) + 64);
-
-	for (i = 0; i < b->n_types && r == 0; i++)
-		r = put_value_type(p, PROFILE_SAMPLE_TYPE, b->type_str[i], b->unit_str[i]);
-	for (i = 0; i < b->n_samples && r == 0; i++)
-		r = put_sample(p, b, &b->samples[i]);
-	for (i = 0; i < b->n_mappings && r == 0; i++) {
-		struct body m = {.len = 0};
-
-		body_varint(&m, MAPPING_ID, i + 1);
-		body_varint(&m, MAPPING_FILENAME, b->mappings[i]);
-		body_varint(&m, MAPPING_HAS_FUNCTIONS, 1);
-		r = put_len_field(p, PROFILE_MAPPING, m.data, m.len);
-	}
-	for (i = 0; i < b->n_locations && r == 0; i++) {
-		struct body m = {.len = 0}, line = {.len = 0};
-
-		body_varint(&line, LINE_FUNCTION_ID, b->locations[i].function);
-		body_varint(&m, LOCATION_ID, i + 1);
-		if (b->locations[i].mapping)
-			body_varint(&m, LOCATION_MAPPING_ID, b->locations[i].mapping);
-		m.data[m.len++] = tag(LOCATION_LINE, WIRE_LEN);
-		m.data[m.len++] = (uint8_t)line.len; /* < 128 */
-		memcpy(m.data + m.len, line.data, line.len);
-		m.len += line.len;
-		r = put_len_field(p, PROFILE_LOCATION, m.data, m.len);
-	}
-	for (i = 0; i < b->n_functions && r == 0; i++) {
-		struct body m = {.len = 0};
-
-		body_varint(&m, FUNCTION_ID, i + 1);
-		body_varint(&m, FUNCTION_NAME, b->functions[i].name);
-		body_varint(&m, FUNCTION_SYSTEM_NAME, b->functions[i].name);
-		if (b->functions[i].file)
-			body_varint(&m, FUNCTION_FILENAME, b->functions[i].file);
-		r = put_len_field(p, PROFILE_FUNCTION, m.data, m.len);
-	}
-	for (i = 0; i < b->strings.n && r == 0; i++)
-		r = put_len_field(p, PROFILE_STRING_TABLE,
-				  b->strings.arena + b->strings.strs[i].offset,
-				  b->strings.strs[i].len);
-	if (r == 0 && b->time_nanos)
-		r = put_varint_field(p, PROFILE_TIME_NANOS, (uint64_t)b->time_nanos);
-	if (r == 0 && b->duration_nanos)
-		r = put_varint_field(p, PROFILE_DURATION_NANOS, (uint64_t)b->duration_nanos);
-	if (r == 0 && b->has_period_type)
-		r = put_value_type(p, PROFILE_PERIOD_TYPE, b->period_type_str, b->period_unit_str);
-	if (r == 0 && b->period)
-		r = put_varint_field(p, PROFILE_PERIOD, (uint64_t)b->period);
-	return r;
-}
-
-static int gzip(const uint8_t *in, size_t len, unsigned char **ret_data, size_t *ret_len)
-{
-	z_stream zs = {0};
-	unsigned char *out;
-	uLong bound;
-	int rc;
-
-	if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	bound = deflateBound(&zs, (uLong)len);
-	out = malloc(bound ? bound : 1);
-	if (!out) {
-		deflateEnd(&zs);
-		return -ENOMEM;
-	}
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;
-	zs.next_out = out;
-	zs.avail_out = (uInt)bound;
-	rc = deflate(&zs, Z_FINISH);
-	deflateEnd(&zs);
-	if (rc != Z_STREAM_END) {
-		free(out);
-		return -EIO;
-	}
-	*ret_data = out;
-	*ret_len = zs.total_out;
-	return 0;
-}
-
-int pprof_builder_finish(struct pprof_builder *b, unsigned char **ret_data, size_t *ret_len)
-{
-	struct pbuf p = {0};
-	int r = encode_profile(b, &p);
-
-	if (r == 0)
-		r = gzip(p.data, p.len, ret_data, ret_len);
-	free(p.data);
-	return r;
-}
