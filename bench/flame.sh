@@ -4,8 +4,9 @@
 #   bench/flame.sh            (after `make`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -f build/libcontprof.a ]] || make -s -j2 build/libcontprof.a
+make -s -j2 build/libcontprof.a  # incremental: never bench a stale library
 mkdir -p build/bench
-cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Isrc -o build/bench/flame_bench bench/flame_bench.c \
+cc -O2 -g -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+  -D_GNU_SOURCE -Isrc -o build/bench/flame_bench bench/flame_bench.c \
   build/libcontprof.a $(pkg-config --cflags --libs jansson zlib) -lm
 exec build/bench/flame_bench

@@ -37,7 +37,7 @@ struct pprof_options {
 	int64_t period;			     /* events between samples; 0: not written */
 	int64_t time_nanos;		     /* profile start, Unix ns; 0: not written */
 	int64_t duration_nanos;		     /* 0: not written */
-	size_t max_bytes;		     /* 0: PPROF_DEFAULT_MAX_BYTES */
+	size_t max_bytes;		     /* 0: default; at most 1 GiB */
 };
 
 /* contprof's two stack profiles. Values of a sample, in this order:
@@ -66,7 +66,8 @@ struct pprof_frame {
 struct pprof_builder;
 
 /* A builder for one profile; the option strings are copied. NULL with errno
- * EINVAL (no or too many sample types, a NULL type or unit) or ENOMEM. */
+ * EINVAL (no or too many sample types, a NULL type or unit, max_bytes above
+ * 1 GiB) or ENOMEM. */
 struct pprof_builder *pprof_builder_new(const struct pprof_options *options);
 /* Frees the builder; accepts NULL; returns NULL. */
 struct pprof_builder *pprof_builder_free(struct pprof_builder *b);
