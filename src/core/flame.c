@@ -303,9 +303,9 @@ static int prepare_frames(struct flame_tree *t, uint32_t depth)
 			memcpy(p, f->p, keep);
 			memcpy(p + keep, SHORTENED_SUFFIX, suffix);
 			f->p = p;
-			f->len = (uint32_t)(keep + suffix);
+			f->len = keep + suffix;
+			f->shortened = true;
 			p += max;
-			t->stats.shortened_frames++;
 		}
 		f->hash = hash_bytes(f->p, f->len, t->seed);
 	}
@@ -366,8 +366,10 @@ static int tree_insert(struct flame_tree *t, uint32_t depth, bool truncated, uin
 	node = matched ? t->path[matched - 1] : 0;
 	for (i = matched; i < depth; i++) {
 		name = name_find(t, &t->refs[i]);
-		if (name == FLAME_NO_NAME)
+		if (name == FLAME_NO_NAME) {
 			name = name_add(t, &t->refs[i]);
+			t->stats.shortened_frames += t->refs[i].shortened;
+		}
 		node = child_add(t, node, name);
 		t->path[i] = node;
 	}

@@ -128,7 +128,7 @@ struct flame_tree_stats {
 	uint32_t names;		   /* distinct frame names */
 	uint64_t stacks;	   /* inserts that changed the tree */
 	uint64_t truncated_stacks; /* of which cut to max_depth */
-	uint64_t shortened_frames; /* frame names cut to max_frame_len */
+	uint64_t shortened_frames; /* distinct frame names cut to max_frame_len */
 };
 
 struct flame_tree;
@@ -170,7 +170,9 @@ void flame_tree_get_stats(const struct flame_tree *t, struct flame_tree_stats *r
  * chosen value is 0 are left out. Names are escaped for JSON; invalid UTF-8
  * becomes U+FFFD. No whitespace. *ret_json is malloc'd, NUL-terminated and
  * owned by the caller; *ret_len excludes the NUL. 0, -E2BIG (output above
- * max_output_bytes) or -ENOMEM. */
+ * max_output_bytes; each name is checked at its worst-case escaped size, 6
+ * bytes per byte, so an answer that close to the limit may be refused too)
+ * or -ENOMEM. */
 int flame_tree_to_json(const struct flame_tree *t, enum flame_aggregate aggregate, char **ret_json,
 		       size_t *ret_len);
 

@@ -31,6 +31,7 @@ struct frame_ref {
 	const char *p;
 	size_t len;
 	uint32_t hash;
+	bool shortened; /* cut to max_frame_len */
 };
 
 /* A stack text already inserted, and the node it ended at. */

@@ -59,7 +59,6 @@ static void outbuf_puts(struct outbuf *b, const char *s)
 	outbuf_put(b, s, strlen(s));
 }
 
-/* Writes v in decimal at p (room for FLAME_UINT64_DIGITS); returns the length. */
 static void outbuf_put_u64(struct outbuf *b, uint64_t v)
 {
 	char tmp[FLAME_UINT64_DIGITS];
