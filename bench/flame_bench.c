@@ -253,7 +253,11 @@ static void bench_text(const char *label, const char *text, size_t len, enum fla
 	for (run = 0; run < RUNS; run++) {
 		json_t *doc = json_loadb(json_doc, json_len, 0, NULL);
 		double t0 = now_ms();
-		char *dumped = json_dumps(doc, JSON_COMPACT);
+		char *dumped;
+
+		if (!doc)
+			die("our JSON does not parse", -EINVAL);
+		dumped = json_dumps(doc, JSON_COMPACT);
 
 		dumps[run] = now_ms() - t0;
 		free(dumped);

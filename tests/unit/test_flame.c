@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -623,6 +624,15 @@ TEST(json_escapes_names)
 			 "\"value\":1}]}",
 			 cases[i].json);
 		check_json(t, FLAME_AGGREGATE_COUNT, want);
+		/* A strict parser (jansson refuses invalid UTF-8) reads it back. */
+		{
+			char *got = json_of(t, FLAME_AGGREGATE_COUNT);
+			json_t *doc = got ? json_loads(got, 0, NULL) : NULL;
+
+			CHECK(doc != NULL);
+			json_decref(doc);
+			free(got);
+		}
 		flame_tree_free(t);
 	}
 }
