@@ -19,6 +19,7 @@ struct command {
 static const struct command commands[] = {
     {"up", cmd_up, "run server and agent on this host (SQLite, UI on 127.0.0.1:8080)", 0},
     {"agent", cmd_agent, "run the agent of this host (discover, watch, trigger, profile)", 0},
+    {"server", cmd_server, "run the server: agent API, query API, /metrics (SQLite store)", 0},
     {"policy", cmd_policy, "validate, get, set or delete a service's policy", 0},
     {"processes", cmd_processes, "list the processes the agents watch", 0},
     {"tasks", cmd_tasks, "list profiling tasks and why they started", 0},
