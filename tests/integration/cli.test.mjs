@@ -6,13 +6,13 @@
 // --json output against it; it is skipped while the binary has no server.
 import test, { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, start, run, waitFor } from './lib.mjs';
+import { BIN, start, run } from './lib.mjs';
+import { startServer } from './server_lib.mjs';
 
 const COMMANDS = ['processes', 'tasks', 'task', 'flame', 'topology', 'profile'];
 const REFUSED = (url) =>
@@ -208,39 +208,8 @@ test('pprof to a terminal is a usage error (exit 2)', async () => {
 
 // ------------------------------------------------------- against a server
 
-// The server binary: this build's, or another build's when the client is
-// tested before the server has been merged (CONTPROF_SERVER_BIN).
-const SERVER_BIN = process.env.CONTPROF_SERVER_BIN || BIN;
-const hasServer = await new Promise((resolve) => {
-  const child = spawn(SERVER_BIN, ['server', '--help'], { stdio: 'ignore' });
-  child.on('exit', (code) => resolve(code === 0));
-  child.on('error', () => resolve(false));
-});
-const NO_SERVER = hasServer ? false : 'this build has no `contprof server` yet';
-
-// Starts `contprof server` on a free loopback port with a temp SQLite store.
-async function startServer(extra = [], env = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-cli-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(SERVER_BIN, ['server', '--listen', `127.0.0.1:${port}`,
-    '--store', `sqlite:${path.join(dir, 'contprof.db')}`, ...extra],
-  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let err = '';
-  child.stderr.on('data', (d) => { err += d; });
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`server exited: ${err}`);
-    try { return (await fetch(`${url}/healthz`)).ok; } catch { return false; }
-  }, { what: 'server /healthz', ms: 10000 });
-  return {
-    url,
-    async stop() {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const hasServer = (await run(['server', '--help'])).code === 0;
+const NO_SERVER = hasServer ? false : 'this build has no `contprof server`';
 
 async function api(url, method, p, body, token) {
   const headers = { 'content-type': 'application/json' };
@@ -538,7 +507,7 @@ describe('a server that wants a token', { skip: NO_SERVER }, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-token-'));
     tokenFile = path.join(dir, 'token');
     fs.writeFileSync(tokenFile, `${TOKEN}\n`);
-    srv = await startServer(['--token-file', tokenFile]);
+    srv = await startServer({ args: ['--token-file', tokenFile] });
     await seed(srv.url, TOKEN);
   });
   after(async () => {
