@@ -1,9 +1,10 @@
 // The client commands of DESIGN.md section 7 run as a user runs them.
 // Part 1 needs no server: --help, usage errors (exit 2), an unreachable
 // server (exit 1 with the "cannot reach" message). Part 2 starts a real
-// `contprof server` on a free loopback port with a temp SQLite store, seeds
-// it through the agent API, and checks every command's table, detail and
-// --json output against it; it is skipped while the binary has no server.
+// `contprof server` on a free loopback port with a temp SQLite store
+// (server_lib.mjs, which also checks that it stops cleanly), seeds it through
+// the agent API, and checks every command's table, detail and --json output
+// against it.
 import test, { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
