@@ -678,6 +678,11 @@ int agent_run(struct agent *a)
 	return evloop_run(a->loop);
 }
 
+struct evloop *agent_loop(struct agent *a)
+{
+	return a->loop;
+}
+
 void agent_stop(struct agent *a)
 {
 	evloop_stop(a->loop);
