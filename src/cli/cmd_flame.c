@@ -340,6 +340,8 @@ int cmd_flame(int argc, char **argv)
 		rc = render_svg(c, &a, &resp);
 	else
 		rc = write_output(a.output, resp.body, resp.len);
+	if (rc == 0 && resp.len == 0 && strcmp(a.format, "folded") == 0)
+		fprintf(stderr, "%s: no samples for task %s (yet)\n", WHO, a.task);
 cleanup:
 	client_response_clear(&resp);
 	free(path);

@@ -100,7 +100,15 @@ char *format_value(double v, char buf[FORMAT_BUF_LEN])
 		snprintf(buf, FORMAT_BUF_LEN, "-");
 	else if (v == trunc(v) && fabs(v) < 1e15)
 		snprintf(buf, FORMAT_BUF_LEN, "%.0f", v);
-	else
-		snprintf(buf, FORMAT_BUF_LEN, "%.6g", v);
+	else if (fabs(v) >= 1 && fabs(v) < 1e15) {
+		/* Two decimals at most, without trailing zeros: 47.4505 -> 47.45. */
+		size_t n = (size_t)snprintf(buf, FORMAT_BUF_LEN, "%.2f", v);
+
+		while (n > 0 && buf[n - 1] == '0')
+			buf[--n] = '\0';
+		if (n > 0 && buf[n - 1] == '.')
+			buf[--n] = '\0';
+	} else
+		snprintf(buf, FORMAT_BUF_LEN, "%.3g", v);
 	return buf;
 }

@@ -25,7 +25,9 @@ char *format_time_ms(int64_t ms, char buf[FORMAT_BUF_LEN]);
 /* "512 B", "1.5 KiB", "3.2 MiB", "7.0 GiB". */
 char *format_bytes(double bytes, char buf[FORMAT_BUF_LEN]);
 
-/* A value in its shortest readable form: "80", "0.5", "12.345", "0.333333". */
+/* A value as people read it: whole numbers as they are ("80"), others with
+ * at most two decimals ("47.45", "4.1") or, below 1, three significant
+ * digits ("0.5", "0.333", "0.00412"). */
 char *format_value(double v, char buf[FORMAT_BUF_LEN]);
 
 /* Now, Unix milliseconds (CLOCK_REALTIME). */

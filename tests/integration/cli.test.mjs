@@ -395,6 +395,11 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
     assert.match(text, /<title>wait&lt;T&amp;&gt; \(12 samples/);
     assert.ok(!fs.existsSync(`${svgPath}.tmp`));
 
+    const none = await c(['flame', 't-cpu', '--from', '-10s']);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /no samples for task t-cpu/);
+
     // A window with no samples still draws, and says so.
     const empty = await c(['flame', 't-cpu', '--format', 'svg', '--from', '-10s', '--to', 'now']);
     assert.equal(empty.code, 0, empty.stderr);

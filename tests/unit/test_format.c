@@ -54,9 +54,14 @@ TEST(values_in_their_shortest_form)
 
 	CHECK_STR_EQ(format_value(80, buf), "80");
 	CHECK_STR_EQ(format_value(0.5, buf), "0.5");
-	CHECK_STR_EQ(format_value(12.345, buf), "12.345");
-	CHECK_STR_EQ(format_value(1.0 / 3, buf), "0.333333");
+	CHECK_STR_EQ(format_value(47.4505, buf), "47.45");
+	CHECK_STR_EQ(format_value(91.5, buf), "91.5");
+	CHECK_STR_EQ(format_value(4.1, buf), "4.1");
+	CHECK_STR_EQ(format_value(99.999, buf), "100");
+	CHECK_STR_EQ(format_value(1.0 / 3, buf), "0.333");
+	CHECK_STR_EQ(format_value(0.00412, buf), "0.00412");
 	CHECK_STR_EQ(format_value(-2, buf), "-2");
+	CHECK_STR_EQ(format_value(-12.5, buf), "-12.5");
 }
 
 TEST(local_time)
