@@ -18,7 +18,21 @@
 
 #include "core/policy.h"
 
-/* One folded stack of a slice: frames root-first joined by ';'. */
+/* One folded stack of a slice: frames root-first joined by ';'.
+ *
+ * ON_CPU / OFF_CPU convention: the user frames (outermost first), then the
+ * kernel frames (outermost first), each kernel frame with the suffix "_[k]"
+ * ("main;work;burn" on CPU in user mode; "main;sleep_100ms;
+ * entry_SYSCALL_64_[k];...;schedule_[k]" blocked in a syscall). Frame names:
+ * the demangled function; "module+0xADDR" when the module has no symbol
+ * there; "[unknown]" when no mapping holds the address. Special frames:
+ *   "[truncated]" first: the user stack does not reach a thread entry (start
+ *                 code of the C library, or a known entry symbol), e.g. cut
+ *                 short by code without frame pointers; the share of samples
+ *                 under it is the task's truncated share.
+ *   "[lost]"      a sample whose stack could not be recorded (stack map full
+ *                 or colliding, counts map full, too many stacks in a slice).
+ * Names never contain ';' or a newline (replaced by ':'). */
 struct profile_stack {
 	const char *folded;
 	uint64_t count;
@@ -48,6 +62,22 @@ struct profiler_ops {
 	/* Flushes a last time into `sink` (may be NULL) and frees the session. */
 	void (*stop)(struct profiler_session *s, const struct profile_sink *sink);
 };
+
+/* Agent-wide profiler settings (agent config `profiling:`). They apply to
+ * sessions started after the call while no session of that profiler runs
+ * (sessions share one set of BPF programs and perf events). */
+struct profiler_config {
+	uint32_t oncpu_hz;	      /* cpu-clock samples per second per CPU */
+	uint64_t offcpu_min_block_ns; /* shorter blocks are not counted */
+};
+
+#define PROFILER_DEFAULT_ONCPU_HZ	    99
+#define PROFILER_DEFAULT_OFFCPU_MIN_BLOCK_NS 0
+#define PROFILER_ONCPU_HZ_MAX		    10000
+
+/* Copies `config` (0 fields take the defaults; hz is capped at the max). */
+void profiler_configure(const struct profiler_config *config);
+const struct profiler_config *profiler_get_config(void);
 
 /* The profiler of `target` in this build, or NULL when none is available;
  * then `reason` says why. */

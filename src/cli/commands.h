@@ -10,6 +10,8 @@
 int cmd_up(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+/* `contprof debug profile ...` (cmd_debug_profile.c). */
+int cmd_debug_profile(int argc, char **argv);
 
 /* True when argv holds -h or --help (stops at "--"). */
 int cli_wants_help(int argc, char **argv);
