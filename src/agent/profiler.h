@@ -81,7 +81,6 @@ const struct profiler_config *profiler_get_config(void);
 
 /* The profiler of `target` in this build, or NULL when none is available;
  * then `reason` says why. */
-const struct profiler_ops *profiler_for(enum policy_target target, char *reason,
-					size_t reason_len);
+const struct profiler_ops *profiler_for(enum policy_target target, char *reason, size_t reason_len);
 
 #endif
