@@ -89,8 +89,10 @@ static int read_elf(int fd, struct elfsyms *es, bool symtab_only, struct elf_fac
 			GElf_Phdr ph;
 
 			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-				es->segments[es->n_segments++] = (struct segment){
-				    .offset = ph.p_offset, .vaddr = ph.p_vaddr, .filesz = ph.p_filesz};
+				es->segments[es->n_segments++] =
+				    (struct segment){.offset = ph.p_offset,
+						     .vaddr = ph.p_vaddr,
+						     .filesz = ph.p_filesz};
 		}
 	}
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -120,7 +122,8 @@ static int read_elf(int fd, struct elfsyms *es, bool symtab_only, struct elf_fac
 
 			if (d && gelf_getnote(d, 0, &nh, &name_off, &desc_off) &&
 			    nh.n_type == NT_GNU_BUILD_ID && nh.n_descsz <= ELFSYMS_BUILD_ID_MAX) {
-				const unsigned char *desc = (const unsigned char *)d->d_buf + desc_off;
+				const unsigned char *desc =
+				    (const unsigned char *)d->d_buf + desc_off;
 
 				for (size_t i = 0; i < nh.n_descsz; i++)
 					snprintf(es->build_id + 2 * i, 3, "%02x", desc[i]);

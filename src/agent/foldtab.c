@@ -94,8 +94,8 @@ int foldtab_add(struct foldtab *t, const char *folded, size_t len, uint64_t coun
 	s = find(t, folded, len);
 
 	if (!s->key) {
-		if (t->used >= t->max_stacks &&
-		    !(len == strlen(FOLDTAB_LOST_FRAME) && memcmp(folded, FOLDTAB_LOST_FRAME, len) == 0))
+		if (t->used >= t->max_stacks && !(len == strlen(FOLDTAB_LOST_FRAME) &&
+						  memcmp(folded, FOLDTAB_LOST_FRAME, len) == 0))
 			return foldtab_add(t, FOLDTAB_LOST_FRAME, strlen(FOLDTAB_LOST_FRAME), count,
 					   total_ns);
 		s->key = malloc(len + 1);

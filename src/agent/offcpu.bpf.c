@@ -22,8 +22,7 @@ struct {
 	__type(value, struct stack_start);
 } starts SEC(".maps");
 
-static __always_inline int on_switch(void *ctx, struct task_struct *prev,
-				     struct task_struct *next)
+static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct task_struct *next)
 {
 	__u32 prev_tgid = BPF_CORE_READ(prev, tgid);
 	__u32 next_tid = BPF_CORE_READ(next, pid);

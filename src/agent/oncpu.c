@@ -110,8 +110,8 @@ static int oncpu_open(void **ret_state, struct stackdrain_maps *maps, int *ret_p
 		if (!st->links[st->n - 1]) {
 			err = -errno;
 			snprintf(reason, reason_len,
-				 "on-CPU profiler: cannot attach to cpu-clock of cpu %d: %s", cpus[i],
-				 strerror(-err));
+				 "on-CPU profiler: cannot attach to cpu-clock of cpu %d: %s",
+				 cpus[i], strerror(-err));
 			goto fail;
 		}
 	}

@@ -9,9 +9,9 @@
 #include "agent/oncpu.h"
 
 static const struct profiler_ops *const registry[POLICY_TARGET_COUNT] = {
-	[POLICY_TARGET_ON_CPU] = &oncpu_profiler,
-	[POLICY_TARGET_OFF_CPU] = &offcpu_profiler,
-	[POLICY_TARGET_NETWORK] = NULL,
+    [POLICY_TARGET_ON_CPU] = &oncpu_profiler,
+    [POLICY_TARGET_OFF_CPU] = &offcpu_profiler,
+    [POLICY_TARGET_NETWORK] = NULL,
 };
 
 static struct profiler_config config = {
@@ -32,8 +32,7 @@ const struct profiler_config *profiler_get_config(void)
 	return &config;
 }
 
-const struct profiler_ops *profiler_for(enum policy_target target, char *reason,
-					size_t reason_len)
+const struct profiler_ops *profiler_for(enum policy_target target, char *reason, size_t reason_len)
 {
 	if ((unsigned)target >= POLICY_TARGET_COUNT) {
 		snprintf(reason, reason_len, "unknown target");

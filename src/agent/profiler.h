@@ -71,9 +71,9 @@ struct profiler_config {
 	uint64_t offcpu_min_block_ns; /* shorter blocks are not counted */
 };
 
-#define PROFILER_DEFAULT_ONCPU_HZ	    99
+#define PROFILER_DEFAULT_ONCPU_HZ	     99
 #define PROFILER_DEFAULT_OFFCPU_MIN_BLOCK_NS 0
-#define PROFILER_ONCPU_HZ_MAX		    10000
+#define PROFILER_ONCPU_HZ_MAX		     10000
 
 /* Copies `config` (0 fields take the defaults; hz is capped at the max). */
 void profiler_configure(const struct profiler_config *config);

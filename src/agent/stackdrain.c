@@ -169,7 +169,8 @@ static int collect_inflight(struct stackdrain *d, uint32_t old_gen)
 	d->n_inflight = 0;
 	if (d->maps.starts_fd < 0)
 		return 0;
-	while (!err && bpf_map_get_next_key(d->maps.starts_fd, first ? NULL : &tid, &next_tid) == 0) {
+	while (!err &&
+	       bpf_map_get_next_key(d->maps.starts_fd, first ? NULL : &tid, &next_tid) == 0) {
 		struct stack_start st;
 
 		first = false;
@@ -234,8 +235,7 @@ static int take_counts(struct stackdrain *d, int fd, uint32_t *ret_n)
 		}
 	}
 	/* One by one: the buffer is idle, so deleting while walking is safe. */
-	while (total < d->maps.counts_max &&
-	       bpf_map_get_next_key(fd, NULL, &d->keys[total]) == 0) {
+	while (total < d->maps.counts_max && bpf_map_get_next_key(fd, NULL, &d->keys[total]) == 0) {
 		struct stack_key *k = &d->keys[total];
 
 		if (bpf_map_lookup_elem(fd, k, &d->values[total]) == 0 &&
@@ -315,9 +315,8 @@ int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx)
 	clear_stacks(stacks_fd);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct stack_key *k = &d->keys[i];
-		struct stackdrain_record r = {.pid = k->pid,
-					      .count = d->values[i].count,
-					      .total_ns = d->values[i].total_ns};
+		struct stackdrain_record r = {
+		    .pid = k->pid, .count = d->values[i].count, .total_ns = d->values[i].total_ns};
 
 		resolve_part(d, k->gen, k->user_stack, &r.user, &r.n_user, &r.user_err);
 		resolve_part(d, k->gen, k->kernel_stack, &r.kernel, &r.n_kernel, &r.kernel_err);

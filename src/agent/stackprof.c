@@ -16,7 +16,7 @@
 #include "agent/symbolize.h"
 
 /* Longest folded stack built (frames beyond are cut at the root side). */
-#define FOLD_MAX (2 * STACKCOUNT_DEPTH_MAX * 256 + 64)
+#define FOLD_MAX  (2 * STACKCOUNT_DEPTH_MAX * 256 + 64)
 #define FRAME_MAX 256
 
 struct pid_ref {
@@ -112,14 +112,22 @@ static bool pid_ref_put(struct pid_refs *r, pid_t pid)
 
 bool stackprof_reaches_entry(const char *root)
 {
-	static const char *const entries[] = {
-	    "_start",	  "__libc_start_main", "__libc_start_call_main", "start_thread",
-	    "clone",	  "clone3",	       "__clone",		 "__clone3",
-	    "thread_start", "_dl_start",	     "_dl_start_user",		 NULL};
+	static const char *const entries[] = {"_start",
+					      "__libc_start_main",
+					      "__libc_start_call_main",
+					      "start_thread",
+					      "clone",
+					      "clone3",
+					      "__clone",
+					      "__clone3",
+					      "thread_start",
+					      "_dl_start",
+					      "_dl_start_user",
+					      NULL};
 	/* The C library's start code and thread trampoline, even without
 	 * symbols for them (Debian's libc has no .symtab). */
-	static const char *const entry_modules[] = {"libc.so", "libc-", "ld-linux", "ld-musl",
-						    "libpthread", NULL};
+	static const char *const entry_modules[] = {"libc.so", "libc-",	     "ld-linux",
+						    "ld-musl", "libpthread", NULL};
 
 	for (size_t i = 0; entries[i]; i++)
 		if (strcmp(root, entries[i]) == 0)
@@ -202,8 +210,8 @@ static bool session_has_pid(const struct profiler_session *s, pid_t pid)
 	return false;
 }
 
-static void session_add(struct profiler_session *s, const char *folded, size_t len,
-			uint64_t count, uint64_t ns, bool truncated, bool lost)
+static void session_add(struct profiler_session *s, const char *folded, size_t len, uint64_t count,
+			uint64_t ns, bool truncated, bool lost)
 {
 	if (foldtab_add(s->pending, folded, len, count, ns) != 0)
 		return; /* out of memory: nothing sane left to record it in */
@@ -365,9 +373,8 @@ static void session_free(struct profiler_session *s)
 	free(s);
 }
 
-int stackprof_start(const struct stackprof_backend *backend, const char *task_id,
-		    const pid_t *pids, size_t n_pids, struct profiler_session **ret, char *reason,
-		    size_t reason_len)
+int stackprof_start(const struct stackprof_backend *backend, const char *task_id, const pid_t *pids,
+		    size_t n_pids, struct profiler_session **ret, char *reason, size_t reason_len)
 {
 	struct shared *sh = &shared_by_target[backend->target];
 	struct profiler_session *s = NULL;

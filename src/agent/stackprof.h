@@ -27,7 +27,7 @@
 /* Sessions of one profiler at once. */
 #define STACKPROF_SESSIONS_MAX 256
 /* Kernel frames carry this suffix (see profiler.h). */
-#define STACKPROF_KERNEL_SUFFIX	 "_[k]"
+#define STACKPROF_KERNEL_SUFFIX	  "_[k]"
 #define STACKPROF_TRUNCATED_FRAME "[truncated]"
 
 struct stackprof_backend {
@@ -35,8 +35,8 @@ struct stackprof_backend {
 	const char *name;
 	/* Opens, configures (profiler_get_config()), loads and attaches the BPF
 	 * side; fills `maps` and *ret_pids_fd. 0 or -errno with `reason`. */
-	int (*open)(void **ret_state, struct stackdrain_maps *maps, int *ret_pids_fd,
-		    char *reason, size_t reason_len);
+	int (*open)(void **ret_state, struct stackdrain_maps *maps, int *ret_pids_fd, char *reason,
+		    size_t reason_len);
 	void (*close)(void *state);
 };
 
@@ -50,9 +50,8 @@ struct stackprof_stats {
 };
 
 /* profiler_ops for a backend (see profiler.h for the contracts). */
-int stackprof_start(const struct stackprof_backend *backend, const char *task_id,
-		    const pid_t *pids, size_t n_pids, struct profiler_session **ret, char *reason,
-		    size_t reason_len);
+int stackprof_start(const struct stackprof_backend *backend, const char *task_id, const pid_t *pids,
+		    size_t n_pids, struct profiler_session **ret, char *reason, size_t reason_len);
 /* Replaces the session's pids with `pids` (n >= 1). 0 or -errno. */
 int stackprof_update_pids(struct profiler_session *s, const pid_t *pids, size_t n_pids);
 int stackprof_flush(struct profiler_session *s, const struct profile_sink *sink);

@@ -22,12 +22,16 @@
 /* Executable mappings kept per process (beyond this, addresses go unknown). */
 #define MAPPINGS_MAX 65536
 
-enum mapping_kind { MAP_FILE, MAP_ANON, MAP_SPECIAL };
+enum mapping_kind {
+	MAP_FILE,
+	MAP_ANON,
+	MAP_SPECIAL
+};
 
 struct module {
 	dev_t dev;
 	ino_t ino;
-	char *name; /* basename, for module+0x... */
+	char *name;	      /* basename, for module+0x... */
 	struct elfsyms *syms; /* NULL when the file could not be read as ELF */
 	unsigned refs;
 	struct module *next;

@@ -44,8 +44,10 @@ int symtab_add(struct symtab *t, uint64_t addr, uint64_t size, const char *name,
 	}
 	memcpy(t->names + t->names_len, name, name_len);
 	t->names[t->names_len + name_len] = '\0';
-	t->entries[t->n] = (struct symtab_entry){
-	    .addr = addr, .size = size, .name_off = (uint32_t)t->names_len, .order = (uint32_t)t->n};
+	t->entries[t->n] = (struct symtab_entry){.addr = addr,
+						 .size = size,
+						 .name_off = (uint32_t)t->names_len,
+						 .order = (uint32_t)t->n};
 	t->names_len += name_len + 1;
 	t->n++;
 	return 0;
@@ -89,8 +91,7 @@ void symtab_finish(struct symtab *t)
 	}
 }
 
-const struct symtab_entry *symtab_lookup(const struct symtab *t, uint64_t addr,
-					 size_t *ret_index)
+const struct symtab_entry *symtab_lookup(const struct symtab *t, uint64_t addr, size_t *ret_index)
 {
 	size_t lo = 0, hi = t->n;
 

@@ -35,8 +35,7 @@ int symtab_add(struct symtab *t, uint64_t addr, uint64_t size, const char *name,
 void symtab_finish(struct symtab *t);
 /* The entry covering `addr` (addr in [entry.addr, entry.addr + size)), or NULL.
  * The index is written to *ret_index when not NULL. */
-const struct symtab_entry *symtab_lookup(const struct symtab *t, uint64_t addr,
-					 size_t *ret_index);
+const struct symtab_entry *symtab_lookup(const struct symtab *t, uint64_t addr, size_t *ret_index);
 static inline const char *symtab_name(const struct symtab *t, const struct symtab_entry *e)
 {
 	return t->names + e->name_off;

@@ -107,7 +107,8 @@ static void report_totals(const struct profile_stack *stacks, size_t n, uint32_t
 		"debug profile: %llu %s in %zu stacks over %u slice(s); truncated %llu (%.1f %%); "
 		"lost %llu",
 		(unsigned long long)events, durations ? "blocks" : "samples", n, slices,
-		(unsigned long long)truncated, events ? 100.0 * (double)truncated / (double)events : 0.0,
+		(unsigned long long)truncated,
+		events ? 100.0 * (double)truncated / (double)events : 0.0,
 		(unsigned long long)lost);
 	if (durations)
 		fprintf(stderr, "; off CPU %.3f s", (double)ns / 1e9);
@@ -211,7 +212,8 @@ int cmd_debug_profile(int argc, char **argv)
 			break;
 		case 'f':
 			if (parse_u32(optarg, &flush_s) || !flush_s) {
-				fprintf(stderr, "debug profile: bad --flush-interval '%s'\n", optarg);
+				fprintf(stderr, "debug profile: bad --flush-interval '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -234,8 +236,8 @@ int cmd_debug_profile(int argc, char **argv)
 		fprintf(stderr, "debug profile: --pid and --target are required\n");
 		return usage(stderr);
 	}
-	profiler_configure(&(struct profiler_config){.oncpu_hz = hz,
-						     .offcpu_min_block_ns = min_block_us * 1000});
+	profiler_configure(
+	    &(struct profiler_config){.oncpu_hz = hz, .offcpu_min_block_ns = min_block_us * 1000});
 	ops = profiler_for((enum policy_target)target, reason, sizeof(reason));
 	if (!ops) {
 		log_error("debug profile: %s", reason);
