@@ -164,6 +164,7 @@ static size_t fold_record(const struct stackdrain_record *r, bool *ret_truncated
 {
 	struct fold f = {.buf = fold_buf, .cap = sizeof(fold_buf)};
 	char name[FRAME_MAX];
+	size_t first_kernel = 0;
 
 	*ret_truncated = false;
 	if (r->user_err && r->user_err != -EFAULT)
@@ -184,7 +185,17 @@ static size_t fold_record(const struct stackdrain_record *r, bool *ret_truncated
 	}
 	if (r->kernel_err && r->kernel_err != -EFAULT)
 		fold_frame(&f, FOLDTAB_LOST_FRAME, STACKPROF_KERNEL_SUFFIX);
-	for (size_t i = r->n_kernel; !r->kernel_err && i-- > 0;) {
+	/* The innermost kernel frames of a tracepoint stack are the BPF
+	 * machinery that took it (bpf_trace_run4, bpf_prog_...): not the
+	 * profiled code, left out. */
+	while (!r->kernel_err && first_kernel < r->n_kernel) {
+		symbolizer_kernel(symbolizer, r->kernel[first_kernel], name, sizeof(name));
+		if (strncmp(name, "bpf_prog_", 9) != 0 && strncmp(name, "bpf_trace_run", 13) != 0 &&
+		    strncmp(name, "__bpf_trace_", 12) != 0)
+			break;
+		first_kernel++;
+	}
+	for (size_t i = r->n_kernel; !r->kernel_err && i-- > first_kernel;) {
 		symbolizer_kernel(symbolizer, r->kernel[i], name, sizeof(name));
 		fold_frame(&f, name, STACKPROF_KERNEL_SUFFIX);
 	}
