@@ -342,14 +342,24 @@ static int pid_attach(struct shared *sh, pid_t pid)
 	return err;
 }
 
-static void pid_detach(struct shared *sh, pid_t pid)
+static void filter_put(struct shared *sh, pid_t pid)
 {
 	uint32_t key = (uint32_t)pid;
 
 	if (pid_ref_put(&sh->filter, pid))
 		bpf_map_delete_elem(sh->pids_fd, &key);
+}
+
+static void symbolizer_put(pid_t pid)
+{
 	if (pid_ref_put(&symbolizer_pids, pid))
 		symbolizer_drop_pid(symbolizer, pid);
+}
+
+static void pid_detach(struct shared *sh, pid_t pid)
+{
+	filter_put(sh, pid);
+	symbolizer_put(pid);
 }
 
 static bool any_session(void)
@@ -522,12 +532,16 @@ void stackprof_stop(struct profiler_session *s, const struct profile_sink *sink)
 	if (!s)
 		return;
 	sh = s->shared;
+	/* Out of the kernel filter first, so that the last drain holds every
+	 * sample of the session; the symbolizer keeps the pids until after. */
+	for (size_t i = 0; i < s->n_pids; i++)
+		filter_put(sh, s->pids[i]);
 	stackprof_flush(s, sink);
 	for (size_t i = 0; i < sh->n_sessions; i++)
 		if (sh->sessions[i] == s)
 			sh->sessions[i] = sh->sessions[--sh->n_sessions];
 	for (size_t i = 0; i < s->n_pids; i++)
-		pid_detach(sh, s->pids[i]);
+		symbolizer_put(s->pids[i]);
 	session_free(s);
 	shared_release_if_idle(sh);
 }
