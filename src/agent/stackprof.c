@@ -478,17 +478,20 @@ fail:
 int stackprof_update_pids(struct profiler_session *s, const pid_t *pids, size_t n_pids)
 {
 	struct shared *sh = s->shared;
-	size_t n = 0, kept = 0;
-	pid_t *next = normalize_pids(pids, n_pids, &n);
+	size_t n = 0, kept = 0, n_union = 0;
+	pid_t *next = normalize_pids(pids, n_pids, &n), *both, *old = s->pids, *all;
+	size_t n_old = s->n_pids;
 	int err = 0;
 
-	if (!next)
-		return -ENOMEM;
-	if (!n) {
+	if (!next || !n) {
 		free(next);
-		return -EINVAL;
+		return next ? -EINVAL : -ENOMEM;
 	}
-	drain_all(sh); /* counts so far go to the old pid set */
+	both = malloc((n + n_old) * sizeof(*both));
+	if (!both) {
+		free(next);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int e = 0;
 
@@ -499,10 +502,25 @@ int stackprof_update_pids(struct profiler_session *s, const pid_t *pids, size_t 
 		if (!e)
 			next[kept++] = next[i];
 	}
-	for (size_t i = 0; i < s->n_pids; i++)
-		if (!bsearch(&s->pids[i], next, kept, sizeof(pid_t), cmp_pid))
-			pid_detach(sh, s->pids[i]);
-	free(s->pids);
+	for (size_t i = 0; i < n_old; i++)
+		if (!bsearch(&old[i], next, kept, sizeof(pid_t), cmp_pid))
+			filter_put(sh, old[i]);
+	/* Every sample up to now belongs to the session: drain while it holds
+	 * the old and the new pids, then keep the new ones. */
+	memcpy(both, old, n_old * sizeof(*both));
+	memcpy(both + n_old, next, kept * sizeof(*both));
+	all = normalize_pids(both, n_old + kept, &n_union);
+	free(both);
+	if (all) {
+		s->pids = all;
+		s->n_pids = n_union;
+	}
+	drain_all(sh);
+	free(all);
+	for (size_t i = 0; i < n_old; i++)
+		if (!bsearch(&old[i], next, kept, sizeof(pid_t), cmp_pid))
+			symbolizer_put(old[i]);
+	free(old);
 	s->pids = next;
 	s->n_pids = kept;
 	return err;
