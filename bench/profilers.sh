@@ -6,7 +6,7 @@
 # For each tool, RUNS runs of SECONDS each, tools alternating (the machine is
 # shared: figures are medians). Cost of a run = CPU time of the tool's
 # process (user + sys, from bash's `time`) + run time of its BPF programs
-# (kernel.bpf_stats_enabled=1, bpftool's run_time_ns; perf has none: its
+# (bench/bpfstats.c, statistics on through BPF_ENABLE_STATS; perf has none: its
 # in-kernel sampling cost is not visible here) — as % of one CPU over the
 # run. perf's cost is shown for `perf record` and for record + `perf script`
 # (where perf symbolizes; ours symbolizes inside the run). Then the top-10
@@ -20,36 +20,16 @@ SECONDS_PER_RUN=${2:-10}
 HZ=99
 BIN=${CONTPROF_BIN:-build/contprof}
 OUT=$(mktemp -d /tmp/contprof-bench-XXXXXX)
-trap 'kill "${WORKLOAD:-0}" 2>/dev/null || true; sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"; [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$OUT"' EXIT
+trap 'kill "${WORKLOAD:-0}" 2>/dev/null || true; [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$OUT"' EXIT
 
-for tool in perf bpftrace bpftool node; do
+for tool in perf bpftrace node cc; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (scripts/setup.sh installs it)" >&2; exit 1; }
 done
 [[ -x $BIN && -x build/fixtures/cpuratio ]] || { echo "bench: run make first" >&2; exit 1; }
-STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
 ulimit -l unlimited 2>/dev/null || true
 
-# Sum of run_time_ns and run_cnt of the BPF programs loaded after the ids in
-# $1 whose name matches $2 (this bpftool cannot name a program's owner, and
-# others may load programs meanwhile), polled every 0.2 s until file $4 exists.
-bpf_poll() {
-  local before=$1 names=$2 out=$3 stop=$4
-  : >"$out"
-  while [[ ! -e $stop ]]; do
-    bpftool prog show -j 2>/dev/null | node -e '
-      const before = new Set(process.argv[1].split(",").filter(Boolean).map(Number));
-      const names = new RegExp(process.argv[2]);
-      let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
-        let ns = 0, cnt = 0;
-        for (const p of JSON.parse(s || "[]"))
-          if (!before.has(p.id) && names.test(p.name || "")) { ns += p.run_time_ns || 0; cnt += p.run_cnt || 0; }
-        console.log(ns, cnt);
-      });' "$before" "$names" >>"$out"
-    sleep 0.2
-  done
-}
-prog_ids() { bpftool prog show -j | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s||"[]").map(p=>p.id).join(",")))'; }
+# bench/bpfstats.c samples the run time of the programs a tool loads.
+cc -O2 -Wall -o "$OUT/bpfstats" bench/bpfstats.c -lbpf
 
 # run_measured NAME PROG_REGEX OUTFILE CMD...: runs CMD, appends "cpu_s
 # bpf_ns bpf_cnt" to $OUT/NAME.cost (CPU: user + sys, from bash's `time`).
@@ -57,12 +37,13 @@ run_measured() {
   local name=$1 progs=$2 outfile=$3; shift 3
   local poller cpu bpf
   rm -f "$OUT/$name.stop"
-  bpf_poll "$(prog_ids)" "$progs" "$OUT/$name.poll" "$OUT/$name.stop" & poller=$!
+  "$OUT/bpfstats" "$progs" "$OUT/$name.stop" >"$OUT/$name.poll" & poller=$!
+  sleep 0.1 # let it note the programs loaded before
   local TIMEFORMAT='%U %S'
   cpu=$( { time "$@" >"$outfile" 2>"$OUT/$name.err"; } 2>&1 | tail -1)
   touch "$OUT/$name.stop"
   wait "$poller" 2>/dev/null || true
-  bpf=$(sort -n -k1 "$OUT/$name.poll" | tail -1)
+  bpf=$(cat "$OUT/$name.poll")
   echo "$(awk -v c="$cpu" 'BEGIN{split(c,a," "); print a[1]+a[2]}') ${bpf:-0 0}" >>"$OUT/$name.cost"
 }
 
