@@ -68,7 +68,8 @@ static uint64_t nm_address(const char *binary, const char *symbol)
 		char name[256], type;
 		unsigned long long a;
 
-		if (sscanf(line, "%llx %c %255s", &a, &type, name) == 3 && strcmp(name, symbol) == 0)
+		if (sscanf(line, "%llx %c %255s", &a, &type, name) == 3 &&
+		    strcmp(name, symbol) == 0)
 			addr = a;
 	}
 	pclose(p);
