@@ -525,9 +525,10 @@ static json_t *cause_json(const struct task_info *t)
 	if (t->manual)
 		return json_pack("{s:s}", "message", c->message[0] ? c->message : "manual");
 	return json_pack("{s:s, s:f, s:i, s:i, s:i, s:f, s:f, s:s?, s:s}", "monitor",
-			 policy_monitor_name(c->monitor), c->threshold, "period", (int)c->period_s,
-			 "count", (int)c->count, "matched", (int)c->matched, "current", c->current,
-			 "peak", c->peak, "uri", c->uri[0] ? c->uri : NULL, "message", c->message);
+			 policy_monitor_name(c->monitor), "threshold", c->threshold, "period",
+			 (int)c->period_s, "count", (int)c->count, "matched", (int)c->matched,
+			 "current", c->current, "peak", c->peak, "uri", c->uri[0] ? c->uri : NULL,
+			 "message", c->message);
 }
 
 int uplink_task_started(struct uplink *ul, const struct task_info *t)
