@@ -191,7 +191,8 @@ static int collect_inflight(struct stackdrain *d, uint32_t old_gen)
 		if (!err)
 			err = inflight_add(d, key.gen, key.kernel_stack);
 	}
-	qsort(d->inflight, d->n_inflight, sizeof(uint64_t), cmp_ref);
+	if (d->n_inflight)
+		qsort(d->inflight, d->n_inflight, sizeof(uint64_t), cmp_ref);
 	return err;
 }
 

@@ -337,7 +337,8 @@ static int process_read_maps(struct symbolizer *sym, struct process *p)
 		process_release_maps(sym, &fresh);
 		return err;
 	}
-	qsort(fresh.maps, fresh.n_maps, sizeof(*fresh.maps), by_start);
+	if (fresh.n_maps)
+		qsort(fresh.maps, fresh.n_maps, sizeof(*fresh.maps), by_start);
 	process_release_maps(sym, p);
 	p->maps = fresh.maps;
 	p->n_maps = fresh.n_maps;

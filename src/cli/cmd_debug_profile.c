@@ -51,8 +51,11 @@ static int by_count_desc(const void *a, const void *b)
 
 static void print_stacks(const struct profile_stack *stacks, size_t n, bool durations)
 {
-	struct profile_stack *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	struct profile_stack *sorted;
 
+	if (!n)
+		return;
+	sorted = malloc(n * sizeof(*sorted));
 	if (!sorted)
 		return;
 	memcpy(sorted, stacks, n * sizeof(*sorted));

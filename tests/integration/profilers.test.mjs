@@ -127,8 +127,8 @@ test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations',
   try {
     const r = await profile(fx.pid, 'OFF_CPU', 5, ['--flush-interval', '1']);
     assert.equal(r.code, 0, r.stderr);
-    const isSleep = (s) => s.frames.includes('sleep_100ms');
-    const isFutex = (s) => s.frames.includes('futex_wait_10ms');
+    const isSleep = (s) => s.frames.includes('sleep_block');
+    const isFutex = (s) => s.frames.includes('futex_block');
     const sleeps = sum(r.stacks, isSleep), futexes = sum(r.stacks, isFutex);
     assert.ok(sleeps >= 30 && futexes >= 30, `blocks seen: ${sleeps} sleeps, ${futexes} futex waits`);
     assert.ok(Math.abs(sleeps - futexes) <= 2, `one futex wait per sleep: ${sleeps} vs ${futexes}`);
@@ -147,13 +147,29 @@ test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations',
   } finally { stop(fx); }
 });
 
+test('OFF_CPU: a block spanning several drains keeps its stack and whole duration', async () => {
+  // 2.5 s asleep per round, drained every second: the stack recorded when
+  // the thread blocked must still resolve when it wakes up two drains later.
+  const fx = await fixture('chrt', ['-f', '10', path.join(FIXTURES, 'blocker'), '2500', '10']);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await profile(fx.pid, 'OFF_CPU', 7, ['--flush-interval', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const isSleep = (s) => s.frames.includes('sleep_block');
+    const count = sum(r.stacks, isSleep), total = sumNs(r.stacks, isSleep);
+    assert.ok(count >= 1 && count <= 3, `long blocks: ${count}`);
+    assert.ok(Math.abs(total / count - 2500e6) / 2500e6 <= 0.05, `${(total / count / 1e6).toFixed(1)} ms per block`);
+    assert.equal(sum(r.stacks, (s) => s.stack.includes('[lost]')), 0, r.stacks.map((s) => s.stack).join('\n'));
+  } finally { stop(fx); }
+});
+
 test('OFF_CPU: --min-block-us leaves shorter blocks out', async () => {
   const fx = await fixture(path.join(FIXTURES, 'blocker'));
   try {
     const r = await profile(fx.pid, 'OFF_CPU', 3, ['--min-block-us', '50000']);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(sum(r.stacks, (s) => s.frames.includes('sleep_100ms')) >= 10);
-    assert.equal(sum(r.stacks, (s) => s.frames.includes('futex_wait_10ms')), 0);
+    assert.ok(sum(r.stacks, (s) => s.frames.includes('sleep_block')) >= 10);
+    assert.equal(sum(r.stacks, (s) => s.frames.includes('futex_block')), 0);
   } finally { stop(fx); }
 });
 
@@ -251,6 +267,14 @@ test('debug profile: usage errors exit 2; a missing process fails with a reason'
   assert.equal((await run(['debug', 'profile', '--pid', '1', '--target', 'NETWORK'])).code, 2);
   assert.equal((await run(['debug', 'profile', '--pid', '1', '--target', 'ON_CPU', '--hz', '0'])).code, 2);
   assert.equal((await run(['debug', 'profile', '--pid', 'x', '--target', 'ON_CPU'])).code, 2);
+  // An idle process: nothing sampled, nothing printed, success.
+  const idle = spawn('sleep', ['30']);
+  try {
+    const r = await run(['debug', 'profile', '--pid', String(idle.pid), '--target', 'ON_CPU', '--seconds', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, / 0 samples in 0 stacks/);
+  } finally { idle.kill('SIGKILL'); }
   const gone = await run(['debug', 'profile', '--pid', '4194000', '--target', 'ON_CPU', '--seconds', '1']);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /no such process/);
