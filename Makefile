@@ -103,7 +103,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/harness.o 
 
 $(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
 
-unit: $(TEST_BIN)
+unit: $(TEST_BIN) $(FIXTURE_BIN)
 	@scripts/run-unit.sh $(BUILD)/tests
 
 test:

@@ -43,13 +43,24 @@ static const char *tmp_path(const char *name)
 	return p;
 }
 
-/* The fixture binary the ELF tests read (built by `make`). */
+/* The fixture binary the ELF tests read (built by `make` beside the tests:
+ * BUILD/tests/test_symbolize -> BUILD/fixtures/cpuratio). */
 static const char *fixture(void)
 {
-	static char path[512];
+	static char path[1024];
 	const char *dir = getenv("CONTPROF_FIXTURES");
+	char self[900];
+	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/cpuratio", dir ? dir : "build/fixtures");
+	if (dir) {
+		snprintf(path, sizeof(path), "%s/cpuratio", dir);
+		return path;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	if (strrchr(self, '/'))
+		*strrchr(self, '/') = '\0';
+	snprintf(path, sizeof(path), "%s/../fixtures/cpuratio", self);
 	return path;
 }
 
@@ -210,14 +221,16 @@ TEST(elf_lookup_in_fixture_binary)
 TEST(elf_stripped_and_debuglink)
 {
 	uint64_t burn = nm_address(fixture(), "burn_three_quarters");
-	char cmd[2048];
+	char cmd[8192];
 	struct elfsyms *es;
 
-	snprintf(cmd, sizeof(cmd),
-		 "objcopy --strip-all %1$s %2$s/stripped && "
-		 "objcopy --only-keep-debug %1$s %2$s/linked.debug && "
-		 "objcopy --strip-all --add-gnu-debuglink=%2$s/linked.debug %1$s %2$s/linked",
-		 fixture(), tmp);
+	if (!CHECK(snprintf(
+		       cmd, sizeof(cmd),
+		       "objcopy --strip-all %1$s %2$s/stripped && "
+		       "objcopy --only-keep-debug %1$s %2$s/linked.debug && "
+		       "objcopy --strip-all --add-gnu-debuglink=%2$s/linked.debug %1$s %2$s/linked",
+		       fixture(), tmp) < (int)sizeof(cmd)))
+		return;
 	if (!CHECK_INT_EQ(system(cmd), 0))
 		return;
 	es = open_elf(tmp_path("stripped"));
