@@ -4,6 +4,7 @@
  * two sessions counts in both, update_pids moves the filter, and stop/start
  * cycles reload cleanly. Children burn CPU in distinct functions. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,11 +155,13 @@ TEST(sessions_share_programs_and_split_samples)
 	 * counts of a busy process on a loaded, shared machine. */
 	CHECK(near((double)(ta.alpha + ta.other), (double)(alpha1 - alpha0) * hz / 100, 0.6));
 	CHECK(near((double)(tb.beta + tb.other), (double)(beta1 - beta0) * hz / 100, 0.6));
-	/* Exactness across drains: the shared session, open over nearly the same
-	 * time and drained at other moments, saw the same samples of each
-	 * child as the session of that child alone. */
-	CHECK(near((double)tboth.alpha, (double)ta.alpha, 0.04));
-	CHECK(near((double)tboth.beta, (double)tb.beta, 0.04));
+	/* Exactness across drains: the shared session, drained at other
+	 * moments, saw the samples of each child that the session of that child
+	 * alone saw; their windows differ by the few drains between their starts
+	 * and stops (a grace period each: up to ~0.1 s on a loaded host), so
+	 * 20 samples of slack on top of 3 %. */
+	CHECK(fabs((double)tboth.alpha - (double)ta.alpha) <= 0.03 * (double)ta.alpha + 20);
+	CHECK(fabs((double)tboth.beta - (double)tb.beta) <= 0.03 * (double)tb.beta + 20);
 	CHECK(ta.alpha > 100 && tb.beta > 100);
 out:
 	reap(alpha);
