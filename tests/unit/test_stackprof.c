@@ -182,9 +182,9 @@ TEST(update_pids_moves_the_filter_and_restart_works)
 		memset(&t, 0, sizeof(t));
 		if (!CHECK_INT_EQ(ops->start("u", &alpha, 1, &s, reason, sizeof(reason)), 0))
 			break;
-		sleep_ms(600);
+		sleep_ms(1000);
 		CHECK_INT_EQ(ops->flush(s, &sink), 0);
-		CHECK(t.alpha > 10);
+		CHECK(t.alpha > 3);
 		CHECK_INT_EQ(t.beta, 0);
 		CHECK_INT_EQ(ops->update_pids(s, &beta, 1), 0);
 		/* Samples taken before the update still belong to the slice (of
@@ -192,9 +192,9 @@ TEST(update_pids_moves_the_filter_and_restart_works)
 		CHECK_INT_EQ(ops->flush(s, &sink), 0);
 		CHECK(t.beta <= 3);
 		memset(&t, 0, sizeof(t));
-		sleep_ms(600);
+		sleep_ms(1000);
 		ops->stop(s, &sink);
-		CHECK(t.beta > 10);
+		CHECK(t.beta > 3);
 		CHECK_INT_EQ(t.alpha, 0);
 	}
 	/* A session on processes that do not exist fails with a reason. */
