@@ -22,8 +22,11 @@
  *
  * ON_CPU / OFF_CPU convention: the user frames (outermost first), then the
  * kernel frames (outermost first), each kernel frame with the suffix "_[k]"
- * ("main;work;burn" on CPU in user mode; "main;sleep_100ms;
- * entry_SYSCALL_64_[k];...;schedule_[k]" blocked in a syscall). Frame names:
+ * ("start_thread;work;burn" on CPU in user mode; "main;sleep_block;
+ * entry_SYSCALL_64_after_hwframe_[k];...;schedule_[k];__schedule_[k]"
+ * blocked in a system call). OFF_CPU: count = times blocked there,
+ * duration_ns = time off CPU (including the wait for a CPU after the
+ * wake-up); ON_CPU: count = samples. Frame names:
  * the demangled function; "module+0xADDR" when the module has no symbol
  * there; "[unknown]" when no mapping holds the address. Special frames:
  *   "[truncated]" first: the user stack does not reach a thread entry (start
@@ -55,7 +58,7 @@ struct profiler_ops {
 	 * (reason_len bytes) says why, for the task's FAILED status. */
 	int (*start)(const char *task_id, const pid_t *pids, size_t n_pids,
 		     struct profiler_session **ret, char *reason, size_t reason_len);
-	/* Adds or removes pids of a running session (NETWORK: a process of the
+	/* Replaces the pids of a running session (NETWORK: a process of the
 	 * instance appeared or exited). */
 	int (*update_pids)(struct profiler_session *s, const pid_t *pids, size_t n_pids);
 	int (*flush)(struct profiler_session *s, const struct profile_sink *sink);
