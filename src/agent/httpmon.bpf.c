@@ -83,7 +83,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, 4096);
 	__type(key, struct conn_key);
 	__type(value, struct conn);
 } conns SEC(".maps");
@@ -255,7 +255,7 @@ struct scan_ctx {
 	__u8 *data;
 	__u32 n;
 	__u32 found;
-	__u32 at[HTTPMON_PER_BUFFER - 1];
+	__u32 at[HTTPMON_PER_BUFFER]; /* the first HTTPMON_PER_BUFFER - 1 used */
 	__u64 roll;
 	bool responses; /* look for "HTTP/1.x" rather than header ends */
 };
@@ -279,10 +279,11 @@ static long scan_byte(__u64 i, void *arg)
 	}
 	if (start + 16 > s->n)
 		return 0;
+	/* Keep HTTPMON_PER_BUFFER - 1 offsets; one more means "too many". */
 	if (s->found < HTTPMON_PER_BUFFER - 1)
-		s->at[s->found & (HTTPMON_PER_BUFFER - 2)] = start;
+		s->at[s->found & (HTTPMON_PER_BUFFER - 1)] = start;
 	s->found++;
-	return s->found >= HTTPMON_PER_BUFFER - 1;
+	return s->found >= HTTPMON_PER_BUFFER;
 }
 
 /* Reads min(len, HTTPMON_SCAN_BYTES) bytes of `ubuf` into the scratch and
@@ -331,9 +332,10 @@ static __always_inline void push_request(struct conn *c, __u8 *win, __u32 n, __u
 	c->count++;
 }
 
-/* A request-side buffer of `len` bytes at user address `ubuf`. */
+/* A request-side buffer: `len` readable bytes at user address `ubuf`, part
+ * of a message of `total` bytes (more when other iovecs follow). */
 static __always_inline void on_request_side(__u32 tgid, __u32 fd, __u8 role, __u64 ubuf, __u64 len,
-					    __u64 ts)
+					    __u64 total, __u64 ts)
 {
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct scan_ctx s = {};
@@ -382,9 +384,15 @@ static __always_inline void on_request_side(__u32 tgid, __u32 fd, __u8 role, __u
 		last_at = s.at[i];
 		push_request(c, win, n, last_at, ts);
 	}
+	if (s.found >= HTTPMON_PER_BUFFER) {
+		/* More requests in this buffer than one scan records. */
+		if (!c->desync)
+			drop_queue(c);
+		return;
+	}
 	/* Past the window a bodiless request can only be followed by more
 	 * requests we cannot see. */
-	if (len > n) {
+	if (total > n) {
 		__u8 last[16];
 		__u32 l = 0;
 
@@ -443,9 +451,9 @@ static __always_inline void pop_response(struct conn *c, __u32 tgid, __u32 fd, _
 	emit(c, tgid, fd, status, ts);
 }
 
-/* A response-side buffer of `len` bytes at user address `ubuf`. */
+/* A response-side buffer (as for on_request_side()). */
 static __always_inline void on_response_side(__u32 tgid, __u32 fd, __u8 role, __u64 ubuf, __u64 len,
-					     __u64 ts)
+					     __u64 total, __u64 ts)
 {
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct scan_ctx s = {.responses = true};
@@ -487,7 +495,7 @@ static __always_inline void on_response_side(__u32 tgid, __u32 fd, __u8 role, __
 		if (status)
 			pop_response(c, tgid, fd, status, ts);
 	}
-	if (len > n && c->count && !c->desync)
+	if ((total > n || s.found >= HTTPMON_PER_BUFFER) && c->count && !c->desync)
 		drop_queue(c);
 }
 
@@ -546,10 +554,10 @@ static __always_inline int read_exit(long ret)
 	key.fd = args.fd;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
-		on_response_side(tgid, args.fd, HTTPMON_ROLE_CLIENT, args.buf, len,
+		on_response_side(tgid, args.fd, HTTPMON_ROLE_CLIENT, args.buf, len, ret,
 				 bpf_ktime_get_ns());
 	else
-		on_request_side(tgid, args.fd, HTTPMON_ROLE_SERVER, args.buf, len,
+		on_request_side(tgid, args.fd, HTTPMON_ROLE_SERVER, args.buf, len, ret,
 				bpf_ktime_get_ns());
 	return 0;
 }
@@ -613,7 +621,7 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- writes: inspect the buffer at entry ---- */
 
-static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len)
+static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct conn_key key = {.tgid = tgid, .fd = fd};
@@ -623,52 +631,53 @@ static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
-		on_response_side(tgid, fd, HTTPMON_ROLE_SERVER, buf, len, bpf_ktime_get_ns());
+		on_response_side(tgid, fd, HTTPMON_ROLE_SERVER, buf, len, total, bpf_ktime_get_ns());
 	else
-		on_request_side(tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, bpf_ktime_get_ns());
+		on_request_side(tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total, bpf_ktime_get_ns());
 	return 0;
 }
 
-static __always_inline int on_write_iov(__u64 fd, const struct iovec *iov)
+/* The first iovec is inspected; later ones only make the message longer. */
+static __always_inline int on_write_iov(__u64 fd, const struct iovec *iov, __u64 iovcnt)
 {
 	struct iovec first;
 
-	if (bpf_probe_read_user(&first, sizeof(first), iov))
+	if (iovcnt < 1 || bpf_probe_read_user(&first, sizeof(first), iov))
 		return 0;
-	return on_write(fd, (__u64)first.iov_base, first.iov_len);
+	return on_write(fd, (__u64)first.iov_base, first.iov_len,
+			iovcnt > 1 ? ~0ULL : first.iov_len);
 }
 
 SEC("tp/syscalls/sys_enter_write")
 int enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_sendto")
 int enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_writev")
 int enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
-	if (ctx->args[2] < 1 || !is_watched(bpf_get_current_pid_tgid() >> 32))
+	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	return on_write_iov(ctx->args[0], (const struct iovec *)ctx->args[1]);
+	return on_write_iov(ctx->args[0], (const struct iovec *)ctx->args[1], ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_sendmsg")
 int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	struct user_msghdr *msg = (struct user_msghdr *)ctx->args[1];
-	struct iovec *iov = NULL;
+	struct user_msghdr msg;
 
 	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	if (bpf_probe_read_user(&iov, sizeof(iov), &msg->msg_iov) || !iov)
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]) || !msg.msg_iov)
 		return 0;
-	return on_write_iov(ctx->args[0], iov);
+	return on_write_iov(ctx->args[0], msg.msg_iov, msg.msg_iovlen);
 }
 
 /* ---- connection boundaries: a new or closed fd starts from nothing ---- */

@@ -19,9 +19,9 @@
 /* Bytes of one buffer the kernel scans for pipelined requests/responses. */
 #define HTTPMON_SCAN_BYTES 1024
 /* Requests one connection may have waiting for their responses. */
-#define HTTPMON_QUEUE_DEPTH 4
-/* Requests/responses recognised in one buffer (the first and up to 3 more). */
-#define HTTPMON_PER_BUFFER 4
+#define HTTPMON_QUEUE_DEPTH 8
+/* Requests/responses recognised in one buffer (the first and up to 7 more). */
+#define HTTPMON_PER_BUFFER 8
 /* The watched-pid bitmap covers every pid up to the kernel's PID_MAX_LIMIT. */
 #define HTTPMON_PID_LIMIT    (4 * 1024 * 1024)
 #define HTTPMON_BITMAP_WORDS (HTTPMON_PID_LIMIT / 64)
