@@ -631,7 +631,8 @@ static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
-		on_response_side(tgid, fd, HTTPMON_ROLE_SERVER, buf, len, total, bpf_ktime_get_ns());
+		on_response_side(tgid, fd, HTTPMON_ROLE_SERVER, buf, len, total,
+				 bpf_ktime_get_ns());
 	else
 		on_request_side(tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total, bpf_ktime_get_ns());
 	return 0;

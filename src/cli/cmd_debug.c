@@ -99,6 +99,8 @@ int cmd_debug(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "proc-events") == 0)
 		return debug_proc_events(argc - 1, argv + 1);
+	if (strcmp(argv[1], "http") == 0)
+		return cmd_debug_http(argc - 1, argv + 1);
 	fprintf(stderr, "contprof debug: unknown check '%s'\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -10,6 +10,7 @@
 int cmd_up(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+int cmd_debug_http(int argc, char **argv); /* cmd_debug_http.c */
 
 /* True when argv holds -h or --help (stops at "--"). */
 int cli_wants_help(int argc, char **argv);
