@@ -4,6 +4,11 @@
  *   {"type":"item", second, process, pid, target, monitor, label, value, requests, errors}
  *     (with --policy: the per-second value of each HTTP item, as the agent
  *      feeds its trigger windows)
+ *   {"type":"decision", second, process, target, monitor, threshold, matched,
+ *    current, peak, message}
+ *     (with --policy: the task the trigger engine would start, fed exactly
+ *      as the agent loop feeds it — this command is the reference for that
+ *      seam: consume, httpagg_tick, engine_record_http, engine_tick)
  *   {"type":"stats", ...kernel counters} at the end.
  * Prints "debug http: watching" on stderr once attached. Stops after
  * --seconds, on SIGINT/SIGTERM, or when every watched pid is gone. */
@@ -17,6 +22,7 @@
 #include <time.h>
 
 #include "agent/bpfutil.h"
+#include "agent/engine.h"
 #include "agent/httpagg.h"
 #include "agent/httpmon.h"
 #include "cli/commands.h"
@@ -34,8 +40,11 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+#define DEBUG_HTTP_INSTANCE "debug"
+
 struct debug_http {
-	struct httpagg *agg; /* NULL without --policy */
+	struct httpagg *agg;   /* NULL without --policy */
+	struct engine *engine; /* NULL without --policy */
 };
 
 static void print_request(const struct httpmon_request *r, void *ctx)
@@ -60,15 +69,50 @@ static void print_request(const struct httpmon_request *r, void *ctx)
 		httpagg_add(d->agg, r);
 }
 
+/* The seam the agent loop uses: every item value goes to the engine. */
 static void print_value(const struct httpagg_value *v, void *ctx)
 {
-	(void)ctx;
+	struct debug_http *d = ctx;
+	int err = engine_record_http(d->engine, v->process_id, v->target, v->monitor, v->second,
+				     v->value);
+
+	if (err)
+		log_warn("debug http: engine refused second %lld of %s: %s", (long long)v->second,
+			 v->process_id, strerror(-err));
 	printf("{\"type\":\"item\",\"second\":%lld,\"process\":\"%s\",\"pid\":%u,\"target\":\"%s\","
 	       "\"monitor\":\"%s\",\"label\":\"%s\",\"value\":%.6g,\"requests\":%llu,"
 	       "\"errors\":%llu}\n",
 	       (long long)v->second, v->process_id, v->pid, policy_target_name(v->target),
 	       policy_monitor_name(v->monitor), v->label, v->value, (unsigned long long)v->requests,
 	       (unsigned long long)v->errors);
+}
+
+static void print_decision(const struct engine_decision *dec, void *ctx)
+{
+	const struct engine_cause *c = &dec->cause;
+	int64_t *second = ctx;
+
+	printf("{\"type\":\"decision\",\"second\":%lld,\"process\":\"%s\",\"target\":\"%s\","
+	       "\"monitor\":\"%s\",\"threshold\":%.6g,\"period\":%u,\"count\":%u,"
+	       "\"matched\":%u,\"current\":%.6g,\"peak\":%.6g}\n",
+	       (long long)*second, dec->process_id, policy_target_name(dec->target),
+	       policy_monitor_name(c->monitor), c->threshold, c->period_s, c->count, c->matched,
+	       c->current, c->peak);
+}
+
+/* One 1-second tick at the start of monotonic second now_s: the values of
+ * every completed second go to the engine, which is then evaluated at the
+ * last completed second. */
+static void tick(struct debug_http *d, struct httpmon *hm, int64_t now_s)
+{
+	int64_t evaluated_s = now_s - 1;
+	struct timespec ts;
+
+	httpmon_consume(hm);
+	httpagg_tick(d->agg, now_s, print_value, d);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	engine_tick(d->engine, evaluated_s, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+		    print_decision, &evaluated_s);
 }
 
 static void print_stats(const struct httpmon *hm)
@@ -139,7 +183,10 @@ static int usage(void)
 	return EXIT_USAGE;
 }
 
-static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, struct policy *policy)
+/* `policy` and `engine_policy` are two copies of one document: the engine
+ * takes ownership of the second. */
+static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, const struct policy *policy,
+	       struct policy *engine_policy)
 {
 	struct debug_http d = {0};
 	struct httpmon *hm = NULL;
@@ -148,15 +195,22 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, struct policy *p
 
 	if (policy) {
 		d.agg = httpagg_new();
-		if (!d.agg) {
+		d.engine = engine_new(POLICY_DEFAULT_DURATION_S, POLICY_DEFAULT_SILENCE_S);
+		if (!d.agg || !d.engine)
+			policy_free(engine_policy);
+		/* The engine owns the policy from here, even on failure. */
+		if (!d.agg || !d.engine || engine_set_policy(d.engine, engine_policy)) {
 			log_error("debug http: out of memory");
-			return 1;
+			goto out;
 		}
 		for (size_t i = 0; i < n_pids; i++) {
 			char id[32];
 
 			snprintf(id, sizeof(id), "pid-%u", pids[i]);
 			err = httpagg_set_process(d.agg, id, pids[i], policy);
+			if (!err)
+				err = engine_add_process(d.engine, id, policy->service,
+							 DEBUG_HTTP_INSTANCE);
 			if (err) {
 				log_error("debug http: policy items for pid %u: %s", pids[i],
 					  strerror(-err));
@@ -189,7 +243,7 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, struct policy *p
 		fflush(stdout);
 		now_s = monotonic_s();
 		if (d.agg && now_s != last_tick_s) {
-			httpagg_tick(d.agg, now_s, print_value, NULL);
+			tick(&d, hm, now_s);
 			last_tick_s = now_s;
 		}
 		if (seconds && now_s - start_s >= (int64_t)seconds)
@@ -198,13 +252,12 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, struct policy *p
 			break;
 	}
 	httpmon_consume(hm);
-	if (d.agg)
-		httpagg_tick(d.agg, monotonic_s() + 1, print_value, NULL);
 	print_stats(hm);
 	rc = 0;
 out:
 	httpmon_close(hm);
 	httpagg_free(d.agg);
+	engine_free(d.engine);
 	return rc;
 }
 
@@ -217,7 +270,7 @@ int cmd_debug_http(int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	uint32_t pids[DEBUG_HTTP_MAX_PIDS], seconds = 0;
 	const char *policy_path = NULL;
-	struct policy *policy = NULL;
+	struct policy *policy = NULL, *engine_policy = NULL;
 	struct sigaction sa = {.sa_handler = on_signal};
 	size_t n_pids = 0;
 	int opt, rc;
@@ -253,9 +306,13 @@ int cmd_debug_http(int argc, char **argv)
 		return usage();
 	if (policy_path && read_policy(policy_path, &policy))
 		return 1;
+	if (policy_path && read_policy(policy_path, &engine_policy)) {
+		policy_free(policy);
+		return 1;
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = run(pids, n_pids, seconds, policy);
+	rc = run(pids, n_pids, seconds, policy, engine_policy);
 	policy_free(policy);
 	return rc;
 }
