@@ -451,12 +451,39 @@ static __always_inline void pop_response(struct conn *c, __u32 tgid, __u32 fd, _
 	emit(c, tgid, fd, status, ts);
 }
 
-/* A response-side buffer (as for on_request_side()). */
+/* Status lines at the start of iovecs 1.. of a vectored write: servers put
+ * each response's header in its own buffer, so pipelined responses written
+ * together show there. Returns false when the vector is longer than we look. */
+static __always_inline bool pop_iov_heads(struct conn *c, __u32 tgid, __u32 fd, __u64 iov,
+					  __u64 iovcnt, __u64 ts)
+{
+	for (int i = 1; i < HTTPMON_IOV_HEADS; i++) {
+		struct iovec v;
+		__u8 head[16];
+		__u16 status;
+
+		if (i >= iovcnt)
+			return true;
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + i * sizeof(v))))
+			return false;
+		if (v.iov_len < 16 || bpf_probe_read_user(head, sizeof(head), v.iov_base))
+			continue;
+		status = parse_status(head);
+		if (status)
+			pop_response(c, tgid, fd, status, ts);
+	}
+	return iovcnt <= HTTPMON_IOV_HEADS;
+}
+
+/* A response-side buffer: `len` readable bytes at `ubuf`, the first of
+ * `iovcnt` iovecs at user address `iov` (iovcnt 0: not a vectored write),
+ * in a message of `total` bytes. */
 static __always_inline void on_response_side(__u32 tgid, __u32 fd, __u8 role, __u64 ubuf, __u64 len,
-					     __u64 total, __u64 ts)
+					     __u64 total, __u64 iov, __u64 iovcnt, __u64 ts)
 {
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct scan_ctx s = {.responses = true};
+	bool sure = true;
 	__u8 head[16];
 	__u32 n = 0;
 	struct conn *c;
@@ -469,14 +496,22 @@ static __always_inline void on_response_side(__u32 tgid, __u32 fd, __u8 role, __
 	if (len < 16 || bpf_probe_read_user(head, sizeof(head), (const void *)ubuf))
 		return;
 	status = parse_status(head);
-	if (!status)
+	if (status) {
+		c->answered = 1;
+		pop_response(c, tgid, fd, status, ts);
+	}
+	/* More status lines matter only while pipelined requests wait for
+	 * them (or after an interim one): else none could pair. */
+	if (c->desync || (c->count == 0 && (!status || status >= 200)))
 		return;
-	c->answered = 1;
-	pop_response(c, tgid, fd, status, ts);
-	/* Only look for more status lines in the buffer when pipelined requests
-	 * wait for them (or the first was interim): else none can pair. */
-	if (c->desync || (c->count == 0 && status >= 200))
+	if (iovcnt > 1)
+		sure = pop_iov_heads(c, tgid, fd, iov, iovcnt, ts);
+	if (!status) {
+		/* A body write: only iovec heads are looked at. */
+		if (!sure && c->count && !c->desync)
+			drop_queue(c);
 		return;
+	}
 	win = load_window(ubuf, len, &n);
 	if (!win)
 		return;
@@ -495,7 +530,7 @@ static __always_inline void on_response_side(__u32 tgid, __u32 fd, __u8 role, __
 		if (status)
 			pop_response(c, tgid, fd, status, ts);
 	}
-	if ((total > n || s.found >= HTTPMON_PER_BUFFER) && c->count && !c->desync)
+	if ((!sure || total > n || s.found >= HTTPMON_PER_BUFFER) && c->count && !c->desync)
 		drop_queue(c);
 }
 
@@ -554,7 +589,7 @@ static __always_inline int read_exit(long ret)
 	key.fd = args.fd;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
-		on_response_side(tgid, args.fd, HTTPMON_ROLE_CLIENT, args.buf, len, ret,
+		on_response_side(tgid, args.fd, HTTPMON_ROLE_CLIENT, args.buf, len, ret, 0, 0,
 				 bpf_ktime_get_ns());
 	else
 		on_request_side(tgid, args.fd, HTTPMON_ROLE_SERVER, args.buf, len, ret,
@@ -621,7 +656,8 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- writes: inspect the buffer at entry ---- */
 
-static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total)
+static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total, __u64 iov,
+				    __u64 iovcnt)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct conn_key key = {.tgid = tgid, .fd = fd};
@@ -631,7 +667,7 @@ static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
-		on_response_side(tgid, fd, HTTPMON_ROLE_SERVER, buf, len, total,
+		on_response_side(tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt,
 				 bpf_ktime_get_ns());
 	else
 		on_request_side(tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total, bpf_ktime_get_ns());
@@ -646,19 +682,19 @@ static __always_inline int on_write_iov(__u64 fd, const struct iovec *iov, __u64
 	if (iovcnt < 1 || bpf_probe_read_user(&first, sizeof(first), iov))
 		return 0;
 	return on_write(fd, (__u64)first.iov_base, first.iov_len,
-			iovcnt > 1 ? ~0ULL : first.iov_len);
+			iovcnt > 1 ? ~0ULL : first.iov_len, (__u64)iov, iovcnt);
 }
 
 SEC("tp/syscalls/sys_enter_write")
 int enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2]);
+	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
 }
 
 SEC("tp/syscalls/sys_enter_sendto")
 int enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2]);
+	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
 }
 
 SEC("tp/syscalls/sys_enter_writev")

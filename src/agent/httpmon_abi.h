@@ -22,6 +22,9 @@
 #define HTTPMON_QUEUE_DEPTH 8
 /* Requests/responses recognised in one buffer (the first and up to 7 more). */
 #define HTTPMON_PER_BUFFER 8
+/* Iovecs of one vectored write whose first bytes are checked for a status
+ * line (pipelined responses written together). */
+#define HTTPMON_IOV_HEADS 8
 /* The watched-pid bitmap covers every pid up to the kernel's PID_MAX_LIMIT. */
 #define HTTPMON_PID_LIMIT    (4 * 1024 * 1024)
 #define HTTPMON_BITMAP_WORDS (HTTPMON_PID_LIMIT / 64)
