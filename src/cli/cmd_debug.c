@@ -90,6 +90,8 @@ static int debug_proc_events(int argc, char **argv)
 
 int cmd_debug(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "http") == 0) /* own --help */
+		return cmd_debug_http(argc - 1, argv + 1);
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		printf("usage: contprof debug proc-events [--count N] [--timeout SECONDS]\n\n"
 		       "Loads the agent's exec/exit BPF program and prints one JSON line per\n"
@@ -99,8 +101,6 @@ int cmd_debug(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "proc-events") == 0)
 		return debug_proc_events(argc - 1, argv + 1);
-	if (strcmp(argv[1], "http") == 0)
-		return cmd_debug_http(argc - 1, argv + 1);
 	fprintf(stderr, "contprof debug: unknown check '%s'\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -45,6 +45,8 @@ static void on_signal(int sig)
 struct debug_http {
 	struct httpagg *agg;   /* NULL without --policy */
 	struct engine *engine; /* NULL without --policy */
+	bool quiet;	       /* no request lines; agent-style batched wakeups */
+	uint64_t seen;
 };
 
 static void print_request(const struct httpmon_request *r, void *ctx)
@@ -52,6 +54,12 @@ static void print_request(const struct httpmon_request *r, void *ctx)
 	struct debug_http *d = ctx;
 	char uri[2 * HTTPMON_URI_MAX + 1];
 	size_t o = 0;
+
+	d->seen++;
+	if (d->agg)
+		httpagg_add(d->agg, r);
+	if (d->quiet)
+		return;
 
 	for (const char *c = r->uri; *c; c++) {
 		if (*c == '"' || *c == '\\')
@@ -65,8 +73,6 @@ static void print_request(const struct httpmon_request *r, void *ctx)
 	       r->pid, httpmon_role_name(r->role), httpmon_method_name(r->method), uri,
 	       r->uri_truncated ? "true" : "false", r->status, (unsigned long long)r->start_ns,
 	       (unsigned long long)r->end_ns, (double)(r->end_ns - r->start_ns) / 1e6);
-	if (d->agg)
-		httpagg_add(d->agg, r);
 }
 
 /* The seam the agent loop uses: every item value goes to the engine. */
@@ -115,7 +121,7 @@ static void tick(struct debug_http *d, struct httpmon *hm, int64_t now_s)
 		    print_decision, &evaluated_s);
 }
 
-static void print_stats(const struct httpmon *hm)
+static void print_stats(const struct httpmon *hm, uint64_t seen)
 {
 	struct httpmon_stats st;
 
@@ -124,8 +130,8 @@ static void print_stats(const struct httpmon *hm)
 	printf("{\"type\":\"stats\"");
 	for (int k = 0; k < HTTPMON_CNT_COUNT; k++)
 		printf(",\"%s\":%llu", httpmon_counter_name(k), (unsigned long long)st.counters[k]);
-	printf(",\"load_ms\":%.3f,\"attach_ms\":%.3f}\n", (double)st.load_ns / 1e6,
-	       (double)st.attach_ns / 1e6);
+	printf(",\"delivered\":%llu,\"load_ms\":%.3f,\"attach_ms\":%.3f}\n",
+	       (unsigned long long)seen, (double)st.load_ns / 1e6, (double)st.attach_ns / 1e6);
 }
 
 static int read_policy(const char *path, struct policy **ret)
@@ -179,16 +185,16 @@ static bool any_alive(const uint32_t *pids, size_t n)
 static int usage(void)
 {
 	fprintf(stderr, "debug http: usage: --pid PID [--pid PID...] [--seconds N] "
-			"[--policy FILE]\n");
+			"[--policy FILE] [--quiet]\n");
 	return EXIT_USAGE;
 }
 
 /* `policy` and `engine_policy` are two copies of one document: the engine
  * takes ownership of the second. */
-static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, const struct policy *policy,
-	       struct policy *engine_policy)
+static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, bool quiet,
+	       const struct policy *policy, struct policy *engine_policy)
 {
-	struct debug_http d = {0};
+	struct debug_http d = {.quiet = quiet};
 	struct httpmon *hm = NULL;
 	int64_t start_s, last_tick_s;
 	int err, rc = 1;
@@ -223,7 +229,7 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, const struct pol
 		log_error("debug http: tracefs is not mounted and cannot be: %s", strerror(-err));
 		goto out;
 	}
-	err = httpmon_open(print_request, &d, 0, &hm);
+	err = httpmon_open(print_request, &d, quiet ? HTTPMON_AGENT_WAKEUP_BYTES : 0, &hm);
 	for (size_t i = 0; !err && i < n_pids; i++)
 		err = httpmon_watch(hm, pids[i]);
 	if (err) {
@@ -252,7 +258,7 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, const struct pol
 			break;
 	}
 	httpmon_consume(hm);
-	print_stats(hm);
+	print_stats(hm, d.seen);
 	rc = 0;
 out:
 	httpmon_close(hm);
@@ -263,20 +269,20 @@ out:
 
 int cmd_debug_http(int argc, char **argv)
 {
-	static const struct option opts[] = {{"pid", required_argument, NULL, 'p'},
-					     {"seconds", required_argument, NULL, 's'},
-					     {"policy", required_argument, NULL, 'P'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"pid", required_argument, NULL, 'p'},    {"seconds", required_argument, NULL, 's'},
+	    {"policy", required_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
 	uint32_t pids[DEBUG_HTTP_MAX_PIDS], seconds = 0;
 	const char *policy_path = NULL;
 	struct policy *policy = NULL, *engine_policy = NULL;
 	struct sigaction sa = {.sa_handler = on_signal};
 	size_t n_pids = 0;
+	bool quiet = false;
 	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:s:P:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:s:P:qh", opts, NULL)) != -1) {
 		if (opt == 'p' && n_pids < DEBUG_HTTP_MAX_PIDS &&
 		    parse_u32(optarg, &pids[n_pids]) == 0 && pids[n_pids] > 0) {
 			n_pids++;
@@ -286,6 +292,10 @@ int cmd_debug_http(int argc, char **argv)
 			continue;
 		if (opt == 'P') {
 			policy_path = optarg;
+			continue;
+		}
+		if (opt == 'q') {
+			quiet = true;
 			continue;
 		}
 		if (opt == 'h') {
@@ -312,7 +322,7 @@ int cmd_debug_http(int argc, char **argv)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = run(pids, n_pids, seconds, policy, engine_policy);
+	rc = run(pids, n_pids, seconds, quiet, policy, engine_policy);
 	policy_free(policy);
 	return rc;
 }
