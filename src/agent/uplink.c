@@ -45,7 +45,7 @@ struct uplink {
 	json_t *processes_sent;
 	bool processes_dirty;
 	json_t *services;
-	json_t *sync_results; /* array of sync answers for the loop */
+	json_t *sync_results;  /* array of sync answers for the loop */
 	json_t *metric_series; /* array of [process_id, monitor, uri] */
 	struct metric_point *points;
 	size_t n_points;
@@ -103,17 +103,16 @@ static void sender_wait(struct uplink *ul, int64_t deadline_ms)
 
 /* One request; classifies the answer: 0 delivered, 1 rejected (drop),
  * -errno retry later. */
-static int exchange(struct uplink *ul, struct uplink_http *h, const char *method,
-		    const char *path, const char *body, uint32_t timeout_ms, long *ret_status,
-		    char **ret_body)
+static int exchange(struct uplink *ul, struct uplink_http *h, const char *method, const char *path,
+		    const char *body, uint32_t timeout_ms, long *ret_status, char **ret_body)
 {
 	long status = 0;
 	char *resp = NULL;
 	int err;
 
 	(void)ul;
-	err = uplink_http_send(h, method, path, body, body ? strlen(body) : 0, timeout_ms,
-				   &status, &resp);
+	err = uplink_http_send(h, method, path, body, body ? strlen(body) : 0, timeout_ms, &status,
+			       &resp);
 
 	if (err) {
 		log_debug("uplink: %s", uplink_http_error(h));
@@ -151,8 +150,8 @@ static int send_register(struct uplink *ul, struct uplink_http *h)
 		ul->processes_sent = ul->processes;
 		ul->processes = NULL;
 	}
-	body = json_pack("{s:s, s:s, s:O}", "agent_id", ul->agent_id, "host", ul->host,
-			 "processes", ul->processes_sent ? ul->processes_sent : json_array());
+	body = json_pack("{s:s, s:s, s:O}", "agent_id", ul->agent_id, "host", ul->host, "processes",
+			 ul->processes_sent ? ul->processes_sent : json_array());
 	ul->processes_dirty = false;
 	pthread_mutex_unlock(&ul->lock);
 	if (!body)
@@ -161,8 +160,8 @@ static int send_register(struct uplink *ul, struct uplink_http *h)
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
-	r = exchange(ul, h, "POST", "/api/v1/agent/register", text, UPLINK_REQUEST_TIMEOUT_MS,
-		     NULL, NULL);
+	r = exchange(ul, h, "POST", "/api/v1/agent/register", text, UPLINK_REQUEST_TIMEOUT_MS, NULL,
+		     NULL);
 	free(text);
 	if (r < 0) {
 		pthread_mutex_lock(&ul->lock);
@@ -242,10 +241,10 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 
 		if (!points_of[p->series]) {
 			json_t *key = json_array_get(ul->metric_series, p->series);
-			json_t *s = json_pack("{s:O, s:O, s:O, s:[]}", "process_id",
-					      json_array_get(key, 0), "monitor",
-					      json_array_get(key, 1), "uri",
-					      json_array_get(key, 2), "points");
+			json_t *s =
+			    json_pack("{s:O, s:O, s:O, s:[]}", "process_id", json_array_get(key, 0),
+				      "monitor", json_array_get(key, 1), "uri",
+				      json_array_get(key, 2), "points");
 
 			json_array_append_new(series_out, s);
 			points_of[p->series] = json_object_get(s, "points");
@@ -260,8 +259,8 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
-	r = exchange(ul, h, "POST", "/api/v1/agent/metrics", text, UPLINK_REQUEST_TIMEOUT_MS,
-		     NULL, NULL);
+	r = exchange(ul, h, "POST", "/api/v1/agent/metrics", text, UPLINK_REQUEST_TIMEOUT_MS, NULL,
+		     NULL);
 	free(text);
 	if (r < 0)
 		return r;
@@ -370,9 +369,8 @@ static void *syncer_main(void *arg)
 
 			backoff = next_backoff(backoff);
 			/* Sleep in short steps so a stop or a restart is seen. */
-			for (uint32_t slept = 0; slept < backoff && !ul->stopping &&
-						 !ul->sync_restart;
-			     slept += 100) {
+			for (uint32_t slept = 0;
+			     slept < backoff && !ul->stopping && !ul->sync_restart; slept += 100) {
 				ts = (struct timespec){.tv_sec = 0, .tv_nsec = 100000000};
 				nanosleep(&ts, NULL);
 			}
@@ -431,12 +429,11 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	ul->services = json_object();
 	ul->sync_results = json_array();
 	ul->metric_series = json_array();
-	ul->points = calloc(opts->metrics_max_points ? opts->metrics_max_points : 1,
-			    sizeof(*ul->points));
+	ul->points =
+	    calloc(opts->metrics_max_points ? opts->metrics_max_points : 1, sizeof(*ul->points));
 	ul->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->services ||
-	    !ul->sync_results || !ul->metric_series || !ul->points ||
-	    (opts->token && !ul->token)) {
+	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->services || !ul->sync_results ||
+	    !ul->metric_series || !ul->points || (opts->token && !ul->token)) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -528,7 +525,7 @@ static json_t *cause_json(const struct task_info *t)
 	if (t->manual)
 		return json_pack("{s:s}", "message", c->message[0] ? c->message : "manual");
 	return json_pack("{s:s, s:f, s:i, s:i, s:i, s:f, s:f, s:s?, s:s}", "monitor",
-			 policy_monitor_name(c->monitor), c->threshold, "period",
+			 policy_monitor_name(c->monitor), "threshold", c->threshold, "period",
 			 (int)c->period_s, "count", (int)c->count, "matched", (int)c->matched,
 			 "current", c->current, "peak", c->peak, "uri", c->uri[0] ? c->uri : NULL,
 			 "message", c->message);
@@ -537,11 +534,10 @@ static json_t *cause_json(const struct task_info *t)
 int uplink_task_started(struct uplink *ul, const struct task_info *t)
 {
 	const struct engine_decision *d = &t->decision;
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:o}", "id", t->id, "agent_id",
-				 ul->agent_id, "target", policy_target_name(d->target), "trigger",
-				 t->manual ? "MANUAL" : "POLICY", "start_time",
-				 (json_int_t)t->start_wall_ms, "duration", (int)d->duration_s,
-				 "cause", cause_json(t));
+	json_t *body = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:I, s:i, s:o}", "id", t->id, "agent_id", ul->agent_id, "target",
+	    policy_target_name(d->target), "trigger", t->manual ? "MANUAL" : "POLICY", "start_time",
+	    (json_int_t)t->start_wall_ms, "duration", (int)d->duration_s, "cause", cause_json(t));
 	char path[256];
 
 	if (!body)
@@ -611,8 +607,7 @@ int uplink_topology(struct uplink *ul, const char *task_id, const json_t *topolo
 	return enqueue(ul, "PUT", path, json_deep_copy(topology));
 }
 
-static long find_series(json_t *table, const char *process_id, const char *monitor,
-			const char *uri)
+static long find_series(json_t *table, const char *process_id, const char *monitor, const char *uri)
 {
 	size_t i;
 	json_t *key;
@@ -627,8 +622,8 @@ static long find_series(json_t *table, const char *process_id, const char *monit
 	return -1;
 }
 
-void uplink_metric(struct uplink *ul, const char *process_id, const char *monitor,
-		   const char *uri, int64_t time_ms, double value)
+void uplink_metric(struct uplink *ul, const char *process_id, const char *monitor, const char *uri,
+		   int64_t time_ms, double value)
 {
 	long series;
 
@@ -654,7 +649,7 @@ void uplink_metric(struct uplink *ul, const char *process_id, const char *monito
 		ul->stats.metrics_dropped += drop;
 	}
 	ul->points[ul->n_points++] =
-		(struct metric_point){.series = (uint32_t)series, .time_ms = time_ms, .value = value};
+	    (struct metric_point){.series = (uint32_t)series, .time_ms = time_ms, .value = value};
 	pthread_mutex_unlock(&ul->lock);
 }
 

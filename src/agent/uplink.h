@@ -27,14 +27,14 @@
 #include "agent/profiler.h"
 #include "agent/tasks.h"
 
-#define UPLINK_DEFAULT_SPOOL_MAX_BYTES	  (256ULL * 1024 * 1024)
-#define UPLINK_DEFAULT_METRICS_MAX_POINTS 200000
-#define UPLINK_DEFAULT_METRICS_INTERVAL_MS 5000
+#define UPLINK_DEFAULT_SPOOL_MAX_BYTES	    (256ULL * 1024 * 1024)
+#define UPLINK_DEFAULT_METRICS_MAX_POINTS   200000
+#define UPLINK_DEFAULT_METRICS_INTERVAL_MS  5000
 #define UPLINK_DEFAULT_REGISTER_INTERVAL_MS 10000
-#define UPLINK_DEFAULT_SYNC_WAIT_MS	  25000
-#define UPLINK_BACKOFF_MIN_MS		  1000
-#define UPLINK_BACKOFF_MAX_MS		  30000
-#define UPLINK_REQUEST_TIMEOUT_MS	  30000
+#define UPLINK_DEFAULT_SYNC_WAIT_MS	    25000
+#define UPLINK_BACKOFF_MIN_MS		    1000
+#define UPLINK_BACKOFF_MAX_MS		    30000
+#define UPLINK_REQUEST_TIMEOUT_MS	    30000
 
 struct uplink_options {
 	const char *server_url; /* e.g. http://127.0.0.1:8080 */
@@ -75,8 +75,8 @@ int uplink_slice(struct uplink *ul, const char *task_id, uint32_t slice_no, int6
 int uplink_topology(struct uplink *ul, const char *task_id, const json_t *topology);
 
 /* One second of one series; `uri` NULL or "" for none. */
-void uplink_metric(struct uplink *ul, const char *process_id, const char *monitor,
-		   const char *uri, int64_t time_ms, double value);
+void uplink_metric(struct uplink *ul, const char *process_id, const char *monitor, const char *uri,
+		   int64_t time_ms, double value);
 
 /* The agent's current process list (array of process objects as
  * docs/agent-api.md shows); takes the reference. */

@@ -117,9 +117,8 @@ static int curl_to_errno(CURLcode rc)
 	}
 }
 
-int uplink_http_send(struct uplink_http *h, const char *method, const char *path,
-		     const char *body, size_t body_len, uint32_t timeout_ms, long *ret_status,
-		     char **ret_body)
+int uplink_http_send(struct uplink_http *h, const char *method, const char *path, const char *body,
+		     size_t body_len, uint32_t timeout_ms, long *ret_status, char **ret_body)
 {
 	struct curl_slist *headers = NULL;
 	struct response r = {0};

@@ -21,9 +21,8 @@ struct uplink_http *uplink_http_free(struct uplink_http *h);
  * the HTTP status and a malloc'd NUL-terminated response (caller frees), or
  * -errno for transport failures (-ECONNREFUSED, -ETIMEDOUT, -ECANCELED...),
  * with a readable reason in the handle (uplink_http_error). */
-int uplink_http_send(struct uplink_http *h, const char *method, const char *path,
-		     const char *body, size_t body_len, uint32_t timeout_ms, long *ret_status,
-		     char **ret_body);
+int uplink_http_send(struct uplink_http *h, const char *method, const char *path, const char *body,
+		     size_t body_len, uint32_t timeout_ms, long *ret_status, char **ret_body);
 const char *uplink_http_error(const struct uplink_http *h);
 
 #endif
