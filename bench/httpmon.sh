@@ -11,7 +11,7 @@
 #   ours         `contprof debug http --quiet --policy` watching nginx with an
 #                HTTP item: exactly what the agent runs (batched ring drain,
 #                per-second aggregation, trigger engine)
-#   bpftrace     the reference: bpftrace on the same 16 syscall tracepoints,
+#   bpftrace     the reference: bpftrace on the same 11 syscall tracepoints,
 #                doing only a count per pid
 #   tp-nomatch   bpftrace on the same tracepoints with a filter that never
 #                matches nginx (the floor of these hooks)
@@ -51,10 +51,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TRACEPOINTS="sys_enter_read sys_exit_read sys_enter_readv sys_exit_readv sys_enter_recvfrom
-sys_exit_recvfrom sys_enter_recvmsg sys_exit_recvmsg sys_enter_write sys_enter_writev
-sys_enter_sendto sys_enter_sendmsg sys_exit_accept sys_exit_accept4 sys_enter_connect
-sys_enter_close"
+# The tracepoints httpmon.bpf.c attaches to.
+TRACEPOINTS="sys_exit_read sys_exit_readv sys_exit_recvfrom sys_exit_recvmsg sys_enter_write
+sys_enter_writev sys_enter_sendto sys_enter_sendmsg sys_exit_accept sys_exit_accept4
+sys_enter_connect"
 probe_list=$(for t in $TRACEPOINTS; do printf 'tracepoint:syscalls:%s,' "$t"; done)
 probe_list=${probe_list%,}
 

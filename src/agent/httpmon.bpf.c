@@ -4,9 +4,10 @@
  * start, status, start and end time) to user space through a ring buffer.
  *
  * Hooks: per-syscall tracepoints (never raw_syscalls: those run for every
- * syscall of the machine). Data syscalls: read/readv/recvfrom/recvmsg (buffer
- * noted at entry, inspected at exit) and write/writev/sendto/sendmsg
- * (inspected at entry). accept/accept4/connect/close reset a connection.
+ * syscall of the machine). Data syscalls: read/readv/recvfrom/recvmsg at
+ * exit only (the arguments are read back from the saved user registers) and
+ * write/writev/sendto/sendmsg at entry. accept/accept4/connect reset a
+ * connection.
  * sendfile only carries bodies and *mmsg is for datagrams: neither starts an
  * HTTP/1.x message, so neither is hooked.
  *
@@ -33,9 +34,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Ring occupancy (bytes) from which a submit wakes the consumer; 0 wakes on
- * every record. Below it user space drains on its own tick. */
-const volatile __u64 wakeup_bytes = 0;
+/* A record wakes the consumer when it is the Nth one emitted on its CPU
+ * (0 or 1: every record); in between user space drains on its own tick. */
+const volatile __u32 wakeup_every = 0;
 
 /* Bit n set: tgid n is watched. Written by user space through the mmap. */
 __u64 watched[HTTPMON_BITMAP_WORDS];
@@ -45,15 +46,6 @@ struct conn_key {
 	__u32 fd;
 };
 
-struct pending {
-	__u64 start_ns;
-	__u8 method;
-	__u8 pad;
-	__u16 uri_len;
-	__u32 pad2;
-	char uri[HTTPMON_URI_MAX];
-};
-
 struct conn {
 	__u8 role;
 	__u8 desync;   /* pairing suspended until the peers alternate */
@@ -61,14 +53,8 @@ struct conn {
 	__u8 head;     /* index of the oldest waiting request */
 	__u8 count;    /* requests waiting */
 	__u8 pad[3];
-	struct pending queue[HTTPMON_QUEUE_DEPTH];
-};
-
-/* A read in progress: where the data will land. */
-struct read_args {
-	__u64 buf;
-	__u32 fd;
-	__u32 cap; /* bytes of the first iovec (readv/recvmsg), else ~0 */
+	/* Waiting requests, already laid out as the records they will become. */
+	struct httpmon_event queue[HTTPMON_QUEUE_DEPTH];
 };
 
 /* The window of one buffer, plus room for fixed-size reads past its end. */
@@ -87,13 +73,6 @@ struct {
 	__type(key, struct conn_key);
 	__type(value, struct conn);
 } conns SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, struct read_args);
-} reads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -249,13 +228,17 @@ static __always_inline void forget_conn(__u32 tgid, __u32 fd)
 	bpf_map_delete_elem(&conns, &key);
 }
 
+/* Offsets a scan can note: one word past HTTPMON_PER_BUFFER matches never
+ * wraps this. */
+#define SCAN_AT_SLOTS (2 * HTTPMON_PER_BUFFER)
+
 /* Scan state for bpf_loop: the offsets (beyond 0) where another message
  * starts inside the window. */
 struct scan_ctx {
 	__u8 *data;
 	__u32 n;
 	__u32 found;
-	__u32 at[HTTPMON_PER_BUFFER]; /* the first HTTPMON_PER_BUFFER - 1 used */
+	__u32 at[SCAN_AT_SLOTS]; /* the first HTTPMON_PER_BUFFER - 1 used */
 	__u64 roll;
 	bool responses; /* look for "HTTP/1.x" rather than header ends */
 };
@@ -281,8 +264,41 @@ static long scan_byte(__u64 i, void *arg)
 		return 0;
 	/* Keep HTTPMON_PER_BUFFER - 1 offsets; one more means "too many". */
 	if (s->found < HTTPMON_PER_BUFFER - 1)
-		s->at[s->found & (HTTPMON_PER_BUFFER - 1)] = start;
+		s->at[s->found & (SCAN_AT_SLOTS - 1)] = start;
 	s->found++;
+	return s->found >= HTTPMON_PER_BUFFER;
+}
+
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+#define BYTES_LF 0x0a0a0a0a0a0a0a0aULL
+
+/* Header ends ("\r\n\r\n") in the 8 bytes of word w_i, as scan_byte would
+ * find them. Words without a LF (most) cost one test; the others are handled
+ * without branches (x == 0 is (x - 1) >> 63 for x < 2^32), which keeps the
+ * verifier's work small. Matches past n involve stale bytes and so fail the
+ * "16 bytes follow" test. */
+static long scan_word(__u64 w_i, void *arg)
+{
+	struct scan_ctx *s = arg;
+	__u32 i = (w_i * 8) & (HTTPMON_SCAN_BYTES - 1);
+	__u64 w = *(__u64 *)(s->data + i);
+	__u64 x = w ^ BYTES_LF;
+
+	if (!((x - BYTES_01) & ~x & BYTES_80)) {
+		s->roll = __builtin_bswap64(w);
+		return 0;
+	}
+	for (int k = 0; k < 8; k++) {
+		__u64 start = i + k + 1;
+		__u64 hit, room;
+
+		s->roll = (s->roll << 8) | ((w >> (8 * k)) & 0xff);
+		hit = (((s->roll & 0xffffffffULL) ^ 0x0d0a0d0aULL) - 1) >> 63;
+		room = 1 + (__u64)((__s64)((__u64)s->n - start - 16) >> 63);
+		s->at[s->found & (SCAN_AT_SLOTS - 1)] = start;
+		s->found += hit & room;
+	}
 	return s->found >= HTTPMON_PER_BUFFER;
 }
 
@@ -302,17 +318,17 @@ static __always_inline __u8 *load_window(__u64 ubuf, __u64 len, __u32 *n)
 	return s->data;
 }
 
-static __always_inline void push_request(struct conn *c, __u8 *win, __u32 n, __u32 at, __u64 ts)
+static __always_inline void push_request(struct conn *c, __u32 tgid, __u32 fd, __u8 *win, __u32 n,
+					 __u32 at, __u64 ts)
 {
-	__u8 head[16];
 	__u32 mlen = 0, uri_at;
-	struct pending *p;
+	struct httpmon_event *p;
 	__u8 method;
 
+	/* The scratch has room for 16 bytes past any masked offset, and for
+	 * HTTPMON_URI_MAX past the URI start: direct reads, no helper. */
 	at &= HTTPMON_SCAN_BYTES - 1;
-	if (bpf_probe_read_kernel(head, sizeof(head), win + at))
-		return;
-	method = parse_method(head, &mlen);
+	method = parse_method(win + at, &mlen);
 	if (method == HTTPMON_METHOD_UNKNOWN)
 		return;
 	count(HTTPMON_CNT_REQUESTS, 1);
@@ -324,33 +340,33 @@ static __always_inline void push_request(struct conn *c, __u8 *win, __u32 n, __u
 	}
 	p = &c->queue[(c->head + c->count) & (HTTPMON_QUEUE_DEPTH - 1)];
 	uri_at = (at + mlen + 1) & (HTTPMON_SCAN_BYTES - 1);
+	p->pid = tgid;
+	p->fd = fd;
+	p->role = c->role;
 	p->start_ns = ts;
 	p->method = method;
 	p->uri_len = n > uri_at ? (n - uri_at < HTTPMON_URI_MAX ? n - uri_at : HTTPMON_URI_MAX) : 0;
-	if (bpf_probe_read_kernel(p->uri, HTTPMON_URI_MAX, win + uri_at))
-		p->uri_len = 0;
+	__builtin_memcpy(p->uri, win + uri_at, HTTPMON_URI_MAX);
 	c->count++;
 }
 
 /* A request-side buffer: `len` readable bytes at user address `ubuf`, part
  * of a message of `total` bytes (more when other iovecs follow). */
-static __always_inline void on_request_side(__u32 tgid, __u32 fd, __u8 role, __u64 ubuf, __u64 len,
-					    __u64 total, __u64 ts)
+static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd, __u8 role,
+					    __u64 ubuf, __u64 len, __u64 total, __u64 ts)
 {
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct scan_ctx s = {};
-	__u8 head[16];
 	__u32 mlen = 0, n = 0, last_at = 0;
-	struct conn *c;
 	__u8 *win;
 	__u8 m;
 
-	if (len < 16 || bpf_probe_read_user(head, sizeof(head), (const void *)ubuf))
+	/* One copy of the window serves the method test and the scan. */
+	if (len < 16)
 		return;
-	m = parse_method(head, &mlen);
-	if (m == HTTPMON_METHOD_UNKNOWN)
+	win = load_window(ubuf, len, &n);
+	if (!win || parse_method(win, &mlen) == HTTPMON_METHOD_UNKNOWN)
 		return;
-	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c) {
 		__u32 zero = 0;
 		struct conn *fresh = bpf_map_lookup_elem(&conn_zero, &zero);
@@ -371,18 +387,15 @@ static __always_inline void on_request_side(__u32 tgid, __u32 fd, __u8 role, __u
 	if (c->desync && c->answered && c->count == 0)
 		c->desync = 0;
 	c->answered = 0;
-	win = load_window(ubuf, len, &n);
-	if (!win)
-		return;
-	push_request(c, win, n, 0, ts);
+	push_request(c, tgid, fd, win, n, 0, ts);
 	s.data = win;
 	s.n = n;
-	bpf_loop(n, scan_byte, &s, 0);
+	bpf_loop((n + 7) / 8, scan_word, &s, 0);
 	for (int i = 0; i < HTTPMON_PER_BUFFER - 1; i++) {
 		if (i >= s.found)
 			break;
 		last_at = s.at[i];
-		push_request(c, win, n, last_at, ts);
+		push_request(c, tgid, fd, win, n, last_at, ts);
 	}
 	if (s.found >= HTTPMON_PER_BUFFER) {
 		/* More requests in this buffer than one scan records. */
@@ -405,33 +418,28 @@ static __always_inline void on_request_side(__u32 tgid, __u32 fd, __u8 role, __u
 	}
 }
 
-static __always_inline void emit(struct conn *c, __u32 tgid, __u32 fd, __u16 status, __u64 ts)
+/* Sends the oldest waiting request, completed by `status` at `ts`: only
+ * the URI bytes it has are copied into the ring. */
+static __always_inline void emit(struct conn *c, __u16 status, __u64 ts)
 {
-	struct pending *p = &c->queue[c->head & (HTTPMON_QUEUE_DEPTH - 1)];
-	struct httpmon_event *e;
-	__u64 flags = 0;
+	struct httpmon_event *p = &c->queue[c->head & (HTTPMON_QUEUE_DEPTH - 1)];
+	__u32 which = HTTPMON_CNT_EMITTED;
+	__u64 size, flags = 0, *emitted;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (e) {
-		e->pid = tgid;
-		e->fd = fd;
-		e->role = c->role;
-		e->method = p->method;
-		e->status = status;
-		e->uri_len = p->uri_len;
-		e->pad = 0;
-		e->start_ns = p->start_ns;
-		e->end_ns = ts;
-		__builtin_memcpy(e->uri, p->uri, HTTPMON_URI_MAX);
-		if (wakeup_bytes)
-			flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
-				    ? BPF_RB_FORCE_WAKEUP
-				    : BPF_RB_NO_WAKEUP;
-		bpf_ringbuf_submit(e, flags);
-		count(HTTPMON_CNT_EMITTED, 1);
-	} else {
+	p->status = status;
+	p->end_ns = ts;
+	size = offsetof(struct httpmon_event, uri) + ((p->uri_len + 7) & ~7);
+	if (size > sizeof(*p))
+		size = sizeof(*p);
+	emitted = bpf_map_lookup_elem(&counters, &which);
+	if (!emitted)
+		return;
+	if (wakeup_every > 1)
+		flags = (*emitted + 1) % wakeup_every ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, p, size, flags) == 0)
+		*emitted += 1;
+	else
 		count(HTTPMON_CNT_RING_FULL, 1);
-	}
 	c->head = (c->head + 1) & (HTTPMON_QUEUE_DEPTH - 1);
 	c->count--;
 }
@@ -448,7 +456,7 @@ static __always_inline void pop_response(struct conn *c, __u32 tgid, __u32 fd, _
 		count(HTTPMON_CNT_UNPAIRED_RESPONSES, 1);
 		return;
 	}
-	emit(c, tgid, fd, status, ts);
+	emit(c, status, ts);
 }
 
 /* Status lines at the start of iovecs 1.. of a vectored write: servers put
@@ -478,19 +486,17 @@ static __always_inline bool pop_iov_heads(struct conn *c, __u32 tgid, __u32 fd, 
 /* A response-side buffer: `len` readable bytes at `ubuf`, the first of
  * `iovcnt` iovecs at user address `iov` (iovcnt 0: not a vectored write),
  * in a message of `total` bytes. */
-static __always_inline void on_response_side(__u32 tgid, __u32 fd, __u8 role, __u64 ubuf, __u64 len,
-					     __u64 total, __u64 iov, __u64 iovcnt, __u64 ts)
+static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 fd, __u8 role,
+					     __u64 ubuf, __u64 len, __u64 total, __u64 iov,
+					     __u64 iovcnt, __u64 ts)
 {
-	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct scan_ctx s = {.responses = true};
 	bool sure = true;
 	__u8 head[16];
 	__u32 n = 0;
-	struct conn *c;
 	__u16 status;
 	__u8 *win;
 
-	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || c->role != role)
 		return;
 	if (len < 16 || bpf_probe_read_user(head, sizeof(head), (const void *)ubuf))
@@ -536,122 +542,94 @@ static __always_inline void on_response_side(__u32 tgid, __u32 fd, __u8 role, __
 
 /* ---- reads: note the buffer at entry, inspect it at exit ---- */
 
-static __always_inline void note_read(__u32 fd, __u64 buf, __u32 cap)
+/* At a read's exit the syscall's arguments are still in the thread's saved
+ * user registers: no entry program (which every read of every process on
+ * the machine would run) and no per-thread state are needed. */
+static __always_inline int read_exit(long ret, bool vectored)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct read_args a = {.buf = buf, .fd = fd, .cap = cap};
-
-	bpf_map_update_elem(&reads, &id, &a, BPF_ANY);
-}
-
-static __always_inline int read_enter(__u64 fd, __u64 buf)
-{
-	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	note_read(fd, buf, 0xffffffff);
-	return 0;
-}
-
-static __always_inline int readv_enter(__u64 fd, const struct iovec *iov)
-{
-	struct iovec first;
-
-	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	if (bpf_probe_read_user(&first, sizeof(first), iov))
-		return 0;
-	note_read(fd, (__u64)first.iov_base,
-		  first.iov_len > 0xffffffff ? 0xffffffff : first.iov_len);
-	return 0;
-}
-
-static __always_inline int read_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	struct read_args *a;
-	struct read_args args;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
 	struct conn_key key;
 	struct conn *c;
-	__u64 len;
+	__u64 buf, len;
+	__u32 fd;
 
-	if (!is_watched(tgid))
+	if (ret <= 0 || !is_watched(tgid))
 		return 0;
-	a = bpf_map_lookup_elem(&reads, &id);
-	if (!a)
-		return 0;
-	args = *a;
-	bpf_map_delete_elem(&reads, &id);
-	if (ret <= 0)
-		return 0;
-	len = (__u64)ret < args.cap ? (__u64)ret : args.cap;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	fd = PT_REGS_PARM1_SYSCALL(regs);
+	buf = PT_REGS_PARM2_SYSCALL(regs);
+	len = ret;
+	if (vectored) {
+		struct iovec first;
+
+		if (bpf_probe_read_user(&first, sizeof(first), (const void *)buf))
+			return 0;
+		buf = (__u64)first.iov_base;
+		if (first.iov_len < len)
+			len = first.iov_len;
+	}
 	key.tgid = tgid;
-	key.fd = args.fd;
+	key.fd = fd;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
-		on_response_side(tgid, args.fd, HTTPMON_ROLE_CLIENT, args.buf, len, ret, 0, 0,
+		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, ret, 0, 0,
 				 bpf_ktime_get_ns());
 	else
-		on_request_side(tgid, args.fd, HTTPMON_ROLE_SERVER, args.buf, len, ret,
+		on_request_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, ret,
 				bpf_ktime_get_ns());
 	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_read")
-int enter_read(struct trace_event_raw_sys_enter *ctx)
-{
-	return read_enter(ctx->args[0], ctx->args[1]);
-}
-
-SEC("tp/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	return read_enter(ctx->args[0], ctx->args[1]);
-}
-
-SEC("tp/syscalls/sys_enter_readv")
-int enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ctx->args[2] < 1)
-		return 0;
-	return readv_enter(ctx->args[0], (const struct iovec *)ctx->args[1]);
-}
-
-SEC("tp/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	struct user_msghdr *msg = (struct user_msghdr *)ctx->args[1];
-	struct iovec *iov = NULL;
-
-	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	if (bpf_probe_read_user(&iov, sizeof(iov), &msg->msg_iov) || !iov)
-		return 0;
-	return readv_enter(ctx->args[0], iov);
 }
 
 SEC("tp/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	return read_exit(ctx->ret);
+	return read_exit(ctx->ret, false);
 }
 
 SEC("tp/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	return read_exit(ctx->ret);
+	return read_exit(ctx->ret, false);
 }
 
 SEC("tp/syscalls/sys_exit_readv")
 int exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-	return read_exit(ctx->ret);
+	return read_exit(ctx->ret, true);
 }
 
+/* recvmsg's second argument is a msghdr: its iovec array is one step away. */
 SEC("tp/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return read_exit(ctx->ret);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct user_msghdr msg;
+	struct iovec first;
+	struct pt_regs *regs;
+	struct conn_key key;
+	struct conn *c;
+	long ret = ctx->ret;
+	__u64 len = ret;
+
+	if (ret <= 0 || !is_watched(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	key.tgid = tgid;
+	key.fd = PT_REGS_PARM1_SYSCALL(regs);
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs)) ||
+	    !msg.msg_iov || bpf_probe_read_user(&first, sizeof(first), msg.msg_iov))
+		return 0;
+	if (first.iov_len < len)
+		len = first.iov_len;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->role == HTTPMON_ROLE_CLIENT)
+		on_response_side(c, tgid, key.fd, HTTPMON_ROLE_CLIENT, (__u64)first.iov_base, len,
+				 ret, 0, 0, bpf_ktime_get_ns());
+	else
+		on_request_side(c, tgid, key.fd, HTTPMON_ROLE_SERVER, (__u64)first.iov_base, len,
+				ret, bpf_ktime_get_ns());
+	return 0;
 }
 
 /* ---- writes: inspect the buffer at entry ---- */
@@ -667,10 +645,11 @@ static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total,
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
-		on_response_side(tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt,
+		on_response_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt,
 				 bpf_ktime_get_ns());
 	else
-		on_request_side(tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total, bpf_ktime_get_ns());
+		on_request_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total,
+				bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -717,7 +696,10 @@ int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 	return on_write_iov(ctx->args[0], msg.msg_iov, msg.msg_iovlen);
 }
 
-/* ---- connection boundaries: a new or closed fd starts from nothing ---- */
+/* ---- connection boundaries: a new connection's fd starts from nothing ----
+ * close(2) is not hooked: nginx closes a file per request, and every fd that
+ * becomes a socket again goes through accept or connect, which reset it.
+ * Requests waiting on a connection that closed are counted unpaired then. */
 
 static __always_inline int reset_fd(long fd)
 {
@@ -743,12 +725,6 @@ int exit_accept4(struct trace_event_raw_sys_exit *ctx)
 
 SEC("tp/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
-{
-	return reset_fd(ctx->args[0]);
-}
-
-SEC("tp/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	return reset_fd(ctx->args[0]);
 }

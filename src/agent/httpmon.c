@@ -2,6 +2,7 @@
 #include "agent/httpmon.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -18,7 +19,7 @@ struct httpmon {
 	struct ring_buffer *ring;
 	bool attached;
 	int epoll_fd; /* stable fd the loop polls; holds the ring's fd */
-	uint32_t wakeup_bytes;
+	uint32_t wakeup_every;
 	size_t n_watched;
 	httpmon_fn fn;
 	void *ctx;
@@ -61,17 +62,24 @@ void httpmon_decode(const struct httpmon_event *e, struct httpmon_request *r)
 
 static int on_record(void *ctx, void *data, size_t size)
 {
+	const size_t head = offsetof(struct httpmon_event, uri);
 	struct httpmon *hm = ctx;
 	struct httpmon_request req;
+	struct httpmon_event e;
 
-	if (size < sizeof(struct httpmon_event))
+	/* Records carry only the URI bytes the request had. */
+	if (size < head)
 		return 0;
-	httpmon_decode(data, &req);
+	memset(&e, 0, sizeof(e));
+	memcpy(&e, data, size < sizeof(e) ? size : sizeof(e));
+	if (e.uri_len > size - head)
+		e.uri_len = (uint16_t)(size - head);
+	httpmon_decode(&e, &req);
 	hm->fn(&req, hm->ctx);
 	return 0;
 }
 
-int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_bytes, struct httpmon **ret)
+int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_every, struct httpmon **ret)
 {
 	struct httpmon *hm = calloc(1, sizeof(*hm));
 
@@ -79,7 +87,7 @@ int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_bytes, struct httpmon
 		return -ENOMEM;
 	hm->fn = fn;
 	hm->ctx = ctx;
-	hm->wakeup_bytes = wakeup_bytes;
+	hm->wakeup_every = wakeup_every;
 	hm->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (hm->epoll_fd < 0) {
 		int err = -errno;
@@ -111,7 +119,7 @@ static int load(struct httpmon *hm)
 	hm->skel = httpmon_bpf__open();
 	if (!hm->skel)
 		return -errno;
-	hm->skel->rodata->wakeup_bytes = hm->wakeup_bytes;
+	hm->skel->rodata->wakeup_every = hm->wakeup_every;
 	err = httpmon_bpf__load(hm->skel);
 	if (err)
 		goto fail;

@@ -12,8 +12,8 @@
  * the next watch only re-attaches (see httpmon_stats() for the times).
  *
  * The loop polls httpmon_fd() (stable for the object's life, readable when
- * records wait) and calls httpmon_consume(). With a non-zero wakeup_bytes the
- * kernel wakes the fd only once that much data waits, so the loop must also
+ * records wait) and calls httpmon_consume(). With wakeup_every > 1 the kernel
+ * wakes the fd only on every Nth record of a CPU, so the loop must also
  * call httpmon_consume() on its 1-second tick, before reading aggregates.
  * Not thread-safe: one owner.
  */
@@ -27,9 +27,10 @@
 
 #include "agent/httpmon_abi.h"
 
-/* Wake the consumer once this much waits in the ring (the agent's choice):
- * a few ms of a saturated server, far below the ring's 4 MiB. */
-#define HTTPMON_AGENT_WAKEUP_BYTES (256 * 1024)
+/* The agent's choice: wake the consumer on every 1024th record of a CPU
+ * (tens of ms of a saturated server, ~50 KiB, far below the ring's 4 MiB);
+ * the 1-second tick drains the rest. Deciding costs no helper call. */
+#define HTTPMON_AGENT_WAKEUP_EVERY 1024
 
 /* One completed request, as delivered to the callback. */
 struct httpmon_request {
@@ -58,9 +59,10 @@ struct httpmon;
 /* Called for each completed request; `req` is valid during the call only. */
 typedef void (*httpmon_fn)(const struct httpmon_request *req, void *ctx);
 
-/* Creates the monitor (nothing loaded yet). wakeup_bytes: 0 wakes the fd on
- * every record; else see HTTPMON_AGENT_WAKEUP_BYTES. 0 and *ret, or -errno. */
-int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_bytes, struct httpmon **ret);
+/* Creates the monitor (nothing loaded yet). wakeup_every: 0 or 1 wakes the
+ * fd on every record; else see HTTPMON_AGENT_WAKEUP_EVERY. 0 and *ret, or
+ * -errno. */
+int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_every, struct httpmon **ret);
 /* Detaches, unloads, frees; accepts NULL; returns NULL. */
 struct httpmon *httpmon_close(struct httpmon *hm);
 

@@ -62,6 +62,7 @@ enum httpmon_counter {
 	HTTPMON_CNT_COUNT
 };
 
+/* A record in the ring is this struct cut after uri[uri_len rounded up to 8]. */
 struct httpmon_event {
 	__u32 pid; /* thread group id */
 	__u32 fd;

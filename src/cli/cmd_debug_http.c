@@ -229,7 +229,7 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, bool quiet,
 		log_error("debug http: tracefs is not mounted and cannot be: %s", strerror(-err));
 		goto out;
 	}
-	err = httpmon_open(print_request, &d, quiet ? HTTPMON_AGENT_WAKEUP_BYTES : 0, &hm);
+	err = httpmon_open(print_request, &d, quiet ? HTTPMON_AGENT_WAKEUP_EVERY : 0, &hm);
 	for (size_t i = 0; !err && i < n_pids; i++)
 		err = httpmon_watch(hm, pids[i]);
 	if (err) {
