@@ -11,6 +11,8 @@ PACKAGES=(
   libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
   # tests: formatting, coverage, integration runner, sanitizer runtime
   clang-format gcovr nodejs procps iproute2 util-linux
+  # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
+  nginx wrk bpftrace python3 curl
 )
 
 missing=()
