@@ -130,8 +130,10 @@ static void print_stats(const struct httpmon *hm, uint64_t seen)
 	printf("{\"type\":\"stats\"");
 	for (int k = 0; k < HTTPMON_CNT_COUNT; k++)
 		printf(",\"%s\":%llu", httpmon_counter_name(k), (unsigned long long)st.counters[k]);
-	printf(",\"delivered\":%llu,\"load_ms\":%.3f,\"attach_ms\":%.3f}\n",
-	       (unsigned long long)seen, (double)st.load_ns / 1e6, (double)st.attach_ns / 1e6);
+	printf(",\"delivered\":%llu,\"load_ms\":%.3f,\"attach_ms\":%.3f,\"detach_ms\":%.3f,"
+	       "\"attached\":%s}\n",
+	       (unsigned long long)seen, (double)st.load_ns / 1e6, (double)st.attach_ns / 1e6,
+	       (double)st.detach_ns / 1e6, st.attached ? "true" : "false");
 }
 
 static int read_policy(const char *path, struct policy **ret)
@@ -258,6 +260,9 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, bool quiet,
 			break;
 	}
 	httpmon_consume(hm);
+	/* Unwatching the last pid detaches (and drains): the agent's path. */
+	for (size_t i = 0; i < n_pids; i++)
+		httpmon_unwatch(hm, pids[i]);
 	print_stats(hm, d.seen);
 	rc = 0;
 out:
