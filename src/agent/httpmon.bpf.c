@@ -48,11 +48,12 @@ struct conn_key {
 
 struct conn {
 	__u8 role;
-	__u8 desync;   /* pairing suspended until the peers alternate */
-	__u8 answered; /* a response was seen since the last request buffer */
-	__u8 head;     /* index of the oldest waiting request */
-	__u8 count;    /* requests waiting */
-	__u8 pad[3];
+	__u8 desync;	/* pairing suspended until the peers alternate */
+	__u8 answered;	/* a response was seen since the last request buffer */
+	__u8 head;	/* index of the oldest waiting request */
+	__u8 count;	/* requests waiting */
+	__u8 tail_body; /* the last request queued may carry a body */
+	__u8 pad[2];
 	/* Waiting requests, already laid out as the records they will become. */
 	struct httpmon_event queue[HTTPMON_QUEUE_DEPTH];
 };
@@ -318,6 +319,8 @@ static __always_inline __u8 *load_window(__u64 ubuf, __u64 len, __u32 *n)
 	return s->data;
 }
 
+/* Queues the request starting at `at` of the window, if one does, and notes
+ * in c->tail_body whether it may carry a body. */
 static __always_inline void push_request(struct conn *c, __u32 tgid, __u32 fd, __u8 *win, __u32 n,
 					 __u32 at, __u64 ts)
 {
@@ -332,6 +335,8 @@ static __always_inline void push_request(struct conn *c, __u32 tgid, __u32 fd, _
 	if (method == HTTPMON_METHOD_UNKNOWN)
 		return;
 	count(HTTPMON_CNT_REQUESTS, 1);
+	/* In map memory, not a register: the verifier need not follow it. */
+	c->tail_body = method_has_body(method);
 	if (c->desync)
 		return;
 	if (c->count >= HTTPMON_QUEUE_DEPTH) {
@@ -357,9 +362,8 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 {
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct scan_ctx s = {};
-	__u32 mlen = 0, n = 0, last_at = 0;
+	__u32 mlen = 0, n = 0;
 	__u8 *win;
-	__u8 m;
 
 	/* One copy of the window serves the method test and the scan. */
 	if (len < 16)
@@ -394,8 +398,7 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 	for (int i = 0; i < HTTPMON_PER_BUFFER - 1; i++) {
 		if (i >= s.found)
 			break;
-		last_at = s.at[i];
-		push_request(c, tgid, fd, win, n, last_at, ts);
+		push_request(c, tgid, fd, win, n, s.at[i], ts);
 	}
 	if (s.found >= HTTPMON_PER_BUFFER) {
 		/* More requests in this buffer than one scan records. */
@@ -405,17 +408,8 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 	}
 	/* Past the window a bodiless request can only be followed by more
 	 * requests we cannot see. */
-	if (total > n) {
-		__u8 last[16];
-		__u32 l = 0;
-
-		if (bpf_probe_read_kernel(last, sizeof(last),
-					  win + (last_at & (HTTPMON_SCAN_BYTES - 1))))
-			return;
-		m = parse_method(last, &l);
-		if (!method_has_body(m) && !c->desync)
-			drop_queue(c);
-	}
+	if (total > n && !c->tail_body && !c->desync)
+		drop_queue(c);
 }
 
 /* Sends the oldest waiting request, completed by `status` at `ts`: only

@@ -108,6 +108,21 @@ test('pipelined requests pair exactly or are counted unpaired, never wrongly', a
   assert.ok(r.stats.desync >= 1);
 });
 
+test('large request bodies over many writes, and responses sent before the body is read', async () => {
+  const srv = await startFixtureServer();
+  const m = await monitor([srv.pid]);
+  const c = await client(srv.port, ['--requests', '12', '--paths', '/early,/fail,/ok', '--body-bytes', '200000']);
+  const r = await finish(m);
+  assert.equal(c.failed, false);
+  assert.deepEqual(countBy(r.requests, (q) => `${q.method} ${q.uri} ${q.status}`), {
+    'POST /early 200': 4, 'POST /fail 500': 4, 'POST /ok 200': 4,
+  });
+  assert.equal(r.stats.unpaired_requests, 0);
+  assert.equal(r.stats.unpaired_responses, 0);
+  assert.equal(r.stats.desync, 0);
+  assert.equal(r.stats.attached, false, 'detached after the last unwatch');
+});
+
 test('python http.server (HTTP/1.0, sendto/recvfrom) seen with curl', async () => {
   const root = path.join(tmp, 'www');
   mkdirSync(root, { recursive: true });
