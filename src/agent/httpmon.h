@@ -9,7 +9,9 @@
  * and attaches the programs (call bpfutil_setup() once before); when the last
  * watched pid is unwatched the programs are detached (no tracepoint stays
  * enabled, so the machine's syscalls leave the slow path) but stay loaded, so
- * the next watch only re-attaches (see httpmon_stats() for the times).
+ * the next watch only re-attaches. Measured here: load ~0.4-0.9 s of CPU
+ * (the verifier), attach ~1 ms, detach ~0.8 s of waiting (done off the
+ * caller's thread); httpmon_stats() reports the last of each.
  *
  * The loop polls httpmon_fd() (stable for the object's life, readable when
  * records wait) and calls httpmon_consume(). With wakeup_every > 1 the kernel
@@ -71,8 +73,12 @@ struct httpmon *httpmon_close(struct httpmon *hm);
  * the kernel's limit) or the -errno of a failed load/attach (nothing
  * watched then). */
 int httpmon_watch(struct httpmon *hm, uint32_t pid);
-/* Stops watching `pid`; detaches when no pid is left. 0 or -ENOENT. */
+/* Stops watching `pid`; detaches when no pid is left. Detaching takes the
+ * kernel most of a second, so it runs on a short-lived thread and this call
+ * returns at once; a later watch (or close) waits for it. 0 or -ENOENT. */
 int httpmon_unwatch(struct httpmon *hm, uint32_t pid);
+/* Blocks until a detach in progress has finished (tests, reports). */
+void httpmon_wait_detached(struct httpmon *hm);
 size_t httpmon_watched_count(const struct httpmon *hm);
 
 int httpmon_fd(const struct httpmon *hm);

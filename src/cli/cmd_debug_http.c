@@ -263,6 +263,7 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, bool quiet,
 	/* Unwatching the last pid detaches (and drains): the agent's path. */
 	for (size_t i = 0; i < n_pids; i++)
 		httpmon_unwatch(hm, pids[i]);
+	httpmon_wait_detached(hm);
 	print_stats(hm, d.seen);
 	rc = 0;
 out:
