@@ -13,6 +13,9 @@
  *
  * A process is watched when its bit is set in `watched` (user space writes the
  * mmap'd .bss directly): the one test every event of every process pays.
+ * Per request of a watched server: one read exit (window copy, word-at-a-time
+ * header scan, queue) and one write entry (status test, one ring record with
+ * only the URI bytes it has). Connections live in an LRU hash (4096).
  *
  * Pairing, per connection (tgid, fd): a request-side buffer (server: read,
  * client: write) that starts with a method queues the request; a response-side
@@ -23,7 +26,9 @@
  * may hide past the scan while requests wait) the connection is marked
  * desynchronised: its waiting requests are counted unpaired and nothing is
  * paired until the peers alternate again (a request-side buffer after a
- * response), so pairing is right or counted, never wrong.
+ * response), so pairing is right or counted. Assumed (docs/httpmon.md): a
+ * status line starts a write or one of its first HTTPMON_IOV_HEADS iovecs,
+ * and no body chunk starting a buffer looks like a request line.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -534,7 +539,7 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
 		drop_queue(c);
 }
 
-/* ---- reads: note the buffer at entry, inspect it at exit ---- */
+/* ---- reads: inspected at exit ---- */
 
 /* At a read's exit the syscall's arguments are still in the thread's saved
  * user registers: no entry program (which every read of every process on
