@@ -147,6 +147,10 @@ for round in $(seq "$RUNS"); do
 		read -r rps n < <(run_wrk)
 		stop_config
 		echo "$rps" >>"$work/rps.$cfg"
+		[[ $cfg == none ]] && none_rps=$rps
+		# Each round's ratio to that round's "none": neighbours' load moves
+		# both alike, so these vary less than the raw rates.
+		[[ -n ${none_rps:-} ]] && awk -v a="$rps" -v b="$none_rps" 'BEGIN {print a / b}' >>"$work/ratio.$cfg"
 		printf 'round %d  %-12s %10.0f req/s\n' "$round" "$cfg" "$rps"
 	done
 done
@@ -172,11 +176,14 @@ sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 [[ -f $work/stats.ours ]] && echo "ours, kernel counters of the last run: $(cat "$work/stats.ours")"
 
 echo
-echo "median over $RUNS rounds (ratio to none; BPF us/request median over $STATS_RUNS runs):"
+echo "medians over $RUNS rounds: req/s, ratio of medians to none, median of per-round ratios;"
+echo "BPF run time per request: median over $STATS_RUNS runs"
 base=$(median <"$work/rps.none" 2>/dev/null || echo 0)
 for cfg in $CONFIGS; do
 	m=$(median <"$work/rps.$cfg")
 	us=-; [[ -f $work/us.$cfg ]] && us=$(median <"$work/us.$cfg")
 	ratio=-; [[ $base != 0 ]] && ratio=$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.3f", a / b}')
-	printf '  %-12s %10.0f req/s  ratio %6s  BPF %6s us/request\n' "$cfg" "$m" "$ratio" "$us"
+	rr=-; [[ -f $work/ratio.$cfg ]] && rr=$(median <"$work/ratio.$cfg" | awk '{printf "%.3f", $1}')
+	printf '  %-12s %10.0f req/s  ratio %6s  per-round %6s  BPF %6s us/request\n' \
+		"$cfg" "$m" "$ratio" "$rr" "$us"
 done
