@@ -22,6 +22,7 @@ int debug_watch(int argc, char **argv);
 int debug_discover(int argc, char **argv);
 /* `contprof debug http` (cmd_debug_http.c). */
 int cmd_debug_http(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 /* True when argv holds -h or --help (stops at "--"). */
 int cli_wants_help(int argc, char **argv);

@@ -1,0 +1,38 @@
+/* flamegraph: a task's flame graph in the formats of the query API —
+ * d3-flame-graph JSON, folded text, gzip'd pprof — built from the stacks
+ * the store aggregates over a time range.
+ *
+ * Owns: choosing the value (sample count or off-CPU nanoseconds) and the
+ * output format. The tree itself is the core's flame tree (when built with
+ * core/flame.h) and pprof encoding is server/pprof.h's.
+ */
+#ifndef CONTPROF_SERVER_FLAMEGRAPH_H
+#define CONTPROF_SERVER_FLAMEGRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/store.h"
+
+enum flamegraph_format {
+	FLAMEGRAPH_JSON,
+	FLAMEGRAPH_FOLDED,
+	FLAMEGRAPH_PPROF,
+};
+
+struct flamegraph_output {
+	char *body; /* malloc'd */
+	size_t len;
+	const char *content_type;
+	const char *content_encoding; /* NULL or "gzip" */
+};
+
+/* Renders the flame graph of `task_id` over slices overlapping
+ * [from_ms, to_ms). 0, -ENOENT (unknown task), -E2BIG (too large a tree),
+ * -ENOSYS (format not built), -ENOMEM or a store error. */
+int flamegraph_render(struct store *st, const char *task_id, int64_t from_ms, int64_t to_ms,
+		      bool by_duration, enum flamegraph_format format,
+		      struct flamegraph_output *ret);
+
+#endif

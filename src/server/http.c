@@ -1,0 +1,392 @@
+/* http: see http.h. */
+#include "server/http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct http_config cfg;
+};
+
+/* Per-request state kept by MHD between calls of the access handler. */
+struct request_state {
+	int route;	/* index, -1 none */
+	int path_route; /* a route whose path matched with another method, or -1 */
+	bool too_large;
+	char *params_buf; /* copy of the path split into parameters */
+	const char *params[HTTP_MAX_PARAMS];
+	char *body;
+	size_t len, cap, max;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool http_token_equal(const char *expected, const char *given)
+{
+	size_t le = strlen(expected), lg = strlen(given);
+	unsigned char diff = (unsigned char)(le != lg);
+
+	if (le == 0)
+		return false;
+	for (size_t i = 0; i < lg; i++)
+		diff |= (unsigned char)(given[i] ^ expected[i % le]);
+	return diff == 0;
+}
+
+const char *http_query(const struct http_request *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+void http_reply_body(struct http_response *resp, int status, const char *content_type, char *body,
+		     size_t len)
+{
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = content_type;
+	resp->body = body;
+	resp->len = len;
+}
+
+void http_reply_json(struct http_response *resp, int status, json_t *value)
+{
+	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	json_decref(value);
+	if (!text) {
+		http_reply_body(resp, 500, "application/json",
+				strdup("{\"errors\":[\"out of memory\"]}"), 0);
+		resp->len = resp->body ? strlen(resp->body) : 0;
+		return;
+	}
+	http_reply_body(resp, status, "application/json", text, strlen(text));
+}
+
+void http_reply_errors(struct http_response *resp, int status, json_t *errors)
+{
+	http_reply_json(resp, status, json_pack("{s:o}", "errors", errors));
+}
+
+void http_reply_error(struct http_response *resp, int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_reply_errors(resp, status, json_pack("[s]", msg));
+}
+
+void http_reply_store_error(struct http_response *resp, int err, const char *what, const char *id)
+{
+	if (err == -ENOENT)
+		http_reply_error(resp, 404, "unknown %s '%s'", what, id);
+	else if (err == -ENOMEM)
+		http_reply_error(resp, 503, "out of memory");
+	else
+		http_reply_error(resp, 500, "store failure (%s); see the server log",
+				 strerror(-err));
+}
+
+/* Matches `path` against a pattern segment by segment; on success fills
+ * params (pointing into buf, a scratch copy of path of the same size). */
+static bool match_pattern(const char *pattern, const char *path, char *buf,
+			  const char *params[HTTP_MAX_PARAMS])
+{
+	const char *pp = pattern;
+	size_t n = 0;
+	char *seg;
+
+	strcpy(buf, path);
+	if (buf[0] != '/')
+		return false;
+	seg = buf + 1;
+	for (;;) {
+		const char *pend;
+		char *send;
+		size_t plen, slen;
+
+		if (*pp != '/')
+			return false;
+		pp++;
+		pend = strchr(pp, '/');
+		send = strchr(seg, '/');
+		plen = pend ? (size_t)(pend - pp) : strlen(pp);
+		slen = send ? (size_t)(send - seg) : strlen(seg);
+		if (send)
+			*send = '\0';
+		if (plen == 2 && strncmp(pp, "{}", 2) == 0) {
+			if (slen == 0 || n >= HTTP_MAX_PARAMS)
+				return false;
+			params[n++] = seg;
+		} else if (plen != slen || strncmp(pp, seg, plen) != 0) {
+			return false;
+		}
+		if (!pend || !send)
+			return !pend && !send;
+		pp = pend;
+		seg = send + 1;
+	}
+}
+
+static void route_request(struct http_server *srv, const char *method, const char *path,
+			  struct request_state *st)
+{
+	st->route = -1;
+	st->path_route = -1;
+	for (size_t i = 0; i < srv->cfg.n_routes; i++) {
+		const struct http_route *r = &srv->cfg.routes[i];
+
+		if (!match_pattern(r->pattern, path, st->params_buf, st->params))
+			continue;
+		if (strcmp(r->method, method) != 0) {
+			if (st->path_route < 0)
+				st->path_route = (int)i;
+			continue;
+		}
+		st->route = (int)i;
+		st->max = r->body_max;
+		return;
+	}
+}
+
+static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connection *conn,
+				     const char *route, struct http_response *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!resp->body) {
+		resp->body = strdup("");
+		resp->len = 0;
+	}
+	r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(resp->body);
+		return MHD_NO;
+	}
+	resp->body = NULL;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				resp->content_type ? resp->content_type : "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (resp->content_encoding)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+					resp->content_encoding);
+	if (resp->header_name)
+		MHD_add_response_header(r, resp->header_name, resp->header_value);
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	if (srv->cfg.observe)
+		srv->cfg.observe(srv->cfg.ctx, route, resp->status);
+	return ret;
+}
+
+static bool token_ok(struct http_server *srv, struct MHD_Connection *conn)
+{
+	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	auth += 7;
+	while (*auth == ' ')
+		auth++;
+	return http_token_equal(srv->cfg.token, auth);
+}
+
+/* Decides the answer once the whole body is in (or refused). */
+static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *conn,
+			      const char *method, const char *url, struct request_state *st)
+{
+	struct http_response resp = {.status = 200};
+	const struct http_route *route = st->route >= 0 ? &srv->cfg.routes[st->route] : NULL;
+	const char *label = route		  ? route->pattern
+			    : st->path_route >= 0 ? srv->cfg.routes[st->path_route].pattern
+						  : "unmatched";
+
+	if (!route && st->path_route >= 0) {
+		http_reply_error(&resp, 405, "method %s is not allowed on %s", method, url);
+	} else if (!route) {
+		http_reply_error(&resp, 404, "no such endpoint: %s %s", method, url);
+	} else if ((route->flags & HTTP_ROUTE_TOKEN) && srv->cfg.token && !token_ok(srv, conn)) {
+		http_reply_error(&resp, 401,
+				 "missing or wrong token: send 'Authorization: Bearer TOKEN'");
+		resp.header_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		snprintf(resp.header_value, sizeof(resp.header_value), "Bearer");
+	} else if (st->too_large) {
+		http_reply_error(&resp, 413, "request body larger than %zu bytes", route->body_max);
+	} else {
+		struct http_request req = {
+		    .conn = conn,
+		    .method = method,
+		    .path = url,
+		    .body = st->len ? st->body : NULL,
+		    .body_len = st->len,
+		    .now_ms = wall_ms(),
+		    .ctx = srv->cfg.ctx,
+		};
+
+		memcpy(req.params, st->params, sizeof(req.params));
+		route->fn(&req, &resp);
+	}
+	return send_response(srv, conn, label, &resp);
+}
+
+static bool body_append(struct request_state *st, const char *data, size_t size)
+{
+	if (st->too_large || size > st->max - st->len) {
+		st->too_large = true;
+		return true; /* keep reading, drop the data; 413 at the end */
+	}
+	if (st->len + size + 1 > st->cap) {
+		size_t cap = st->cap ? st->cap : 4096;
+		char *nb;
+
+		while (cap < st->len + size + 1)
+			cap *= 2;
+		if (cap > st->max + 1)
+			cap = st->max + 1;
+		nb = realloc(st->body, cap);
+		if (!nb)
+			return false;
+		st->body = nb;
+		st->cap = cap;
+	}
+	memcpy(st->body + st->len, data, size);
+	st->len += size;
+	st->body[st->len] = '\0';
+	return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct request_state *st = *con_cls;
+
+	(void)version;
+	if (!st) {
+		const char *clen;
+		uint64_t declared;
+
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		st->params_buf = strdup(url);
+		if (!st->params_buf) {
+			free(st);
+			return MHD_NO;
+		}
+		*con_cls = st;
+		route_request(srv, method, url, st);
+		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						   MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (st->route >= 0 && clen) {
+			char *end;
+
+			declared = strtoull(clen, &end, 10);
+			if (*end == '\0' && declared > st->max) {
+				/* Refuse before reading: MHD closes the connection. */
+				st->too_large = true;
+				return answer(srv, conn, method, url, st);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (st->route >= 0 && !body_append(st, upload_data, *upload_data_size))
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return answer(srv, conn, method, url, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request_state *st = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!st)
+		return;
+	free(st->body);
+	free(st->params_buf);
+	free(st);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("http: %s", msg);
+}
+
+struct http_server *http_start(const struct http_config *cfg, char *err, size_t errlen)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->cfg = *cfg;
+	if (cfg->addr->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, cfg->addr,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)(cfg->conn_limit ? cfg->conn_limit : HTTP_DEFAULT_CONN_LIMIT),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	    srv, MHD_OPTION_END);
+	if (!srv->daemon) {
+		snprintf(err, errlen, "cannot listen: %s", strerror(errno ? errno : EADDRINUSE));
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+uint16_t http_port(const struct http_server *srv)
+{
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+	return info ? info->port : 0;
+}
+
+struct http_server *http_stop(struct http_server *srv)
+{
+	if (!srv)
+		return NULL;
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+	return NULL;
+}

@@ -1,0 +1,271 @@
+/* server: see server.h. */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/context.h"
+#include "server/http.h"
+#include "util/evloop.h"
+#include "util/log.h"
+
+#define RETENTION_BUSY_INTERVAL_MS 200 /* when a batch left more to delete */
+
+int server_block_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(a))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+	}
+	return false;
+}
+
+int server_parse_listen(const char *listen, struct sockaddr_storage *ret, unsigned *ret_len,
+			bool *ret_loopback)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	char host[256];
+	const char *colon, *port;
+	size_t hlen;
+
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		hlen = (size_t)(close - listen - 1);
+		memcpy(host, listen + 1, hlen < sizeof(host) ? hlen : 0);
+		port = close + 2;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - listen);
+		memcpy(host, listen, hlen < sizeof(host) ? hlen : 0);
+		port = colon + 1;
+	}
+	if (hlen >= sizeof(host) || !*port)
+		return -EINVAL;
+	host[hlen] = '\0';
+	if (getaddrinfo(hlen ? host : NULL, port, &hints, &res) != 0 || !res)
+		return -EINVAL;
+	memcpy(ret, res->ai_addr, res->ai_addrlen);
+	*ret_len = (unsigned)res->ai_addrlen;
+	*ret_loopback = hlen > 0 && addr_is_loopback(res->ai_addr);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void observe(void *c, const char *route, int status)
+{
+	struct server_ctx *ctx = c;
+
+	prom_count_request(ctx->prom, route, status);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct server {
+	struct server_ctx ctx;
+	struct http_route *routes;
+	struct http_server *http;
+	bool sync_ready;
+	int64_t retention_interval_ms;
+	struct evloop_timer *retention_timer;
+	struct evloop *loop;
+};
+
+int server_start(const struct server_options *opts, struct server **ret)
+{
+	struct sockaddr_storage addr;
+	unsigned addr_len = 0;
+	bool loopback = false;
+	struct server *s;
+	char err[512];
+	size_t n = 0;
+
+	if (server_parse_listen(opts->listen, &addr, &addr_len, &loopback) < 0) {
+		log_error("server: cannot use listen address '%s' (expected HOST:PORT, e.g. "
+			  "127.0.0.1:8080 or [::1]:8080)",
+			  opts->listen);
+		return -EINVAL;
+	}
+	if (!loopback && !opts->token) {
+		log_error("server: refusing to listen on non-loopback address %s without a token: "
+			  "pass --token-file FILE or set CONTPROF_TOKEN (agents and writes then "
+			  "need 'Authorization: Bearer TOKEN')",
+			  opts->listen);
+		return -EPERM;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->retention_interval_ms = opts->retention_interval_ms > 0 ? opts->retention_interval_ms
+								   : SERVER_RETENTION_INTERVAL_MS;
+	s->ctx.store = store_open(opts->store_url, &opts->store, err, sizeof(err));
+	if (!s->ctx.store) {
+		log_error("server: cannot open store %s: %s", opts->store_url, err);
+		server_stop(s);
+		return -EIO;
+	}
+	s->ctx.prom = prom_new();
+	s->routes = calloc(routes_agent_count + routes_query_count + routes_tasks_count,
+			   sizeof(*s->routes));
+	if (!s->ctx.prom || !s->routes || sync_init(&s->ctx.sync) < 0) {
+		log_error("server: out of memory");
+		server_stop(s);
+		return -ENOMEM;
+	}
+	s->sync_ready = true;
+	memcpy(s->routes + n, routes_query, routes_query_count * sizeof(*s->routes));
+	n += routes_query_count;
+	memcpy(s->routes + n, routes_tasks, routes_tasks_count * sizeof(*s->routes));
+	n += routes_tasks_count;
+	memcpy(s->routes + n, routes_agent, routes_agent_count * sizeof(*s->routes));
+	n += routes_agent_count;
+
+	s->http = http_start(
+	    &(struct http_config){
+		.addr = (struct sockaddr *)&addr,
+		.addr_len = addr_len,
+		.routes = s->routes,
+		.n_routes = n,
+		.token = opts->token,
+		.observe = observe,
+		.ctx = &s->ctx,
+	    },
+	    err, sizeof(err));
+	if (!s->http) {
+		log_error("server: %s on %s", err, opts->listen);
+		server_stop(s);
+		return -EADDRINUSE;
+	}
+	log_info("server: listening on %s port %u (store %s%s)", opts->listen, http_port(s->http),
+		 opts->store_url, opts->token ? ", token required" : "");
+	*ret = s;
+	return 0;
+}
+
+unsigned server_port(const struct server *s)
+{
+	return http_port(s->http);
+}
+
+static void on_retention(struct evloop *loop, uint64_t expirations, void *ctx)
+{
+	struct server *s = ctx;
+	bool more = false;
+
+	(void)expirations;
+	if (store_retention(s->ctx.store, wall_ms(), &more) < 0)
+		log_warn("server: retention pass failed; retrying later");
+	/* Re-arm: soon when a batch left more to delete, else after the interval. */
+	s->retention_timer = NULL;
+	if (evloop_add_timer(loop,
+			     more ? RETENTION_BUSY_INTERVAL_MS : (uint64_t)s->retention_interval_ms,
+			     0, on_retention, s, &s->retention_timer) < 0)
+		log_warn("server: cannot schedule retention");
+}
+
+int server_attach(struct server *s, struct evloop *loop)
+{
+	s->loop = loop;
+	return evloop_add_timer(loop, (uint64_t)s->retention_interval_ms, 0, on_retention, s,
+				&s->retention_timer);
+}
+
+void server_detach(struct server *s)
+{
+	if (s && s->loop && s->retention_timer)
+		evloop_cancel_timer(s->loop, s->retention_timer);
+	if (s) {
+		s->loop = NULL;
+		s->retention_timer = NULL;
+	}
+}
+
+struct server *server_stop(struct server *s)
+{
+	if (!s)
+		return NULL;
+	server_detach(s);
+	if (s->sync_ready)
+		sync_stop(&s->ctx.sync); /* wake long polls before joining them */
+	s->http = http_stop(s->http);
+	if (s->sync_ready)
+		sync_destroy(&s->ctx.sync);
+	free(s->routes);
+	s->ctx.prom = prom_free(s->ctx.prom);
+	s->ctx.store = store_close(s->ctx.store);
+	free(s);
+	return NULL;
+}
+
+static void on_stop_signal(struct evloop *loop, int signo, void *ctx)
+{
+	(void)ctx;
+	log_info("server: %s received, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+	evloop_stop(loop);
+}
+
+int server_run(const struct server_options *opts)
+{
+	struct server *s = NULL;
+	struct evloop *loop = NULL;
+	sigset_t set;
+	int err, rc = 1;
+
+	err = server_start(opts, &s);
+	if (err)
+		return err == -EINVAL || err == -EPERM ? 2 : 1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	loop = evloop_new();
+	if (!loop || evloop_add_signals(loop, &set, on_stop_signal, NULL) < 0 ||
+	    server_attach(s, loop) < 0) {
+		log_error("server: cannot set up the event loop");
+		goto out;
+	}
+	rc = evloop_run(loop) < 0 ? 1 : 0;
+out:
+	s = server_stop(s);
+	evloop_free(loop);
+	if (rc == 0)
+		log_info("server: stopped");
+	return rc;
+}
