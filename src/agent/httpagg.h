@@ -21,12 +21,17 @@
  *   hold no value), oldest first, then forgets them. A request arriving for
  *   a second already emitted is counted late and dropped.
  *
- * The agent loop: httpagg_set_process() when a process with an HTTP item is
- * watched or its policy changes (and httpmon_watch(pid)); httpagg_add() from
- * httpmon's callback; at each 1-second tick httpmon_consume() then
- * httpagg_tick(second) whose callback passes each value to
- * engine_record_http(process_id, target, monitor, second, value) and to the
- * metrics uplink (monitor, label, value).
+ * The agent loop (cmd_debug_http.c's tick() is the reference):
+ *   watch:   httpagg_set_process(id, pid, policy) + httpmon_watch(pid) when a
+ *            process whose policy has HTTP items is watched (again on policy
+ *            change); httpagg_remove_process(id) + httpmon_unwatch(pid) when
+ *            it exits or its policy loses them;
+ *   records: httpmon_fd() in epoll -> httpmon_consume(), whose callback
+ *            calls httpagg_add();
+ *   tick T:  httpmon_consume(); httpagg_tick(T) -> for each value
+ *            engine_record_http(process_id, target, monitor, second, value)
+ *            and the metrics uplink (monitor, label, second, value); then
+ *            engine_tick(T - 1, now_ms): T - 1 is the last completed second.
  * Not thread-safe: one owner.
  */
 #ifndef CONTPROF_AGENT_HTTPAGG_H
