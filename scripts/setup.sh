@@ -14,6 +14,8 @@ PACKAGES=(
   clang-format gcovr nodejs procps iproute2 util-linux
   # bench/profilers.sh: the tools our on-CPU profiler is compared with
   linux-perf bpftrace
+  # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
+  nginx wrk python3 curl
 )
 
 missing=()
