@@ -112,7 +112,7 @@ test:
 bench: all
 	@scripts/bench.sh
 
-FORMAT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 2>/dev/null)
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 2>/dev/null)
 format-check:
 	@out=$$(clang-format --dry-run $(FORMAT_FILES) 2>&1 | grep -o '^[^:]*:[0-9]*:[0-9]*: warning' | cut -d: -f1 | sort -u); \
 	if [ -n "$$out" ]; then echo "format-check: unformatted files (run 'make format'):"; echo "$$out" | sed 's/^/  /'; exit 1; \

@@ -237,7 +237,7 @@ int engine_set_policy(struct engine *e, struct policy *policy)
 	} else {
 		size_t at = (size_t)(-i - 1);
 		struct service *grown =
-			realloc(e->services, (e->n_services + 1) * sizeof(*e->services));
+		    realloc(e->services, (e->n_services + 1) * sizeof(*e->services));
 
 		if (!grown) {
 			policy_free(policy);
@@ -396,8 +396,8 @@ static bool target_holds(struct engine *e, struct proc *p, const struct policy_t
 		if (item->monitor == POLICY_MONITOR_SYSTEM_LOAD) {
 			w = e->system_load;
 		} else {
-			struct series *s = find_series(
-				p, item->monitor, series_target(item->monitor, spec->target));
+			struct series *s = find_series(p, item->monitor,
+						       series_target(item->monitor, spec->target));
 
 			w = s ? s->window : NULL;
 		}
@@ -462,7 +462,7 @@ int engine_tick(struct engine *e, int64_t second, int64_t now_ms, engine_decisio
 				continue;
 			if (spec->target == POLICY_TARGET_NETWORK) {
 				struct instance_state *st =
-					instance_state(e, p->service, p->instance);
+				    instance_state(e, p->service, p->instance);
 
 				if (!st)
 					return -ENOMEM;

@@ -23,8 +23,8 @@
 
 #include "core/policy.h"
 
-#define ENGINE_ID_MAX	    128
-#define ENGINE_MESSAGE_MAX  256
+#define ENGINE_ID_MAX	   128
+#define ENGINE_MESSAGE_MAX 256
 
 struct engine;
 

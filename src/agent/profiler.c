@@ -6,13 +6,12 @@
 #include <stdio.h>
 
 static const struct profiler_ops *const registry[POLICY_TARGET_COUNT] = {
-	[POLICY_TARGET_ON_CPU] = NULL,
-	[POLICY_TARGET_OFF_CPU] = NULL,
-	[POLICY_TARGET_NETWORK] = NULL,
+    [POLICY_TARGET_ON_CPU] = NULL,
+    [POLICY_TARGET_OFF_CPU] = NULL,
+    [POLICY_TARGET_NETWORK] = NULL,
 };
 
-const struct profiler_ops *profiler_for(enum policy_target target, char *reason,
-					size_t reason_len)
+const struct profiler_ops *profiler_for(enum policy_target target, char *reason, size_t reason_len)
 {
 	if ((unsigned)target >= POLICY_TARGET_COUNT) {
 		snprintf(reason, reason_len, "unknown target");

@@ -51,7 +51,6 @@ struct profiler_ops {
 
 /* The profiler of `target` in this build, or NULL when none is available;
  * then `reason` says why. */
-const struct profiler_ops *profiler_for(enum policy_target target, char *reason,
-					size_t reason_len);
+const struct profiler_ops *profiler_for(enum policy_target target, char *reason, size_t reason_len);
 
 #endif

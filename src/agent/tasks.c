@@ -43,13 +43,14 @@ struct taskmgr *taskmgr_new(const struct task_events *events, uint32_t flush_int
 	/* Ids unique across agents and restarts: a random prefix per run. */
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (uint64_t)(uintptr_t)tm ^ (uint64_t)getpid();
-	snprintf(tm->id_prefix, sizeof(tm->id_prefix), "%012" PRIx64, (uint64_t)(r & 0xffffffffffffULL));
+	snprintf(tm->id_prefix, sizeof(tm->id_prefix), "%012" PRIx64,
+		 (uint64_t)(r & 0xffffffffffffULL));
 	tm->next_seq = 1;
 	return tm;
 }
 
-static void end_task(struct taskmgr *tm, size_t index, enum task_status status,
-		     const char *reason, int64_t wall_ms)
+static void end_task(struct taskmgr *tm, size_t index, enum task_status status, const char *reason,
+		     int64_t wall_ms)
 {
 	struct running_task *t = tm->tasks[index];
 

@@ -23,7 +23,11 @@
 #define TASK_REASON_MAX 256
 #define TASK_PIDS_MAX	256
 
-enum task_status { TASK_RUNNING, TASK_FINISHED, TASK_FAILED };
+enum task_status {
+	TASK_RUNNING,
+	TASK_FINISHED,
+	TASK_FAILED
+};
 
 struct task_info {
 	char id[TASK_ID_MAX];

@@ -91,14 +91,27 @@ static int debug_proc_events(int argc, char **argv)
 int cmd_debug(int argc, char **argv)
 {
 	if (argc < 2 || cli_wants_help(argc, argv)) {
-		printf("usage: contprof debug proc-events [--count N] [--timeout SECONDS]\n\n"
-		       "Loads the agent's exec/exit BPF program and prints one JSON line per\n"
-		       "process exec or exit until N events or the timeout.\n\n"
-		       "example:\n  contprof debug proc-events --count 2 --timeout 5\n");
+		printf("usage: contprof debug proc-events [--count N] [--timeout SECONDS]\n"
+		       "       contprof debug watch --pid PID [--seconds N]\n"
+		       "       contprof debug discover [--config agent.yaml] [--seconds N]\n\n"
+		       "proc-events: loads the agent's exec/exit BPF program and prints one JSON\n"
+		       "  line per process exec or exit until N events or the timeout.\n"
+		       "watch: prints one JSON line per second for a process: CPU %% of the\n"
+		       "  capacity available to it, threads, host load, capacity (CPUs).\n"
+		       "discover: prints the processes the config's rules match (default: the\n"
+		       "  built-in config of `contprof up`); with --seconds, follows exec/exit\n"
+		       "  for N seconds and prints one JSON line per change.\n\n"
+		       "examples:\n  contprof debug proc-events --count 2 --timeout 5\n"
+		       "  contprof debug watch --pid 1234 --seconds 10\n"
+		       "  contprof debug discover --config agent.yaml --seconds 30\n");
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	if (strcmp(argv[1], "proc-events") == 0)
 		return debug_proc_events(argc - 1, argv + 1);
+	if (strcmp(argv[1], "watch") == 0)
+		return debug_watch(argc - 1, argv + 1);
+	if (strcmp(argv[1], "discover") == 0)
+		return debug_discover(argc - 1, argv + 1);
 	fprintf(stderr, "contprof debug: unknown check '%s'\n", argv[1]);
 	return EXIT_USAGE;
 }

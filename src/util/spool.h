@@ -37,8 +37,8 @@ int spool_peek(struct spool *spool, void **ret_data, size_t *ret_len);
 /* Drops the record spool_peek() returned. 0, -ENOENT when empty, -errno. */
 int spool_ack(struct spool *spool);
 
-uint64_t spool_bytes(const struct spool *spool);	/* bytes of pending records */
-uint64_t spool_records(const struct spool *spool);	/* pending records */
+uint64_t spool_bytes(const struct spool *spool);   /* bytes of pending records */
+uint64_t spool_records(const struct spool *spool); /* pending records */
 uint64_t spool_corrupt_skipped(const struct spool *spool);
 
 #endif

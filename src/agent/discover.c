@@ -1,0 +1,709 @@
+/* discover: see discover.h. The table is an array of pointers sorted by pid.
+ * A "probe" reads one process and matches it into a candidate entry; scans
+ * and events reconcile candidates with the table in one place
+ * (reconcile_existing / add_new) so both paths name processes identically. */
+#include "agent/discover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/procstat.h"
+#include "util/parse.h"
+#include "util/readfile.h"
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+struct discover {
+	const struct config *config;
+	char root[PATH_MAX];
+	char hostname[DISCOVER_HOST_MAX];
+	discover_fn fn;
+	void *ctx;
+	struct discover_proc **procs; /* sorted by pid */
+	size_t n_procs, cap_procs;
+	uint64_t dropped;
+	uint64_t scans;
+};
+
+static uint64_t fnv_add(uint64_t h, const char *s)
+{
+	/* The terminating NUL is hashed too, so ("ab","c") != ("a","bc"). */
+	do {
+		h ^= (unsigned char)*s;
+		h *= FNV_PRIME;
+	} while (*s++);
+	return h;
+}
+
+static uint64_t identity_hash(const char *host, const char *service, const char *instance,
+			      const char *name)
+{
+	uint64_t h = FNV_OFFSET;
+
+	h = fnv_add(h, host);
+	h = fnv_add(h, service);
+	h = fnv_add(h, instance);
+	return fnv_add(h, name);
+}
+
+void discover_identity(const char *host, const char *service, const char *instance,
+		       const char *name, char ret[DISCOVER_ID_LEN + 1])
+{
+	snprintf(ret, DISCOVER_ID_LEN + 1, "%016llx",
+		 (unsigned long long)identity_hash(host, service, instance, name));
+}
+
+const char *discover_cgroup_name(const char *unified, const char *systemd_v1, const char *cpu_v1)
+{
+	if (unified[0] && strcmp(unified, "/") != 0)
+		return unified;
+	if (systemd_v1[0])
+		return systemd_v1;
+	if (cpu_v1[0])
+		return cpu_v1;
+	return unified[0] ? unified : "/";
+}
+
+static void proc_free(struct discover_proc *p)
+{
+	if (!p)
+		return;
+	free(p->exe);
+	free(p->cmdline);
+	free(p->cgroup);
+	for (size_t i = 0; i < p->n_labels; i++) {
+		free(p->labels[i].key);
+		free(p->labels[i].value);
+	}
+	free(p->labels);
+	free(p);
+}
+
+int discover_new(const struct config *config, const struct discover_options *options,
+		 discover_fn fn, void *ctx, struct discover **ret)
+{
+	struct discover *d = calloc(1, sizeof(*d));
+	const char *root = options ? options->root : NULL;
+	const char *host = options ? options->hostname : NULL;
+
+	if (!d)
+		return -ENOMEM;
+	d->config = config;
+	d->fn = fn;
+	d->ctx = ctx;
+	if (root && strcmp(root, "/") != 0) {
+		if (strlen(root) >= sizeof(d->root)) {
+			free(d);
+			return -ENAMETOOLONG;
+		}
+		strcpy(d->root, root);
+	}
+	if (host)
+		snprintf(d->hostname, sizeof(d->hostname), "%s", host);
+	else if (gethostname(d->hostname, sizeof(d->hostname) - 1) < 0)
+		snprintf(d->hostname, sizeof(d->hostname), "localhost");
+	*ret = d;
+	return 0;
+}
+
+struct discover *discover_free(struct discover *d)
+{
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < d->n_procs; i++)
+		proc_free(d->procs[i]);
+	free(d->procs);
+	free(d);
+	return NULL;
+}
+
+size_t discover_count(const struct discover *d)
+{
+	return d->n_procs;
+}
+
+const struct discover_proc *discover_at(const struct discover *d, size_t i)
+{
+	return i < d->n_procs ? d->procs[i] : NULL;
+}
+
+const char *discover_hostname(const struct discover *d)
+{
+	return d->hostname;
+}
+
+uint64_t discover_dropped(const struct discover *d)
+{
+	return d->dropped;
+}
+
+/* Index of pid in the table, or of where it would go (*found = 0). */
+static size_t find_index(const struct discover *d, uint32_t pid, int *found)
+{
+	size_t lo = 0, hi = d->n_procs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->procs[mid]->pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < d->n_procs && d->procs[lo]->pid == pid;
+	return lo;
+}
+
+const struct discover_proc *discover_find_pid(const struct discover *d, uint32_t pid)
+{
+	int found;
+	size_t i = find_index(d, pid, &found);
+
+	return found ? d->procs[i] : NULL;
+}
+
+const struct discover_proc *discover_find_id(const struct discover *d, const char *id)
+{
+	for (size_t i = 0; i < d->n_procs; i++)
+		if (strcmp(d->procs[i]->id, id) == 0)
+			return d->procs[i];
+	return NULL;
+}
+
+/* ---- probing one process ---- */
+
+static char *read_cmdline(const struct discover *d, uint32_t pid)
+{
+	char *buf = malloc(DISCOVER_CMDLINE_MAX + 1);
+	ssize_t n;
+
+	if (!buf)
+		return NULL;
+	n = readfile_fmt(buf, DISCOVER_CMDLINE_MAX + 1, "%s/proc/%u/cmdline", d->root, pid);
+	if (n < 0)
+		n = 0;
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return buf;
+}
+
+static char *read_exe(const struct discover *d, uint32_t pid)
+{
+	static const char deleted[] = " (deleted)";
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+	size_t len;
+
+	n = snprintf(path, sizeof(path), "%s/proc/%u/exe", d->root, pid);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return strdup("");
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		n = 0;
+	target[n] = '\0';
+	/* A binary replaced on disk (an upgrade) still names the same program. */
+	len = (size_t)n;
+	if (len > sizeof(deleted) - 1 && strcmp(target + len - (sizeof(deleted) - 1), deleted) == 0)
+		target[len - (sizeof(deleted) - 1)] = '\0';
+	return strdup(target);
+}
+
+static char *read_cgroup(const struct discover *d, uint32_t pid)
+{
+	struct procstat_cgroups *cg = malloc(sizeof(*cg));
+	char *buf = malloc(DISCOVER_CGROUP_FILE_MAX);
+	char *name = NULL;
+
+	if (!cg || !buf) {
+		free(cg);
+		free(buf);
+		return NULL;
+	}
+	if (readfile_fmt(buf, DISCOVER_CGROUP_FILE_MAX, "%s/proc/%u/cgroup", d->root, pid) >= 0 &&
+	    procstat_parse_cgroup(buf, cg) == 0)
+		name = strdup(discover_cgroup_name(cg->unified, cg->systemd_v1, cg->cpu_v1));
+	else
+		name = strdup("/");
+	free(buf);
+	free(cg);
+	return name;
+}
+
+static const char *match_subject(const struct discover_proc *p, enum config_match_field field)
+{
+	switch (field) {
+	case CONFIG_MATCH_CMDLINE:
+		return p->cmdline;
+	case CONFIG_MATCH_EXE:
+		return p->exe;
+	case CONFIG_MATCH_COMM:
+		return p->comm;
+	}
+	return "";
+}
+
+/* Expands t; an empty result becomes the comm so that no name is empty. */
+static void expand_name(const struct template *t, const struct template_vars *vars, char *buf,
+			size_t size)
+{
+	template_expand(t, vars, buf, size);
+	if (!buf[0])
+		snprintf(buf, size, "%s", vars->comm);
+}
+
+static int expand_labels(const struct config_rule *rule, const struct template_vars *vars,
+			 struct discover_proc *p)
+{
+	char value[DISCOVER_NAME_MAX];
+
+	if (!rule->n_labels)
+		return 0;
+	p->labels = calloc(rule->n_labels, sizeof(*p->labels));
+	if (!p->labels)
+		return -ENOMEM;
+	for (size_t i = 0; i < rule->n_labels; i++) {
+		template_expand(rule->labels[i].value, vars, value, sizeof(value));
+		p->labels[i].key = strdup(rule->labels[i].key);
+		p->labels[i].value = strdup(value);
+		p->n_labels++;
+		if (!p->labels[i].key || !p->labels[i].value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The exe and cgroup of a process that a scan already knows (same pid and
+ * start time) are taken from its entry: exe changes only by exec, which
+ * comes with an event and a full probe; cgroup moves are picked up by the
+ * full rescan every DISCOVER_FULL_PROBE_EVERY scans. */
+static int fill_exe(const struct discover *d, struct discover_proc *p,
+		    const struct discover_proc *known)
+{
+	if (!p->exe)
+		p->exe = known ? strdup(known->exe) : read_exe(d, p->pid);
+	return p->exe ? 0 : -ENOMEM;
+}
+
+static int fill_cmdline(const struct discover *d, struct discover_proc *p)
+{
+	if (!p->cmdline)
+		p->cmdline = read_cmdline(d, p->pid);
+	return p->cmdline ? 0 : -ENOMEM;
+}
+
+/* Tries the rules in order, reading only the fields they look at (most
+ * processes match no rule; a comm rule needs no read beyond stat). Returns
+ * the index of the first matching rule, n_rules for none, or -ENOMEM. */
+static int first_matching_rule(const struct discover *d, struct discover_proc *p,
+			       const struct discover_proc *known)
+{
+	const struct config *c = d->config;
+	size_t rule;
+
+	for (rule = 0; rule < c->n_rules; rule++) {
+		enum config_match_field field = c->rules[rule]->field;
+
+		if ((field == CONFIG_MATCH_CMDLINE && fill_cmdline(d, p) < 0) ||
+		    (field == CONFIG_MATCH_EXE && fill_exe(d, p, known) < 0))
+			return -ENOMEM;
+		if (regexec(&c->rules[rule]->regex, match_subject(p, field), 0, NULL, 0) == 0)
+			break;
+	}
+	return (int)rule;
+}
+
+/* Reads pid and matches it. known: its table entry when the caller may reuse
+ * the slow-changing fields (see fill_exe), else NULL. Returns 1 with *ret (a
+ * candidate without ordinal and id), 0 when it is not a candidate (kernel
+ * thread, zombie, no rule matches, gone), or -ENOMEM. */
+static int probe(struct discover *d, uint32_t pid, const struct discover_proc *known,
+		 struct discover_proc **ret)
+{
+	const struct config *c = d->config;
+	struct template_vars vars;
+	struct procstat_stat st;
+	struct discover_proc *p;
+	char buf[1024];
+	int rule;
+
+	if (readfile_fmt(buf, sizeof(buf), "%s/proc/%u/stat", d->root, pid) < 0 ||
+	    procstat_parse_stat(buf, &st) < 0)
+		return 0;
+	if ((st.flags & PROCSTAT_PF_KTHREAD) || procstat_stat_is_dead(&st))
+		return 0;
+	if (known && known->start_time_ticks != st.start_time_ticks)
+		known = NULL; /* another process under the same pid */
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = pid;
+	p->ppid = st.ppid;
+	p->start_time_ticks = st.start_time_ticks;
+	snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
+	rule = first_matching_rule(d, p, known);
+	if (rule < 0)
+		goto oom;
+	if ((size_t)rule == c->n_rules) {
+		proc_free(p);
+		return 0;
+	}
+	if (fill_cmdline(d, p) < 0 || fill_exe(d, p, known) < 0)
+		goto oom;
+	p->cgroup = known ? strdup(known->cgroup) : read_cgroup(d, pid);
+	if (!p->cgroup)
+		goto oom;
+	p->rule_index = (size_t)rule;
+	vars = (struct template_vars){.hostname = d->hostname,
+				      .pid = pid,
+				      .comm = p->comm,
+				      .exe = p->exe,
+				      .cgroup = p->cgroup};
+	expand_name(c->rules[rule]->service, &vars, p->service, sizeof(p->service));
+	expand_name(c->instance, &vars, p->instance, sizeof(p->instance));
+	expand_name(c->rules[rule]->process, &vars, p->name, DISCOVER_NAME_MAX);
+	if (expand_labels(c->rules[rule], &vars, p) < 0)
+		goto oom;
+	p->base_hash = identity_hash(d->hostname, p->service, p->instance, p->name);
+	*ret = p;
+	return 1;
+oom:
+	proc_free(p);
+	return -ENOMEM;
+}
+
+/* ---- the table ---- */
+
+static void report(struct discover *d, enum discover_change change, const struct discover_proc *p)
+{
+	if (d->fn)
+		d->fn(change, p, d->ctx);
+}
+
+static void remove_at(struct discover *d, size_t i)
+{
+	struct discover_proc *p = d->procs[i];
+
+	report(d, DISCOVER_GONE, p);
+	memmove(&d->procs[i], &d->procs[i + 1], (d->n_procs - i - 1) * sizeof(*d->procs));
+	d->n_procs--;
+	proc_free(p);
+}
+
+/* The lowest ordinal no live process of base_hash holds: one pass over the
+ * table marking the ordinals taken (at most one per member). 0 on ENOMEM. */
+static uint32_t free_ordinal(const struct discover *d, uint64_t base_hash)
+{
+	size_t members = 0;
+	unsigned char *taken;
+	uint32_t ordinal = 1;
+
+	for (size_t i = 0; i < d->n_procs; i++)
+		members += d->procs[i]->base_hash == base_hash;
+	if (!members)
+		return 1;
+	/* With n members, some ordinal in 1..n+1 is free. */
+	taken = calloc(members + 2, 1);
+	if (!taken)
+		return 0;
+	for (size_t i = 0; i < d->n_procs; i++)
+		if (d->procs[i]->base_hash == base_hash && d->procs[i]->ordinal <= members + 1)
+			taken[d->procs[i]->ordinal] = 1;
+	while (taken[ordinal])
+		ordinal++;
+	free(taken);
+	return ordinal;
+}
+
+/* Names the candidate, inserts it (taking ownership) and reports ADDED. */
+static int add_new(struct discover *d, struct discover_proc *p)
+{
+	size_t len = strlen(p->name), i;
+	int found;
+
+	if (d->n_procs >= DISCOVER_MAX_PROCS) {
+		d->dropped++;
+		proc_free(p);
+		return 0;
+	}
+	if (d->n_procs == d->cap_procs) {
+		size_t cap = d->cap_procs ? d->cap_procs * 2 : 64;
+		struct discover_proc **grown = realloc(d->procs, cap * sizeof(*grown));
+
+		if (!grown) {
+			proc_free(p);
+			return -ENOMEM;
+		}
+		d->procs = grown;
+		d->cap_procs = cap;
+	}
+	p->ordinal = free_ordinal(d, p->base_hash);
+	if (!p->ordinal) {
+		proc_free(p);
+		return -ENOMEM;
+	}
+	if (p->ordinal > 1)
+		snprintf(p->name + len, sizeof(p->name) - len, "#%u", p->ordinal);
+	discover_identity(d->hostname, p->service, p->instance, p->name, p->id);
+	i = find_index(d, p->pid, &found);
+	memmove(&d->procs[i + 1], &d->procs[i], (d->n_procs - i) * sizeof(*d->procs));
+	d->procs[i] = p;
+	d->n_procs++;
+	report(d, DISCOVER_ADDED, p);
+	return 1;
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+static int same_attributes(const struct discover_proc *a, const struct discover_proc *b)
+{
+	if (!same_str(a->comm, b->comm) || !same_str(a->exe, b->exe) ||
+	    !same_str(a->cmdline, b->cmdline) || !same_str(a->cgroup, b->cgroup) ||
+	    a->rule_index != b->rule_index || a->n_labels != b->n_labels)
+		return 0;
+	for (size_t i = 0; i < a->n_labels; i++)
+		if (!same_str(a->labels[i].key, b->labels[i].key) ||
+		    !same_str(a->labels[i].value, b->labels[i].value))
+			return 0;
+	return 1;
+}
+
+enum reconcile_result {
+	RECONCILE_KEPT,	    /* nothing changed; cand freed */
+	RECONCILE_REPLACED, /* CHANGED reported; cand is the entry now */
+	RECONCILE_REMOVED,  /* GONE reported; cand still needs add_new() */
+};
+
+/* The table entry at i has the pid of cand: keeps it when nothing changed,
+ * replaces it when only attributes changed, removes it when the process or its
+ * identity changed. */
+static enum reconcile_result reconcile_existing(struct discover *d, size_t i,
+						struct discover_proc *cand)
+{
+	struct discover_proc *old = d->procs[i];
+
+	if (old->start_time_ticks != cand->start_time_ticks || old->base_hash != cand->base_hash) {
+		remove_at(d, i);
+		return RECONCILE_REMOVED;
+	}
+	if (same_attributes(old, cand)) {
+		old->ppid = cand->ppid;
+		proc_free(cand);
+		return RECONCILE_KEPT;
+	}
+	cand->ordinal = old->ordinal;
+	memcpy(cand->name, old->name, sizeof(cand->name));
+	memcpy(cand->id, old->id, sizeof(cand->id));
+	d->procs[i] = cand;
+	proc_free(old);
+	report(d, DISCOVER_CHANGED, cand);
+	return RECONCILE_REPLACED;
+}
+
+/* Brings pid's entry in line with a fresh probe. Returns changes or -errno. */
+static int refresh_pid(struct discover *d, uint32_t pid)
+{
+	struct discover_proc *cand = NULL;
+	int found, r, changes = 0;
+	size_t i;
+
+	r = probe(d, pid, NULL, &cand);
+	if (r < 0)
+		return r;
+	i = find_index(d, pid, &found);
+	if (found && !cand) {
+		remove_at(d, i);
+		return 1;
+	}
+	if (found) {
+		switch (reconcile_existing(d, i, cand)) {
+		case RECONCILE_KEPT:
+			return 0;
+		case RECONCILE_REPLACED:
+			return 1;
+		case RECONCILE_REMOVED:
+			changes = 1;
+			break;
+		}
+	}
+	if (!cand)
+		return changes;
+	r = add_new(d, cand);
+	return r < 0 ? r : changes + r;
+}
+
+int discover_handle_event(struct discover *d, const struct procevent_record *record)
+{
+	int found;
+	size_t i;
+
+	switch (record->kind) {
+	case PROCEVENT_EXEC:
+		return refresh_pid(d, record->pid);
+	case PROCEVENT_EXIT:
+		i = find_index(d, record->pid, &found);
+		if (!found)
+			return 0;
+		remove_at(d, i);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	const struct discover_proc *x = *(struct discover_proc *const *)a;
+	const struct discover_proc *y = *(struct discover_proc *const *)b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct discover_proc *x = *(struct discover_proc *const *)a;
+	const struct discover_proc *y = *(struct discover_proc *const *)b;
+
+	if (x->start_time_ticks != y->start_time_ticks)
+		return (x->start_time_ticks > y->start_time_ticks) -
+		       (x->start_time_ticks < y->start_time_ticks);
+	return cmp_pid(a, b);
+}
+
+/* Every candidate of this scan, in pid order (read_dir sorts). */
+struct cand_list {
+	struct discover_proc **items;
+	size_t n, cap;
+};
+
+static int cand_push(struct cand_list *l, struct discover_proc *p)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct discover_proc **grown = realloc(l->items, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		l->items = grown;
+		l->cap = cap;
+	}
+	l->items[l->n++] = p;
+	return 0;
+}
+
+static int collect(struct discover *d, struct cand_list *l, int full)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	int r = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/proc", d->root) >= sizeof(path))
+		return -ENAMETOOLONG;
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)) != NULL) {
+		struct discover_proc *p = NULL;
+		uint32_t pid;
+
+		if (parse_u32(de->d_name, &pid) < 0 || pid == 0)
+			continue;
+		r = probe(d, pid, full ? NULL : discover_find_pid(d, pid), &p);
+		if (r < 0)
+			break;
+		if (r == 1 && (r = cand_push(l, p)) < 0) {
+			proc_free(p);
+			break;
+		}
+		r = 0;
+	}
+	closedir(dir);
+	if (l->n)
+		qsort(l->items, l->n, sizeof(*l->items), cmp_pid);
+	return r;
+}
+
+static struct discover_proc *cand_find(struct cand_list *l, uint32_t pid, size_t *ret_index)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->items[mid]->pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < l->n && l->items[lo]->pid == pid) {
+		*ret_index = lo;
+		return l->items[lo];
+	}
+	return NULL;
+}
+
+int discover_scan(struct discover *d)
+{
+	struct cand_list l = {0};
+	size_t n_new = 0;
+	int r, changes = 0;
+
+	r = collect(d, &l, d->scans++ % DISCOVER_FULL_PROBE_EVERY == 0);
+	if (r < 0)
+		goto out;
+	/* 1: drop entries whose process is gone or changed identity, freeing
+	 * their ordinals before anyone new takes one. */
+	for (size_t i = d->n_procs; i-- > 0;) {
+		struct discover_proc *old = d->procs[i];
+		size_t ci;
+		struct discover_proc *c = cand_find(&l, old->pid, &ci);
+
+		if (!c || c->start_time_ticks != old->start_time_ticks ||
+		    c->base_hash != old->base_hash) {
+			remove_at(d, i);
+			changes++;
+		}
+	}
+	/* 2: update the entries that stay; 3: add the rest oldest first. */
+	for (size_t ci = 0; ci < l.n; ci++) {
+		int found;
+		size_t i = find_index(d, l.items[ci]->pid, &found);
+
+		if (found) {
+			/* Phase 1 removed every mismatch: kept or replaced. */
+			changes += reconcile_existing(d, i, l.items[ci]) == RECONCILE_REPLACED;
+			l.items[ci] = NULL;
+		} else {
+			l.items[n_new++] = l.items[ci];
+		}
+	}
+	l.n = n_new;
+	if (l.n)
+		qsort(l.items, l.n, sizeof(*l.items), cmp_start);
+	for (size_t ci = 0; ci < l.n; ci++) {
+		r = add_new(d, l.items[ci]);
+		l.items[ci] = NULL;
+		if (r < 0)
+			goto out;
+		changes += r;
+	}
+	r = 0;
+out:
+	for (size_t ci = 0; ci < l.n; ci++)
+		proc_free(l.items[ci]);
+	free(l.items);
+	return r < 0 ? r : changes;
+}
