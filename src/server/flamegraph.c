@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <time.h>
+
+#include "util/log.h"
 
 #define FG_MAX_NODES 2000000u
 
@@ -147,9 +150,12 @@ int flamegraph_render(struct store *st, const char *task_id, int64_t from_ms, in
 
 	if (format == FLAMEGRAPH_PPROF)
 		return -ENOSYS;
+	struct timespec a, b, c;
+	clock_gettime(CLOCK_MONOTONIC, &a);
 	r = fg_new_node(&t, "root", 4, &root);
 	if (r == 0)
 		r = store_load_flame_samples(st, task_id, from_ms, to_ms, fg_add, &t);
+	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (r == 0 && format == FLAMEGRAPH_FOLDED) {
 		ret->body = t.folded ? t.folded : strdup("");
 		ret->len = t.folded_len;
@@ -168,6 +174,10 @@ int flamegraph_render(struct store *st, const char *task_id, int64_t from_ms, in
 		ret->content_encoding = NULL;
 		r = text ? 0 : -ENOMEM;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &c);
+	log_debug("flamegraph: task %s: load %.1f ms, render %.1f ms, %u nodes", task_id,
+		  (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
+		  (double)(c.tv_sec - b.tv_sec) * 1e3 + (double)(c.tv_nsec - b.tv_nsec) / 1e6, t.n);
 	for (uint32_t i = 0; i < t.n; i++)
 		free(t.nodes[i].name);
 	free(t.nodes);
