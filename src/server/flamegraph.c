@@ -140,8 +140,8 @@ static json_t *fg_to_json(struct fg_tree *t, uint32_t idx, int depth)
 	return node;
 }
 
-int flamegraph_render(struct store *st, const char *task_id, int64_t from_ms, int64_t to_ms,
-		      bool by_duration, enum flamegraph_format format,
+int flamegraph_render(struct store *st, const struct flamegraph_task *task, int64_t from_ms,
+		      int64_t to_ms, bool by_duration, enum flamegraph_format format,
 		      struct flamegraph_output *ret)
 {
 	struct fg_tree t = {.by_duration = by_duration, .want_folded = format == FLAMEGRAPH_FOLDED};
@@ -154,7 +154,7 @@ int flamegraph_render(struct store *st, const char *task_id, int64_t from_ms, in
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	r = fg_new_node(&t, "root", 4, &root);
 	if (r == 0)
-		r = store_load_flame_samples(st, task_id, from_ms, to_ms, fg_add, &t);
+		r = store_load_flame_samples(st, task->id, from_ms, to_ms, fg_add, &t);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (r == 0 && format == FLAMEGRAPH_FOLDED) {
 		ret->body = t.folded ? t.folded : strdup("");
@@ -175,7 +175,7 @@ int flamegraph_render(struct store *st, const char *task_id, int64_t from_ms, in
 		r = text ? 0 : -ENOMEM;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &c);
-	log_debug("flamegraph: task %s: load %.1f ms, render %.1f ms, %u nodes", task_id,
+	log_debug("flamegraph: task %s: load %.1f ms, render %.1f ms, %u nodes", task->id,
 		  (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
 		  (double)(c.tv_sec - b.tv_sec) * 1e3 + (double)(c.tv_nsec - b.tv_nsec) / 1e6, t.n);
 	for (uint32_t i = 0; i < t.n; i++)
