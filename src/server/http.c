@@ -14,6 +14,7 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_config cfg;
+	size_t body_bytes; /* buffered request bodies, all connections (atomic) */
 };
 
 /* Per-request state kept by MHD between calls of the access handler. */
@@ -21,6 +22,7 @@ struct request_state {
 	int route;	/* index, -1 none */
 	int path_route; /* a route whose path matched with another method, or -1 */
 	bool too_large;
+	bool over_budget; /* every connection's bodies together were too large */
 	char *params_buf; /* copy of the path split into parameters */
 	const char *params[HTTP_MAX_PARAMS];
 	char *body;
@@ -227,6 +229,10 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 				 "missing or wrong token: send 'Authorization: Bearer TOKEN'");
 		resp.header_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		snprintf(resp.header_value, sizeof(resp.header_value), "Bearer");
+	} else if (st->over_budget) {
+		http_reply_error(&resp, 503, "server busy with other uploads; retry shortly");
+		resp.header_name = MHD_HTTP_HEADER_RETRY_AFTER;
+		snprintf(resp.header_value, sizeof(resp.header_value), "1");
 	} else if (st->too_large) {
 		http_reply_error(&resp, 413, "request body larger than %zu bytes", route->body_max);
 	} else {
@@ -246,11 +252,14 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 	return send_response(srv, conn, label, &resp);
 }
 
-static bool body_append(struct request_state *st, const char *data, size_t size)
+/* Appends upload data to the request's body within the route's limit and
+ * the server-wide budget; false only on ENOMEM. */
+static bool body_append(struct http_server *srv, struct request_state *st, const char *data,
+			size_t size)
 {
-	if (st->too_large || size > st->max - st->len) {
-		st->too_large = true;
-		return true; /* keep reading, drop the data; 413 at the end */
+	if (st->too_large || st->over_budget || size > st->max - st->len) {
+		st->too_large = !st->over_budget;
+		return true; /* keep reading, drop the data; refuse at the end */
 	}
 	if (st->len + size + 1 > st->cap) {
 		size_t cap = st->cap ? st->cap : 4096;
@@ -260,9 +269,17 @@ static bool body_append(struct request_state *st, const char *data, size_t size)
 			cap *= 2;
 		if (cap > st->max + 1)
 			cap = st->max + 1;
+		if (__atomic_add_fetch(&srv->body_bytes, cap - st->cap, __ATOMIC_RELAXED) >
+		    HTTP_BODY_BUDGET_BYTES) {
+			__atomic_sub_fetch(&srv->body_bytes, cap - st->cap, __ATOMIC_RELAXED);
+			st->over_budget = true;
+			return true;
+		}
 		nb = realloc(st->body, cap);
-		if (!nb)
+		if (!nb) {
+			__atomic_sub_fetch(&srv->body_bytes, cap - st->cap, __ATOMIC_RELAXED);
 			return false;
+		}
 		st->body = nb;
 		st->cap = cap;
 	}
@@ -309,7 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (st->route >= 0 && !body_append(st, upload_data, *upload_data_size))
+		if (st->route >= 0 && !body_append(srv, st, upload_data, *upload_data_size))
 			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -320,13 +337,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *srv = cls;
 	struct request_state *st = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!st)
 		return;
+	__atomic_sub_fetch(&srv->body_bytes, st->cap, __ATOMIC_RELAXED);
 	free(st->body);
 	free(st->params_buf);
 	free(st);
