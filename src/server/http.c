@@ -318,9 +318,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 			declared = strtoull(clen, &end, 10);
 			if (*end == '\0' && declared > st->max) {
-				/* Refuse before reading: MHD closes the connection. */
 				st->too_large = true;
-				return answer(srv, conn, method, url, st);
+				/* A moderate excess is read and dropped so the client,
+				 * still sending, reliably gets the 413; a huge one is
+				 * refused at once and the connection closed. */
+				if (declared > HTTP_DISCARD_MAX_BYTES)
+					return answer(srv, conn, method, url, st);
 			}
 		}
 		return MHD_YES;

@@ -32,6 +32,8 @@
 #define HTTP_MAX_HEADER_VALUE_LEN 128
 /* Request bodies buffered at once over all connections; above it: 503. */
 #define HTTP_BODY_BUDGET_BYTES (512u * 1024 * 1024)
+/* Too-large bodies up to this size are read and dropped before the 413. */
+#define HTTP_DISCARD_MAX_BYTES (64u * 1024 * 1024)
 
 struct MHD_Connection;
 
