@@ -10,7 +10,6 @@
 int cmd_up(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
-int cmd_server(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 
 struct config;
@@ -21,6 +20,7 @@ int agent_resolve_token(const char *token_file, const struct config *cfg, char *
 /* `contprof debug watch|discover` (cmd_debug_agent.c). */
 int debug_watch(int argc, char **argv);
 int debug_discover(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 /* True when argv holds -h or --help (stops at "--"). */
 int cli_wants_help(int argc, char **argv);

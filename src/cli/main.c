@@ -18,9 +18,9 @@ struct command {
 
 static const struct command commands[] = {
     {"up", cmd_up, "run server and agent on this host (SQLite, UI on 127.0.0.1:8080)", 0},
-    {"server", cmd_server, "run the server: agent API, query API, /metrics (SQLite store)", 0},
     {"policy", cmd_policy, "validate policy documents (get/set/delete to come)", 0},
     {"agent", cmd_agent, "run the agent of this host (discover, watch, trigger, profile)", 0},
+    {"server", cmd_server, "run the server: agent API, query API, /metrics (SQLite store)", 0},
     {"debug", cmd_debug, "low-level checks of this host's eBPF support", 1},
 };
 

@@ -16,7 +16,7 @@ const CONFIG = `processes:
   - match: {comm: "^threads$"}
     service: spinner
     process: "{comm}"
-  - match: {cmdline: "^sleep 3141"}
+  - match: {cmdline: "sleep 3141"}
     service: sleepy
     process: "sleeper"
 profiling: {duration: 30, silence: 1200, flush_interval: 1}
@@ -127,8 +127,13 @@ test('a restarted process keeps its id and is watched again within a second', as
   let burner = startProcess('busyloop');
   const agent = await startAgent(server.url, CONFIG);
   try {
+    await api(server.url, 'PUT', '/api/v1/services/burner/policy', { service: 'burner',
+      targets: [{ target: 'ON_CPU', items: [
+        { monitor: 'PROCESS_CPU', threshold: 100, period: 10, count: 10 }] }] });
     const first = await waitFor(async () => (await processesOf(server, 'burner'))[0],
       { what: 'registered', ms: 15000 });
+    await waitFor(() => new RegExp(`watching burner/busyloop pid ${burner.pid}`).test(agent.err()),
+      { what: 'first pid watched', ms: 5000 });
     kill(burner);
     await new Promise((r) => setTimeout(r, 300));
     burner = startProcess('busyloop');
