@@ -2,9 +2,9 @@
  * d3-flame-graph JSON, folded text, gzip'd pprof — built from the stacks
  * the store aggregates over a time range.
  *
- * Owns: choosing the value (sample count or off-CPU nanoseconds) and the
- * output format. The tree itself is the core's flame tree (when built with
- * core/flame.h) and pprof encoding is server/pprof.h's.
+ * Owns: choosing the value (sample count or off-CPU nanoseconds), the pprof
+ * sample types of the task's target, and the output format. The tree is the
+ * core's (core/flame.h), the pprof encoding server/pprof.h's.
  */
 #ifndef CONTPROF_SERVER_FLAMEGRAPH_H
 #define CONTPROF_SERVER_FLAMEGRAPH_H
