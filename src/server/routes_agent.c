@@ -479,7 +479,8 @@ static void agent_task_fail(struct http_request *req, struct http_response *resp
 	task_end(req, resp, true);
 }
 
-/* Checks one folded stack: non-empty, bounded, no newline, frame count. */
+/* Checks one folded stack as the core reads it (core/flame.h): frames
+ * non-empty, no line breaks, at most SERVER_MAX_FRAMES frames. */
 static bool stack_ok(json_t *errors, const char *where, const char *text, size_t len)
 {
 	size_t frames = 1;
@@ -489,10 +490,14 @@ static bool stack_ok(json_t *errors, const char *where, const char *text, size_t
 		return false;
 	}
 	for (size_t i = 0; i < len; i++) {
-		if (text[i] == ';')
+		if (text[i] == ';') {
 			frames++;
-		else if (text[i] == '\n' || text[i] == '\0') {
-			jsonin_error(errors, "%s.stack: contains a newline or NUL", where);
+			if (i == 0 || i + 1 == len || text[i + 1] == ';') {
+				jsonin_error(errors, "%s.stack: has an empty frame", where);
+				return false;
+			}
+		} else if (text[i] == '\n' || text[i] == '\r' || text[i] == '\0') {
+			jsonin_error(errors, "%s.stack: contains a line break or NUL", where);
 			return false;
 		}
 	}

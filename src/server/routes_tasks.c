@@ -142,7 +142,7 @@ static void flame(struct http_request *req, struct http_response *resp)
 		http_reply_error(resp, 501, "this build cannot encode pprof yet");
 		return;
 	}
-	if (r == -E2BIG) {
+	if (r == -E2BIG || r == -EOVERFLOW) {
 		http_reply_error(resp, 422, "flame graph too large: narrow from/to");
 		return;
 	}

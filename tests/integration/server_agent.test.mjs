@@ -309,10 +309,11 @@ test('profile slices are idempotent and feed the flame graph (count, duration, r
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks/ghost/slices', slice0), 404, /unknown task 'ghost'/);
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks/f-1/slices', { slice: -1, start_time: 5, end_time: 1,
     stacks: [{ stack: 'a\nb', count: 1 }, { stack: '', count: 1 }, { stack: 'x', count: -2 }, 'y',
-      { stack: Array(1100).fill('f').join(';'), count: 1 }] }), 400,
-  /slice: -1 is out of range/, /end_time: before start_time/, /stacks\[0\]\.stack: contains a newline/,
+      { stack: Array(1100).fill('f').join(';'), count: 1 }, { stack: 'a;;b', count: 1 }, { stack: ';a', count: 1 }] }), 400,
+  /slice: -1 is out of range/, /end_time: before start_time/, /stacks\[0\]\.stack: contains a line break/,
   /stacks\[1\]\.stack: must not be empty/, /stacks\[2\]\.count/, /stacks\[3\]: must be an object/,
-  /stacks\[4\]\.stack: more than 1024 frames/);
+  /stacks\[4\]\.stack: more than 1024 frames/, /stacks\[5\]\.stack: has an empty frame/,
+  /stacks\[6\]\.stack: has an empty frame/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?format=svg'), 400, /format/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?aggregate=max'), 400, /aggregate/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?from=9&to=1'), 400, /after/);
