@@ -22,8 +22,10 @@ struct request_state {
 	int route;	/* index, -1 none */
 	int path_route; /* a route whose path matched with another method, or -1 */
 	bool too_large;
-	bool over_budget; /* every connection's bodies together were too large */
-	char *params_buf; /* copy of the path split into parameters */
+	bool over_budget;  /* every connection's bodies together were too large */
+	bool unauthorized; /* token needed and missing or wrong: body dropped */
+	size_t dropped;	   /* bytes of a refused body read and dropped so far */
+	char *params_buf;  /* copy of the path split into parameters */
 	const char *params[HTTP_MAX_PARAMS];
 	char *body;
 	size_t len, cap, max;
@@ -224,7 +226,7 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 		http_reply_error(&resp, 405, "method %s is not allowed on %s", method, url);
 	} else if (!route) {
 		http_reply_error(&resp, 404, "no such endpoint: %s %s", method, url);
-	} else if ((route->flags & HTTP_ROUTE_TOKEN) && srv->cfg.token && !token_ok(srv, conn)) {
+	} else if (st->unauthorized) {
 		http_reply_error(&resp, 401,
 				 "missing or wrong token: send 'Authorization: Bearer TOKEN'");
 		resp.header_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
@@ -252,13 +254,24 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 	return send_response(srv, conn, label, &resp);
 }
 
+/* Releases a body that will be refused, with its share of the budget. */
+static void body_drop(struct http_server *srv, struct request_state *st, size_t size)
+{
+	__atomic_sub_fetch(&srv->body_bytes, st->cap, __ATOMIC_RELAXED);
+	free(st->body);
+	st->body = NULL;
+	st->dropped += st->len + size;
+	st->len = st->cap = 0;
+}
+
 /* Appends upload data to the request's body within the route's limit and
  * the server-wide budget; false only on ENOMEM. */
 static bool body_append(struct http_server *srv, struct request_state *st, const char *data,
 			size_t size)
 {
-	if (st->too_large || st->over_budget || size > st->max - st->len) {
-		st->too_large = !st->over_budget;
+	if (size > st->max - st->len) {
+		st->too_large = true;
+		body_drop(srv, st, size);
 		return true; /* keep reading, drop the data; refuse at the end */
 	}
 	if (st->len + size + 1 > st->cap) {
@@ -273,6 +286,7 @@ static bool body_append(struct http_server *srv, struct request_state *st, const
 		    HTTP_BODY_BUDGET_BYTES) {
 			__atomic_sub_fetch(&srv->body_bytes, cap - st->cap, __ATOMIC_RELAXED);
 			st->over_budget = true;
+			body_drop(srv, st, size);
 			return true;
 		}
 		nb = realloc(st->body, cap);
@@ -311,6 +325,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		*con_cls = st;
 		route_request(srv, method, url, st);
+		if (st->route >= 0 && (srv->cfg.routes[st->route].flags & HTTP_ROUTE_TOKEN) &&
+		    srv->cfg.token && !token_ok(srv, conn))
+			st->unauthorized = true;
 		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (st->route >= 0 && clen) {
@@ -329,10 +346,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (st->route >= 0 && !body_append(srv, st, upload_data, *upload_data_size))
-			return MHD_NO;
+		size_t size = *upload_data_size;
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		if (st->route >= 0 && !st->unauthorized && !st->too_large && !st->over_budget)
+			return body_append(srv, st, upload_data, size) ? MHD_YES : MHD_NO;
+		/* A refused body is drained (so the client reads the answer) up to
+		 * a bound; beyond it the connection is closed. */
+		st->dropped += size;
+		return st->dropped > HTTP_DISCARD_MAX_BYTES ? MHD_NO : MHD_YES;
 	}
 	return answer(srv, conn, method, url, st);
 }

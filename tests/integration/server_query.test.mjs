@@ -191,6 +191,8 @@ test('with a token: agent API and writes need it, reads do not (non-loopback)', 
     assertErrors(await api(srv.url, 'DELETE', '/api/v1/services/checkout/policy'), 401);
     assertErrors(await api(srv.url, 'POST', '/api/v1/tasks', { process_id: 'tok-1', target: 'ON_CPU' }), 401);
     assert.equal((await api(srv.url, 'POST', '/api/v1/tasks', { process_id: 'tok-1', target: 'ON_CPU' }, good)).status, 201);
+    // an unauthenticated body is never buffered: drained, then 401
+    assertErrors(await api(srv.url, 'POST', '/api/v1/agent/metrics', 'x'.repeat(20 << 20)), 401, /token/);
     // reads stay open
     assert.equal((await api(srv.url, 'GET', '/api/v1/services/checkout/policy')).status, 200);
     assert.equal((await api(srv.url, 'GET', '/api/v1/processes')).status, 200);
