@@ -62,8 +62,12 @@ void uplink_options_default(struct uplink_options *opts);
 
 /* Opens the spool and starts the threads. 0 and *ret, or -errno. */
 int uplink_open(const struct uplink_options *opts, struct uplink **ret);
-/* Stops the threads after a final attempt (bounded by `flush_ms`) to send
- * metrics and spooled messages; what is unsent stays in the spool. */
+/* Stops the threads after a final attempt to send the process list, the
+ * spooled messages and the buffered metrics. The attempt ends by `flush_ms`
+ * (requests are given what is left; one still running then is cut short), so
+ * a server that is away or slow delays a stop by at most about that long.
+ * What is unsent stays in the spool for the next start; unsent metrics are
+ * lost (logged). NULL-safe. */
 struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms);
 
 /* Durable messages. 0, or -ENOSPC when the spool is full (counted). */
