@@ -346,7 +346,10 @@ static void *sender_main(void *arg)
 		int64_t deadline = next_metrics < next_register ? next_metrics : next_register;
 		if (retry_at > deadline)
 			deadline = retry_at;
-		if (!ul->spool_kick && !ul->processes_dirty && !ul->stopping)
+		/* New work waits for the end of a backoff: a server that is
+		 * away must not make this loop spin. */
+		bool work_now = (ul->spool_kick || ul->processes_dirty) && retry_at <= mono_ms();
+		if (!work_now && !ul->stopping)
 			sender_wait(ul, deadline);
 		ul->spool_kick = false;
 		pthread_mutex_unlock(&ul->lock);
