@@ -149,7 +149,7 @@ static void on_discover(enum discover_change change, const struct discover_proc 
 
 /* ---- what the server learns ---- */
 
-static json_t *process_json(const struct discover_proc *p)
+json_t *agent_process_json(const struct discover_proc *p)
 {
 	json_t *labels = json_object();
 
@@ -186,7 +186,7 @@ static void publish_processes(struct agent *a)
 			continue;
 		}
 		held = json_object_get(a->versions, p->service);
-		pj = process_json(p);
+		pj = agent_process_json(p);
 
 		if (pj)
 			json_array_append_new(list, pj);

@@ -69,6 +69,8 @@ static inline int64_t agent_clock_ms(clockid_t clock)
 
 /* agent.c */
 struct watched *agent_find_watched(struct agent *a, const char *id);
+/* A process as register shows it (new reference, NULL on ENOMEM). */
+json_t *agent_process_json(const struct discover_proc *p);
 /* Watches exactly the live processes whose service has a policy. */
 void agent_rewatch_all(struct agent *a);
 

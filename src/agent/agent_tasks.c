@@ -157,6 +157,25 @@ void agent_on_task_started(void *ctx, const struct task_info *t)
 	log_info("agent: task %s started: %s of %s/%s, %s", t->id,
 		 policy_target_name(t->decision.target), t->decision.service,
 		 t->decision.process_id, t->decision.cause.message);
+	/* Register the task's processes in the spool's order first: should
+	 * they exit before the server hears of them (it is away), the report
+	 * still names processes it knows. */
+	json_t *procs = json_array();
+
+	for (size_t i = 0; procs && i < discover_count(a->discover); i++) {
+		const struct discover_proc *p = discover_at(a->discover, i);
+		bool in_scope = t->decision.target == POLICY_TARGET_NETWORK
+				    ? strcmp(p->service, t->decision.service) == 0 &&
+					  strcmp(p->instance, t->decision.instance) == 0
+				    : strcmp(p->id, t->decision.process_id) == 0;
+
+		if (in_scope)
+			json_array_append_new(procs, agent_process_json(p));
+	}
+	if (json_array_size(procs))
+		uplink_register_spooled(a->uplink, procs);
+	else
+		json_decref(procs);
 	uplink_task_started(a->uplink, t);
 }
 

@@ -41,6 +41,7 @@ struct uplink {
 	volatile bool sync_restart; /* the services changed: restart the poll */
 	volatile bool sender_abort; /* the final flush ran out of time */
 	int64_t stop_deadline_ms;   /* monotonic; the final flush ends by then */
+	unsigned head_not_found;    /* sender only: 404s for the oldest spooled message */
 
 	/* guarded by lock */
 	json_t *processes; /* latest list; NULL once sent and unchanged */
@@ -220,12 +221,24 @@ static int drain_spool(struct uplink *ul, struct uplink_http *h)
 			free(body);
 			json_decref(msg);
 			if (r == -EAGAIN && status == 404) {
-				send_register(ul, h);
-				return r;
+				/* The server does not know the process (or task)
+				 * yet: register, retry later. A message still
+				 * unknown after several fresh registrations can
+				 * never be delivered: drop it (counted) rather
+				 * than hold back everything behind it. */
+				if (send_register(ul, h) == 0 &&
+				    ++ul->head_not_found >= UPLINK_NOT_FOUND_ATTEMPTS) {
+					log_warn("uplink: dropping a message the server keeps "
+						 "answering 404 to");
+					r = 1;
+				} else {
+					return r;
+				}
 			}
 		}
 		if (r < 0)
 			return r;
+		ul->head_not_found = 0;
 		pthread_mutex_lock(&ul->lock);
 		spool_ack(ul->spool);
 		if (r == 1)
@@ -575,6 +588,14 @@ static json_t *cause_json(const struct task_info *t)
 			 (int)c->period_s, "count", (int)c->count, "matched", (int)c->matched,
 			 "current", c->current, "peak", c->peak, "uri", c->uri[0] ? c->uri : NULL,
 			 "message", c->message);
+}
+
+int uplink_register_spooled(struct uplink *ul, json_t *processes)
+{
+	json_t *body = json_pack("{s:s, s:s, s:o}", "agent_id", ul->agent_id, "host", ul->host,
+				 "processes", processes);
+
+	return body ? enqueue(ul, "POST", "/api/v1/agent/register", body) : -ENOMEM;
 }
 
 int uplink_task_started(struct uplink *ul, const struct task_info *t)
