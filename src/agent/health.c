@@ -239,11 +239,11 @@ int health_serve(const char *listen, struct evloop *loop, health_fill_fn fn, voi
 	s->epoll_fd = -1;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-				     (unsigned)HEALTH_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)HEALTH_CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
-				     on_mhd_log, s, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HEALTH_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)HEALTH_CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!s->daemon) {
 		err = errno ? -errno : -EADDRINUSE;
 		goto fail;
