@@ -217,6 +217,22 @@ static void record_metric(struct agent *a, const struct watched *w, enum policy_
 	uplink_metric(a->uplink, w->id, policy_monitor_name(monitor), NULL, wall_ms, value);
 }
 
+/* Events the kernel could not queue mean a missed exec or exit: rescan now
+ * rather than at the next periodic scan. Checked every tick. */
+static void check_procevents_dropped(struct agent *a)
+{
+	uint64_t dropped = procevents_dropped(a->procevents);
+
+	if (dropped == a->procevents_dropped_seen)
+		return;
+	log_warn("agent: %" PRIu64 " exec/exit events dropped; rescanning /proc",
+		 dropped - a->procevents_dropped_seen);
+	a->procevents_dropped_seen = dropped;
+	a->rescans_forced++;
+	if (discover_scan(a->discover) < 0)
+		log_warn("agent: cannot scan /proc");
+}
+
 /* Keeps the agent's CPU time of the last ticks, for its CPU % figure. */
 static void sample_own_cpu(struct agent *a, int64_t mono_ms)
 {
@@ -281,6 +297,8 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 	}
 	engine_tick(a->engine, second, mono, agent_on_decision, a);
 	taskmgr_tick(a->tasks, wall, mono);
+	if (a->procevents)
+		check_procevents_dropped(a);
 	if (a->processes_changed ||
 	    (a->next_publish_boot_ms && agent_clock_ms(CLOCK_BOOTTIME) >= a->next_publish_boot_ms))
 		publish_processes(a);
@@ -308,27 +326,33 @@ static void on_procevent(const struct procevent_record *r, void *ctx)
 	discover_handle_event(a->discover, r);
 }
 
+static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx);
+
+/* The end of a batching pause: take what came meanwhile, listen again. */
+static void on_procevents_batch(struct evloop *loop, uint64_t expirations, void *ctx)
+{
+	struct agent *a = ctx;
+
+	(void)expirations;
+	evloop_cancel_timer(loop, a->procevents_batch); /* one-shot: release it */
+	a->procevents_batch = NULL;
+	procevents_consume(a->procevents);
+	if (evloop_add_fd(loop, procevents_fd(a->procevents), EPOLLIN, on_procevents_ready, a) < 0)
+		log_error("agent: cannot listen to exec/exit events any more");
+}
+
+/* Exec/exit events: handled at once, then the fd rests for
+ * AGENT_PROCEVENTS_BATCH_MS, so a host that starts many short processes
+ * wakes the agent a few times a second, not once per process. */
 static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
 {
 	struct agent *a = ctx;
 
-	uint64_t dropped;
-
-	(void)loop;
-	(void)fd;
 	(void)events;
 	procevents_consume(a->procevents);
-	/* Events the kernel could not queue: an exec or exit was missed, so
-	 * rescan now rather than at the next periodic scan. */
-	dropped = procevents_dropped(a->procevents);
-	if (dropped != a->procevents_dropped_seen) {
-		log_warn("agent: %" PRIu64 " exec/exit events dropped; rescanning /proc",
-			 dropped - a->procevents_dropped_seen);
-		a->procevents_dropped_seen = dropped;
-		a->rescans_forced++;
-		if (discover_scan(a->discover) < 0)
-			log_warn("agent: cannot scan /proc");
-	}
+	if (evloop_add_timer(loop, AGENT_PROCEVENTS_BATCH_MS, 0, on_procevents_batch, a,
+			     &a->procevents_batch) == 0)
+		evloop_del_fd(loop, fd);
 }
 
 static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -529,17 +553,21 @@ struct agent *agent_close(struct agent *a)
 {
 	if (!a)
 		return NULL;
-	/* Ends running tasks (reported through the uplink) before it closes. */
+	/* Stop order: end running tasks (their profilers detach their BPF
+	 * programs and perf events; the ends go to the spool), detach the
+	 * exec/exit programs, then the final flush, bounded by
+	 * AGENT_STOP_FLUSH_MS: a server that is away delays the exit by at
+	 * most that, and what is unsent waits in the spool. */
+	a->health = health_stop(a->health);
 	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_REALTIME));
-	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
 	a->procevents = procevents_close(a->procevents);
+	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
 	for (size_t i = 0; i < a->n_watched; i++)
 		procstat_proc_release(&a->watched[i].stat);
 	free(a->watched);
 	a->discover = discover_free(a->discover);
 	a->procstat = procstat_close(a->procstat);
 	a->engine = engine_free(a->engine);
-	a->health = health_stop(a->health);
 	a->loop = evloop_free(a->loop);
 	for (size_t i = 0; i < AGENT_MANUAL_IDS_REMEMBERED; i++)
 		free(a->manual_ids[i]);

@@ -50,7 +50,8 @@ struct agent {
 	int64_t tick_last_ns, tick_max_ns;
 	uint64_t tasks_started, tasks_failed;
 	uint64_t procevents_dropped_seen, rescans_forced;
-	int64_t next_publish_boot_ms; /* a young process becomes reportable then; 0 none */
+	struct evloop_timer *procevents_batch; /* set while the events fd rests */
+	int64_t next_publish_boot_ms;	       /* a young process becomes reportable then; 0 none */
 	struct health_server *health;
 	/* The agent's CPU time at the last ticks, for its CPU % (only with health). */
 	double cpu_ring_s[HEALTH_CPU_WINDOW_TICKS + 1];
