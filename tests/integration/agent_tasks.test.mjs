@@ -265,3 +265,20 @@ test('the agent serves its own health on GET /metrics', async () => {
     await server.stop();
   }
 });
+
+test('SIGTERM with the server away exits 0 within the final flush bound', async () => {
+  const port = await freePort();
+  const burner = startProcess(BURNER);
+  const agent = await startAgent(`http://127.0.0.1:${port}`, CONFIG);
+  try {
+    await sleep(1500); // the uplink has failed and backs off
+    const t0 = Date.now();
+    const { code } = await agent.stop();
+    assert.equal(code, 0, agent.err());
+    // AGENT_STOP_FLUSH_MS is 3 s; generous slack for a loaded host.
+    assert.ok(Date.now() - t0 < 3000 + 3000, `stopped after ${Date.now() - t0} ms`);
+  } finally {
+    kill(burner);
+    fs.rmSync(agent.dir, { recursive: true, force: true });
+  }
+});
