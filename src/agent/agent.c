@@ -31,6 +31,7 @@
 #include "agent/uplink.h"
 #include "core/policy.h"
 #include "util/evloop.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 static int64_t clock_ns(clockid_t clock)
@@ -446,7 +447,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = agent_mkdir_p(a->policy_dir);
+	err = fs_mkdir_p(a->policy_dir, 0700);
 	if (err) {
 		log_error("agent: cannot create %s: %s", a->policy_dir, strerror(-err));
 		goto fail;
@@ -454,6 +455,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	a->loop = evloop_new();
 	a->engine = engine_new(cfg->profiling.duration_s, cfg->profiling.silence_s);
 	a->tasks = taskmgr_new(&events, cfg->profiling.flush_interval_s);
+	profiler_configure(&(struct profiler_config){.oncpu_hz = cfg->profiling.oncpu_hz});
 	if (!a->loop || !a->engine || !a->tasks) {
 		err = -ENOMEM;
 		goto fail;

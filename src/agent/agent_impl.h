@@ -76,8 +76,6 @@ json_t *agent_process_json(const struct discover_proc *p);
 void agent_rewatch_all(struct agent *a);
 
 /* agent_policies.c */
-/* mkdir -p with mode 0700. 0 or -errno. */
-int agent_mkdir_p(const char *path);
 /* Installs (doc != NULL) or removes a service's policy, keeping it on disk
  * when `persist`; a refused document is logged and changes nothing. */
 void agent_apply_policy(struct agent *a, const char *service, const char *version,

@@ -17,25 +17,6 @@
 
 /* ---- policies on disk ---- */
 
-int agent_mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* File name of a service's policy: the service name hex-encoded, so any
  * name maps to a safe, unique file. */
 static void policy_path(const struct agent *a, const char *service, char *buf, size_t len)

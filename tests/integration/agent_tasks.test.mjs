@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { waitFor } from './lib.mjs';
+import { track, waitFor } from './lib.mjs';
 import { startServer, api } from './server_lib.mjs';
 import { startAgent, startProcess, freePort, kill, FIXTURES } from './agent_lib.mjs';
 
@@ -52,7 +52,7 @@ async function processOf(server, service) {
 // Starts the flipper fixture (idle until SIGUSR1); .busyAt() resolves to the
 // Unix ms at which it started burning.
 function startFlipper() {
-  const child = spawn(path.join(FIXTURES, 'flipper'), [], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = track(spawn(path.join(FIXTURES, 'flipper'), [], { stdio: ['ignore', 'pipe', 'ignore'] }));
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.busyAt = () => waitFor(() => {
