@@ -17,6 +17,7 @@
 
 #include "server/context.h"
 #include "server/http.h"
+#include "server/webui.h"
 #include "util/log.h"
 
 #define RETENTION_BUSY_INTERVAL_MS 200 /* when a batch left more to delete */
@@ -225,8 +226,9 @@ int server_run(const struct server_options *opts)
 		return 1;
 	}
 	ctx.prom = prom_new();
-	routes =
-	    calloc(routes_agent_count + routes_query_count + routes_tasks_count, sizeof(*routes));
+	routes = calloc(routes_agent_count + routes_query_count + routes_tasks_count +
+			    routes_webui_count,
+			sizeof(*routes));
 	if (!ctx.prom || !routes || sync_init(&ctx.sync) < 0) {
 		log_error("server: out of memory");
 		goto out;
@@ -238,6 +240,8 @@ int server_run(const struct server_options *opts)
 	n += routes_tasks_count;
 	memcpy(routes + n, routes_agent, routes_agent_count * sizeof(*routes));
 	n += routes_agent_count;
+	memcpy(routes + n, routes_webui, routes_webui_count * sizeof(*routes));
+	n += routes_webui_count;
 
 	http = http_start(
 	    &(struct http_config){
