@@ -36,7 +36,7 @@ export function ProcessView({ id, tab }) {
 }
 
 function TasksTab({ proc }) {
-  const [now] = useState(() => Date.now());
+  const [now, setNow] = useState(() => Date.now());
   const [range, setRange] = useState([now - 48 * HOUR_MS, now]);
   const [picked, setPicked] = useState([]);
   const tasks = useData(() => allPages('/api/v1/tasks', { process: proc.id, since: now - HISTORY_MS }), [proc.id]);
@@ -44,7 +44,13 @@ function TasksTab({ proc }) {
 
   return (
     <>
-      <ProfileNow proc={proc} onCreated={tasks.reload} />
+      <ProfileNow proc={proc} onCreated={() => {
+        /* Follow the new task when the window ended at the old "now". */
+        const n = Date.now();
+        setRange(([f, t]) => (t >= now - 1000 ? [f + (n - now), n] : [f, t]));
+        setNow(n);
+        tasks.reload();
+      }} />
       <h2>Tasks</h2>
       <Async state={tasks} what="Loading tasks" isEmpty={() => false}>
         {(list) => {

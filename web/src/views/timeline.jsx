@@ -49,7 +49,7 @@ export function Timeline({ tasks, range, onRange, onOpen, now = Date.now() }) {
     const center = from + (to - from) * frac;
     setSpan(center, (to - from) * (e.deltaY > 0 ? 1.25 : 0.8), frac);
   };
-  const onDown = (e) => { drag.current = { x: e.clientX, from, to, moved: false }; e.currentTarget.setPointerCapture?.(e.pointerId); };
+  const onDown = (e) => { drag.current = { x: e.clientX, from, to, moved: false }; };
   const onMove = (e) => {
     const d = drag.current;
     if (!d) return;
@@ -73,7 +73,7 @@ export function Timeline({ tasks, range, onRange, onOpen, now = Date.now() }) {
       </div>
       {width ? (
         <svg width={width} height={height} class="timeline-svg" onWheel={onWheel}
-          onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp} onPointerLeave={() => setHover(null)}>
+          onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp} onPointerLeave={() => { setHover(null); drag.current = null; }}>
           <g transform={`translate(${LABEL_W},0)`}>
             {x.ticks(Math.max(2, Math.floor(plotW / 110))).map((t) => (
               <g transform={`translate(${x(t)},0)`} class="tick">
