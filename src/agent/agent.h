@@ -37,6 +37,9 @@ struct agent;
 
 /* Builds every part; 0 and *ret, or -errno with the reason logged once. */
 int agent_open(const struct agent_options *opts, struct agent **ret);
+/* The agent's event loop, so a process hosting more (contprof up) can add
+ * its own timers and fds before agent_run(). */
+struct evloop *agent_loop(struct agent *agent);
 /* Runs the loop until a stop; returns 0 or -errno. Blocks SIGTERM/SIGINT. */
 int agent_run(struct agent *agent);
 /* Asks a running loop to stop (any thread). */

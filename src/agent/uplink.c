@@ -150,8 +150,8 @@ static int send_register(struct uplink *ul, struct uplink_http *h)
 		ul->processes_sent = ul->processes;
 		ul->processes = NULL;
 	}
-	body = json_pack("{s:s, s:s, s:O}", "agent_id", ul->agent_id, "host", ul->host, "processes",
-			 ul->processes_sent ? ul->processes_sent : json_array());
+	body = json_pack("{s:s, s:s, s:o}", "agent_id", ul->agent_id, "host", ul->host, "processes",
+			 ul->processes_sent ? json_incref(ul->processes_sent) : json_array());
 	ul->processes_dirty = false;
 	pthread_mutex_unlock(&ul->lock);
 	if (!body)

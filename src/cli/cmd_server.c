@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "server/server.h"
 #include "util/parse.h"
+#include "util/token.h"
 
 static void usage(FILE *out)
 {
@@ -109,7 +110,7 @@ int cmd_server(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (token_file) {
-		r = server_read_token_file(token_file, &token);
+		r = token_read_file(token_file, &token);
 		if (r < 0) {
 			fprintf(stderr, "contprof server: cannot read a token from %s: %s\n",
 				token_file, r == -EINVAL ? "empty or too long" : strerror(-r));

@@ -9,15 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "server/context.h"
 #include "server/http.h"
 #include "server/webui.h"
+#include "util/evloop.h"
 #include "util/log.h"
 
 #define RETENTION_BUSY_INTERVAL_MS 200 /* when a batch left more to delete */
@@ -31,29 +29,6 @@ int server_block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-int server_read_token_file(const char *path, char **ret)
-{
-	char buf[SERVER_TOKEN_MAX_LEN + 2];
-	size_t n, start = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	n = strlen(buf);
-	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
-	while (buf[start] == ' ' || buf[start] == '\t')
-		start++;
-	if (buf[start] == '\0' || n - start > SERVER_TOKEN_MAX_LEN)
-		return -EINVAL;
-	*ret = strdup(buf + start);
-	return *ret ? 0 : -ENOMEM;
 }
 
 static bool addr_is_loopback(const struct sockaddr *sa)
@@ -125,152 +100,175 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void arm_timer(int tfd, int64_t ms)
+struct server {
+	struct server_ctx ctx;
+	struct http_route *routes;
+	struct http_server *http;
+	bool sync_ready;
+	int64_t retention_interval_ms;
+	struct evloop_timer *retention_timer;
+	struct evloop *loop;
+};
+
+int server_start(const struct server_options *opts, struct server **ret)
 {
-	struct itimerspec its = {
-	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
-
-	timerfd_settime(tfd, 0, &its, NULL);
-}
-
-/* The main thread's loop: signals end it, the timer runs retention. */
-static int event_loop(struct server_ctx *ctx, int64_t interval_ms)
-{
-	sigset_t set;
-	int sfd = -1, tfd = -1, ep = -1, rc = 1;
-	struct epoll_event ev = {.events = EPOLLIN};
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || ep < 0) {
-		log_error("server: cannot set up the event loop: %s", strerror(errno));
-		goto out;
-	}
-	ev.data.fd = sfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.fd = tfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
-	arm_timer(tfd, interval_ms);
-	for (;;) {
-		struct epoll_event got;
-		int n = epoll_wait(ep, &got, 1, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_error("server: epoll: %s", strerror(errno));
-			goto out;
-		}
-		if (got.data.fd == sfd) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				log_info("server: %s received, stopping",
-					 si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-				rc = 0;
-				goto out;
-			}
-		} else {
-			uint64_t expirations;
-			bool more = false;
-
-			if (read(tfd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
-				continue;
-			if (store_retention(ctx->store, wall_ms(), &more) < 0)
-				log_warn("server: retention pass failed; retrying later");
-			arm_timer(tfd, more ? RETENTION_BUSY_INTERVAL_MS : interval_ms);
-		}
-	}
-out:
-	if (ep >= 0)
-		close(ep);
-	if (tfd >= 0)
-		close(tfd);
-	if (sfd >= 0)
-		close(sfd);
-	return rc;
-}
-
-int server_run(const struct server_options *opts)
-{
-	struct server_ctx ctx = {0};
-	struct http_route *routes = NULL;
-	struct http_server *http = NULL;
 	struct sockaddr_storage addr;
 	unsigned addr_len = 0;
-	bool loopback = false, sync_ready = false;
+	bool loopback = false;
+	struct server *s;
 	char err[512];
 	size_t n = 0;
-	int rc = 1;
 
 	if (server_parse_listen(opts->listen, &addr, &addr_len, &loopback) < 0) {
 		log_error("server: cannot use listen address '%s' (expected HOST:PORT, e.g. "
 			  "127.0.0.1:8080 or [::1]:8080)",
 			  opts->listen);
-		return 2;
+		return -EINVAL;
 	}
 	if (!loopback && !opts->token) {
 		log_error("server: refusing to listen on non-loopback address %s without a token: "
 			  "pass --token-file FILE or set CONTPROF_TOKEN (agents and writes then "
 			  "need 'Authorization: Bearer TOKEN')",
 			  opts->listen);
-		return 2;
+		return -EPERM;
 	}
-	ctx.store = store_open(opts->store_url, &opts->store, err, sizeof(err));
-	if (!ctx.store) {
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->retention_interval_ms = opts->retention_interval_ms > 0 ? opts->retention_interval_ms
+								   : SERVER_RETENTION_INTERVAL_MS;
+	s->ctx.store = store_open(opts->store_url, &opts->store, err, sizeof(err));
+	if (!s->ctx.store) {
 		log_error("server: cannot open store %s: %s", opts->store_url, err);
-		return 1;
+		server_stop(s);
+		return -EIO;
 	}
-	ctx.prom = prom_new();
-	routes = calloc(routes_agent_count + routes_query_count + routes_tasks_count +
-			    routes_webui_count,
-			sizeof(*routes));
-	if (!ctx.prom || !routes || sync_init(&ctx.sync) < 0) {
+	s->ctx.prom = prom_new();
+	s->routes = calloc(routes_agent_count + routes_query_count + routes_tasks_count +
+			       routes_webui_count,
+			   sizeof(*s->routes));
+	if (!s->ctx.prom || !s->routes || sync_init(&s->ctx.sync) < 0) {
 		log_error("server: out of memory");
-		goto out;
+		server_stop(s);
+		return -ENOMEM;
 	}
-	sync_ready = true;
-	memcpy(routes + n, routes_query, routes_query_count * sizeof(*routes));
+	s->sync_ready = true;
+	memcpy(s->routes + n, routes_query, routes_query_count * sizeof(*s->routes));
 	n += routes_query_count;
-	memcpy(routes + n, routes_tasks, routes_tasks_count * sizeof(*routes));
+	memcpy(s->routes + n, routes_tasks, routes_tasks_count * sizeof(*s->routes));
 	n += routes_tasks_count;
-	memcpy(routes + n, routes_agent, routes_agent_count * sizeof(*routes));
+	memcpy(s->routes + n, routes_agent, routes_agent_count * sizeof(*s->routes));
 	n += routes_agent_count;
-	memcpy(routes + n, routes_webui, routes_webui_count * sizeof(*routes));
+	memcpy(s->routes + n, routes_webui, routes_webui_count * sizeof(*s->routes));
 	n += routes_webui_count;
 
-	http = http_start(
+	s->http = http_start(
 	    &(struct http_config){
 		.addr = (struct sockaddr *)&addr,
 		.addr_len = addr_len,
-		.routes = routes,
+		.routes = s->routes,
 		.n_routes = n,
 		.token = opts->token,
 		.observe = observe,
-		.ctx = &ctx,
+		.ctx = &s->ctx,
 	    },
 	    err, sizeof(err));
-	if (!http) {
+	if (!s->http) {
 		log_error("server: %s on %s", err, opts->listen);
+		server_stop(s);
+		return -EADDRINUSE;
+	}
+	log_info("server: listening on %s port %u (store %s%s)", opts->listen, http_port(s->http),
+		 opts->store_url, opts->token ? ", token required" : "");
+	*ret = s;
+	return 0;
+}
+
+unsigned server_port(const struct server *s)
+{
+	return http_port(s->http);
+}
+
+static void on_retention(struct evloop *loop, uint64_t expirations, void *ctx)
+{
+	struct server *s = ctx;
+	bool more = false;
+
+	(void)expirations;
+	if (store_retention(s->ctx.store, wall_ms(), &more) < 0)
+		log_warn("server: retention pass failed; retrying later");
+	/* Re-arm: soon when a batch left more to delete, else after the interval. */
+	s->retention_timer = NULL;
+	if (evloop_add_timer(loop,
+			     more ? RETENTION_BUSY_INTERVAL_MS : (uint64_t)s->retention_interval_ms,
+			     0, on_retention, s, &s->retention_timer) < 0)
+		log_warn("server: cannot schedule retention");
+}
+
+int server_attach(struct server *s, struct evloop *loop)
+{
+	s->loop = loop;
+	return evloop_add_timer(loop, (uint64_t)s->retention_interval_ms, 0, on_retention, s,
+				&s->retention_timer);
+}
+
+void server_detach(struct server *s)
+{
+	if (s && s->loop && s->retention_timer)
+		evloop_cancel_timer(s->loop, s->retention_timer);
+	if (s) {
+		s->loop = NULL;
+		s->retention_timer = NULL;
+	}
+}
+
+struct server *server_stop(struct server *s)
+{
+	if (!s)
+		return NULL;
+	server_detach(s);
+	if (s->sync_ready)
+		sync_stop(&s->ctx.sync); /* wake long polls before joining them */
+	s->http = http_stop(s->http);
+	if (s->sync_ready)
+		sync_destroy(&s->ctx.sync);
+	free(s->routes);
+	s->ctx.prom = prom_free(s->ctx.prom);
+	s->ctx.store = store_close(s->ctx.store);
+	free(s);
+	return NULL;
+}
+
+static void on_stop_signal(struct evloop *loop, int signo, void *ctx)
+{
+	(void)ctx;
+	log_info("server: %s received, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+	evloop_stop(loop);
+}
+
+int server_run(const struct server_options *opts)
+{
+	struct server *s = NULL;
+	struct evloop *loop = NULL;
+	sigset_t set;
+	int err, rc = 1;
+
+	err = server_start(opts, &s);
+	if (err)
+		return err == -EINVAL || err == -EPERM ? 2 : 1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	loop = evloop_new();
+	if (!loop || evloop_add_signals(loop, &set, on_stop_signal, NULL) < 0 ||
+	    server_attach(s, loop) < 0) {
+		log_error("server: cannot set up the event loop");
 		goto out;
 	}
-	log_info("server: listening on %s port %u (store %s%s)", opts->listen, http_port(http),
-		 opts->store_url, opts->token ? ", token required" : "");
-	rc = event_loop(&ctx, opts->retention_interval_ms > 0 ? opts->retention_interval_ms
-							      : SERVER_RETENTION_INTERVAL_MS);
+	rc = evloop_run(loop) < 0 ? 1 : 0;
 out:
-	if (sync_ready)
-		sync_stop(&ctx.sync); /* wake long polls before joining them */
-	http = http_stop(http);
-	if (sync_ready)
-		sync_destroy(&ctx.sync);
-	free(routes);
-	ctx.prom = prom_free(ctx.prom);
-	ctx.store = store_close(ctx.store);
+	s = server_stop(s);
+	evloop_free(loop);
 	if (rc == 0)
 		log_info("server: stopped");
 	return rc;

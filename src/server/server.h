@@ -16,7 +16,6 @@
 
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:8080"
 #define SERVER_DEFAULT_STORE  "sqlite:contprof.db"
-#define SERVER_TOKEN_MAX_LEN  4096
 
 struct server_options {
 	const char *listen;    /* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
@@ -25,6 +24,22 @@ struct server_options {
 	struct store_options store;
 	int64_t retention_interval_ms;
 };
+
+struct server;
+struct evloop;
+
+/* Opens the store and starts serving (HTTP threads of its own); returns at
+ * once. 0 and *ret, or -EINVAL (bad listen address), -EPERM (non-loopback
+ * without a token), -EIO (store), -EADDRINUSE, -ENOMEM — each logged once. */
+int server_start(const struct server_options *opts, struct server **ret);
+/* Runs retention on `loop`'s thread (a timer). 0 or -errno. */
+int server_attach(struct server *server, struct evloop *loop);
+/* Cancels the retention timer; call before freeing the loop. NULL-safe. */
+void server_detach(struct server *server);
+/* The port actually listened on (useful with port 0). */
+unsigned server_port(const struct server *server);
+/* Wakes long polls, joins connections, closes the store. NULL-safe. */
+struct server *server_stop(struct server *server);
 
 /* Serves until SIGTERM/SIGINT (which the caller must have blocked in every
  * thread, see server_block_signals). Logs what went wrong once; returns the
@@ -35,10 +50,6 @@ int server_run(const struct server_options *opts);
  * threads created later inherit the mask and server_run receives them
  * through a signalfd. 0 or -errno. */
 int server_block_signals(void);
-
-/* Reads a token from a file (first line, surrounding whitespace trimmed).
- * 0 with *ret malloc'd, or -errno / -EINVAL (empty or too long). */
-int server_read_token_file(const char *path, char **ret);
 
 /* Parses "HOST:PORT" into a socket address; *ret_loopback when every
  * address it names is a loopback one. 0 or -EINVAL. */
