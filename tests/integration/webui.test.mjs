@@ -166,10 +166,24 @@ describe('web UI', { timeout: 90000 }, () => {
     const text = fs.readFileSync(svgPath, 'utf8');
     assert.match(text, /^<\?xml[\s\S]*<svg /);
     assert.match(text, /<title>parse_json \(37 samples, 60\.66%\)<\/title>/);
-    const [folded] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'folded' }).click()]);
+    const [folded] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'folded' }).click()]);
     const foldedPath = path.join(ARTIFACTS, 'task.folded');
     await folded.saveAs(foldedPath);
     assert.match(fs.readFileSync(foldedPath, 'utf8'), /^main;handle;parse_json 37$/m);
+    // pprof: the file when this server build encodes it, else its reason.
+    const direct = await api(srv.url, 'GET', `/api/v1/tasks/${enc(seeded.tasks.before)}/flamegraph?format=pprof`);
+    if (direct.status === 200) {
+      const [pprof] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'pprof' }).click()]);
+      const pprofPath = path.join(ARTIFACTS, 'task.pb.gz');
+      await pprof.saveAs(pprofPath);
+      const gz = fs.readFileSync(pprofPath);
+      assert.deepEqual([gz[0], gz[1]], [0x1f, 0x8b], 'a gzip\'d profile');
+    } else {
+      await page.getByRole('button', { name: 'pprof' }).click();
+      const err = page.locator('.state.error');
+      await err.waitFor();
+      assert.equal(await err.locator('li').innerText(), direct.json.errors[0]);
+    }
   });
 
   test('OFF_CPU task: by duration or by count', async () => {
@@ -265,6 +279,28 @@ describe('web UI', { timeout: 90000 }, () => {
       await b.shot(name);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  test('a server with a token: the editor asks for it and saves with it', async () => {
+    const tokenFile = path.join(srv.dir, 'token');
+    fs.writeFileSync(tokenFile, 's3cret-token\n');
+    const tsrv = await startServer({ args: ['--token-file', tokenFile] });
+    try {
+      await page.goto(tsrv.url + '/ui/services/billing/policy');
+      await page.fill('input[name="targets[0].items[0].threshold"]', '90');
+      await page.fill('input[name="targets[0].items[0].count"]', '2');
+      await page.fill('input[name="targets[0].items[0].period"]', '4');
+      await page.getByRole('button', { name: 'Save policy' }).click();
+      await page.locator('input[name="token"]').waitFor();
+      assert.match(await page.locator('.field-error[data-for=""]').innerText(), /missing or wrong token/);
+      await page.fill('input[name="token"]', 's3cret-token');
+      await page.getByRole('button', { name: 'Use token' }).click();
+      await page.locator('.save-status.ok').waitFor();
+      const saved = await api(tsrv.url, 'GET', '/api/v1/services/billing/policy');
+      assert.deepEqual(saved.json.targets[0].items[0], { monitor: 'PROCESS_CPU', threshold: 90, period: 4, count: 2 });
+    } finally {
+      await tsrv.stop();
+    }
   });
 
   test('loading and empty states say what is happening', async () => {

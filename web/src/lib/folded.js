@@ -130,8 +130,9 @@ export function flameSvg(tree, { width = 1200, title = 'Flame graph', unit = 'sa
   return out.join('\n');
 }
 
-export function download(name, text, type) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+// Saves text or a Blob as a file named `name`.
+export function download(name, data, type) {
+  const url = URL.createObjectURL(data instanceof Blob ? data : new Blob([data], { type }));
   const a = document.createElement('a');
   a.href = url; a.download = name;
   document.body.appendChild(a); a.click(); a.remove();

@@ -40,15 +40,18 @@ export function Tabs({ tabs, active }) {
   );
 }
 
+// Not a <form>: it may sit inside one (the policy editor).
 export function TokenPrompt({ onSaved }) {
   const [value, setValue] = useState(getToken());
+  const use = () => { setToken(value.trim()); onSaved && onSaved(); };
   return (
-    <form class="token" onSubmit={(e) => { e.preventDefault(); setToken(value.trim()); onSaved && onSaved(); }}>
+    <div class="token">
       <label>This server needs a token for changes:{' '}
-        <input type="password" value={value} onInput={(e) => setValue(e.target.value)} autocomplete="off" />
-      </label>
-      <button type="submit">Use token</button>
-    </form>
+        <input type="password" name="token" value={value} autocomplete="off" onInput={(e) => setValue(e.target.value)}
+          onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); use(); } }} />
+      </label>{' '}
+      <button type="button" onClick={use}>Use token</button>
+    </div>
   );
 }
 

@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { HTTP_MONITORS, MONITORS, MONITOR_UNIT, TARGETS } from '../lib/format.js';
-import { ErrorBox, Loading } from './common.jsx';
+import { ErrorBox, Loading, TokenPrompt } from './common.jsx';
 
 const str = (v) => (v === undefined || v === null ? '' : String(v));
 
@@ -111,6 +111,7 @@ export function PolicyEditor({ service }) {
   const [status, setStatus] = useState(null); // {kind, text}
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [needToken, setNeedToken] = useState(false);
 
   const load = () => {
     setForm(null); setLoadError(null); setErrors({}); setStatus(null);
@@ -130,8 +131,8 @@ export function PolicyEditor({ service }) {
   });
 
   const save = async (e) => {
-    e.preventDefault();
-    setBusy(true); setStatus(null);
+    e?.preventDefault();
+    setBusy(true); setStatus(null); setNeedToken(false);
     try {
       const saved = await api.putPolicy(service, toDoc(service, form));
       setErrors({}); setExists(true); setForm(toForm(saved));
@@ -142,6 +143,7 @@ export function PolicyEditor({ service }) {
         setStatus({ kind: 'error', text: `Not saved: the server found ${err.errors.length} problem${err.errors.length > 1 ? 's' : ''}.` });
       } else {
         setErrors({ '': err.errors });
+        setNeedToken(err.status === 401);
         setStatus({ kind: 'error', text: 'Not saved.' });
       }
     } finally { setBusy(false); }
@@ -153,12 +155,13 @@ export function PolicyEditor({ service }) {
       setConfirmDelete(false); setExists(false); setErrors({});
       setForm({ targets: [newTarget('ON_CPU')] });
       setStatus({ kind: 'ok', text: 'Policy deleted: the agents stop evaluating it.' });
-    } catch (err) { setErrors({ '': err.errors }); } finally { setBusy(false); }
+    } catch (err) { setErrors({ '': err.errors }); setNeedToken(err.status === 401); } finally { setBusy(false); }
   };
 
   const unused = TARGETS.filter((t) => !form.targets.some((x) => x.target === t));
   return (
     <form class="policy-editor" onSubmit={save} novalidate>
+      {needToken ? <TokenPrompt onSaved={() => save()} /> : null}
       <FieldErrors errors={errors} place="" />
       <FieldErrors errors={errors} place="service" />
       {!exists ? <p class="muted">This service has no policy yet; fill in the form and save to create it.</p> : null}

@@ -97,7 +97,7 @@ function ProfileNow({ proc, onCreated }) {
   const [duration, setDuration] = useState('60');
   const [state, setState] = useState({ busy: false, error: null, created: null });
   const submit = async (e) => {
-    e.preventDefault();
+    e?.preventDefault();
     setState({ busy: true, error: null, created: null });
     try {
       const n = Number(duration);
@@ -114,7 +114,7 @@ function ProfileNow({ proc, onCreated }) {
       <label>for <input name="duration" inputmode="numeric" size="5" value={duration} onInput={(e) => setDuration(e.target.value)} /> s</label>
       <button type="submit" class="primary" disabled={state.busy}>{state.busy ? 'Starting…' : 'Start'}</button>
       {state.created ? <span class="save-status ok" role="status">Task <a href={href.task(state.created.id)}>{state.created.id}</a> is {state.created.status.toLowerCase()}: the agent starts it on its next sync.</span> : null}
-      <ErrorBox error={state.error} />
+      <ErrorBox error={state.error} retry={state.error?.status === 401 ? () => submit() : undefined} />
     </form>
   );
 }

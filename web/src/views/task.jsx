@@ -2,12 +2,12 @@
 // (ON_CPU / OFF_CPU; by count or off-CPU duration; export as folded, pprof
 // or SVG) or the process topology (NETWORK).
 import { useState } from 'preact/hooks';
-import { api } from '../lib/api.js';
+import { api, request } from '../lib/api.js';
 import { useData } from '../lib/hooks.js';
 import { fmtDuration, fmtNs, fmtNumber, fmtTime, fmtValue } from '../lib/format.js';
 import { download, flameSvg } from '../lib/folded.js';
 import { href } from '../lib/router.js';
-import { Async, StatusBadge, TargetBadge } from './common.jsx';
+import { Async, ErrorBox, StatusBadge, TargetBadge } from './common.jsx';
 import { Flame } from './flame.jsx';
 import { Topology } from './topology.jsx';
 
@@ -51,6 +51,14 @@ function TaskFlame({ task }) {
   const fmt = byDuration ? fmtNs : (v) => fmtNumber(v);
   const unit = byDuration ? 'off-CPU' : offcpu ? 'switches' : 'samples';
   const base = `contprof-${task.id.replace(/[^\w.-]+/g, '_')}-${aggregate}`;
+  const [exportError, setExportError] = useState(null);
+  // Fetched rather than linked, so a refusal shows the server's reason.
+  const exportAs = async (format, name) => {
+    setExportError(null);
+    try {
+      download(name, await request('GET', api.flameUrl(task.id, format, aggregate), { as: 'blob' }));
+    } catch (err) { setExportError(err); }
+  };
   return (
     <>
       <div class="toolbar">
@@ -59,13 +67,15 @@ function TaskFlame({ task }) {
             <button type="button" class={aggregate === 'duration' ? 'active' : ''} onClick={() => setAggregate('duration')}>Duration</button>
             <button type="button" class={aggregate === 'count' ? 'active' : ''} onClick={() => setAggregate('count')}>Count</button>
           </span>) : null}
+        {task.status === 'RUNNING' ? <button type="button" onClick={tree.reload}>Refresh</button> : null}
         <span class="exports">Export:{' '}
-          <a href={api.flameUrl(task.id, 'folded', aggregate)} download={`${base}.folded`}>folded</a>{' · '}
-          <a href={api.flameUrl(task.id, 'pprof', aggregate)} download={`${base}.pb.gz`}>pprof</a>{' · '}
+          <button type="button" class="linklike" onClick={() => exportAs('folded', `${base}.folded`)}>folded</button>{' · '}
+          <button type="button" class="linklike" onClick={() => exportAs('pprof', `${base}.pb.gz`)}>pprof</button>{' · '}
           <button type="button" class="linklike" disabled={!tree.data || !tree.data.value}
             onClick={() => download(`${base}.svg`, flameSvg(tree.data, { title: `${task.target} ${task.id}`, unit, fmt }), 'image/svg+xml')}>svg</button>
         </span>
       </div>
+      {exportError ? <ErrorBox error={exportError} /> : null}
       <Async state={tree} what="Loading the flame graph" isEmpty={(d) => !d || !d.value}
         empty={task.status === 'RUNNING' || task.status === 'PENDING'
           ? 'No stacks yet: the agent uploads them every few seconds while the task runs.'
