@@ -186,6 +186,14 @@ describe('web UI', { timeout: 90000 }, () => {
     }
   });
 
+  test('a task links to a comparison with the previous task of its process and target', async () => {
+    await page.goto(srv.url + `/ui/tasks/${enc(seeded.tasks.after)}`);
+    await page.getByRole('link', { name: 'Compare with the previous ON_CPU task' }).click();
+    await page.waitForURL((u) => u.pathname === '/ui/compare' && u.searchParams.get('a') === seeded.tasks.before &&
+      u.searchParams.get('b') === seeded.tasks.after);
+    await page.locator('.flame-chart g[name="compress"]').waitFor();
+  });
+
   test('OFF_CPU task: by duration or by count', async () => {
     await page.goto(srv.url + `/ui/tasks/${enc(seeded.tasks.offcpu)}`);
     await page.locator('.flame-chart g[name="futex_wait"]').waitFor();

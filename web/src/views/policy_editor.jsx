@@ -178,11 +178,11 @@ export function PolicyEditor({ service }) {
             <FieldErrors errors={errors} place={tp} />
             <FieldErrors errors={errors} place={`${tp}.target`} />
             <div class="row">
-              <Field label="Duration" hint="s, optional (agent default 600)" place={`${tp}.duration`} errors={errors}>
-                <input inputmode="numeric" {...bind(t, 'duration', `${tp}.duration`)} placeholder="600" />
+              <Field label="Duration" hint="s, optional (else the agent's default)" place={`${tp}.duration`} errors={errors}>
+                <input inputmode="numeric" {...bind(t, 'duration', `${tp}.duration`)} />
               </Field>
-              <Field label="Silence" hint="s, optional (agent default 1200)" place={`${tp}.silence`} errors={errors}>
-                <input inputmode="numeric" {...bind(t, 'silence', `${tp}.silence`)} placeholder="1200" />
+              <Field label="Silence" hint="s, optional (else the agent's default)" place={`${tp}.silence`} errors={errors}>
+                <input inputmode="numeric" {...bind(t, 'silence', `${tp}.silence`)} />
               </Field>
             </div>
             <FieldErrors errors={errors} place={`${tp}.items`} />

@@ -22,10 +22,27 @@ export function TaskView({ id }) {
               {t.process_id ? <a href={href.process(t.process_id)}>process</a> : null}</p>
             <h1><TargetBadge target={t.target} /> task <code class="task-id">{t.id}</code></h1>
             <TaskFacts t={t} />
+            {t.process_id && t.target !== 'NETWORK' ? <PreviousTask task={t} /> : null}
             {t.target === 'NETWORK' ? <Topology task={t} /> : <TaskFlame task={t} />}
           </>)}
       </Async>
     </section>
+  );
+}
+
+// A link to compare with the previous task of the same process and target.
+function PreviousTask({ task }) {
+  const prev = useData(async () => {
+    const list = await api.tasks({ process: task.process_id, since: task.start_time - 7 * 24 * 3600 * 1000 });
+    return list.filter((x) => x.target === task.target && x.start_time < task.start_time)
+      .sort((a, b) => b.start_time - a.start_time)[0] || null;
+  }, [task.id]);
+  if (!prev.data) return null;
+  return (
+    <p class="previous">
+      <a href={href.compare(prev.data.id, task.id)}>Compare with the previous {task.target} task</a>
+      <span class="muted"> ({fmtTime(prev.data.start_time)})</span>
+    </p>
   );
 }
 
