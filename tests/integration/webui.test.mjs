@@ -138,6 +138,19 @@ describe('web UI', { timeout: 90000 }, () => {
     assert.match(await tip.innerText(), /HTTP_ERROR_RATE >= 10 % \(3 of 30 s\): 4 slots matched/);
     assert.match(await tip.innerText(), /NETWORK · policy · FINISHED/);
     await b.shot('05-process-timeline');
+    // The wheel zooms in around the pointer: the window narrows, the right
+    // edge (where the pointer is) stays about put.
+    const label = page.locator('.timeline .range-label');
+    const before = await label.innerText();
+    const svgBox = await page.locator('.timeline-svg').boundingBox();
+    await page.mouse.move(svgBox.x + svgBox.width - 5, svgBox.y + 30);
+    for (let i = 0; i < 10; i++) await page.mouse.wheel(0, -100);
+    await page.waitForFunction((old) => document.querySelector('.timeline .range-label').textContent !== old, before);
+    const span = await page.evaluate(() => {
+      const rect = document.querySelector('rect.task-bar[data-task$=":oncpu:3"]');
+      return rect ? Number(rect.getAttribute('width')) : 0;
+    });
+    assert.ok(span > 3, `the running task widens when zoomed in (${span} px)`);
     // Zoom to the last hour: only the OFF_CPU task and the running one stay.
     await page.getByRole('button', { name: '1 h', exact: true }).click();
     assert.equal(await page.locator('table.tasks tbody tr').count(), 3);

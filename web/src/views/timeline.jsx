@@ -39,12 +39,15 @@ export function Timeline({ tasks, range, onRange, onOpen, now = Date.now() }) {
     span = Math.min(Math.max(span, MIN_SPAN_MS), MAX_SPAN_MS);
     let f = center - span * frac;
     let t = f + span;
-    if (t > now + span * 0.05) { t = now; f = t - span; }
+    // Past "now" there is nothing; a window ending at now keeps ending there
+    // when zoomed from its right edge.
+    const followsNow = to >= now - 1000 && frac > 0.95;
+    if (t > now + span * 0.05 || followsNow) { t = now; f = t - span; }
     onRange([Math.round(f), Math.round(t)]);
   };
   const onWheel = (e) => {
     e.preventDefault();
-    const px = e.offsetX - LABEL_W;
+    const px = e.clientX - e.currentTarget.getBoundingClientRect().left - LABEL_W;
     const frac = Math.min(Math.max(px / plotW, 0), 1);
     const center = from + (to - from) * frac;
     setSpan(center, (to - from) * (e.deltaY > 0 ? 1.25 : 0.8), frac);
