@@ -11,6 +11,12 @@ int cmd_up(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_processes(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
+int cmd_task(int argc, char **argv);
+int cmd_flame(int argc, char **argv);
+int cmd_topology(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 struct config;
 /* Shared by `agent` and `up`: config from a file (NULL: built-in), errors
