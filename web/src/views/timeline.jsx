@@ -98,9 +98,11 @@ export function Timeline({ tasks, range, onRange, onOpen, now = Date.now() }) {
                 <rect class={`task-bar status-${t.status.toLowerCase()}`} data-task={t.id}
                   x={x0} y={AXIS_H + lane * LANE_H + 4} width={Math.max(x1 - x0, 3)} height={LANE_H - 8} rx="2"
                   fill={TARGET_COLOR[t.target]}
-                  onMouseEnter={(e) => { const r = wrap.current.getBoundingClientRect(); setHover({ task: t, x: e.clientX - r.left + 12, y: e.clientY - r.top + 12 }); }}
-                  onMouseMove={(e) => { const r = wrap.current.getBoundingClientRect(); setHover((h) => h && { ...h, x: Math.min(e.clientX - r.left + 12, width - 300), y: e.clientY - r.top + 12 }); }}
+                  onMouseEnter={(e) => { const r = wrap.current.getBoundingClientRect(); setHover({ task: t, x: Math.max(0, Math.min(e.clientX - r.left + 12, width - 300)), y: e.clientY - r.top + 12 }); }}
+                  onMouseMove={(e) => { const r = wrap.current.getBoundingClientRect(); setHover((h) => h && { ...h, x: Math.max(0, Math.min(e.clientX - r.left + 12, width - 300)), y: e.clientY - r.top + 12 }); }}
                   onMouseLeave={() => setHover(null)}
+                  tabindex="0" role="link" aria-label={`${t.target} task from ${fmtTime(t.start_time)}, ${t.status.toLowerCase()}`}
+                  onKeyDown={(e) => { if (e.key === 'Enter') onOpen(t); }}
                   onClick={() => { if (!drag.current?.moved) onOpen(t); }}>
                 </rect>);
             })}
