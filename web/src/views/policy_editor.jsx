@@ -7,6 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { HTTP_MONITORS, MONITORS, MONITOR_UNIT, TARGETS } from '../lib/format.js';
+import { placeErrors } from '../lib/places.js';
 import { ErrorBox, Loading, TokenPrompt } from './common.jsx';
 
 const str = (v) => (v === undefined || v === null ? '' : String(v));
@@ -68,24 +69,6 @@ function shownPlaces(form) {
     });
   });
   return set;
-}
-
-const parentPlace = (p) => {
-  const q = p.replace(/(\.[A-Za-z_]\w*|\[\d+\])$/, '');
-  return q === p ? '' : q;
-};
-
-// {place: [messages]}: each reason under the place it names, or the nearest
-// shown ancestor (with its full text then); reasons naming none go under "".
-export function placeErrors(reasons, places) {
-  const out = {};
-  for (const r of reasons) {
-    const m = /^([A-Za-z_][\w.[\]]*): (.*)$/s.exec(r);
-    let place = m ? m[1] : '';
-    while (place && !places.has(place)) place = parentPlace(place);
-    (out[place] ||= []).push(m && place === m[1] ? m[2] : r);
-  }
-  return out;
 }
 
 function FieldErrors({ errors, place }) {
