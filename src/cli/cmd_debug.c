@@ -112,6 +112,8 @@ int cmd_debug(int argc, char **argv)
 		return debug_watch(argc - 1, argv + 1);
 	if (strcmp(argv[1], "discover") == 0)
 		return debug_discover(argc - 1, argv + 1);
+	if (strcmp(argv[1], "profile") == 0)
+		return cmd_debug_profile(argc - 1, argv + 1);
 	fprintf(stderr, "contprof debug: unknown check '%s'\n", argv[1]);
 	return EXIT_USAGE;
 }

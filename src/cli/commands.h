@@ -27,6 +27,8 @@ int agent_resolve_token(const char *token_file, const struct config *cfg, char *
 int debug_watch(int argc, char **argv);
 int debug_discover(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+/* `contprof debug profile ...` (cmd_debug_profile.c). */
+int cmd_debug_profile(int argc, char **argv);
 
 /* True when argv holds -h or --help (stops at "--"). */
 int cli_wants_help(int argc, char **argv);
