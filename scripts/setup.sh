@@ -18,6 +18,8 @@ PACKAGES=(
   chromium
   # bench/profilers.sh: the tools our on-CPU profiler is compared with
   linux-perf bpftrace
+  # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
+  nginx wrk python3 curl
 )
 
 missing=()

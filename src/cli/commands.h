@@ -26,6 +26,8 @@ int agent_resolve_token(const char *token_file, const struct config *cfg, char *
 /* `contprof debug watch|discover` (cmd_debug_agent.c). */
 int debug_watch(int argc, char **argv);
 int debug_discover(int argc, char **argv);
+/* `contprof debug http` (cmd_debug_http.c). */
+int cmd_debug_http(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 /* `contprof debug profile ...` (cmd_debug_profile.c). */
 int cmd_debug_profile(int argc, char **argv);

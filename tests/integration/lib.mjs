@@ -10,15 +10,19 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const BIN = process.env.CONTPROF_BIN || path.join(ROOT, 'build/contprof');
 
 // Every child a test file starts; whatever a failed test left running is
-// killed when the file's tests end, so a failure never hangs the run.
+// killed after the file's tests end, so a failure never hangs the run.
 const children = new Set();
 export function track(child) {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
 }
+// The file's own after-hooks stop what they started first; a timer that does
+// not keep the process alive kills the rest a few seconds later.
 after(() => {
-  for (const c of children) c.kill('SIGKILL');
+  setTimeout(() => {
+    for (const c of children) c.kill('SIGKILL');
+  }, 5000).unref();
 });
 
 // Starts `contprof ...args`; collects stdout/stderr; returns the child with
