@@ -92,6 +92,21 @@ describe('web UI', { timeout: 90000 }, () => {
     assert.match(await page.locator('tr[data-service="search"] .policy-glance').innerText(), /PROCESS_CPU >= 75 % \(3 of 6 s\)/);
   });
 
+  test('policy editor: remove an item, save, then delete the policy', async () => {
+    await page.goto(srv.url + '/ui/services/search/policy');
+    await page.locator('[data-place="targets[0].items[1]"]').waitFor();
+    await page.locator('[data-place="targets[0].items[1]"] .remove-item').click();
+    assert.equal(await page.locator('[data-place="targets[0].items[1]"]').count(), 0);
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.locator('.save-status.ok').waitFor();
+    const saved = await api(srv.url, 'GET', '/api/v1/services/search/policy');
+    assert.deepEqual(saved.json.targets[0].items, [{ monitor: 'PROCESS_CPU', threshold: 75, period: 6, count: 3 }]);
+    await page.getByRole('button', { name: 'Delete policy' }).click();
+    await page.getByRole('button', { name: 'Really delete' }).click();
+    await page.getByText('Policy deleted').waitFor();
+    assert.equal((await api(srv.url, 'GET', '/api/v1/services/search/policy')).status, 404);
+  });
+
   test('policy editor: the server\'s validation errors appear next to their fields', async () => {
     await page.goto(srv.url + '/ui/services/checkout/policy');
     await page.locator('input[name="targets[0].items[0].period"]').waitFor();
