@@ -137,7 +137,16 @@ describe('web UI', { timeout: 90000 }, () => {
     assert.match(rows[1], /java\t812\t3\t/);
     assert.match(rows[2], /worker\t813\t1\t/);
     assert.match(rows[3], /web-2[\s\S]*\t1\t/);
+    // Collapse an instance: its processes go, the others stay.
+    await page.getByRole('button', { name: /web-1/ }).click();
+    assert.equal(await page.locator('table.monitoring tbody tr').count(), 3);
+    await page.getByRole('button', { name: /web-1/ }).click();
     await b.shot('04-monitoring');
+    // Another target: NETWORK counts only the network task.
+    await page.selectOption('select[name="target"]', 'NETWORK');
+    await page.waitForFunction(() => /\t1\t/.test(document.querySelector('table.monitoring tbody tr')?.innerText || '') &&
+      document.querySelectorAll('table.monitoring tbody tr').length === 5);
+    assert.match(await page.locator('table.monitoring tbody tr').nth(1).innerText(), /java\t812\t1\t/);
   });
 
   test('process view: timeline of tasks coloured by target, hover shows the cause', async () => {

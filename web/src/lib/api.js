@@ -59,7 +59,7 @@ export const api = {
   putPolicy: (s, doc) => request('PUT', `/api/v1/services/${enc(s)}/policy`, { body: doc }),
   deletePolicy: (s) => request('DELETE', `/api/v1/services/${enc(s)}/policy`),
   monitoring: (s, target) => request('GET', `/api/v1/services/${enc(s)}/monitoring`, { query: { target } }),
-  processes: (service) => request('GET', '/api/v1/processes', { query: { service, limit: 1000 } }),
+  processes: (service) => allPages('/api/v1/processes', { service }),
   process: (id) => request('GET', `/api/v1/processes/${enc(id)}`),
   metrics: (id, monitor, from, to, uri) =>
     request('GET', `/api/v1/processes/${enc(id)}/metrics`, { query: { monitor, from, to, uri } }),
