@@ -242,7 +242,8 @@ static int op_put_policy(struct store_backend *be, struct pg_conn *c, void *arg)
 static int pg_put_policy(struct store_backend *be, const char *service, const char *version,
 			 const char *doc, int64_t now_ms)
 {
-	struct policy_args a = {.service = service, .version = version, .doc = doc, .now_ms = now_ms};
+	struct policy_args a = {
+	    .service = service, .version = version, .doc = doc, .now_ms = now_ms};
 
 	return pg_run(be, "put policy", op_put_policy, &a);
 }

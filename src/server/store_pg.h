@@ -19,20 +19,21 @@
 #include "core/strbuf.h"
 #include "server/store.h"
 
-#define STORE_PG_POOL_SIZE	  4	  /* connections per backend handle */
-#define STORE_PG_CONNECT_TIMEOUT  "5"	  /* seconds, libpq connect_timeout */
-#define STORE_PG_RETRIES	  5	  /* attempts of an operation after the first */
-#define STORE_PG_RETRY_FIRST_MS	  100	  /* then doubling, capped below */
-#define STORE_PG_RETRY_MAX_MS	  1600
-#define STORE_PG_ARRAY_MAX	  (256u << 20) /* longest array literal we build */
-#define STORE_PG_LISTEN_RETRY_MS  1000	  /* listener reconnect delay */
-#define STORE_PG_SYNC_CHANNEL	  "contprof_sync"
-#define STORE_PG_MIGRATION_LOCK	  7242017001LL /* pg_advisory_lock key */
+#define STORE_PG_POOL_SIZE	    4	/* connections per backend handle */
+#define STORE_PG_CONNECT_TIMEOUT    "5" /* seconds, libpq connect_timeout */
+#define STORE_PG_RETRIES	    5	/* attempts of an operation after the first */
+#define STORE_PG_RETRY_FIRST_MS	    100 /* then doubling, capped below */
+#define STORE_PG_RETRY_MAX_MS	    1600
+#define STORE_PG_ARRAY_MAX	    (256u << 20) /* longest array literal we build */
+#define STORE_PG_LISTEN_RETRY_MS    1000	 /* listener reconnect delay */
+#define STORE_PG_SYNC_POLL_MS	    1000	 /* safety poll of contprof_sync_state */
+#define STORE_PG_SYNC_CHANNEL	    "contprof_sync"
+#define STORE_PG_MIGRATION_LOCK	    7242017001LL       /* pg_advisory_lock key */
 #define STORE_PG_PENDING_TIMEOUT_MS (10LL * 60 * 1000) /* as the SQLite backend */
-#define STORE_PG_STACK_TOUCH_MS	  (3600LL * 1000)
-#define STORE_PG_HOUR_MS	  (3600LL * 1000)
-#define STORE_PG_DAY_MS		  (86400LL * 1000)
-#define STORE_PG_MAX_PARTS	  512 /* partitions remembered per backend */
+#define STORE_PG_STACK_TOUCH_MS	    (3600LL * 1000)
+#define STORE_PG_HOUR_MS	    (3600LL * 1000)
+#define STORE_PG_DAY_MS		    (86400LL * 1000)
+#define STORE_PG_MAX_PARTS	    512 /* partitions remembered per backend */
 
 enum pg_stmt {
 	PG_POLICY_PUT,

@@ -2,20 +2,25 @@
  * database changed policies or created a manual task, so agents long-
  * polling here learn of it at once.
  *
- * Triggers (migration 2) NOTIFY channel STORE_PG_SYNC_CHANNEL when the
- * policies table changes or a PENDING task is inserted; PostgreSQL delivers
- * the notification when the writing transaction commits. A dedicated
- * connection LISTENs on a thread of its own, waiting in poll() on the
- * connection's socket and an eventfd that stops it. Every notification,
- * and every (re)connection — notifications sent while we were away are
- * lost — calls the store_change_fn, whose waiters then look at the store
- * again. This server's own writes come back too: one spurious look, which
- * costs two indexed reads per waiting agent.
+ * Triggers (migration 2) bump contprof_sync_state.version and NOTIFY
+ * channel STORE_PG_SYNC_CHANNEL when the policies table changes or a
+ * PENDING task is inserted; PostgreSQL delivers the notification when the
+ * writing transaction commits. A dedicated connection LISTENs on a thread
+ * of its own, waiting in poll() on the connection's socket and an eventfd
+ * that stops it. Every notification, every (re)connection (changes made
+ * while we were away went unheard) and every change of the version calls
+ * the store_change_fn, whose waiters then look at the store again. This
+ * server's own writes come back too: one spurious look, two indexed reads
+ * per waiting agent.
  *
- * Why not version polling: a poll period short enough for the 2 s promise
- * costs every server a query every few hundred ms forever, and still adds
- * up to that period of latency; a notification arrives within a
- * millisecond or two of the commit and costs nothing while idle.
+ * Why both: a notification arrives a millisecond or two after the commit
+ * and costs nothing while idle, so it carries the latency. But notifications
+ * can be lost — measured here: after a PostgreSQL restart, NOTIFYs sent
+ * before any session LISTENs again were followed by triggers' NOTIFYs that
+ * never arrived; poolers in transaction mode drop LISTEN altogether — so
+ * the listener also reads the version every STORE_PG_SYNC_POLL_MS (one
+ * primary-key read per server per second), which bounds the delay at about
+ * a second whatever happens to notifications.
  */
 #include "server/store_pg.h"
 
@@ -35,13 +40,31 @@ struct pg_listener {
 	void *ctx;
 	int stop_fd; /* eventfd */
 	pthread_t thread;
+	int64_t version; /* of contprof_sync_state, -1 unknown */
 };
+
+/* Reads the sync version; true when it differs from the one seen last. 
+ * A failed read counts as a change (the connection is checked next). */
+static bool version_changed(struct pg_listener *l, PGconn *conn)
+{
+	PGresult *res = PQexec(conn, "SELECT version FROM contprof_sync_state WHERE id=1");
+	int64_t v = -1;
+	bool changed;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	changed = v != l->version || v < 0;
+	l->version = v;
+	return changed;
+}
 
 /* Waits up to timeout_ms (-1: forever) for the socket or the stop fd.
  * Returns 1 when the socket is readable, 0 on timeout, -1 on stop. */
 static int wait_for(struct pg_listener *l, int sock, int timeout_ms)
 {
-	struct pollfd fds[2] = {{.fd = l->stop_fd, .events = POLLIN}, {.fd = sock, .events = POLLIN}};
+	struct pollfd fds[2] = {{.fd = l->stop_fd, .events = POLLIN},
+				{.fd = sock, .events = POLLIN}};
 	int n;
 
 	do
@@ -97,11 +120,26 @@ static void *listen_thread(void *arg)
 			if (was_lost)
 				log_info("store: change listener reconnected");
 			was_lost = false;
+			version_changed(l, conn);
 			l->fn(l->ctx); /* changes while away went unheard */
 		}
-		if (wait_for(l, PQsocket(conn), -1) < 0)
+		switch (wait_for(l, PQsocket(conn), STORE_PG_SYNC_POLL_MS)) {
+		case -1:
+			goto out;
+		case 0:
+			if (version_changed(l, conn)) {
+				log_debug(
+				    "store: sync version changed to %lld without a notification",
+				    (long long)l->version);
+				l->fn(l->ctx);
+			}
+			if (PQstatus(conn) != CONNECTION_OK)
+				break; /* noticed below */
+			continue;
+		default:
 			break;
-		if (!PQconsumeInput(conn)) {
+		}
+		if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK) {
 			PQfinish(conn);
 			conn = NULL;
 			was_lost = true;
@@ -109,12 +147,17 @@ static void *listen_thread(void *arg)
 			continue;
 		}
 		while ((note = PQnotifies(conn))) {
+			log_debug("store: change notification from pid %d (%s)", note->be_pid,
+				  note->extra);
 			changed = true;
 			PQfreemem(note);
 		}
-		if (changed)
+		if (changed) {
+			version_changed(l, conn); /* already heard of */
 			l->fn(l->ctx);
+		}
 	}
+out:
 	if (conn)
 		PQfinish(conn);
 	return NULL;
@@ -132,6 +175,7 @@ int pg_watch(struct store_backend *be, store_change_fn fn, void *ctx)
 		return -ENOMEM;
 	l->fn = fn;
 	l->ctx = ctx;
+	l->version = -1;
 	l->conninfo = strdup(be->conninfo);
 	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!l->conninfo || l->stop_fd < 0) {

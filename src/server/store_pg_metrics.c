@@ -31,7 +31,7 @@ static int64_t minute_of(int64_t time_ms)
  * claimed once, by the first point that carries it (as SQLite keeps the
  * first of two points of one series and second in a batch). */
 struct point_set {
-	int64_t *keys; /* series, time pairs */
+	int64_t *keys;	/* series, time pairs */
 	uint8_t *state; /* 0 empty, 1 present, 2 claimed */
 	size_t mask;
 };
@@ -64,8 +64,7 @@ static size_t set_slot(const struct point_set *s, int64_t series, int64_t time_m
 {
 	size_t i = (size_t)pair_hash(series, time_ms) & s->mask;
 
-	while (s->state[i] &&
-	       (s->keys[2 * i] != series || s->keys[2 * i + 1] != time_ms))
+	while (s->state[i] && (s->keys[2 * i] != series || s->keys[2 * i + 1] != time_ms))
 		i = (i + 1) & s->mask;
 	return i;
 }
@@ -342,7 +341,8 @@ static int op_add_metrics(struct store_backend *be, struct pg_conn *c, void *arg
 		}
 		if (!acc || acc->series != ss->id || acc->minute_ms != minute) {
 			acc = &a->rollups[n_rollups++];
-			*acc = (struct rollup){.series = ss->id, .minute_ms = minute, .max = pt->value};
+			*acc = (struct rollup){
+			    .series = ss->id, .minute_ms = minute, .max = pt->value};
 		}
 		acc->sum += pt->value;
 		acc->count++;
@@ -470,11 +470,11 @@ static int op_metric_history(struct store_backend *be, struct pg_conn *c, void *
 	}
 	for (int i = 0; i < PQntuples(res); i++)
 		json_array_append_new(
-		    arr, raw ? json_pack("{s:I, s:f}", "time", (json_int_t)pg_get_i64(res, i, 0),
-					 "value", pg_get_f64(res, i, 1))
-			     : json_pack("{s:I, s:f, s:f}", "time",
-					 (json_int_t)pg_get_i64(res, i, 0), "value",
-					 pg_get_f64(res, i, 1), "max", pg_get_f64(res, i, 2)));
+		    arr,
+		    raw ? json_pack("{s:I, s:f}", "time", (json_int_t)pg_get_i64(res, i, 0),
+				    "value", pg_get_f64(res, i, 1))
+			: json_pack("{s:I, s:f, s:f}", "time", (json_int_t)pg_get_i64(res, i, 0),
+				    "value", pg_get_f64(res, i, 1), "max", pg_get_f64(res, i, 2)));
 	PQclear(res);
 	*a->ret = arr;
 	return 0;

@@ -117,10 +117,10 @@ static int build_summary(const struct summary_args *a, json_t **ret)
 		goto out;
 	for (int i = 0; i < PQntuples(procs); i++) {
 		const char *iname = PQgetvalue(procs, i, 4);
-		json_t *pr = json_pack("{s:s, s:s, s:I, s:o}", "id", PQgetvalue(procs, i, 0), "name",
-				       PQgetvalue(procs, i, 1), "pid",
-				       (json_int_t)pg_get_i64(procs, i, 2), "labels",
-				       pg_get_json(procs, i, 3));
+		json_t *pr =
+		    json_pack("{s:s, s:s, s:I, s:o}", "id", PQgetvalue(procs, i, 0), "name",
+			      PQgetvalue(procs, i, 1), "pid", (json_int_t)pg_get_i64(procs, i, 2),
+			      "labels", pg_get_json(procs, i, 3));
 
 		if (!pr)
 			goto out;

@@ -83,9 +83,12 @@ static const struct migration migrations[] = {
      "CREATE TABLE samples_default PARTITION OF samples DEFAULT;"
      "CREATE TABLE topologies(task_seq bigint PRIMARY KEY, doc text NOT NULL,"
      " updated_ms bigint NOT NULL);"},
-    {2, "notify other servers of policy and manual task changes",
+    {2, "tell other servers of policy and manual task changes",
+     "CREATE TABLE contprof_sync_state(id int PRIMARY KEY, version bigint NOT NULL);"
+     "INSERT INTO contprof_sync_state VALUES(1, 0);"
      "CREATE FUNCTION contprof_notify_sync() RETURNS trigger LANGUAGE plpgsql AS"
-     " $$BEGIN PERFORM pg_notify('" STORE_PG_SYNC_CHANNEL "', TG_TABLE_NAME);"
+     " $$BEGIN UPDATE contprof_sync_state SET version=version+1 WHERE id=1;"
+     " PERFORM pg_notify('" STORE_PG_SYNC_CHANNEL "', TG_TABLE_NAME);"
      " RETURN NULL; END$$;"
      "CREATE TRIGGER policies_sync AFTER INSERT OR UPDATE OR DELETE ON policies"
      " FOR EACH STATEMENT EXECUTE FUNCTION contprof_notify_sync();"
@@ -238,8 +241,7 @@ static bool part_known(struct store_backend *be, const struct pg_part_table *t, 
 	return known;
 }
 
-static void part_remember(struct store_backend *be, const struct pg_part_table *t,
-			  int64_t start_ms)
+static void part_remember(struct store_backend *be, const struct pg_part_table *t, int64_t start_ms)
 {
 	pthread_mutex_lock(&be->lock);
 	if (be->n_parts == STORE_PG_MAX_PARTS)
@@ -276,8 +278,8 @@ static int create_partition(struct store_backend *be, struct pg_conn *c,
 	if (r < 0) {
 		if (PQstatus(c->conn) != CONNECTION_OK || strncmp(c->sqlstate, "08", 2) == 0)
 			return r;
-		log_debug("store: partition %s not created (%s); its rows stay in %s_default",
-			  name, c->err, t->name);
+		log_debug("store: partition %s not created (%s); its rows stay in %s_default", name,
+			  c->err, t->name);
 	} else {
 		log_debug("store: partition %s ready", name);
 	}
@@ -385,8 +387,7 @@ static int op_retention(struct store_backend *be, struct pg_conn *c, void *arg)
 		r = delete_batch(be, c, PG_RET_MINUTE_DEFAULT, now - o->minute_rollup_ms, batch,
 				 &a->more);
 	if (r == 0)
-		r = delete_batch(be, c, PG_RET_SAMPLES_DEFAULT, now - o->tasks_ms, batch,
-				 &a->more);
+		r = delete_batch(be, c, PG_RET_SAMPLES_DEFAULT, now - o->tasks_ms, batch, &a->more);
 	if (r == 0)
 		r = delete_batch(be, c, PG_RET_TASKS, now - o->tasks_ms, task_batch, &a->more);
 	if (r == 0)

@@ -49,9 +49,10 @@ static int task_matches(struct pg_conn *c, const struct store_task *t, bool *ret
 	if (!res)
 		return -EIO;
 	if (PQntuples(res) == 1) {
-		bool same_process = PQgetisnull(res, 0, 1)
-					? t->process_id == NULL
-					: t->process_id && strcmp(PQgetvalue(res, 0, 1), t->process_id) == 0;
+		bool same_process =
+		    PQgetisnull(res, 0, 1)
+			? t->process_id == NULL
+			: t->process_id && strcmp(PQgetvalue(res, 0, 1), t->process_id) == 0;
 
 		r = same_process && strcmp(PQgetvalue(res, 0, 2), t->target) == 0;
 		*ret_pending = strcmp(PQgetvalue(res, 0, 3), "PENDING") == 0;
@@ -277,13 +278,13 @@ static int op_pending_tasks(struct store_backend *be, struct pg_conn *c, void *a
 	arr = json_array();
 	for (int i = 0; arr && i < PQntuples(res); i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "id",
-				   PQgetvalue(res, i, 0), "process_id", PQgetvalue(res, i, 1), "pid",
-				   (json_int_t)pg_get_i64(res, i, 2), "service",
-				   PQgetvalue(res, i, 3), "instance", PQgetvalue(res, i, 4),
-				   "target", PQgetvalue(res, i, 5), "duration",
-				   (json_int_t)pg_get_i64(res, i, 6), "created_time",
-				   (json_int_t)pg_get_i64(res, i, 7)));
+		    arr,
+		    json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "id",
+			      PQgetvalue(res, i, 0), "process_id", PQgetvalue(res, i, 1), "pid",
+			      (json_int_t)pg_get_i64(res, i, 2), "service", PQgetvalue(res, i, 3),
+			      "instance", PQgetvalue(res, i, 4), "target", PQgetvalue(res, i, 5),
+			      "duration", (json_int_t)pg_get_i64(res, i, 6), "created_time",
+			      (json_int_t)pg_get_i64(res, i, 7)));
 	PQclear(res);
 	if (!arr)
 		return -ENOMEM;
@@ -301,15 +302,14 @@ int pg_pending_tasks(struct store_backend *be, const char *agent_id, json_t **re
 /* One task row (TASK_COLUMNS order) as the API's task object. */
 static json_t *task_row(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:o, s:o}", "id",
-			 PQgetvalue(res, i, 0), "process_id", pg_get_text_or_null(res, i, 1),
-			 "service", PQgetvalue(res, i, 2), "instance", PQgetvalue(res, i, 3),
-			 "target", PQgetvalue(res, i, 4), "trigger", PQgetvalue(res, i, 5),
-			 "start_time", (json_int_t)pg_get_i64(res, i, 6), "end_time",
-			 pg_get_int_or_null(res, i, 7), "duration",
-			 (json_int_t)pg_get_i64(res, i, 8), "status", PQgetvalue(res, i, 9),
-			 "reason", pg_get_text_or_null(res, i, 10), "cause",
-			 pg_get_json(res, i, 11));
+	return json_pack(
+	    "{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:o, s:o}", "id",
+	    PQgetvalue(res, i, 0), "process_id", pg_get_text_or_null(res, i, 1), "service",
+	    PQgetvalue(res, i, 2), "instance", PQgetvalue(res, i, 3), "target",
+	    PQgetvalue(res, i, 4), "trigger", PQgetvalue(res, i, 5), "start_time",
+	    (json_int_t)pg_get_i64(res, i, 6), "end_time", pg_get_int_or_null(res, i, 7),
+	    "duration", (json_int_t)pg_get_i64(res, i, 8), "status", PQgetvalue(res, i, 9),
+	    "reason", pg_get_text_or_null(res, i, 10), "cause", pg_get_json(res, i, 11));
 }
 
 static int op_list_tasks(struct store_backend *be, struct pg_conn *c, void *arg)

@@ -40,12 +40,12 @@ export function freshStore() {
 }
 
 // Starts a server on a fresh store, or on `store` (from freshStore(), then
-// the caller drops it) when given.
-export async function startServer({ listen = '127.0.0.1:0', args = [], env = {}, store } = {}) {
+// the caller drops it) when given; `verbose` turns its debug log on.
+export async function startServer({ listen = '127.0.0.1:0', args = [], env = {}, store, verbose = false } = {}) {
   const owned = !store;
   const st = store || freshStore();
   const dir = st.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-server-'));
-  const child = start(['server', '--listen', listen, '--store', st.url, ...args],
+  const child = start([...(verbose ? ['-v'] : []), 'server', '--listen', listen, '--store', st.url, ...args],
     { env: { ...process.env, ...env } });
   const port = await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`server exited early: ${child.err()}`);
