@@ -11,6 +11,9 @@ PACKAGES=(
   libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
   # tests: formatting, coverage, integration runner, sanitizer runtime
   clang-format gcovr nodejs procps iproute2 util-linux
+  # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
+  # system service is never used)
+  postgresql
 )
 
 missing=()

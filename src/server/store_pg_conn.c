@@ -213,6 +213,13 @@ json_t *pg_get_text_or_null(const PGresult *res, int row, int col)
 	return json_string(PQgetvalue(res, row, col));
 }
 
+/* PostgreSQL's notices (NOTICE, WARNING) go to our debug log, not stderr. */
+static void log_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("store: PostgreSQL says: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 PGconn *pg_connect(const char *conninfo, char *err, size_t errlen)
 {
 	const char *keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding",
@@ -231,6 +238,7 @@ PGconn *pg_connect(const char *conninfo, char *err, size_t errlen)
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, log_notice, NULL);
 	/* Times and text compare as the SQLite backend does: UTC, bytes. */
 	res = PQexec(conn, "SET TIME ZONE 'UTC'; SET extra_float_digits = 1");
 	PQclear(res);

@@ -112,7 +112,9 @@ test('a policy set through server A triggers the real agent connected to server 
   const agent = await startAgent(s.b.url, AGENT_CONFIG);
   try {
     await waitFor(async () => (await api(s.a.url, 'GET', '/api/v1/processes?service=shared-burner')).json.length === 1,
-      { what: 'busyloop registered (seen through A)', ms: 15000 });
+      { what: 'busyloop registered (seen through A)', ms: 15000 }).catch((e) => {
+      throw new Error(`${e.message}; agent log:\n${agent.err().slice(-3000)}`);
+    });
     // let the agent settle into its long poll on B before the PUT on A
     await new Promise((r) => setTimeout(r, 1500));
     const put = Date.now();
