@@ -29,6 +29,7 @@
 #include "agent/uplink.h"
 #include "core/policy.h"
 #include "util/evloop.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 struct watched {
@@ -69,25 +70,6 @@ static int64_t clock_ms(clockid_t clock)
 }
 
 /* ---- policies on disk ---- */
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* File name of a service's policy: the service name hex-encoded, so any
  * name maps to a safe, unique file. */
@@ -601,7 +583,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = mkdir_p(a->policy_dir);
+	err = fs_mkdir_p(a->policy_dir, 0700);
 	if (err) {
 		log_error("agent: cannot create %s: %s", a->policy_dir, strerror(-err));
 		goto fail;

@@ -15,6 +15,7 @@
 #include "agent/config.h"
 #include "cli/commands.h"
 #include "server/server.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 #define UP_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -38,25 +39,6 @@ static void up_usage(FILE *out)
 		"  contprof up --listen 127.0.0.1:9090 --data /tmp/contprof\n"
 		"  contprof policy set bash policy.json    # then watch `contprof tasks`\n",
 		UP_DEFAULT_LISTEN);
-}
-
-static int mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static int default_data_dir(char *buf, size_t len)
@@ -121,7 +103,7 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr, "contprof up: data directory path too long\n");
 		return 1;
 	}
-	err = mkdirs(data_dir);
+	err = fs_mkdir_p(data_dir, 0700);
 	if (err) {
 		fprintf(stderr, "contprof up: cannot create %s: %s\n", data_dir, strerror(-err));
 		return 1;
