@@ -175,6 +175,8 @@ static void pg_close(struct store_backend *be)
 		return;
 	pg_unwatch(be);
 	pg_pool_close(be);
+	pg_stack_cache_free(be);
+	pthread_mutex_destroy(&be->cache_lock);
 	pthread_cond_destroy(&be->freed);
 	pthread_mutex_destroy(&be->lock);
 	free(be->conninfo);
@@ -202,6 +204,11 @@ static struct store_backend *pg_open_url(const char *path, const struct store_op
 	be->opts = *opts;
 	pthread_mutex_init(&be->lock, NULL);
 	pthread_cond_init(&be->freed, NULL);
+	pthread_mutex_init(&be->cache_lock, NULL);
+	if (pg_stack_cache_init(be) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	/* The first pooled connection runs the migrations. */
 	conn = pg_connect(be->conninfo, err, errlen);
 	if (!conn)

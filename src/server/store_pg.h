@@ -33,7 +33,8 @@
 #define STORE_PG_STACK_TOUCH_MS	    (3600LL * 1000)
 #define STORE_PG_HOUR_MS	    (3600LL * 1000)
 #define STORE_PG_DAY_MS		    (86400LL * 1000)
-#define STORE_PG_MAX_PARTS	    512 /* partitions remembered per backend */
+#define STORE_PG_MAX_PARTS	    512	       /* partitions remembered per backend */
+#define STORE_PG_STACK_CACHE_SLOTS  (1u << 17) /* stack hash -> id cache */
 
 enum pg_stmt {
 	PG_POLICY_PUT,
@@ -113,6 +114,12 @@ struct store_backend {
 	} parts[STORE_PG_MAX_PARTS];
 	size_t n_parts;
 	struct pg_listener *listener;
+	/* Stacks known to exist (store_pg_profiles.c): salt-0 hash -> row id
+	 * and the row's last_used_ms, under cache_lock. */
+	pthread_mutex_t cache_lock;
+	uint64_t *cache_hashes; /* 0: empty slot */
+	int64_t *cache_ids, *cache_used_ms;
+	size_t cache_mask, cache_count;
 };
 
 /* Parameters of one statement, all sent as text. Numbers are formatted into
@@ -212,5 +219,8 @@ int pg_get_topology(struct store_backend *be, const char *task_id, json_t **ret)
 /* Task row (seq, start_ms) for an id on a borrowed connection: 0, -ENOENT
  * or -EIO. */
 int pg_task_seq(struct pg_conn *c, const char *id, int64_t *ret_seq, int64_t *ret_start_ms);
+/* The stack cache's memory: 0 or -ENOMEM; free accepts a half-built one. */
+int pg_stack_cache_init(struct store_backend *be);
+void pg_stack_cache_free(struct store_backend *be);
 
 #endif

@@ -8,6 +8,13 @@
  * is detected (the stored text is compared) and the newcomer rehashed with
  * the next salt, so distinct stacks never merge. Samples are partitioned by
  * the day their task started; see store_pg_schema.c.
+ *
+ * A cache maps the hashes of stacks this server has seen to their row ids,
+ * so a slice of known stacks sends only ids. An entry is trusted while its
+ * row's last_used_ms is younger than STORE_PG_STACK_TOUCH_MS: retention (of
+ * any server) deletes only stacks unused for the task retention plus twice
+ * that, so a trusted id cannot have been deleted. Entries are added after
+ * the transaction that resolved them committed.
  */
 #include "server/store_pg.h"
 
@@ -44,11 +51,81 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int pg_stack_cache_init(struct store_backend *be)
+{
+	be->cache_hashes = calloc(STORE_PG_STACK_CACHE_SLOTS, sizeof(*be->cache_hashes));
+	be->cache_ids = calloc(STORE_PG_STACK_CACHE_SLOTS, sizeof(*be->cache_ids));
+	be->cache_used_ms = calloc(STORE_PG_STACK_CACHE_SLOTS, sizeof(*be->cache_used_ms));
+	be->cache_mask = STORE_PG_STACK_CACHE_SLOTS - 1;
+	be->cache_count = 0;
+	return be->cache_hashes && be->cache_ids && be->cache_used_ms ? 0 : -ENOMEM;
+}
+
+void pg_stack_cache_free(struct store_backend *be)
+{
+	free(be->cache_hashes);
+	free(be->cache_ids);
+	free(be->cache_used_ms);
+	be->cache_hashes = NULL;
+	be->cache_ids = NULL;
+	be->cache_used_ms = NULL;
+}
+
+/* Slot of `hash` (found or the empty slot where it belongs); cache_lock. */
+static size_t cache_slot(const struct store_backend *be, uint64_t hash)
+{
+	size_t i = (size_t)hash & be->cache_mask;
+
+	while (be->cache_hashes[i] && be->cache_hashes[i] != hash)
+		i = (i + 1) & be->cache_mask;
+	return i;
+}
+
+/* The trusted id of a stack, or 0. */
+static int64_t cache_get(struct store_backend *be, uint64_t hash, int64_t now_ms)
+{
+	int64_t id = 0;
+	size_t i;
+
+	if (!hash)
+		return 0;
+	pthread_mutex_lock(&be->cache_lock);
+	i = cache_slot(be, hash);
+	if (be->cache_hashes[i] == hash && now_ms - be->cache_used_ms[i] < STORE_PG_STACK_TOUCH_MS)
+		id = be->cache_ids[i];
+	pthread_mutex_unlock(&be->cache_lock);
+	return id;
+}
+
+static void cache_put(struct store_backend *be, uint64_t hash, int64_t id, int64_t used_ms)
+{
+	size_t i;
+
+	if (!hash)
+		return;
+	pthread_mutex_lock(&be->cache_lock);
+	if (be->cache_count >= (be->cache_mask + 1) / 2) {
+		memset(be->cache_hashes, 0, (be->cache_mask + 1) * sizeof(*be->cache_hashes));
+		be->cache_count = 0; /* bounded memory: start over */
+	}
+	i = cache_slot(be, hash);
+	if (!be->cache_hashes[i])
+		be->cache_count++;
+	be->cache_hashes[i] = hash;
+	be->cache_ids[i] = id;
+	be->cache_used_ms[i] = used_ms;
+	pthread_mutex_unlock(&be->cache_lock);
+}
+
 struct slice_args {
 	const struct store_slice *sl;
 	int64_t now_ms;
+	size_t n_unknown; /* stacks not in the cache, resolved in the database */
+	size_t *unknown;  /* their indexes in sl->stacks */
+	uint64_t *hash0;  /* salt-0 hash of every stack */
 	char *hashes, *frames, *counts, *durations; /* array literals */
-	int64_t *stack_ids;
+	int64_t *stack_ids, *used_ms;
+	bool *cacheable; /* resolved on salt 0 */
 	bool duplicate;
 };
 
@@ -106,7 +183,6 @@ static int resolve_collision(struct pg_conn *c, const struct store_stack *st, in
 /* Fills a->stack_ids for every stack of the slice. */
 static int resolve_stacks(struct pg_conn *c, struct slice_args *a)
 {
-	const struct store_slice *sl = a->sl;
 	struct strbuf touch;
 	int r = 0;
 
@@ -124,16 +200,23 @@ static int resolve_stacks(struct pg_conn *c, struct slice_args *a)
 			r = -EIO;
 			break;
 		}
-		for (int i = 0; r == 0 && i < PQntuples(res) && (size_t)i < sl->n_stacks; i++) {
+		for (int i = 0; r == 0 && i < PQntuples(res) && (size_t)i < a->n_unknown; i++) {
+			size_t k = a->unknown[i];
+
+			a->cacheable[k] = false;
 			if (PQgetisnull(res, i, 1)) {
 				missing = true; /* being inserted by another server */
 			} else if (strcmp(PQgetvalue(res, i, 2), "t") != 0) {
-				r = resolve_collision(c, &sl->stacks[i], a->now_ms,
-						      &a->stack_ids[i]);
+				r = resolve_collision(c, &a->sl->stacks[k], a->now_ms,
+						      &a->stack_ids[k]);
 			} else {
-				a->stack_ids[i] = pg_get_i64(res, i, 1);
-				if (pg_get_i64(res, i, 3) < a->now_ms - STORE_PG_STACK_TOUCH_MS)
-					pga_i64(&touch, a->stack_ids[i]);
+				a->stack_ids[k] = pg_get_i64(res, i, 1);
+				a->used_ms[k] = pg_get_i64(res, i, 3);
+				a->cacheable[k] = true;
+				if (a->used_ms[k] < a->now_ms - STORE_PG_STACK_TOUCH_MS) {
+					pga_i64(&touch, a->stack_ids[k]);
+					a->used_ms[k] = a->now_ms;
+				}
 			}
 		}
 		PQclear(res);
@@ -214,11 +297,10 @@ static int op_add_slice(struct store_backend *be, struct pg_conn *c, void *arg)
 		a->duplicate = true;
 		return pg_exec(c, "ROLLBACK");
 	}
-	if (a->sl->n_stacks) {
+	if (a->n_unknown)
 		r = resolve_stacks(c, a);
-		if (r == 0)
-			r = insert_samples(c, a, seq, start_ms);
-	}
+	if (r == 0 && a->sl->n_stacks)
+		r = insert_samples(c, a, seq, start_ms);
 	return r == 0 ? pg_commit(c) : r;
 }
 
@@ -227,17 +309,28 @@ int pg_add_profile_slice(struct store_backend *be, const struct store_slice *sl,
 {
 	struct slice_args a = {.sl = sl, .now_ms = wall_ms()};
 	struct strbuf hashes, frames, counts, durations;
+	size_t n = sl->n_stacks ? sl->n_stacks : 1;
 	int r = -ENOMEM;
 
+	a.unknown = calloc(n, sizeof(*a.unknown));
+	a.hash0 = calloc(n, sizeof(*a.hash0));
+	a.stack_ids = calloc(n, sizeof(*a.stack_ids));
+	a.used_ms = calloc(n, sizeof(*a.used_ms));
+	a.cacheable = calloc(n, sizeof(*a.cacheable));
 	pga_open(&hashes);
 	pga_open(&frames);
 	pga_open(&counts);
 	pga_open(&durations);
-	for (size_t i = 0; i < sl->n_stacks; i++) {
+	for (size_t i = 0; a.cacheable && i < sl->n_stacks; i++) {
 		const struct store_stack *st = &sl->stacks[i];
 
-		pga_i64(&hashes, (int64_t)stack_hash(st->folded, st->len, 0));
-		pga_text(&frames, st->folded, st->len);
+		a.hash0[i] = stack_hash(st->folded, st->len, 0);
+		a.stack_ids[i] = cache_get(be, a.hash0[i], a.now_ms);
+		if (!a.stack_ids[i]) {
+			a.unknown[a.n_unknown++] = i;
+			pga_i64(&hashes, (int64_t)a.hash0[i]);
+			pga_text(&frames, st->folded, st->len);
+		}
 		pga_i64(&counts, (int64_t)st->count);
 		pga_i64(&durations, (int64_t)st->duration_ns);
 	}
@@ -249,16 +342,27 @@ int pg_add_profile_slice(struct store_backend *be, const struct store_slice *sl,
 	a.frames = strbuf_steal(&frames);
 	a.counts = strbuf_steal(&counts);
 	a.durations = strbuf_steal(&durations);
-	a.stack_ids = calloc(sl->n_stacks ? sl->n_stacks : 1, sizeof(*a.stack_ids));
-	if (a.hashes && a.frames && a.counts && a.durations && a.stack_ids)
+	if (a.hashes && a.frames && a.counts && a.durations && a.cacheable && a.unknown &&
+	    a.hash0 && a.stack_ids && a.used_ms)
 		r = pg_run(be, "add profile slice", op_add_slice, &a);
-	if (r == 0)
+	if (r == 0) {
 		*ret_duplicate = a.duplicate;
+		for (size_t i = 0; !a.duplicate && i < a.n_unknown; i++) {
+			size_t k = a.unknown[i];
+
+			if (a.cacheable[k])
+				cache_put(be, a.hash0[k], a.stack_ids[k], a.used_ms[k]);
+		}
+	}
 	free(a.hashes);
 	free(a.frames);
 	free(a.counts);
 	free(a.durations);
+	free(a.unknown);
+	free(a.hash0);
 	free(a.stack_ids);
+	free(a.used_ms);
+	free(a.cacheable);
 	return r;
 }
 
