@@ -38,7 +38,7 @@ start_server() {
   "$BIN" server --listen 127.0.0.1:0 --store "$1" >/dev/null 2>"$2" &
   pids+=($!)
   for _ in $(seq 200); do
-    port=$(grep -o "port [0-9]*" "$2" | head -1 | cut -d' ' -f2 || true)
+    port=$(grep -o "port [0-9]*" "$2" 2>/dev/null | head -1 | cut -d' ' -f2 || true)
     [[ -n "$port" ]] && { server_url="http://127.0.0.1:$port"; return; }
     sleep 0.05
   done

@@ -43,7 +43,7 @@ trap 'scripts/pg-cluster.sh stop "$pg_dir"' EXIT
 if pg_url=$(scripts/pg-cluster.sh start "$pg_dir"); then
   pg_out=$(CONTPROF_TEST_PG=$pg_url CONTPROF_BIN=$PWD/build/san/contprof node --test \
     tests/integration/server_agent.test.mjs tests/integration/server_query.test.mjs \
-    tests/integration/server_shared.test.mjs 2>&1); pg_rc=$?
+    tests/integration/server_shared.test.mjs tests/integration/server_parity.test.mjs 2>&1); pg_rc=$?
 else
   pg_out="# fail 1"; pg_rc=1
 fi

@@ -375,20 +375,17 @@ static int op_upsert_processes(struct store_backend *be, struct pg_conn *c, void
 	return r == 0 ? pg_commit(c) : r;
 }
 
-static const struct store_process *sort_base;
-
 /* By id, then by position (so the last report of an id sorts last). */
-static int by_id_then_index(const void *pa, const void *pb)
+static int by_id_then_index(const void *pa, const void *pb, void *ctx)
 {
+	const struct store_process *procs = ctx;
 	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int c = strcmp(sort_base[a].id, sort_base[b].id);
+	int c = strcmp(procs[a].id, procs[b].id);
 
 	if (c)
 		return c;
 	return a < b ? -1 : a > b;
 }
-
-static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int pg_upsert_processes(struct store_backend *be, const char *agent_id, const char *host,
 			       const struct store_process *procs, size_t n, int64_t now_ms)
@@ -402,10 +399,7 @@ static int pg_upsert_processes(struct store_backend *be, const char *agent_id, c
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	pthread_mutex_lock(&sort_lock); /* qsort has no context argument */
-	sort_base = procs;
-	qsort(order, n, sizeof(*order), by_id_then_index);
-	pthread_mutex_unlock(&sort_lock);
+	qsort_r(order, n, sizeof(*order), by_id_then_index, (void *)procs);
 	pga_open(&ids);
 	pga_open(&svc);
 	pga_open(&inst);
