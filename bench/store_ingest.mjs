@@ -74,7 +74,8 @@ async function ingest(base) {
           for (let s = 0; s < BATCH_S; s++) pts.push([t0 + (batch * BATCH_S + s) * 1000, Math.round(rnd() * 1000) / 10]);
           series.push({ process_id: `b-${a}-${p}`, monitor, points: pts });
         }
-      points += (await post(base, '/api/v1/agent/metrics', { agent_id: `agent-${a}`, series })).inserted;
+      const r = await post(base, '/api/v1/agent/metrics', { agent_id: `agent-${a}`, series });
+      points += r.inserted; // not `points += await …`: that reads points before awaiting
     }
   }));
   const metricSeconds = (performance.now() - start) / 1000;
@@ -90,7 +91,8 @@ async function ingest(base) {
       const off = Math.floor(rnd() * stacks.length);
       for (let i = 0; i < 2000; i++) rows.push({ stack: stacks[(off + i) % stacks.length], count: 1 });
       const now = Date.now();
-      samples += (await post(base, `/api/v1/agent/tasks/${id}/slices`, { slice, start_time: now, end_time: now + 5000, stacks: rows })).samples;
+      const r = await post(base, `/api/v1/agent/tasks/${id}/slices`, { slice, start_time: now, end_time: now + 5000, stacks: rows });
+      samples += r.samples;
     }
   }));
   const sampleSeconds = (performance.now() - start) / 1000;
@@ -152,7 +154,8 @@ async function fleet() {
         }
       const s = performance.now();
       try {
-        points += (await post(base, '/api/v1/agent/metrics', { agent_id: `fleet-${a}`, series })).inserted;
+        const r = await post(base, '/api/v1/agent/metrics', { agent_id: `fleet-${a}`, series });
+        points += r.inserted;
         latencies.push(performance.now() - s);
       } catch {
         failed++;
