@@ -30,7 +30,7 @@ endif
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -DCONTPROF_VERSION=\"$(VERSION)\" -MMD -MP -Isrc -I$(BUILD)/bpf \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm -liberty
 
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -103,7 +103,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/harness.o 
 
 $(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
 
-unit: $(TEST_BIN)
+unit: $(TEST_BIN) $(FIXTURE_BIN)
 	@scripts/run-unit.sh $(BUILD)/tests
 
 test:

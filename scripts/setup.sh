@@ -9,8 +9,13 @@ PACKAGES=(
   # libraries the binary links
   libelf-dev libdw-dev zlib1g-dev libsqlite3-dev libpq-dev libmicrohttpd-dev
   libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
+  libiberty-dev   # demangling (C++, Rust) in the symbolizer
   # tests: formatting, coverage, integration runner, sanitizer runtime
   clang-format gcovr nodejs procps iproute2 util-linux
+  # bench/profilers.sh: the tools our on-CPU profiler is compared with
+  linux-perf bpftrace
+  # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
+  nginx wrk python3 curl
   # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
   # system service is never used)
   postgresql

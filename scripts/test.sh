@@ -32,7 +32,7 @@ step "core coverage"
 scripts/coverage.sh || failed_steps+=(coverage)
 
 step "integration tests"
-int_out=$(CONTPROF_BIN=$PWD/build/san/contprof node --test tests/integration/ 2>&1); int_rc=$?
+int_out=$(CONTPROF_BIN=$PWD/build/san/contprof timeout 1500 node --test tests/integration/ 2>&1); int_rc=$?
 grep -E '^ *(not )?ok [0-9]+ - |^# (tests|pass|fail) ' <<<"$int_out"
 int_pass=$(grep -E '^# pass ' <<<"$int_out" | awk '{print $3}'); int_fail=$(grep -E '^# fail ' <<<"$int_out" | awk '{print $3}')
 ((int_rc != 0)) && echo "$int_out" | grep -A30 '^not ok' | head -120

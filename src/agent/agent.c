@@ -23,6 +23,8 @@
 #include "agent/bpfutil.h"
 #include "agent/discover.h"
 #include "agent/engine.h"
+#include "agent/httpagg.h"
+#include "agent/httpmon.h"
 #include "agent/procevents.h"
 #include "agent/procstat.h"
 #include "agent/tasks.h"
@@ -51,6 +53,8 @@ struct agent {
 	struct engine *engine;
 	struct taskmgr *tasks;
 	struct uplink *uplink;
+	struct httpmon *httpmon; /* NULL when BPF is unavailable */
+	struct httpagg *httpagg;
 	struct watched *watched;
 	size_t n_watched, cap_watched;
 	json_t *versions; /* service -> version held ("" none) */
@@ -106,6 +110,65 @@ static struct watched *find_watched(struct agent *a, const char *id)
 	return NULL;
 }
 
+/* ---- HTTP monitors ---- */
+
+static bool policy_has_http(const struct policy *p)
+{
+	for (size_t t = 0; p && t < p->n_targets; t++)
+		for (size_t i = 0; i < p->targets[t].n_items; i++)
+			if (policy_monitor_is_http(p->targets[t].items[i].monitor))
+				return true;
+	return false;
+}
+
+static void http_forget(struct agent *a, const struct watched *w);
+
+/* Measures HTTP for a watched process exactly when its policy has HTTP items. */
+static void http_update(struct agent *a, const struct watched *w)
+{
+	const struct policy *policy = engine_policy(a->engine, w->service);
+
+	if (!a->httpmon || !w->pid)
+		return;
+	if (policy_has_http(policy) &&
+	    httpagg_set_process(a->httpagg, w->id, w->pid, policy) == 0) {
+		if (httpmon_watch(a->httpmon, w->pid) < 0)
+			log_warn("agent: cannot monitor HTTP of pid %u", w->pid);
+	} else {
+		http_forget(a, w);
+	}
+}
+
+static void http_forget(struct agent *a, const struct watched *w)
+{
+	if (!a->httpmon)
+		return;
+	httpagg_remove_process(a->httpagg, w->id);
+	if (w->pid)
+		httpmon_unwatch(a->httpmon, w->pid);
+}
+
+static void on_http_request(const struct httpmon_request *req, void *ctx)
+{
+	struct agent *a = ctx;
+
+	httpagg_add(a->httpagg, req);
+}
+
+/* One completed second of an HTTP item. Its requests completed in
+ * [second, second + 1): the slot of the window is second + 1, the same slot
+ * as the CPU used in that interval. */
+static void on_http_value(const struct httpagg_value *v, void *ctx)
+{
+	struct agent *a = ctx;
+	int64_t offset_ms = clock_ms(CLOCK_REALTIME) - clock_ms(CLOCK_MONOTONIC);
+
+	engine_record_http(a->engine, v->process_id, v->target, v->monitor, v->second + 1,
+			   v->value);
+	uplink_metric(a->uplink, v->process_id, policy_monitor_name(v->monitor), v->label,
+		      (v->second * 1000 + offset_ms) / 1000 * 1000, v->value);
+}
+
 static void watch(struct agent *a, const struct discover_proc *p)
 {
 	struct watched *w = find_watched(a, p->id);
@@ -128,6 +191,7 @@ static void watch(struct agent *a, const struct discover_proc *p)
 		procstat_proc_init(&w->stat, 0);
 	}
 	if (w->pid != p->pid) {
+		http_forget(a, w);
 		procstat_proc_release(&w->stat);
 		procstat_proc_init(&w->stat, p->pid);
 	}
@@ -137,11 +201,13 @@ static void watch(struct agent *a, const struct discover_proc *p)
 	w->gone_mono_ms = 0;
 	if (engine_add_process(a->engine, w->id, w->service, w->instance) < 0)
 		log_warn("agent: cannot watch %s (%s)", p->name, p->id);
+	http_update(a, w);
 	log_debug("agent: watching %s/%s pid %u (%s)", p->service, p->name, p->pid, p->id);
 }
 
 static void unwatch_at(struct agent *a, size_t i)
 {
+	http_forget(a, &a->watched[i]);
 	procstat_proc_release(&a->watched[i].stat);
 	engine_remove_process(a->engine, a->watched[i].id);
 	a->watched[i] = a->watched[--a->n_watched];
@@ -155,6 +221,7 @@ static void mark_gone(struct agent *a, const char *id)
 
 	if (!w)
 		return;
+	http_forget(a, w);
 	procstat_proc_release(&w->stat);
 	procstat_proc_init(&w->stat, 0);
 	w->pid = 0;
@@ -500,6 +567,10 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 			record_metric(a, w, POLICY_MONITOR_SYSTEM_LOAD, second, wall_second_ms,
 				      load);
 	}
+	if (a->httpmon) {
+		httpmon_consume(a->httpmon);
+		httpagg_tick(a->httpagg, second, on_http_value, a);
+	}
 	engine_tick(a->engine, second, mono, on_decision, a);
 	taskmgr_tick(a->tasks, wall, mono);
 	if (a->processes_changed)
@@ -531,6 +602,16 @@ static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, vo
 	(void)fd;
 	(void)events;
 	procevents_consume(a->procevents);
+}
+
+static void on_httpmon_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct agent *a = ctx;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	httpmon_consume(a->httpmon);
 }
 
 static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -591,6 +672,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	a->loop = evloop_new();
 	a->engine = engine_new(cfg->profiling.duration_s, cfg->profiling.silence_s);
 	a->tasks = taskmgr_new(&events, cfg->profiling.flush_interval_s);
+	profiler_configure(&(struct profiler_config){.oncpu_hz = cfg->profiling.oncpu_hz});
 	if (!a->loop || !a->engine || !a->tasks) {
 		err = -ENOMEM;
 		goto fail;
@@ -612,6 +694,14 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		log_warn("agent: exec/exit events unavailable (%s); new processes are found by "
 			 "rescans every %d s",
 			 strerror(-err), DISCOVER_RESCAN_INTERVAL_MS / 1000);
+	a->httpagg = httpagg_new();
+	if (!a->httpagg) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = httpmon_open(on_http_request, a, HTTPMON_AGENT_WAKEUP_EVERY, &a->httpmon);
+	if (err)
+		log_warn("agent: HTTP monitors unavailable: %s", strerror(-err));
 	uplink_options_default(&uopts);
 	snprintf(spool_dir, sizeof(spool_dir), "%s/spool", opts->state_dir);
 	uopts.server_url = opts->server_url ? opts->server_url : cfg->server;
@@ -650,6 +740,8 @@ int agent_run(struct agent *a)
 	if (!err && a->procevents)
 		err = evloop_add_fd(a->loop, procevents_fd(a->procevents), EPOLLIN,
 				    on_procevents_ready, a);
+	if (!err && a->httpmon)
+		err = evloop_add_fd(a->loop, httpmon_fd(a->httpmon), EPOLLIN, on_httpmon_ready, a);
 	if (err) {
 		log_error("agent: cannot set up the event loop: %s", strerror(-err));
 		return err;
@@ -678,6 +770,8 @@ struct agent *agent_close(struct agent *a)
 	a->tasks = taskmgr_free(a->tasks, clock_ms(CLOCK_REALTIME));
 	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
 	a->procevents = procevents_close(a->procevents);
+	a->httpmon = httpmon_close(a->httpmon);
+	a->httpagg = httpagg_free(a->httpagg);
 	for (size_t i = 0; i < a->n_watched; i++)
 		procstat_proc_release(&a->watched[i].stat);
 	free(a->watched);

@@ -5,11 +5,32 @@
 
 #include <stdio.h>
 
+#include "agent/offcpu.h"
+#include "agent/oncpu.h"
+
 static const struct profiler_ops *const registry[POLICY_TARGET_COUNT] = {
-    [POLICY_TARGET_ON_CPU] = NULL,
-    [POLICY_TARGET_OFF_CPU] = NULL,
+    [POLICY_TARGET_ON_CPU] = &oncpu_profiler,
+    [POLICY_TARGET_OFF_CPU] = &offcpu_profiler,
     [POLICY_TARGET_NETWORK] = NULL,
 };
+
+static struct profiler_config config = {
+    .oncpu_hz = PROFILER_DEFAULT_ONCPU_HZ,
+    .offcpu_min_block_ns = PROFILER_DEFAULT_OFFCPU_MIN_BLOCK_NS,
+};
+
+void profiler_configure(const struct profiler_config *c)
+{
+	config.oncpu_hz = c->oncpu_hz ? c->oncpu_hz : PROFILER_DEFAULT_ONCPU_HZ;
+	if (config.oncpu_hz > PROFILER_ONCPU_HZ_MAX)
+		config.oncpu_hz = PROFILER_ONCPU_HZ_MAX;
+	config.offcpu_min_block_ns = c->offcpu_min_block_ns;
+}
+
+const struct profiler_config *profiler_get_config(void)
+{
+	return &config;
+}
 
 const struct profiler_ops *profiler_for(enum policy_target target, char *reason, size_t reason_len)
 {

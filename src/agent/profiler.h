@@ -18,7 +18,24 @@
 
 #include "core/policy.h"
 
-/* One folded stack of a slice: frames root-first joined by ';'. */
+/* One folded stack of a slice: frames root-first joined by ';'.
+ *
+ * ON_CPU / OFF_CPU convention: the user frames (outermost first), then the
+ * kernel frames (outermost first), each kernel frame with the suffix "_[k]"
+ * ("start_thread;work;burn" on CPU in user mode; "main;sleep_block;
+ * entry_SYSCALL_64_after_hwframe_[k];...;schedule_[k];__schedule_[k]"
+ * blocked in a system call). OFF_CPU: count = times blocked there,
+ * duration_ns = time off CPU (including the wait for a CPU after the
+ * wake-up); ON_CPU: count = samples. Frame names:
+ * the demangled function; "module+0xADDR" when the module has no symbol
+ * there; "[unknown]" when no mapping holds the address. Special frames:
+ *   "[truncated]" first: the user stack does not reach a thread entry (start
+ *                 code of the C library, or a known entry symbol), e.g. cut
+ *                 short by code without frame pointers; the share of samples
+ *                 under it is the task's truncated share.
+ *   "[lost]"      a sample whose stack could not be recorded (stack map full
+ *                 or colliding, counts map full, too many stacks in a slice).
+ * Names never contain ';' or a newline (replaced by ':'). */
 struct profile_stack {
 	const char *folded;
 	uint64_t count;
@@ -41,13 +58,29 @@ struct profiler_ops {
 	 * (reason_len bytes) says why, for the task's FAILED status. */
 	int (*start)(const char *task_id, const pid_t *pids, size_t n_pids,
 		     struct profiler_session **ret, char *reason, size_t reason_len);
-	/* Adds or removes pids of a running session (NETWORK: a process of the
+	/* Replaces the pids of a running session (NETWORK: a process of the
 	 * instance appeared or exited). */
 	int (*update_pids)(struct profiler_session *s, const pid_t *pids, size_t n_pids);
 	int (*flush)(struct profiler_session *s, const struct profile_sink *sink);
 	/* Flushes a last time into `sink` (may be NULL) and frees the session. */
 	void (*stop)(struct profiler_session *s, const struct profile_sink *sink);
 };
+
+/* Agent-wide profiler settings (agent config `profiling:`). They apply to
+ * sessions started after the call while no session of that profiler runs
+ * (sessions share one set of BPF programs and perf events). */
+struct profiler_config {
+	uint32_t oncpu_hz;	      /* cpu-clock samples per second per CPU */
+	uint64_t offcpu_min_block_ns; /* shorter blocks are not counted */
+};
+
+#define PROFILER_DEFAULT_ONCPU_HZ	     99
+#define PROFILER_DEFAULT_OFFCPU_MIN_BLOCK_NS 0
+#define PROFILER_ONCPU_HZ_MAX		     10000
+
+/* Copies `config` (0 fields take the defaults; hz is capped at the max). */
+void profiler_configure(const struct profiler_config *config);
+const struct profiler_config *profiler_get_config(void);
 
 /* The profiler of `target` in this build, or NULL when none is available;
  * then `reason` says why. */

@@ -90,6 +90,8 @@ static int debug_proc_events(int argc, char **argv)
 
 int cmd_debug(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "http") == 0) /* own --help */
+		return cmd_debug_http(argc - 1, argv + 1);
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		printf("usage: contprof debug proc-events [--count N] [--timeout SECONDS]\n"
 		       "       contprof debug watch --pid PID [--seconds N]\n"
@@ -112,6 +114,8 @@ int cmd_debug(int argc, char **argv)
 		return debug_watch(argc - 1, argv + 1);
 	if (strcmp(argv[1], "discover") == 0)
 		return debug_discover(argc - 1, argv + 1);
+	if (strcmp(argv[1], "profile") == 0)
+		return cmd_debug_profile(argc - 1, argv + 1);
 	fprintf(stderr, "contprof debug: unknown check '%s'\n", argv[1]);
 	return EXIT_USAGE;
 }

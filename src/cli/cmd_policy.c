@@ -2,10 +2,14 @@
  *
  *   policy validate FILE     checks a document offline with the same code the
  *                            server and agent use ('-' reads stdin)
+ *   policy get SERVICE       the server's policy of SERVICE, canonical JSON
+ *   policy set SERVICE FILE  validates locally, then stores it on the server
+ *   policy delete SERVICE    removes it from the server
  *
- * get / set / delete talk to a server and land with the server's client: each
- * is one row of `subcommands` below and one function here. Exit codes follow
- * commands.h: 0 ok, 1 failure (invalid document, unreadable file), 2 usage.
+ * Each subcommand is one row of `subcommands` below; get / set / delete talk
+ * to a server and live in cmd_policy_remote.c. Exit codes follow commands.h:
+ * 0 ok, 1 failure (invalid document, unreadable file, server or network
+ * failure), 2 usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cmd_policy_remote.h"
 #include "cli/commands.h"
 #include "core/policy.h"
 
@@ -28,6 +33,9 @@ static int policy_validate(int argc, char **argv);
 
 static const struct policy_subcommand subcommands[] = {
     {"validate", policy_validate, "FILE", "check a policy document ('-' reads stdin)"},
+    {"get", policy_remote_get, "SERVICE", "print the server's policy of SERVICE"},
+    {"set", policy_remote_set, "SERVICE FILE", "validate FILE, then make it SERVICE's policy"},
+    {"delete", policy_remote_delete, "SERVICE", "delete SERVICE's policy on the server"},
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -38,7 +46,7 @@ static void policy_usage(FILE *out)
 		     "Policies say when to profile a service (see DESIGN.md, section 2).\n\n"
 		     "subcommands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
-		fprintf(out, "  %-8s %-6s %s\n", subcommands[i].name, subcommands[i].args,
+		fprintf(out, "  %-8s %-12s  %s\n", subcommands[i].name, subcommands[i].args,
 			subcommands[i].summary);
 	fprintf(out, "\nRun `contprof policy SUBCOMMAND --help` for details and examples.\n");
 }

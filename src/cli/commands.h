@@ -11,6 +11,12 @@ int cmd_up(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_processes(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
+int cmd_task(int argc, char **argv);
+int cmd_flame(int argc, char **argv);
+int cmd_topology(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 struct config;
 /* Shared by `agent` and `up`: config from a file (NULL: built-in), errors
@@ -20,7 +26,11 @@ int agent_resolve_token(const char *token_file, const struct config *cfg, char *
 /* `contprof debug watch|discover` (cmd_debug_agent.c). */
 int debug_watch(int argc, char **argv);
 int debug_discover(int argc, char **argv);
+/* `contprof debug http` (cmd_debug_http.c). */
+int cmd_debug_http(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+/* `contprof debug profile ...` (cmd_debug_profile.c). */
+int cmd_debug_profile(int argc, char **argv);
 
 /* True when argv holds -h or --help (stops at "--"). */
 int cli_wants_help(int argc, char **argv);

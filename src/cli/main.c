@@ -18,9 +18,15 @@ struct command {
 
 static const struct command commands[] = {
     {"up", cmd_up, "run server and agent on this host (SQLite, UI on 127.0.0.1:8080)", 0},
-    {"policy", cmd_policy, "validate policy documents (get/set/delete to come)", 0},
     {"agent", cmd_agent, "run the agent of this host (discover, watch, trigger, profile)", 0},
     {"server", cmd_server, "run the server: agent API, query API, /metrics (SQLite store)", 0},
+    {"policy", cmd_policy, "validate, get, set or delete a service's policy", 0},
+    {"processes", cmd_processes, "list the processes the agents watch", 0},
+    {"tasks", cmd_tasks, "list profiling tasks and why they started", 0},
+    {"task", cmd_task, "show one task with its cause in full", 0},
+    {"flame", cmd_flame, "a task's flame graph: folded, JSON, pprof or SVG", 0},
+    {"topology", cmd_topology, "a network task's process topology", 0},
+    {"profile", cmd_profile, "profile a process now (manual task)", 0},
     {"debug", cmd_debug, "low-level checks of this host's eBPF support", 1},
 };
 

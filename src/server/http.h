@@ -9,7 +9,8 @@
  * would add suspend/resume bookkeeping without adding throughput.
  *
  * Owns: reading the request (body up to the route's limit, else 413 before
- * or while reading), matching method + path ("{}" segments are parameters),
+ * or while reading; 503 when all connections together buffer more than
+ * HTTP_BODY_BUDGET_BYTES), matching method + path ("{}" segments are parameters),
  * 404/405, the bearer token (401), handing a filled `http_request` to the
  * route's handler and sending its `http_response`. Does not own: what the
  * routes do (routes_*.c), counting (the observer callback).
@@ -29,6 +30,10 @@
 #define HTTP_CONN_TIMEOUT_S	  120
 #define HTTP_MAX_PATH_SEGMENTS	  16
 #define HTTP_MAX_HEADER_VALUE_LEN 128
+/* Request bodies buffered at once over all connections; above it: 503. */
+#define HTTP_BODY_BUDGET_BYTES (512u * 1024 * 1024)
+/* Too-large bodies up to this size are read and dropped before the 413. */
+#define HTTP_DISCARD_MAX_BYTES (64u * 1024 * 1024)
 
 struct MHD_Connection;
 

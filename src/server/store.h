@@ -180,7 +180,7 @@ int store_get_process(struct store *st, const char *id, json_t **ret);
 /* Inserts a batch in one transaction: raw points (a point already stored
  * for the same series and second is ignored, so retries never double count)
  * and their minute rollups. Every process id must be known: -ENOENT and no
- * write otherwise, with the first unknown id in *ret_unknown (static-free:
+ * write otherwise, with the first unknown id in *ret_unknown (borrowed:
  * points into `series`). *ret_inserted counts new points. */
 int store_add_metrics(struct store *st, const struct store_metric_series *series, size_t n_series,
 		      const struct store_metric_point *points, size_t n_points, int64_t now_ms,
@@ -245,6 +245,10 @@ int store_retention(struct store *st, int64_t now_ms, bool *ret_more);
 struct store_backend;
 struct store_ops {
 	const char *scheme;
+	/* The backend runs concurrent calls itself (a connection pool): one
+	 * handle serves writes and queries. Otherwise store.c opens a second
+	 * handle for queries. */
+	bool pooled;
 	struct store_backend *(*open)(const char *path, const struct store_options *opts, char *err,
 				      size_t errlen);
 	void (*close)(struct store_backend *be);

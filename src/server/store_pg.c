@@ -530,6 +530,7 @@ static int pg_get_process(struct store_backend *be, const char *id, json_t **ret
 #define PG_OPS(name, scheme_text)                                                                  \
 	const struct store_ops name = {                                                            \
 	    .scheme = scheme_text,                                                                 \
+	    .pooled = true,                                                                        \
 	    .open = pg_open_url,                                                                   \
 	    .close = pg_close,                                                                     \
 	    .put_policy = pg_put_policy,                                                           \

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int parse_u64(const char *s, uint64_t *ret)
 {
@@ -104,5 +105,34 @@ int parse_duration_ms(const char *s, int64_t *ret_ms)
 	if (v > (unsigned long long)(INT64_MAX / unit_ms))
 		return -ERANGE;
 	*ret_ms = (int64_t)v * unit_ms;
+	return 0;
+}
+
+int parse_time_ms(const char *s, int64_t now_ms, int64_t *ret_ms)
+{
+	int64_t v;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	if (strcmp(s, "now") == 0) {
+		*ret_ms = now_ms;
+		return 0;
+	}
+	if (s[0] == '-') {
+		r = parse_duration_ms(s + 1, &v);
+		if (r < 0)
+			return r;
+		if (v > now_ms)
+			return -ERANGE;
+		*ret_ms = now_ms - v;
+		return 0;
+	}
+	r = parse_i64(s, &v);
+	if (r < 0)
+		return r;
+	if (v <= 0)
+		return -ERANGE;
+	*ret_ms = v;
 	return 0;
 }

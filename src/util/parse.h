@@ -14,5 +14,10 @@ int parse_i64(const char *s, int64_t *ret);
 int parse_double(const char *s, double *ret);
 /* "90", "90s", "15m", "48h", "7d" -> milliseconds. */
 int parse_duration_ms(const char *s, int64_t *ret_ms);
+/* A point in time, in Unix milliseconds: "1732525200000" (absolute), "now",
+ * or "-10m" / "-48h" (that long before `now_ms`, any parse_duration_ms form
+ * after the minus). Absolute times must be > 0; results before the epoch are
+ * -ERANGE. */
+int parse_time_ms(const char *s, int64_t now_ms, int64_t *ret_ms);
 
 #endif

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { ROOT, start, waitFor } from './lib.mjs';
+import { ROOT, start, track, waitFor } from './lib.mjs';
 
 export const FIXTURES = path.join(ROOT, process.env.CONTPROF_FIXTURES || 'build/fixtures');
 
@@ -27,7 +27,7 @@ export async function startAgent(serverUrl, yaml, { stateDir, args = [] } = {}) 
 // Starts a fixture (or any program); resolves once it runs.
 export function startProcess(file, args = []) {
   const exe = file.startsWith('/') ? file : path.join(FIXTURES, file);
-  const child = spawn(exe, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = track(spawn(exe, args, { stdio: ['ignore', 'ignore', 'ignore'] }));
   return child;
 }
 

@@ -2,16 +2,33 @@
 // sanitizer build when CONTPROF_BIN points at it) on loopback, as root.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { after } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = process.env.CONTPROF_BIN || path.join(ROOT, 'build/contprof');
 
+// Every child a test file starts; whatever a failed test left running is
+// killed after the file's tests end, so a failure never hangs the run.
+const children = new Set();
+export function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+// The file's own after-hooks stop what they started first; a timer that does
+// not keep the process alive kills the rest a few seconds later.
+after(() => {
+  setTimeout(() => {
+    for (const c of children) c.kill('SIGKILL');
+  }, 5000).unref();
+});
+
 // Starts `contprof ...args`; collects stdout/stderr; returns the child with
 // .out() / .err() accessors and .stop() (SIGTERM, then waits for exit).
 export function start(args, opts = {}) {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const child = track(spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts }));
   let out = '', err = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; });

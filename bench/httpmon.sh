@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# bench/httpmon.sh — what the eBPF HTTP monitor costs a saturated nginx.
+#
+# nginx (one process, pinned to CPU $SERVER_CPU) serves a small static file;
+# wrk (pinned to CPU $CLIENT_CPU) runs `wrk -t2 -c50 -d20s` on loopback. Each
+# round runs every configuration once, in turn, so drift and the neighbours'
+# load spread over all of them; medians over $RUNS rounds are printed.
+#
+# Configurations ($CONFIGS):
+#   none         nothing attached
+#   ours         `contprof debug http --quiet --policy` watching nginx with an
+#                HTTP item: exactly what the agent runs (batched ring drain,
+#                per-second aggregation, trigger engine)
+#   bpftrace     the reference: bpftrace on the same 11 syscall tracepoints,
+#                doing only a count per pid
+#   tp-nomatch   bpftrace on the same tracepoints with a filter that never
+#                matches nginx (the floor of these hooks)
+#   raw-nomatch  bpftrace on raw_syscalls sys_enter/sys_exit with that filter
+#                (the alternative hook: one program for every syscall)
+# Then, with kernel.bpf_stats_enabled=1 (restored after), $STATS_RUNS more runs
+# of each BPF configuration measure the BPF run time added per request.
+#
+# Usage: bench/httpmon.sh            (RUNS=5 DURATION=20 by default)
+#        RUNS=3 DURATION=10 CONFIGS="none ours" bench/httpmon.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-20}
+CONNS=${CONNS:-50}
+THREADS=${THREADS:-2}
+STATS_RUNS=${STATS_RUNS:-3}
+CONFIGS=${CONFIGS:-"none ours bpftrace"}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+BIN=${CONTPROF_BIN:-build/contprof}
+PORT=${PORT:-18480}
+
+for tool in nginx wrk bpftrace bpftool taskset python3; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool missing (scripts/setup.sh installs it)" >&2; exit 1; }
+done
+[[ -x $BIN ]] || { echo "bench: $BIN missing (run make)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/httpmon-bench.XXXXXX)
+nginx_pid='' mon_pid='' old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+cleanup() {
+	[[ -n $mon_pid ]] && kill "$mon_pid" 2>/dev/null && wait "$mon_pid" 2>/dev/null
+	[[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The tracepoints httpmon.bpf.c attaches to.
+TRACEPOINTS="sys_exit_read sys_exit_readv sys_exit_recvfrom sys_exit_recvmsg sys_enter_write
+sys_enter_writev sys_enter_sendto sys_enter_sendmsg sys_exit_accept sys_exit_accept4
+sys_enter_connect"
+probe_list=$(for t in $TRACEPOINTS; do printf 'tracepoint:syscalls:%s,' "$t"; done)
+probe_list=${probe_list%,}
+
+mkdir -p "$work/html" "$work/tmp"
+head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
+cat >"$work/nginx.conf" <<EOF
+daemon off; master_process off; worker_processes 1;
+error_log stderr error; pid $work/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  server { listen 127.0.0.1:$PORT; root $work/html; }
+}
+EOF
+cat >"$work/policy.json" <<'EOF'
+{"service":"bench","targets":[{"target":"NETWORK","items":[
+  {"monitor":"HTTP_ERROR_RATE","threshold":50,"period":10,"count":5}]}]}
+EOF
+
+taskset -c "$SERVER_CPU" nginx -p "$work" -c "$work/nginx.conf" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+
+prog_ids() { bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))'; }
+# Sum of run_time_ns and run_cnt over the programs whose ids are given.
+prog_stats() {
+	bpftool prog show -j | python3 -c '
+import json, sys
+ids = set(int(x) for x in sys.argv[1:])
+t = c = 0
+for p in json.load(sys.stdin):
+    if p["id"] in ids:
+        t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
+print(t, c)' "$@"
+}
+
+start_config() {
+	local cfg=$1 before
+	before=$(prog_ids)
+	case $cfg in
+	none) mon_ids=''; return 0 ;;
+	ours) "$BIN" debug http --quiet --pid "$nginx_pid" --policy "$work/policy.json" \
+		>"$work/mon.out" 2>"$work/mon.err" &
+		mon_pid=$!
+		for _ in $(seq 100); do grep -q watching "$work/mon.err" && break; sleep 0.1; done ;;
+	bpftrace) bpftrace -e "$probe_list { @[pid] = count(); }" >"$work/mon.out" 2>&1 &
+		mon_pid=$! ;;
+	tp-nomatch) bpftrace -e "$probe_list /pid == 1/ { @n = count(); }" >"$work/mon.out" 2>&1 &
+		mon_pid=$! ;;
+	raw-nomatch) bpftrace -e "tracepoint:raw_syscalls:sys_enter,tracepoint:raw_syscalls:sys_exit /pid == 1/ { @n = count(); }" \
+		>"$work/mon.out" 2>&1 &
+		mon_pid=$! ;;
+	*) echo "bench: unknown configuration $cfg" >&2; exit 1 ;;
+	esac
+	if [[ $cfg != ours ]]; then
+		for _ in $(seq 100); do grep -q Attaching "$work/mon.out" && break; sleep 0.1; done
+	fi
+	sleep 1
+	local after
+	after=$(prog_ids)
+	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
+}
+
+stop_config() {
+	if [[ -n $mon_pid ]]; then
+		kill -INT "$mon_pid" 2>/dev/null || true
+		wait "$mon_pid" 2>/dev/null || true
+		mon_pid=''
+	fi
+}
+
+# Runs wrk; prints "requests_per_s completed_requests".
+run_wrk() {
+	local out
+	out=$(taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$PORT/index.html")
+	awk '/Requests\/sec/ {rps=$2} / requests in / {n=$1} END {print rps, n}' <<<"$out"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "bench: nginx pid $nginx_pid on CPU $SERVER_CPU, wrk -t$THREADS -c$CONNS -d${DURATION}s on CPU $CLIENT_CPU"
+echo "bench: $RUNS rounds of: $CONFIGS"
+taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$PORT/index.html" >/dev/null
+
+for round in $(seq "$RUNS"); do
+	for cfg in $CONFIGS; do
+		start_config "$cfg"
+		read -r rps n < <(run_wrk)
+		stop_config
+		echo "$rps" >>"$work/rps.$cfg"
+		[[ $cfg == none ]] && none_rps=$rps
+		# Each round's ratio to that round's "none": neighbours' load moves
+		# both alike, so these vary less than the raw rates.
+		[[ -n ${none_rps:-} ]] && awk -v a="$rps" -v b="$none_rps" 'BEGIN {print a / b}' >>"$work/ratio.$cfg"
+		printf 'round %d  %-12s %10.0f req/s\n' "$round" "$cfg" "$rps"
+	done
+done
+
+sysctl -qw kernel.bpf_stats_enabled=1
+for round in $(seq "$STATS_RUNS"); do
+	for cfg in $CONFIGS; do
+		[[ $cfg == none ]] && continue
+		start_config "$cfg"
+		read -r t0 c0 < <(prog_stats $mon_ids)
+		read -r rps n < <(run_wrk)
+		read -r t1 c1 < <(prog_stats $mon_ids)
+		stop_config
+		if [[ $cfg == ours ]]; then tail -1 "$work/mon.out" >"$work/stats.$cfg"; fi
+		us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", t / n / 1000}')
+		per_run=$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN {printf "%.0f", c ? t / c : 0}')
+		echo "$us" >>"$work/us.$cfg"
+		printf 'stats %d  %-12s %10.0f req/s  %7.3f us BPF/request  %5s ns/program run  %.1f runs/request\n' \
+			"$round" "$cfg" "$rps" "$us" "$per_run" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print c / n}')"
+	done
+done
+sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+[[ -f $work/stats.ours ]] && echo "ours, kernel counters of the last run: $(cat "$work/stats.ours")"
+
+echo
+echo "medians over $RUNS rounds: req/s, ratio of medians to none, median of per-round ratios;"
+echo "BPF run time per request: median over $STATS_RUNS runs"
+base=$(median <"$work/rps.none" 2>/dev/null || echo 0)
+for cfg in $CONFIGS; do
+	m=$(median <"$work/rps.$cfg")
+	us=-; [[ -f $work/us.$cfg ]] && us=$(median <"$work/us.$cfg")
+	ratio=-; [[ $base != 0 ]] && ratio=$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.3f", a / b}')
+	rr=-; [[ -f $work/ratio.$cfg ]] && rr=$(median <"$work/ratio.$cfg" | awk '{printf "%.3f", $1}')
+	printf '  %-12s %10.0f req/s  ratio %6s  per-round %6s  BPF %6s us/request\n' \
+		"$cfg" "$m" "$ratio" "$rr" "$us"
+done

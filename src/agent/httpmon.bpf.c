@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: GPL-2.0
+/* httpmon (kernel side): recognises HTTP/1.x requests and responses on the
+ * sockets of watched processes and sends each completed request (method, URI
+ * start, status, start and end time) to user space through a ring buffer.
+ *
+ * Hooks: per-syscall tracepoints (never raw_syscalls: those run for every
+ * syscall of the machine). Data syscalls: read/readv/recvfrom/recvmsg at
+ * exit only (the arguments are read back from the saved user registers) and
+ * write/writev/sendto/sendmsg at entry. accept/accept4/connect reset a
+ * connection.
+ * sendfile only carries bodies and *mmsg is for datagrams: neither starts an
+ * HTTP/1.x message, so neither is hooked.
+ *
+ * A process is watched when its bit is set in `watched` (user space writes the
+ * mmap'd .bss directly): the one test every event of every process pays.
+ * Per request of a watched server: one read exit (window copy, word-at-a-time
+ * header scan, queue) and one write entry (status test, one ring record with
+ * only the URI bytes it has). Connections live in an LRU hash (4096).
+ *
+ * Pairing, per connection (tgid, fd): a request-side buffer (server: read,
+ * client: write) that starts with a method queues the request; a response-side
+ * buffer that starts with "HTTP/1.x NNN" pops the oldest one. Pipelined
+ * requests/responses inside the first HTTPMON_SCAN_BYTES of one buffer are
+ * found by a scan. Whenever the order can no longer be known for sure (queue
+ * full, a bodiless request in a buffer longer than the scan, responses that
+ * may hide past the scan while requests wait) the connection is marked
+ * desynchronised: its waiting requests are counted unpaired and nothing is
+ * paired until the peers alternate again (a request-side buffer after a
+ * response), so pairing is right or counted. Assumed (docs/httpmon.md): a
+ * status line starts a write or one of its first HTTPMON_IOV_HEADS iovecs,
+ * and no body chunk starting a buffer looks like a request line.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "agent/httpmon_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* A record wakes the consumer when it is the Nth one emitted on its CPU
+ * (0 or 1: every record); in between user space drains on its own tick. */
+const volatile __u32 wakeup_every = 0;
+
+/* Bit n set: tgid n is watched. Written by user space through the mmap. */
+__u64 watched[HTTPMON_BITMAP_WORDS];
+
+struct conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct conn {
+	__u8 role;
+	__u8 desync;	/* pairing suspended until the peers alternate */
+	__u8 answered;	/* a response was seen since the last request buffer */
+	__u8 head;	/* index of the oldest waiting request */
+	__u8 count;	/* requests waiting */
+	__u8 tail_body; /* the last request queued may carry a body */
+	__u8 pad[2];
+	/* Waiting requests, already laid out as the records they will become. */
+	struct httpmon_event queue[HTTPMON_QUEUE_DEPTH];
+};
+
+/* The window of one buffer, plus room for fixed-size reads past its end. */
+struct scratch {
+	__u8 data[HTTPMON_SCAN_BYTES + HTTPMON_URI_MAX + 32];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct conn_key);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* All zero, never written: the initial value of a connection (too large for
+ * the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct conn);
+} conn_zero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HTTPMON_CNT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += n;
+}
+
+static __always_inline bool is_watched(__u32 tgid)
+{
+	__u32 word = tgid >> 6;
+
+	/* Keep the compiler from checking a copy the verifier did not bound. */
+	barrier_var(word);
+	if (word >= HTTPMON_BITMAP_WORDS)
+		return false;
+	return watched[word] & (1ULL << (tgid & 63));
+}
+
+/* Method at the start of `b` (16 readable bytes): its enum and, in *len, the
+ * length of the method token. The token must be followed by a space and the
+ * start of a request target. */
+static __always_inline __u8 parse_method(const __u8 *b, __u32 *len)
+{
+	__u8 m = HTTPMON_METHOD_UNKNOWN;
+	__u32 n = 0;
+
+	switch (b[0]) {
+	case 'G':
+		if (b[1] == 'E' && b[2] == 'T')
+			m = HTTPMON_METHOD_GET, n = 3;
+		break;
+	case 'P':
+		if (b[1] == 'O' && b[2] == 'S' && b[3] == 'T')
+			m = HTTPMON_METHOD_POST, n = 4;
+		else if (b[1] == 'U' && b[2] == 'T')
+			m = HTTPMON_METHOD_PUT, n = 3;
+		else if (b[1] == 'A' && b[2] == 'T' && b[3] == 'C' && b[4] == 'H')
+			m = HTTPMON_METHOD_PATCH, n = 5;
+		break;
+	case 'H':
+		if (b[1] == 'E' && b[2] == 'A' && b[3] == 'D')
+			m = HTTPMON_METHOD_HEAD, n = 4;
+		break;
+	case 'D':
+		if (b[1] == 'E' && b[2] == 'L' && b[3] == 'E' && b[4] == 'T' && b[5] == 'E')
+			m = HTTPMON_METHOD_DELETE, n = 6;
+		break;
+	case 'O':
+		if (b[1] == 'P' && b[2] == 'T' && b[3] == 'I' && b[4] == 'O' && b[5] == 'N' &&
+		    b[6] == 'S')
+			m = HTTPMON_METHOD_OPTIONS, n = 7;
+		break;
+	case 'C':
+		if (b[1] == 'O' && b[2] == 'N' && b[3] == 'N' && b[4] == 'E' && b[5] == 'C' &&
+		    b[6] == 'T')
+			m = HTTPMON_METHOD_CONNECT, n = 7;
+		break;
+	case 'T':
+		if (b[1] == 'R' && b[2] == 'A' && b[3] == 'C' && b[4] == 'E')
+			m = HTTPMON_METHOD_TRACE, n = 5;
+		break;
+	}
+	if (m == HTTPMON_METHOD_UNKNOWN)
+		return m;
+	n &= 7;
+	if (b[n] != ' ' || b[n + 1] <= ' ' || b[n + 1] >= 0x7f)
+		return HTTPMON_METHOD_UNKNOWN;
+	if (m != HTTPMON_METHOD_CONNECT && b[n + 1] != '/' && b[n + 1] != '*' && b[n + 1] != 'h')
+		return HTTPMON_METHOD_UNKNOWN;
+	*len = n;
+	return m;
+}
+
+/* Status of a status line at the start of `b` (16 readable bytes), 0 if the
+ * bytes are not "HTTP/1.x NNN" followed by a space or CR. */
+static __always_inline __u16 parse_status(const __u8 *b)
+{
+	if (b[0] != 'H' || b[1] != 'T' || b[2] != 'T' || b[3] != 'P' || b[4] != '/' ||
+	    b[5] != '1' || b[6] != '.' || (b[7] != '0' && b[7] != '1') || b[8] != ' ')
+		return 0;
+	if (b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9' ||
+	    (b[12] != ' ' && b[12] != '\r'))
+		return 0;
+	return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+}
+
+static __always_inline bool method_has_body(__u8 m)
+{
+	return m == HTTPMON_METHOD_POST || m == HTTPMON_METHOD_PUT || m == HTTPMON_METHOD_PATCH;
+}
+
+static __always_inline bool fd_is_socket(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+	umode_t mode;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return false;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	return (mode & 00170000) == 00140000;
+}
+
+static __always_inline void drop_queue(struct conn *c)
+{
+	if (c->count)
+		count(HTTPMON_CNT_UNPAIRED_REQUESTS, c->count);
+	c->count = 0;
+	c->desync = 1;
+	count(HTTPMON_CNT_DESYNC, 1);
+}
+
+/* Forgets the connection (tgid, fd): its waiting requests are unpaired. */
+static __always_inline void forget_conn(__u32 tgid, __u32 fd)
+{
+	struct conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn *c = bpf_map_lookup_elem(&conns, &key);
+
+	if (!c)
+		return;
+	if (c->count)
+		count(HTTPMON_CNT_UNPAIRED_REQUESTS, c->count);
+	bpf_map_delete_elem(&conns, &key);
+}
+
+/* Offsets a scan can note: one word past HTTPMON_PER_BUFFER matches never
+ * wraps this. */
+#define SCAN_AT_SLOTS (2 * HTTPMON_PER_BUFFER)
+
+/* Scan state for bpf_loop: the offsets (beyond 0) where another message
+ * starts inside the window. */
+struct scan_ctx {
+	__u8 *data;
+	__u32 n;
+	__u32 found;
+	__u32 at[SCAN_AT_SLOTS]; /* the first HTTPMON_PER_BUFFER - 1 used */
+	__u64 roll;
+	bool responses; /* look for "HTTP/1.x" rather than header ends */
+};
+
+#define ROLL_HTTP1 0x485454502f312e00ULL /* "HTTP/1." then any byte */
+
+static long scan_byte(__u64 i, void *arg)
+{
+	struct scan_ctx *s = arg;
+	__u32 start;
+
+	s->roll = (s->roll << 8) | s->data[i & (HTTPMON_SCAN_BYTES - 1)];
+	if (s->responses) {
+		if ((s->roll & ~0xffULL) != ROLL_HTTP1 || i < 8)
+			return 0;
+		start = i - 7;
+	} else {
+		if ((s->roll & 0xffffffffULL) != 0x0d0a0d0aULL)
+			return 0;
+		start = i + 1;
+	}
+	if (start + 16 > s->n)
+		return 0;
+	/* Keep HTTPMON_PER_BUFFER - 1 offsets; one more means "too many". */
+	if (s->found < HTTPMON_PER_BUFFER - 1)
+		s->at[s->found & (SCAN_AT_SLOTS - 1)] = start;
+	s->found++;
+	return s->found >= HTTPMON_PER_BUFFER;
+}
+
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+#define BYTES_LF 0x0a0a0a0a0a0a0a0aULL
+
+/* Header ends ("\r\n\r\n") in the 8 bytes of word w_i, as scan_byte would
+ * find them. Words without a LF (most) cost one test; the others are handled
+ * without branches (x == 0 is (x - 1) >> 63 for x < 2^32), which keeps the
+ * verifier's work small. Matches past n involve stale bytes and so fail the
+ * "16 bytes follow" test. */
+static long scan_word(__u64 w_i, void *arg)
+{
+	struct scan_ctx *s = arg;
+	__u32 i = (w_i * 8) & (HTTPMON_SCAN_BYTES - 1);
+	__u64 w = *(__u64 *)(s->data + i);
+	__u64 x = w ^ BYTES_LF;
+
+	if (!((x - BYTES_01) & ~x & BYTES_80)) {
+		s->roll = __builtin_bswap64(w);
+		return 0;
+	}
+	for (int k = 0; k < 8; k++) {
+		__u64 start = i + k + 1;
+		__u64 hit, room;
+
+		s->roll = (s->roll << 8) | ((w >> (8 * k)) & 0xff);
+		hit = (((s->roll & 0xffffffffULL) ^ 0x0d0a0d0aULL) - 1) >> 63;
+		room = 1 + (__u64)((__s64)((__u64)s->n - start - 16) >> 63);
+		s->at[s->found & (SCAN_AT_SLOTS - 1)] = start;
+		s->found += hit & room;
+	}
+	return s->found >= HTTPMON_PER_BUFFER;
+}
+
+/* Reads min(len, HTTPMON_SCAN_BYTES) bytes of `ubuf` into the scratch and
+ * returns it (NULL on failure); *n gets the count. */
+static __always_inline __u8 *load_window(__u64 ubuf, __u64 len, __u32 *n)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	__u32 size = len < HTTPMON_SCAN_BYTES ? len : HTTPMON_SCAN_BYTES;
+
+	if (!s || size == 0 || size > HTTPMON_SCAN_BYTES)
+		return NULL;
+	if (bpf_probe_read_user(s->data, size, (const void *)ubuf))
+		return NULL;
+	*n = size;
+	return s->data;
+}
+
+/* Queues the request starting at `at` of the window, if one does, and notes
+ * in c->tail_body whether it may carry a body. */
+static __always_inline void push_request(struct conn *c, __u32 tgid, __u32 fd, __u8 *win, __u32 n,
+					 __u32 at, __u64 ts)
+{
+	__u32 mlen = 0, uri_at;
+	struct httpmon_event *p;
+	__u8 method;
+
+	/* The scratch has room for 16 bytes past any masked offset, and for
+	 * HTTPMON_URI_MAX past the URI start: direct reads, no helper. */
+	at &= HTTPMON_SCAN_BYTES - 1;
+	method = parse_method(win + at, &mlen);
+	if (method == HTTPMON_METHOD_UNKNOWN)
+		return;
+	count(HTTPMON_CNT_REQUESTS, 1);
+	/* In map memory, not a register: the verifier need not follow it. */
+	c->tail_body = method_has_body(method);
+	if (c->desync)
+		return;
+	if (c->count >= HTTPMON_QUEUE_DEPTH) {
+		drop_queue(c);
+		return;
+	}
+	p = &c->queue[(c->head + c->count) & (HTTPMON_QUEUE_DEPTH - 1)];
+	uri_at = (at + mlen + 1) & (HTTPMON_SCAN_BYTES - 1);
+	p->pid = tgid;
+	p->fd = fd;
+	p->role = c->role;
+	p->start_ns = ts;
+	p->method = method;
+	p->uri_len = n > uri_at ? (n - uri_at < HTTPMON_URI_MAX ? n - uri_at : HTTPMON_URI_MAX) : 0;
+	__builtin_memcpy(p->uri, win + uri_at, HTTPMON_URI_MAX);
+	c->count++;
+}
+
+/* A request-side buffer: `len` readable bytes at user address `ubuf`, part
+ * of a message of `total` bytes (more when other iovecs follow). */
+static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd, __u8 role,
+					    __u64 ubuf, __u64 len, __u64 total, __u64 ts)
+{
+	struct conn_key key = {.tgid = tgid, .fd = fd};
+	struct scan_ctx s = {};
+	__u32 mlen = 0, n = 0;
+	__u8 *win;
+
+	/* One copy of the window serves the method test and the scan. */
+	if (len < 16)
+		return;
+	win = load_window(ubuf, len, &n);
+	if (!win || parse_method(win, &mlen) == HTTPMON_METHOD_UNKNOWN)
+		return;
+	if (!c) {
+		__u32 zero = 0;
+		struct conn *fresh = bpf_map_lookup_elem(&conn_zero, &zero);
+
+		if (!fresh || !fd_is_socket(fd))
+			return;
+		bpf_map_update_elem(&conns, &key, fresh, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (!c) {
+			count(HTTPMON_CNT_CONN_FULL, 1);
+			return;
+		}
+		if (c->role == HTTPMON_ROLE_UNKNOWN)
+			c->role = role;
+	}
+	if (c->role != role)
+		return;
+	if (c->desync && c->answered && c->count == 0)
+		c->desync = 0;
+	c->answered = 0;
+	push_request(c, tgid, fd, win, n, 0, ts);
+	s.data = win;
+	s.n = n;
+	bpf_loop((n + 7) / 8, scan_word, &s, 0);
+	for (int i = 0; i < HTTPMON_PER_BUFFER - 1; i++) {
+		if (i >= s.found)
+			break;
+		push_request(c, tgid, fd, win, n, s.at[i], ts);
+	}
+	if (s.found >= HTTPMON_PER_BUFFER) {
+		/* More requests in this buffer than one scan records. */
+		if (!c->desync)
+			drop_queue(c);
+		return;
+	}
+	/* Past the window a bodiless request can only be followed by more
+	 * requests we cannot see. */
+	if (total > n && !c->tail_body && !c->desync)
+		drop_queue(c);
+}
+
+/* Sends the oldest waiting request, completed by `status` at `ts`: only
+ * the URI bytes it has are copied into the ring. */
+static __always_inline void emit(struct conn *c, __u16 status, __u64 ts)
+{
+	struct httpmon_event *p = &c->queue[c->head & (HTTPMON_QUEUE_DEPTH - 1)];
+	__u32 which = HTTPMON_CNT_EMITTED;
+	__u64 size, flags = 0, *emitted;
+
+	p->status = status;
+	p->end_ns = ts;
+	size = offsetof(struct httpmon_event, uri) + ((p->uri_len + 7) & ~7);
+	if (size > sizeof(*p))
+		size = sizeof(*p);
+	emitted = bpf_map_lookup_elem(&counters, &which);
+	if (!emitted)
+		return;
+	if (wakeup_every > 1)
+		flags = (*emitted + 1) % wakeup_every ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, p, size, flags) == 0)
+		*emitted += 1;
+	else
+		count(HTTPMON_CNT_RING_FULL, 1);
+	c->head = (c->head + 1) & (HTTPMON_QUEUE_DEPTH - 1);
+	c->count--;
+}
+
+/* One status line: 1xx are interim (except 101, which ends HTTP on the
+ * connection and so completes the request). */
+static __always_inline void pop_response(struct conn *c, __u32 tgid, __u32 fd, __u16 status,
+					 __u64 ts)
+{
+	if (status < 200 && status != 101)
+		return;
+	count(HTTPMON_CNT_RESPONSES, 1);
+	if (c->desync || c->count == 0) {
+		count(HTTPMON_CNT_UNPAIRED_RESPONSES, 1);
+		return;
+	}
+	emit(c, status, ts);
+}
+
+/* Status lines at the start of iovecs 1.. of a vectored write: servers put
+ * each response's header in its own buffer, so pipelined responses written
+ * together show there. Returns false when the vector is longer than we look. */
+static __always_inline bool pop_iov_heads(struct conn *c, __u32 tgid, __u32 fd, __u64 iov,
+					  __u64 iovcnt, __u64 ts)
+{
+	for (int i = 1; i < HTTPMON_IOV_HEADS; i++) {
+		struct iovec v;
+		__u8 head[16];
+		__u16 status;
+
+		if (i >= iovcnt)
+			return true;
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + i * sizeof(v))))
+			return false;
+		if (v.iov_len < 16 || bpf_probe_read_user(head, sizeof(head), v.iov_base))
+			continue;
+		status = parse_status(head);
+		if (status)
+			pop_response(c, tgid, fd, status, ts);
+	}
+	return iovcnt <= HTTPMON_IOV_HEADS;
+}
+
+/* A response-side buffer: `len` readable bytes at `ubuf`, the first of
+ * `iovcnt` iovecs at user address `iov` (iovcnt 0: not a vectored write),
+ * in a message of `total` bytes. */
+static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 fd, __u8 role,
+					     __u64 ubuf, __u64 len, __u64 total, __u64 iov,
+					     __u64 iovcnt, __u64 ts)
+{
+	struct scan_ctx s = {.responses = true};
+	bool sure = true;
+	__u8 head[16];
+	__u32 n = 0;
+	__u16 status;
+	__u8 *win;
+
+	if (!c || c->role != role)
+		return;
+	if (len < 16 || bpf_probe_read_user(head, sizeof(head), (const void *)ubuf))
+		return;
+	status = parse_status(head);
+	if (status) {
+		c->answered = 1;
+		pop_response(c, tgid, fd, status, ts);
+	}
+	/* More status lines matter only while pipelined requests wait for
+	 * them (or after an interim one): else none could pair. */
+	if (c->desync || (c->count == 0 && (!status || status >= 200)))
+		return;
+	if (iovcnt > 1)
+		sure = pop_iov_heads(c, tgid, fd, iov, iovcnt, ts);
+	if (!status) {
+		/* A body write: only iovec heads are looked at. */
+		if (!sure && c->count && !c->desync)
+			drop_queue(c);
+		return;
+	}
+	win = load_window(ubuf, len, &n);
+	if (!win)
+		return;
+	s.data = win;
+	s.n = n;
+	bpf_loop(n, scan_byte, &s, 0);
+	for (int i = 0; i < HTTPMON_PER_BUFFER - 1; i++) {
+		__u8 more[16];
+
+		if (i >= s.found)
+			break;
+		if (bpf_probe_read_kernel(more, sizeof(more),
+					  win + (s.at[i] & (HTTPMON_SCAN_BYTES - 1))))
+			break;
+		status = parse_status(more);
+		if (status)
+			pop_response(c, tgid, fd, status, ts);
+	}
+	if ((!sure || total > n || s.found >= HTTPMON_PER_BUFFER) && c->count && !c->desync)
+		drop_queue(c);
+}
+
+/* ---- reads: inspected at exit ---- */
+
+/* At a read's exit the syscall's arguments are still in the thread's saved
+ * user registers: no entry program (which every read of every process on
+ * the machine would run) and no per-thread state are needed. */
+static __always_inline int read_exit(long ret, bool vectored)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
+	struct conn_key key;
+	struct conn *c;
+	__u64 buf, len;
+	__u32 fd;
+
+	if (ret <= 0 || !is_watched(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	fd = PT_REGS_PARM1_SYSCALL(regs);
+	buf = PT_REGS_PARM2_SYSCALL(regs);
+	len = ret;
+	if (vectored) {
+		struct iovec first;
+
+		if (bpf_probe_read_user(&first, sizeof(first), (const void *)buf))
+			return 0;
+		buf = (__u64)first.iov_base;
+		if (first.iov_len < len)
+			len = first.iov_len;
+	}
+	key.tgid = tgid;
+	key.fd = fd;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->role == HTTPMON_ROLE_CLIENT)
+		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, ret, 0, 0,
+				 bpf_ktime_get_ns());
+	else
+		on_request_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, ret,
+				bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_read")
+int exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return read_exit(ctx->ret, false);
+}
+
+SEC("tp/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return read_exit(ctx->ret, false);
+}
+
+SEC("tp/syscalls/sys_exit_readv")
+int exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return read_exit(ctx->ret, true);
+}
+
+/* recvmsg's second argument is a msghdr: its iovec array is one step away. */
+SEC("tp/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct user_msghdr msg;
+	struct iovec first;
+	struct pt_regs *regs;
+	struct conn_key key;
+	struct conn *c;
+	long ret = ctx->ret;
+	__u64 len = ret;
+
+	if (ret <= 0 || !is_watched(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	key.tgid = tgid;
+	key.fd = PT_REGS_PARM1_SYSCALL(regs);
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs)) ||
+	    !msg.msg_iov || bpf_probe_read_user(&first, sizeof(first), msg.msg_iov))
+		return 0;
+	if (first.iov_len < len)
+		len = first.iov_len;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->role == HTTPMON_ROLE_CLIENT)
+		on_response_side(c, tgid, key.fd, HTTPMON_ROLE_CLIENT, (__u64)first.iov_base, len,
+				 ret, 0, 0, bpf_ktime_get_ns());
+	else
+		on_request_side(c, tgid, key.fd, HTTPMON_ROLE_SERVER, (__u64)first.iov_base, len,
+				ret, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* ---- writes: inspect the buffer at entry ---- */
+
+static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total, __u64 iov,
+				    __u64 iovcnt)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn *c;
+
+	if (!is_watched(tgid))
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->role == HTTPMON_ROLE_SERVER)
+		on_response_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt,
+				 bpf_ktime_get_ns());
+	else
+		on_request_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total,
+				bpf_ktime_get_ns());
+	return 0;
+}
+
+/* The first iovec is inspected; later ones only make the message longer. */
+static __always_inline int on_write_iov(__u64 fd, const struct iovec *iov, __u64 iovcnt)
+{
+	struct iovec first;
+
+	if (iovcnt < 1 || bpf_probe_read_user(&first, sizeof(first), iov))
+		return 0;
+	return on_write(fd, (__u64)first.iov_base, first.iov_len,
+			iovcnt > 1 ? ~0ULL : first.iov_len, (__u64)iov, iovcnt);
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_writev")
+int enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return on_write_iov(ctx->args[0], (const struct iovec *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct user_msghdr msg;
+
+	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]) || !msg.msg_iov)
+		return 0;
+	return on_write_iov(ctx->args[0], msg.msg_iov, msg.msg_iovlen);
+}
+
+/* ---- connection boundaries: a new connection's fd starts from nothing ----
+ * close(2) is not hooked: nginx closes a file per request, and every fd that
+ * becomes a socket again goes through accept or connect, which reset it.
+ * Requests waiting on a connection that closed are counted unpaired then. */
+
+static __always_inline int reset_fd(long fd)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (fd < 0 || !is_watched(tgid))
+		return 0;
+	forget_conn(tgid, fd);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return reset_fd(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return reset_fd(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	return reset_fd(ctx->args[0]);
+}

@@ -1,0 +1,384 @@
+/* httpmon: see httpmon.h. */
+#include "agent/httpmon.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "httpmon.skel.h"
+
+/* Links being destroyed on the detacher thread. */
+struct link_batch {
+	struct bpf_link **links;
+	int n;
+	uint64_t took_ns;
+};
+
+struct httpmon {
+	struct httpmon_bpf *skel; /* NULL until the first watch */
+	struct ring_buffer *ring;
+	bool attached;
+	bool detaching; /* `detacher` runs and must be joined */
+	pthread_t detacher;
+	struct link_batch *batch;
+	int epoll_fd; /* stable fd the loop polls; holds the ring's fd */
+	uint32_t wakeup_every;
+	size_t n_watched;
+	httpmon_fn fn;
+	void *ctx;
+	uint64_t load_ns, attach_ns, detach_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void httpmon_decode(const struct httpmon_event *e, struct httpmon_request *r)
+{
+	size_t n = e->uri_len < HTTPMON_URI_MAX ? e->uri_len : HTTPMON_URI_MAX;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->pid = e->pid;
+	r->fd = e->fd;
+	r->role =
+	    e->role <= HTTPMON_ROLE_CLIENT ? (enum httpmon_role)e->role : HTTPMON_ROLE_UNKNOWN;
+	r->method = e->method < HTTPMON_METHOD_COUNT ? (enum httpmon_method)e->method
+						     : HTTPMON_METHOD_UNKNOWN;
+	r->status = e->status;
+	r->start_ns = e->start_ns;
+	r->end_ns = e->end_ns;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)e->uri[i];
+
+		if (c == ' ' || c == '\r' || c == '\n' || c == '\0')
+			break;
+		r->uri[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	r->uri[i] = '\0';
+	r->uri_truncated = i == n;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	const size_t head = offsetof(struct httpmon_event, uri);
+	struct httpmon *hm = ctx;
+	struct httpmon_request req;
+	struct httpmon_event e;
+
+	/* Records carry only the URI bytes the request had. */
+	if (size < head)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	memcpy(&e, data, size < sizeof(e) ? size : sizeof(e));
+	if (e.uri_len > size - head)
+		e.uri_len = (uint16_t)(size - head);
+	httpmon_decode(&e, &req);
+	hm->fn(&req, hm->ctx);
+	return 0;
+}
+
+int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_every, struct httpmon **ret)
+{
+	struct httpmon *hm = calloc(1, sizeof(*hm));
+
+	if (!hm)
+		return -ENOMEM;
+	hm->fn = fn;
+	hm->ctx = ctx;
+	hm->wakeup_every = wakeup_every;
+	hm->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (hm->epoll_fd < 0) {
+		int err = -errno;
+
+		free(hm);
+		return err;
+	}
+	*ret = hm;
+	return 0;
+}
+
+static void unload(struct httpmon *hm)
+{
+	httpmon_wait_detached(hm);
+	if (hm->ring)
+		epoll_ctl(hm->epoll_fd, EPOLL_CTL_DEL, ring_buffer__epoll_fd(hm->ring), NULL);
+	ring_buffer__free(hm->ring);
+	hm->ring = NULL;
+	httpmon_bpf__destroy(hm->skel);
+	hm->skel = NULL;
+	hm->attached = false;
+}
+
+static int load(struct httpmon *hm)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	uint64_t t0 = now_ns();
+	int err;
+
+	hm->skel = httpmon_bpf__open();
+	if (!hm->skel)
+		return -errno;
+	hm->skel->rodata->wakeup_every = hm->wakeup_every;
+	err = httpmon_bpf__load(hm->skel);
+	if (err)
+		goto fail;
+	hm->ring = ring_buffer__new(bpf_map__fd(hm->skel->maps.events), on_record, hm, NULL);
+	if (!hm->ring) {
+		err = -errno;
+		goto fail;
+	}
+	if (epoll_ctl(hm->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(hm->ring), &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	hm->load_ns = now_ns() - t0;
+	return 0;
+fail:
+	unload(hm);
+	return err < 0 ? err : -EINVAL;
+}
+
+void httpmon_wait_detached(struct httpmon *hm)
+{
+	if (!hm->detaching)
+		return;
+	pthread_join(hm->detacher, NULL);
+	hm->detaching = false;
+	hm->detach_ns = hm->batch->took_ns;
+	free(hm->batch->links);
+	free(hm->batch);
+	hm->batch = NULL;
+}
+
+static int attach(struct httpmon *hm)
+{
+	uint64_t t0;
+	int err;
+
+	if (!hm->skel) {
+		err = load(hm);
+		if (err)
+			return err;
+	}
+	/* The old links must be gone, or each event would run twice. */
+	httpmon_wait_detached(hm);
+	t0 = now_ns();
+	err = httpmon_bpf__attach(hm->skel);
+	if (err) {
+		httpmon_bpf__detach(hm->skel);
+		return err < 0 ? err : -EINVAL;
+	}
+	hm->attached = true;
+	hm->attach_ns = now_ns() - t0;
+	return 0;
+}
+
+static void *destroy_links(void *arg)
+{
+	struct link_batch *b = arg;
+	uint64_t t0 = now_ns();
+
+	for (int i = 0; i < b->n; i++)
+		bpf_link__destroy(b->links[i]);
+	b->took_ns = now_ns() - t0;
+	return NULL;
+}
+
+/* Detaching waits for the kernel to retire each tracepoint's program list
+ * (measured here: ~0.8 s for the 11 links), too long for the agent's loop:
+ * the links are taken from the skeleton and destroyed on a thread; a later
+ * attach or close joins it. Synchronous when no thread can be started. */
+static void detach(struct httpmon *hm)
+{
+	const struct bpf_object_skeleton *s = hm->skel->skeleton;
+	struct link_batch *b = calloc(1, sizeof(*b));
+
+	hm->attached = false;
+	if (b)
+		b->links = calloc((size_t)s->prog_cnt, sizeof(*b->links));
+	if (!b || !b->links) {
+		uint64_t t0 = now_ns();
+
+		free(b);
+		httpmon_bpf__detach(hm->skel);
+		hm->detach_ns = now_ns() - t0;
+		return;
+	}
+	for (int i = 0; i < s->prog_cnt; i++) {
+		struct bpf_link **link = s->progs[i].link;
+
+		if (*link)
+			b->links[b->n++] = *link;
+		*link = NULL;
+	}
+	if (pthread_create(&hm->detacher, NULL, destroy_links, b) != 0) {
+		destroy_links(b);
+		hm->detach_ns = b->took_ns;
+		free(b->links);
+		free(b);
+		return;
+	}
+	hm->batch = b;
+	hm->detaching = true;
+}
+
+struct httpmon *httpmon_close(struct httpmon *hm)
+{
+	if (!hm)
+		return NULL;
+	unload(hm);
+	if (hm->epoll_fd >= 0)
+		close(hm->epoll_fd);
+	free(hm);
+	return NULL;
+}
+
+static bool bit_get(const struct httpmon *hm, uint32_t pid)
+{
+	return __atomic_load_n(&hm->skel->bss->watched[pid / 64], __ATOMIC_RELAXED) &
+	       (1ull << (pid % 64));
+}
+
+int httpmon_watch(struct httpmon *hm, uint32_t pid)
+{
+	int err;
+
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT)
+		return -EINVAL;
+	if (!hm->attached) {
+		err = attach(hm);
+		if (err)
+			return err;
+	}
+	if (bit_get(hm, pid))
+		return 0;
+	__atomic_fetch_or(&hm->skel->bss->watched[pid / 64], 1ull << (pid % 64), __ATOMIC_RELAXED);
+	hm->n_watched++;
+	return 0;
+}
+
+int httpmon_unwatch(struct httpmon *hm, uint32_t pid)
+{
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !hm->skel || !bit_get(hm, pid))
+		return -ENOENT;
+	__atomic_fetch_and(&hm->skel->bss->watched[pid / 64], ~(1ull << (pid % 64)),
+			   __ATOMIC_RELAXED);
+	if (--hm->n_watched == 0 && hm->attached) {
+		detach(hm);
+		/* Deliver what was completed before the detach. */
+		ring_buffer__consume(hm->ring);
+	}
+	return 0;
+}
+
+size_t httpmon_watched_count(const struct httpmon *hm)
+{
+	return hm->n_watched;
+}
+
+int httpmon_fd(const struct httpmon *hm)
+{
+	return hm->epoll_fd;
+}
+
+int httpmon_consume(struct httpmon *hm)
+{
+	if (!hm->ring)
+		return 0;
+	return ring_buffer__consume(hm->ring);
+}
+
+int httpmon_poll(struct httpmon *hm, int timeout_ms)
+{
+	struct epoll_event ev;
+	int n = epoll_wait(hm->epoll_fd, &ev, 1, timeout_ms);
+
+	if (n < 0)
+		return -errno;
+	return httpmon_consume(hm);
+}
+
+int httpmon_stats(const struct httpmon *hm, struct httpmon_stats *ret)
+{
+	struct httpmon_stats st = {0};
+	int ncpu, fd;
+
+	st.load_ns = hm->load_ns;
+	st.attach_ns = hm->attach_ns;
+	st.detach_ns = hm->detach_ns;
+	st.loaded = hm->skel != NULL;
+	st.attached = hm->attached;
+	if (hm->skel) {
+		ncpu = libbpf_num_possible_cpus();
+		if (ncpu <= 0)
+			return ncpu < 0 ? ncpu : -EINVAL;
+		uint64_t *values = calloc((size_t)ncpu, sizeof(*values));
+
+		if (!values)
+			return -ENOMEM;
+		fd = bpf_map__fd(hm->skel->maps.counters);
+		for (uint32_t k = 0; k < HTTPMON_CNT_COUNT; k++) {
+			if (bpf_map_lookup_elem(fd, &k, values))
+				continue;
+			for (int c = 0; c < ncpu; c++)
+				st.counters[k] += values[c];
+		}
+		free(values);
+	}
+	*ret = st;
+	return 0;
+}
+
+const char *httpmon_method_name(enum httpmon_method method)
+{
+	static const char *const names[HTTPMON_METHOD_COUNT] = {
+	    [HTTPMON_METHOD_UNKNOWN] = "UNKNOWN", [HTTPMON_METHOD_GET] = "GET",
+	    [HTTPMON_METHOD_POST] = "POST",	  [HTTPMON_METHOD_PUT] = "PUT",
+	    [HTTPMON_METHOD_DELETE] = "DELETE",	  [HTTPMON_METHOD_HEAD] = "HEAD",
+	    [HTTPMON_METHOD_PATCH] = "PATCH",	  [HTTPMON_METHOD_OPTIONS] = "OPTIONS",
+	    [HTTPMON_METHOD_CONNECT] = "CONNECT", [HTTPMON_METHOD_TRACE] = "TRACE",
+	};
+
+	return (unsigned)method < HTTPMON_METHOD_COUNT ? names[method] : "UNKNOWN";
+}
+
+const char *httpmon_role_name(enum httpmon_role role)
+{
+	switch (role) {
+	case HTTPMON_ROLE_SERVER:
+		return "server";
+	case HTTPMON_ROLE_CLIENT:
+		return "client";
+	default:
+		return "unknown";
+	}
+}
+
+const char *httpmon_counter_name(enum httpmon_counter counter)
+{
+	static const char *const names[HTTPMON_CNT_COUNT] = {
+	    [HTTPMON_CNT_REQUESTS] = "requests",
+	    [HTTPMON_CNT_RESPONSES] = "responses",
+	    [HTTPMON_CNT_EMITTED] = "emitted",
+	    [HTTPMON_CNT_RING_FULL] = "ring_full",
+	    [HTTPMON_CNT_UNPAIRED_REQUESTS] = "unpaired_requests",
+	    [HTTPMON_CNT_UNPAIRED_RESPONSES] = "unpaired_responses",
+	    [HTTPMON_CNT_DESYNC] = "desync",
+	    [HTTPMON_CNT_CONN_FULL] = "conn_full",
+	};
+
+	return (unsigned)counter < HTTPMON_CNT_COUNT ? names[counter] : "unknown";
+}

@@ -1,0 +1,99 @@
+/* httpmon (user side): the eBPF HTTP/1.x monitor of watched processes.
+ *
+ * Owns: the httpmon BPF object (httpmon.bpf.c), its attachment, the
+ * watched-pid bitmap, the ring buffer of completed requests and their
+ * delivery to a callback. Does not own: URI filters and per-second
+ * aggregation (httpagg.h), policies, the event loop.
+ *
+ * Lifecycle: httpmon_open() loads nothing. The first httpmon_watch() loads
+ * and attaches the programs (call bpfutil_setup() once before); when the last
+ * watched pid is unwatched the programs are detached (no tracepoint stays
+ * enabled, so the machine's syscalls leave the slow path) but stay loaded, so
+ * the next watch only re-attaches. Measured here: load ~0.4-0.9 s of CPU
+ * (the verifier), attach ~1 ms, detach ~0.8 s of waiting (done off the
+ * caller's thread); httpmon_stats() reports the last of each.
+ *
+ * The loop polls httpmon_fd() (stable for the object's life, readable when
+ * records wait) and calls httpmon_consume(). With wakeup_every > 1 the kernel
+ * wakes the fd only on every Nth record of a CPU, so the loop must also
+ * call httpmon_consume() on its 1-second tick, before reading aggregates.
+ * Not thread-safe: one owner.
+ */
+#ifndef CONTPROF_AGENT_HTTPMON_USER_H
+#define CONTPROF_AGENT_HTTPMON_USER_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/httpmon_abi.h"
+
+/* The agent's choice: wake the consumer on every 1024th record of a CPU
+ * (tens of ms of a saturated server, ~50 KiB, far below the ring's 4 MiB);
+ * the 1-second tick drains the rest. Deciding costs no helper call. */
+#define HTTPMON_AGENT_WAKEUP_EVERY 1024
+
+/* One completed request, as delivered to the callback. */
+struct httpmon_request {
+	uint32_t pid;
+	uint32_t fd;
+	enum httpmon_role role;
+	enum httpmon_method method;
+	uint16_t status;
+	bool uri_truncated; /* the URI may continue past uri[] */
+	char uri[HTTPMON_URI_MAX + 1];
+	uint64_t start_ns; /* CLOCK_MONOTONIC */
+	uint64_t end_ns;
+};
+
+struct httpmon_stats {
+	uint64_t counters[HTTPMON_CNT_COUNT]; /* enum httpmon_counter */
+	uint64_t load_ns;		      /* last open+load of the BPF object */
+	uint64_t attach_ns;		      /* last attach */
+	uint64_t detach_ns;		      /* last detach */
+	bool loaded;
+	bool attached;
+};
+
+struct httpmon;
+
+/* Called for each completed request; `req` is valid during the call only. */
+typedef void (*httpmon_fn)(const struct httpmon_request *req, void *ctx);
+
+/* Creates the monitor (nothing loaded yet). wakeup_every: 0 or 1 wakes the
+ * fd on every record; else see HTTPMON_AGENT_WAKEUP_EVERY. 0 and *ret, or
+ * -errno. */
+int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_every, struct httpmon **ret);
+/* Detaches, unloads, frees; accepts NULL; returns NULL. */
+struct httpmon *httpmon_close(struct httpmon *hm);
+
+/* Starts watching process `pid` (thread group id), loading/attaching the
+ * programs if needed. Watching twice is a no-op. 0, -EINVAL (pid 0 or past
+ * the kernel's limit) or the -errno of a failed load/attach (nothing
+ * watched then). */
+int httpmon_watch(struct httpmon *hm, uint32_t pid);
+/* Stops watching `pid`; detaches when no pid is left. Detaching takes the
+ * kernel most of a second, so it runs on a short-lived thread and this call
+ * returns at once; a later watch (or close) waits for it. 0 or -ENOENT. */
+int httpmon_unwatch(struct httpmon *hm, uint32_t pid);
+/* Blocks until a detach in progress has finished (tests, reports). */
+void httpmon_wait_detached(struct httpmon *hm);
+size_t httpmon_watched_count(const struct httpmon *hm);
+
+int httpmon_fd(const struct httpmon *hm);
+/* Delivers every waiting record; returns how many, or -errno. */
+int httpmon_consume(struct httpmon *hm);
+/* Waits up to timeout_ms on httpmon_fd() and consumes. */
+int httpmon_poll(struct httpmon *hm, int timeout_ms);
+/* Kernel counters (summed over CPUs) and lifecycle timings. 0 or -errno. */
+int httpmon_stats(const struct httpmon *hm, struct httpmon_stats *ret);
+
+/* Decodes one kernel record (pure; exposed for tests). */
+void httpmon_decode(const struct httpmon_event *e, struct httpmon_request *ret);
+
+const char *httpmon_method_name(enum httpmon_method method);
+const char *httpmon_role_name(enum httpmon_role role);
+const char *httpmon_counter_name(enum httpmon_counter counter);
+
+#endif

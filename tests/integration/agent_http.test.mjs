@@ -1,0 +1,118 @@
+// HTTP monitors in the agent end to end: a policy with HTTP_ERROR_RATE on a
+// real server of ours triggers when the 500s come and not before, with the
+// item's URI filter in the cause; HTTP_AVG_RESPONSE_TIME triggers on slow
+// responses; the per-second values reach the server as metrics.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { track, waitFor } from './lib.mjs';
+import { startServer, api } from './server_lib.mjs';
+import { startAgent, FIXTURES, kill } from './agent_lib.mjs';
+
+const CONFIG = `processes:
+  - match: {cmdline: "http_fixture server"}
+    service: shop
+    process: "{comm}"
+profiling: {duration: 30, silence: 1200, flush_interval: 1}
+`;
+
+async function startHttpServer() {
+  const child = track(spawn(`${FIXTURES}/http_fixture`, ['server', '--port', '0'],
+    { stdio: ['ignore', 'pipe', 'ignore'] }));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const port = await waitFor(() => Number((out.match(/listening (\d+)/) || [])[1]) || null,
+    { what: 'http fixture listening' });
+  return { child, port };
+}
+
+// Runs the fixture's keep-alive client to completion; resolves its summary.
+function client(port, paths, requests) {
+  return new Promise((resolve, reject) => {
+    const c = track(spawn(`${FIXTURES}/http_fixture`, ['client', '--port', String(port),
+      '--requests', String(requests), '--paths', paths], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exit ${code}`))));
+  });
+}
+
+async function tasksOf(server, service) {
+  return (await api(server.url, 'GET', `/api/v1/tasks?service=${service}`)).json;
+}
+
+test('HTTP_ERROR_RATE triggers a NETWORK task when the 500s come, not before', async () => {
+  const server = await startServer();
+  const http = await startHttpServer();
+  const agent = await startAgent(server.url, CONFIG);
+  try {
+    await waitFor(async () => (await api(server.url, 'GET', '/api/v1/processes?service=shop')).json.length,
+      { what: 'fixture registered', ms: 15000 });
+    const put = await api(server.url, 'PUT', '/api/v1/services/shop/policy', { service: 'shop',
+      targets: [{ target: 'NETWORK', items: [{ monitor: 'HTTP_ERROR_RATE', threshold: 20,
+        period: 5, count: 2, uri_regex: '^/(ok|fail)' }] }] });
+    assert.equal(put.status, 200, put.text);
+    await waitFor(() => /policy of shop applied/.test(agent.err()), { what: 'policy applied' });
+    // Healthy traffic for three seconds: no task.
+    for (let i = 0; i < 3; i++) {
+      await client(http.port, '/ok', 50);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal((await tasksOf(server, 'shop')).length, 0, 'no task while every response is 200');
+    // Now half of the requests fail, in every second.
+    const failingFrom = Date.now();
+    let task;
+    for (let i = 0; i < 10 && !task; i++) {
+      await client(http.port, '/ok,/fail', 40);
+      await new Promise((r) => setTimeout(r, 1000));
+      task = (await tasksOf(server, 'shop'))[0];
+    }
+    assert.ok(task, `a task after the 500s: ${agent.err().slice(-2000)}`);
+    assert.equal(task.target, 'NETWORK');
+    assert.equal(task.cause.monitor, 'HTTP_ERROR_RATE');
+    assert.equal(task.cause.uri, '^/(ok|fail)');
+    assert.ok(task.cause.current >= 20 && task.cause.current <= 60, `current ${task.cause.current}`);
+    assert.ok(task.start_time >= failingFrom, 'not before the 500s');
+    // The per-second error rate is stored with the item's filter.
+    const pid = (await api(server.url, 'GET', '/api/v1/processes?service=shop')).json[0].id;
+    const m = await waitFor(async () => {
+      const r = await api(server.url, 'GET',
+        `/api/v1/processes/${pid}/metrics?monitor=HTTP_ERROR_RATE&uri=${encodeURIComponent('^/(ok|fail)')}&from=${failingFrom - 60000}&to=${Date.now()}`);
+      return r.status === 200 && r.json.length ? r.json : null;
+    }, { what: 'HTTP_ERROR_RATE metrics', ms: 15000 });
+    assert.ok(m.some((p) => p.value >= 20), JSON.stringify(m));
+  } finally {
+    kill(http.child);
+    await agent.stop();
+    await server.stop();
+  }
+});
+
+test('HTTP_AVG_RESPONSE_TIME triggers on slow responses', async () => {
+  const server = await startServer();
+  const http = await startHttpServer();
+  const agent = await startAgent(server.url, CONFIG);
+  try {
+    await waitFor(async () => (await api(server.url, 'GET', '/api/v1/processes?service=shop')).json.length,
+      { what: 'fixture registered', ms: 15000 });
+    await api(server.url, 'PUT', '/api/v1/services/shop/policy', { service: 'shop',
+      targets: [{ target: 'ON_CPU', items: [{ monitor: 'HTTP_AVG_RESPONSE_TIME', threshold: 50,
+        period: 5, count: 2, uri_list: ['/slow'] }] }] });
+    await waitFor(() => /policy of shop applied/.test(agent.err()), { what: 'policy applied' });
+    await client(http.port, '/ok', 100);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await tasksOf(server, 'shop')).length, 0);
+    let task;
+    for (let i = 0; i < 10 && !task; i++) {
+      await client(http.port, '/slow?ms=120', 5);
+      task = (await tasksOf(server, 'shop'))[0];
+    }
+    assert.ok(task, 'a task after slow responses');
+    assert.equal(task.cause.monitor, 'HTTP_AVG_RESPONSE_TIME');
+    assert.ok(task.cause.peak >= 100, `peak ${task.cause.peak} ms`);
+  } finally {
+    kill(http.child);
+    await agent.stop();
+    await server.stop();
+  }
+});
