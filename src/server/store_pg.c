@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -183,6 +184,14 @@ static void pg_close(struct store_backend *be)
 	free(be);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* `path` is what follows "postgresql:" or "postgres:" in the store URL. */
 static struct store_backend *pg_open_url(const char *path, const struct store_options *opts,
 					 char *err, size_t errlen)
@@ -218,6 +227,10 @@ static struct store_backend *pg_open_url(const char *path, const struct store_op
 		goto fail;
 	}
 	be->pool[0].conn = conn;
+	if (pg_prepare_partitions(be, &be->pool[0], wall_ms()) < 0) {
+		snprintf(err, errlen, "cannot create partitions: %s", be->pool[0].err);
+		goto fail;
+	}
 	return be;
 fail:
 	pg_close(be);

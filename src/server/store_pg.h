@@ -184,6 +184,8 @@ int pg_migrate(PGconn *conn, char *err, size_t errlen);
  * to the default partition and create nothing. 0 or -EIO. */
 int pg_ensure_partitions(struct store_backend *be, struct pg_conn *c, const struct pg_part_table *t,
 			 const int64_t *times_ms, size_t n, int64_t now_ms, int64_t keep_ms);
+/* Creates the partitions of the current and next hours and days. */
+int pg_prepare_partitions(struct store_backend *be, struct pg_conn *c, int64_t now_ms);
 int pg_retention(struct store_backend *be, int64_t now_ms, bool *ret_more);
 
 /* --- change listener (store_pg_listen.c) --- */
