@@ -3,7 +3,8 @@
 #   1. format check       2. build (warnings as errors under CI=1)
 #   3. unit tests         4. unit tests under ASan+UBSan
 #   5. core line coverage (gcov, must be 100 %)
-#   6. integration tests (node's test runner) against the sanitizer binary
+#   6. integration tests (node's test runner) against the sanitizer binary,
+#      with the web UI's browser tests, and tests/web/ (the UI's JS modules)
 #   7. the server's integration tests again on PostgreSQL: a throwaway
 #      cluster (scripts/pg-cluster.sh) started here and removed on exit
 # Prints a summary "N passed, N failed" and exits non-zero on any failure.
@@ -32,7 +33,7 @@ step "core coverage"
 scripts/coverage.sh || failed_steps+=(coverage)
 
 step "integration tests"
-int_out=$(CONTPROF_BIN=$PWD/build/san/contprof timeout 1500 node --test tests/integration/ 2>&1); int_rc=$?
+int_out=$(CONTPROF_BIN=$PWD/build/san/contprof timeout 1500 node --test tests/integration/ tests/web/ 2>&1); int_rc=$?
 grep -E '^ *(not )?ok [0-9]+ - |^# (tests|pass|fail) ' <<<"$int_out"
 int_pass=$(grep -E '^# pass ' <<<"$int_out" | awk '{print $3}'); int_fail=$(grep -E '^# fail ' <<<"$int_out" | awk '{print $3}')
 ((int_rc != 0)) && echo "$int_out" | grep -A30 '^not ok' | head -120
@@ -41,7 +42,7 @@ step "server integration tests on PostgreSQL"
 pg_dir=$(mktemp -d /tmp/contprof-pg-XXXXXX)
 trap 'scripts/pg-cluster.sh stop "$pg_dir"' EXIT
 if pg_url=$(scripts/pg-cluster.sh start "$pg_dir"); then
-  pg_out=$(CONTPROF_TEST_PG=$pg_url CONTPROF_BIN=$PWD/build/san/contprof node --test \
+  pg_out=$(CONTPROF_TEST_PG=$pg_url CONTPROF_BIN=$PWD/build/san/contprof timeout 900 node --test \
     tests/integration/server_agent.test.mjs tests/integration/server_query.test.mjs \
     tests/integration/server_shared.test.mjs tests/integration/server_parity.test.mjs 2>&1); pg_rc=$?
 else
@@ -49,8 +50,8 @@ else
 fi
 grep -E '^ *(not )?ok [0-9]+ - |^# (tests|pass|fail) ' <<<"$pg_out"
 ((pg_rc != 0)) && echo "$pg_out" | grep -A30 '^not ok' | head -120
-int_pass=$(( ${int_pass:-0} + $(grep -E '^# pass ' <<<"$pg_out" | awk '{print $3}') ))
-int_fail=$(( ${int_fail:-0} + $(grep -E '^# fail ' <<<"$pg_out" | awk '{print $3}') ))
+pg_pass=$(grep -E '^# pass ' <<<"$pg_out" | awk '{print $3}'); pg_fail=$(grep -E '^# fail ' <<<"$pg_out" | awk '{print $3}')
+int_pass=$(( ${int_pass:-0} + ${pg_pass:-0} )); int_fail=$(( ${int_fail:-0} + ${pg_fail:-0} ))
 ((pg_rc != 0)) && int_rc=1
 
 sum() { grep -Eo '[0-9]+ passed, [0-9]+ failed$' <<<"$1" | tail -1; }
