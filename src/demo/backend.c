@@ -7,11 +7,14 @@
  * lets DEMO_PILEUP_THREADS threads pile up in demo_wait_for_db_connection()
  * during the threads phase. The named functions are kept out of line and
  * built with frame pointers (Makefile) so the flame graphs show them. */
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "demo/demo.h"
 #include "demo/demo_http.h"
@@ -24,8 +27,7 @@
 
 struct backend {
 	struct demo_role_options opts;
-	pthread_mutex_t pool_lock;
-	pthread_cond_t pool_cond;
+	uint32_t pool_free; /* free database connections: always 0 */
 	unsigned requests;
 };
 
@@ -77,23 +79,24 @@ static void *pricing_job(void *arg)
 	return NULL;
 }
 
+/* Sleeps until the pool has a free connection or timeout_ms pass: a futex
+ * wait through syscall(2), one of the few libc functions that leave the
+ * frame pointer alone, so off-CPU stacks unwind through here to the caller
+ * (pthread_cond_timedwait's futex code does not). */
+static DEMO_NAMED void demo_pool_wait(struct backend *b, long timeout_ms)
+{
+	struct timespec ts = {.tv_sec = timeout_ms / 1000,
+			      .tv_nsec = (timeout_ms % 1000) * 1000000L};
+
+	syscall(SYS_futex, &b->pool_free, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+}
+
 /* Waits for a database connection from a pool that has none left, until the
  * phase ends: what a thread piled up on an exhausted pool does. */
 static DEMO_NAMED void demo_wait_for_db_connection(struct backend *b, int64_t until_ms)
 {
-	pthread_mutex_lock(&b->pool_lock);
-	while (demo_now_ms() < until_ms) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += POOL_WAIT_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&b->pool_cond, &b->pool_lock, &ts);
-	}
-	pthread_mutex_unlock(&b->pool_lock);
+	while (demo_now_ms() < until_ms && !__atomic_load_n(&b->pool_free, __ATOMIC_RELAXED))
+		demo_pool_wait(b, POOL_WAIT_MS);
 }
 
 struct pileup_args {
@@ -179,8 +182,6 @@ int demo_backend_main(int argc, char **argv)
 		fprintf(stderr, "contprof %s: --listen-fd is required\n", argv[0]);
 		return 2;
 	}
-	pthread_mutex_init(&b.pool_lock, NULL);
-	pthread_cond_init(&b.pool_cond, NULL);
 	for (int i = 0; i < DEMO_CPU_THREADS; i++)
 		if (pthread_create(&t, NULL, pricing_job, &b) == 0)
 			pthread_detach(t);
