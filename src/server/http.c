@@ -107,8 +107,14 @@ void http_reply_store_error(struct http_response *resp, int err, const char *wha
 				 strerror(-err));
 }
 
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
 /* Matches `path` against a pattern segment by segment; on success fills
- * params (pointing into buf, a scratch copy of path of the same size). */
+ * params (pointing into buf, a scratch copy of path of the same size). A
+ * last pattern segment "*" matches whatever remains of the path. */
 static bool match_pattern(const char *pattern, const char *path, char *buf,
 			  const char *params[HTTP_MAX_PARAMS])
 {
@@ -128,6 +134,8 @@ static bool match_pattern(const char *pattern, const char *path, char *buf,
 		if (*pp != '/')
 			return false;
 		pp++;
+		if (strcmp(pp, "*") == 0)
+			return true;
 		pend = strchr(pp, '/');
 		send = strchr(seg, '/');
 		plen = pend ? (size_t)(pend - pp) : strlen(pp);
@@ -187,7 +195,10 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
 	resp->body = NULL;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				resp->content_type ? resp->content_type : "application/json");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+				resp->cache_control ? resp->cache_control : "no-store");
+	if (resp->vary)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, resp->vary);
 	if (resp->content_encoding)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
 					resp->content_encoding);

@@ -54,6 +54,8 @@ struct http_response {
 	size_t len;
 	const char *content_type;     /* static */
 	const char *content_encoding; /* static, or NULL */
+	const char *cache_control;    /* static; NULL: "no-store" */
+	const char *vary;	      /* static Vary header, or NULL */
 	const char *header_name;      /* one extra header (static name), or NULL */
 	char header_value[HTTP_MAX_HEADER_VALUE_LEN];
 };
@@ -66,7 +68,7 @@ enum {
 
 struct http_route {
 	const char *method;
-	const char *pattern; /* "/api/v1/tasks/{}/flamegraph" */
+	const char *pattern; /* "/api/v1/tasks/{}/flamegraph"; a last "*" matches the rest */
 	http_handler_fn fn;
 	unsigned flags;
 	size_t body_max; /* bytes; 0: no body accepted */
@@ -99,6 +101,9 @@ struct http_server *http_stop(struct http_server *srv);
 
 /* Query-string value of the request, or NULL. */
 const char *http_query(const struct http_request *req, const char *key);
+
+/* Request header value of the request, or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
 
 /* Reply helpers: each replaces any previous body. */
 void http_reply_json(struct http_response *resp, int status, json_t *value /* stolen */);
