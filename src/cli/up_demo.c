@@ -348,23 +348,22 @@ void up_demo_print(const struct up_demo *d, const char *server_url, FILE *out)
 
 	if (strcmp(server_url, CLIENT_DEFAULT_SERVER) != 0)
 		snprintf(server_opt, sizeof(server_opt), " --server %s", server_url);
-	fprintf(
-	    out,
-	    "  demo:        a shop on 127.0.0.1: frontend http://127.0.0.1:%u calls backend\n"
-	    "               http://127.0.0.1:%u; demo-load sends it ~%d requests/s\n"
-	    "  schedule:    calm for %u s, then in turn for %u s each with %u s of calm between,\n"
-	    "               every %" PRId64
-	    " s: a CPU spike in the backend, 5xx on /api/checkout,\n"
-	    "               slow responses, backend threads piling up\n"
-	    "  policies:    services frontend and backend (see or edit them in the UI, or\n"
-	    "               contprof policy get backend%s)\n"
-	    "  agent config: %s\n"
-	    "  look at:     %s  (tasks, their causes, flame graphs, topology)\n"
-	    "               contprof tasks%s\n"
-	    "               contprof flame TASK_ID --format svg -o flame.svg%s\n",
-	    d->port[1], d->port[0], DEMO_LOAD_CONNS * 1000 / DEMO_LOAD_PAUSE_MS, s->warmup_s,
-	    s->trouble_s, s->calm_s, demo_cycle_ms(s) / 1000, server_opt, d->config_path,
-	    server_url, server_opt, server_opt);
+	fprintf(out,
+		"  demo:        a shop on 127.0.0.1: frontend http://127.0.0.1:%u calls backend\n"
+		"               http://127.0.0.1:%u; demo-load sends it up to %d requests/s\n"
+		"  schedule:    calm for %u s, then in turn, %u s each with %u s of calm between\n"
+		"               and again every %" PRId64 " s: a CPU spike in the backend, 5xx on\n"
+		"               /api/checkout, slow responses, backend threads piling up\n"
+		"  policies:    services frontend and backend, editable in the UI (or\n"
+		"               contprof policy get backend%s)\n"
+		"  agent config: %s\n"
+		"  look at:     %s/ui/services/backend and .../frontend: tasks, their\n"
+		"               causes, flame graphs, topology (the first task in ~%u s)\n"
+		"               contprof tasks%s\n"
+		"               contprof flame TASK_ID --format svg -o flame.svg%s\n",
+		d->port[1], d->port[0], DEMO_LOAD_CONNS * 1000 / DEMO_LOAD_PAUSE_MS, s->warmup_s,
+		s->trouble_s, s->calm_s, demo_cycle_ms(s) / 1000, server_opt, d->config_path,
+		server_url, s->warmup_s + DEMO_WINDOW_PERIOD_S, server_opt, server_opt);
 }
 
 struct up_demo *up_demo_stop(struct up_demo *d)

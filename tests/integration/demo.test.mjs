@@ -75,6 +75,9 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
     }, { what: 'up --demo running', ms: 15000 });
     assert.match(child.out(), /contprof tasks --server/);
     assert.match(child.out(), /contprof flame TASK_ID --format svg/);
+    const ui = child.out().match(/look at:\s+(\S+\/ui\/services\/backend)/);
+    assert.ok(ui, child.out());
+    assert.equal((await api(ui[1], 'GET', '')).status, 200, 'the UI page printed');
 
     // The demo's policies are in the store, as documents anyone can edit.
     const fe = await api(url, 'GET', '/api/v1/services/frontend/policy');
