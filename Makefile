@@ -44,7 +44,7 @@ endif
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -I$(BUILD)/bpf -Isrc
 
-LIB_SRC   := $(wildcard src/core/*.c src/util/*.c src/server/*.c src/agent/*.c src/cli/*.c)
+LIB_SRC   := $(wildcard src/core/*.c src/util/*.c src/server/*.c src/agent/*.c src/cli/*.c src/demo/*.c)
 LIB_SRC   := $(filter-out src/cli/main.c src/%.bpf.c,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ  := $(BUILD)/obj/src/cli/main.o
@@ -120,6 +120,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/harness.o 
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
+
+# The demo's functions must show in flame graphs with their callers: frame
+# pointers (leaves too) and no tail calls.
+$(BUILD)/obj/src/demo/%.o: CFLAGS += -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+                                  -fno-optimize-sibling-calls
 
 unit: $(TEST_BIN) $(FIXTURE_BIN)
 	@scripts/run-unit.sh $(BUILD)/tests

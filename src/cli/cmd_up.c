@@ -13,7 +13,9 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "demo/demo.h"
 #include "cli/commands.h"
+#include "cli/up_demo.h"
 #include "server/server.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -23,7 +25,8 @@
 static void up_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: contprof up [--listen ADDR] [--data DIR] [--config agent.yaml] [--demo]\n\n"
+		"usage: contprof up [--listen ADDR] [--data DIR] [--config agent.yaml]\n"
+		"                   [--demo [--demo-schedule WARMUP,TROUBLE,CALM]]\n\n"
 		"Runs the server (SQLite store under --data, UI and API on --listen) and the\n"
 		"agent of this host in one process, as root. By default the agent watches\n"
 		"every process of the host by its comm name as a service of its own, so a\n"
@@ -33,9 +36,16 @@ static void up_usage(FILE *out)
 		"  --data DIR      store and agent state (default $XDG_STATE_HOME/contprof,\n"
 		"                  else ~/.local/state/contprof)\n"
 		"  --config FILE   agent config instead of the built-in one\n"
-		"  --demo          also run the demo system (see README)\n\n"
+		"  --demo          also run the demo: a frontend and a backend HTTP server of\n"
+		"                  our own and a load generator, which misbehave in turn (CPU\n"
+		"                  spike, 5xx, slow responses, threads piling up) with policies\n"
+		"                  that catch each; uses its own agent config (no --config)\n"
+		"  --demo-schedule WARMUP,TROUBLE,CALM\n"
+		"                  the demo's timing in seconds (default $" DEMO_SCHEDULE_ENV ",\n"
+		"                  else " DEMO_SCHEDULE_DEFAULT ")\n\n"
 		"examples:\n"
 		"  contprof up\n"
+		"  contprof up --demo                       # then open the UI\n"
 		"  contprof up --listen 127.0.0.1:9090 --data /tmp/contprof\n"
 		"  contprof policy set bash policy.json    # then watch `contprof tasks`\n",
 		UP_DEFAULT_LISTEN);
@@ -57,11 +67,14 @@ static int default_data_dir(char *buf, size_t len)
 
 int cmd_up(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'}, {"data", required_argument, NULL, 'd'},
-	    {"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'D'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
-	const char *listen = UP_DEFAULT_LISTEN, *config_path = NULL;
+	static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+					     {"data", required_argument, NULL, 'd'},
+					     {"config", required_argument, NULL, 'c'},
+					     {"demo", no_argument, NULL, 'D'},
+					     {"demo-schedule", required_argument, NULL, 'S'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *listen = UP_DEFAULT_LISTEN, *config_path = NULL, *demo_schedule = NULL;
 	char data_dir[PATH_MAX - 32] = "", store_url[PATH_MAX], agent_dir[PATH_MAX];
 	char server_url[300];
 	struct server_options sopts = {0};
@@ -69,6 +82,7 @@ int cmd_up(int argc, char **argv)
 	struct server *server = NULL;
 	struct agent *agent = NULL;
 	struct config *cfg = NULL;
+	struct up_demo *updemo = NULL;
 	bool demo = false;
 	int opt, err, rc = 1;
 
@@ -87,6 +101,9 @@ int cmd_up(int argc, char **argv)
 		case 'D':
 			demo = true;
 			break;
+		case 'S':
+			demo_schedule = optarg;
+			break;
 		case 'h':
 			up_usage(stdout);
 			return 0;
@@ -99,6 +116,14 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr, "contprof up: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (demo && config_path) {
+		fprintf(stderr, "contprof up: --demo uses its own agent config; drop --config\n");
+		return EXIT_USAGE;
+	}
+	if (demo_schedule && !demo) {
+		fprintf(stderr, "contprof up: --demo-schedule goes with --demo\n");
+		return EXIT_USAGE;
+	}
 	if (!data_dir[0] && default_data_dir(data_dir, sizeof(data_dir)) < 0) {
 		fprintf(stderr, "contprof up: data directory path too long\n");
 		return 1;
@@ -108,8 +133,13 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr, "contprof up: cannot create %s: %s\n", data_dir, strerror(-err));
 		return 1;
 	}
-	if (agent_load_config(config_path, &cfg) != 0)
+	if (demo) {
+		err = up_demo_prepare(data_dir, demo_schedule, &updemo, &cfg);
+		if (err)
+			return err == -EINVAL ? EXIT_USAGE : 1;
+	} else if (agent_load_config(config_path, &cfg) != 0) {
 		return 1;
+	}
 	snprintf(store_url, sizeof(store_url), "sqlite:%s/contprof.db", data_dir);
 	snprintf(agent_dir, sizeof(agent_dir), "%s/agent", data_dir);
 	sopts.listen = listen;
@@ -124,6 +154,9 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", server_port(server));
+	/* The demo's policies first, so the agent has them at its first sync. */
+	if (updemo && up_demo_install_policies(updemo, server_url) != 0)
+		goto out;
 	aopts.config = cfg;
 	aopts.server_url = server_url;
 	aopts.state_dir = agent_dir;
@@ -135,6 +168,8 @@ int cmd_up(int argc, char **argv)
 		log_error("up: cannot schedule the server's retention: %s", strerror(-err));
 		goto out;
 	}
+	if (updemo && up_demo_start(updemo) != 0)
+		goto out;
 	printf("contprof up: server and agent running\n"
 	       "  API and UI:  http://%.*s:%u\n"
 	       "  data:        %s\n"
@@ -142,15 +177,15 @@ int cmd_up(int argc, char **argv)
 	       "               contprof policy set SERVICE policy.json; contprof tasks\n"
 	       "  Ctrl-C stops both.\n",
 	       (int)(strrchr(listen, ':') - listen), listen, server_port(server), data_dir);
-	if (demo)
-		printf("  demo:        not built yet — the demo system comes with its own issue;\n"
-		       "               server and agent run without it\n");
+	if (updemo)
+		up_demo_print(updemo, server_url, stdout);
 	fflush(stdout);
 	err = agent_run(agent);
 	rc = err ? 1 : 0;
 out:
 	/* The agent reports its last task ends to the server, so the server
 	 * stops last; its timer lives on the agent's loop, so detach it first. */
+	updemo = up_demo_stop(updemo);
 	server_detach(server);
 	agent = agent_close(agent);
 	server = server_stop(server);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "demo/demo.h"
 #include "util/log.h"
 
 struct command {
@@ -28,6 +29,9 @@ static const struct command commands[] = {
     {"topology", cmd_topology, "a network task's process topology", 0},
     {"profile", cmd_profile, "profile a process now (manual task)", 0},
     {"debug", cmd_debug, "low-level checks of this host's eBPF support", 1},
+    {"demo-frontend", demo_frontend_main, "the demo's frontend (run by `up --demo`)", 1},
+    {"demo-backend", demo_backend_main, "the demo's backend (run by `up --demo`)", 1},
+    {"demo-load", demo_load_main, "the demo's load generator (run by `up --demo`)", 1},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
