@@ -57,6 +57,14 @@ TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBRARY   := $(BUILD)/libcontprof.a
 
+# Web UI: web/build.mjs bundles web/src (esbuild, from web/node_modules) into
+# build/web/ once for every build flavour, and writes build/web/webui_assets.c,
+# the files as a C table (see src/server/webui.h) compiled into the library.
+WEB_OUT   := build/web
+WEB_DEPS  := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
+WEB_OBJ   := $(BUILD)/obj/web/webui_assets.o
+LIB_OBJ   += $(WEB_OBJ)
+
 .SECONDARY:
 .PHONY: all unit test format format-check clean bench bench-compare
 all: $(BUILD)/contprof $(TEST_BIN) $(FIXTURE_BIN)
@@ -81,6 +89,16 @@ $(LIBRARY): $(LIB_OBJ)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(WEB_OUT)/webui_assets.c: $(WEB_DEPS)
+	@test -d web/node_modules || { echo "web/node_modules is missing: run scripts/setup.sh (npm ci in web/)" >&2; exit 1; }
+	@mkdir -p $(WEB_OUT)
+	node web/build.mjs $(WEB_OUT)
+	@touch $@
+
+$(WEB_OBJ): $(WEB_OUT)/webui_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -g0 -c -o $@ $<
 
 # Every user-space object may include a skeleton; build them first.
 $(LIB_OBJ) $(MAIN_OBJ): | $(BPF_SKEL)

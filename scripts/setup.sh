@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package contprof needs to build, run and test.
 # Idempotent: when everything is present it installs nothing and says so.
+# Then installs the web UI's npm packages (web/node_modules, from the
+# committed web/package-lock.json) when they are missing or the lock changed.
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +14,8 @@ PACKAGES=(
   libiberty-dev   # demangling (C++, Rust) in the symbolizer
   # tests: formatting, coverage, integration runner, sanitizer runtime
   clang-format gcovr nodejs procps iproute2 util-linux
+  # browser tests of the web UI (playwright-core drives it headless)
+  chromium
   # bench/profilers.sh: the tools our on-CPU profiler is compared with
   linux-perf bpftrace
   # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
@@ -24,8 +28,21 @@ for pkg in "${PACKAGES[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+install_web_packages() {
+  local lock=web/package-lock.json stamp=web/node_modules/.contprof-lock.sha256 want
+  cd "$(dirname "$0")/.."
+  want=$(sha256sum "$lock" | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    echo "setup: web packages present"
+    return 0
+  fi
+  echo "setup: npm ci in web/"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error) && echo "$want" >"$stamp"
+}
+
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#PACKAGES[@]} packages present"
+  install_web_packages
   exit 0
 fi
 
@@ -39,3 +56,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done"
+install_web_packages

@@ -3,7 +3,8 @@
 #   1. format check       2. build (warnings as errors under CI=1)
 #   3. unit tests         4. unit tests under ASan+UBSan
 #   5. core line coverage (gcov, must be 100 %)
-#   6. integration tests (node's test runner) against the sanitizer binary
+#   6. integration tests (node's test runner) against the sanitizer binary,
+#      with the web UI's browser tests, and tests/web/ (the UI's JS modules)
 # Prints a summary "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ step "core coverage"
 scripts/coverage.sh || failed_steps+=(coverage)
 
 step "integration tests"
-int_out=$(CONTPROF_BIN=$PWD/build/san/contprof timeout 1500 node --test tests/integration/ 2>&1); int_rc=$?
+int_out=$(CONTPROF_BIN=$PWD/build/san/contprof timeout 1500 node --test tests/integration/ tests/web/ 2>&1); int_rc=$?
 grep -E '^ *(not )?ok [0-9]+ - |^# (tests|pass|fail) ' <<<"$int_out"
 int_pass=$(grep -E '^# pass ' <<<"$int_out" | awk '{print $3}'); int_fail=$(grep -E '^# fail ' <<<"$int_out" | awk '{print $3}')
 ((int_rc != 0)) && echo "$int_out" | grep -A30 '^not ok' | head -120

@@ -2,10 +2,11 @@
  * service with a policy (its procstat handle), the engine, the task manager
  * and the uplink. Everything runs on the loop thread; the uplink's threads
  * only talk to it through uplink.h. */
-#include "agent/agent.h"
+#include "agent/agent_impl.h"
 
 #include <errno.h>
 #include <dirent.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include "agent/engine.h"
 #include "agent/httpagg.h"
 #include "agent/httpmon.h"
+#include "agent/health.h"
 #include "agent/procevents.h"
 #include "agent/procstat.h"
 #include "agent/tasks.h"
@@ -34,75 +36,28 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 
-struct watched {
-	char id[DISCOVER_ID_LEN + 1];
-	char service[DISCOVER_NAME_MAX];
-	char instance[DISCOVER_NAME_MAX];
-	uint32_t pid; /* 0 while the process is gone */
-	int64_t gone_mono_ms;
-	struct procstat_proc stat;
-};
-
-struct agent {
-	struct agent_options opts;
-	char *policy_dir;
-	struct evloop *loop;
-	struct procevents *procevents;
-	struct discover *discover;
-	struct procstat *procstat;
-	struct engine *engine;
-	struct taskmgr *tasks;
-	struct uplink *uplink;
-	struct httpmon *httpmon; /* NULL when BPF is unavailable */
-	struct httpagg *httpagg;
-	struct watched *watched;
-	size_t n_watched, cap_watched;
-	json_t *versions; /* service -> version held ("" none) */
-	bool processes_changed;
-	char *manual_ids[AGENT_MANUAL_IDS_REMEMBERED];
-	size_t manual_next;
-	uint64_t ticks, tick_overruns;
-	sigset_t stop_signals;
-};
-
-static int64_t clock_ms(clockid_t clock)
+static int64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
 	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* ---- policies on disk ---- */
-
-/* File name of a service's policy: the service name hex-encoded, so any
- * name maps to a safe, unique file. */
-static void policy_path(const struct agent *a, const char *service, char *buf, size_t len)
+/* When a process started, in ms of CLOCK_BOOTTIME (the clock of
+ * /proc/PID/stat's start time). */
+static int64_t process_start_boot_ms(const struct discover_proc *p)
 {
-	size_t used = (size_t)snprintf(buf, len, "%s/", a->policy_dir);
+	static long ticks_per_s;
 
-	for (const unsigned char *s = (const unsigned char *)service; *s && used + 3 < len; s++)
-		used += (size_t)snprintf(buf + used, len - used, "%02x", *s);
-	snprintf(buf + used, len - used, ".json");
-}
-
-static void persist_policy(struct agent *a, const char *service, const json_t *policy)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-
-	policy_path(a, service, path, sizeof(path));
-	if (!policy) {
-		unlink(path);
-		return;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(policy, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
-		log_warn("agent: cannot keep the policy of %s on disk (%s)", service, path);
+	if (!ticks_per_s)
+		ticks_per_s = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	return (int64_t)(p->start_time_ticks * 1000 / (uint64_t)ticks_per_s);
 }
 
 /* ---- watched processes ---- */
 
-static struct watched *find_watched(struct agent *a, const char *id)
+struct watched *agent_find_watched(struct agent *a, const char *id)
 {
 	for (size_t i = 0; i < a->n_watched; i++)
 		if (strcmp(a->watched[i].id, id) == 0)
@@ -161,7 +116,7 @@ static void on_http_request(const struct httpmon_request *req, void *ctx)
 static void on_http_value(const struct httpagg_value *v, void *ctx)
 {
 	struct agent *a = ctx;
-	int64_t offset_ms = clock_ms(CLOCK_REALTIME) - clock_ms(CLOCK_MONOTONIC);
+	int64_t offset_ms = agent_clock_ms(CLOCK_REALTIME) - agent_clock_ms(CLOCK_MONOTONIC);
 
 	engine_record_http(a->engine, v->process_id, v->target, v->monitor, v->second + 1,
 			   v->value);
@@ -171,7 +126,7 @@ static void on_http_value(const struct httpagg_value *v, void *ctx)
 
 static void watch(struct agent *a, const struct discover_proc *p)
 {
-	struct watched *w = find_watched(a, p->id);
+	struct watched *w = agent_find_watched(a, p->id);
 
 	if (!w) {
 		if (a->n_watched == a->cap_watched) {
@@ -217,7 +172,7 @@ static void unwatch_at(struct agent *a, size_t i)
  * restart under the same id) until AGENT_GONE_FORGET_MS. */
 static void mark_gone(struct agent *a, const char *id)
 {
-	struct watched *w = find_watched(a, id);
+	struct watched *w = agent_find_watched(a, id);
 
 	if (!w)
 		return;
@@ -225,11 +180,10 @@ static void mark_gone(struct agent *a, const char *id)
 	procstat_proc_release(&w->stat);
 	procstat_proc_init(&w->stat, 0);
 	w->pid = 0;
-	w->gone_mono_ms = clock_ms(CLOCK_MONOTONIC);
+	w->gone_mono_ms = agent_clock_ms(CLOCK_MONOTONIC);
 }
 
-/* Watches exactly the live processes whose service has a policy. */
-static void rewatch_all(struct agent *a)
+void agent_rewatch_all(struct agent *a)
 {
 	for (size_t i = a->n_watched; i-- > 0;)
 		if (!engine_watches_service(a->engine, a->watched[i].service))
@@ -248,8 +202,11 @@ static void on_discover(enum discover_change change, const struct discover_proc 
 
 	a->processes_changed = true;
 	if (change == DISCOVER_GONE) {
-		mark_gone(a, p->id);
-		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, clock_ms(CLOCK_REALTIME));
+		if (agent_find_watched(a, p->id))
+			mark_gone(a, p->id);
+		else /* known to the engine only through a manual task, if at all */
+			engine_remove_process(a->engine, p->id);
+		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, agent_clock_ms(CLOCK_REALTIME));
 		return;
 	}
 	if (engine_watches_service(a->engine, p->service))
@@ -258,7 +215,7 @@ static void on_discover(enum discover_change change, const struct discover_proc 
 
 /* ---- what the server learns ---- */
 
-static json_t *process_json(const struct discover_proc *p)
+json_t *agent_process_json(const struct discover_proc *p)
 {
 	json_t *labels = json_object();
 
@@ -269,18 +226,33 @@ static json_t *process_json(const struct discover_proc *p)
 			 "labels", labels);
 }
 
-/* Sends the process list and the services to sync when they changed. */
+/* Sends the process list and the services to sync when they changed. A
+ * process of a service without a policy is reported once it has lived
+ * AGENT_REPORT_MIN_AGE_MS, so short-lived commands (the `up` config matches
+ * every process of the host) neither reach the server nor restart the
+ * policy long poll; a watched process is reported at once, since its
+ * metrics and tasks name it. */
 static void publish_processes(struct agent *a)
 {
 	json_t *list = json_array();
 	json_t *services = json_object();
+	int64_t now_boot = agent_clock_ms(CLOCK_BOOTTIME);
 
+	a->next_publish_boot_ms = 0;
 	if (!list || !services)
 		goto out;
 	for (size_t i = 0; i < discover_count(a->discover); i++) {
 		const struct discover_proc *p = discover_at(a->discover, i);
-		json_t *held = json_object_get(a->versions, p->service);
-		json_t *pj = process_json(p);
+		int64_t mature_ms = process_start_boot_ms(p) + AGENT_REPORT_MIN_AGE_MS;
+		json_t *held, *pj;
+
+		if (now_boot < mature_ms && !engine_watches_service(a->engine, p->service)) {
+			if (!a->next_publish_boot_ms || mature_ms < a->next_publish_boot_ms)
+				a->next_publish_boot_ms = mature_ms;
+			continue;
+		}
+		held = json_object_get(a->versions, p->service);
+		pj = agent_process_json(p);
 
 		if (pj)
 			json_array_append_new(list, pj);
@@ -301,223 +273,6 @@ out:
 	json_decref(services);
 }
 
-/* ---- policies and manual tasks from the server ---- */
-
-static void apply_policy(struct agent *a, const char *service, const char *version,
-			 const json_t *doc, bool persist)
-{
-	struct policy_errors errors = {0};
-	struct policy *policy = NULL;
-
-	if (!version || !doc) {
-		engine_remove_policy(a->engine, service);
-		json_object_del(a->versions, service);
-		if (persist)
-			persist_policy(a, service, NULL);
-		log_info("agent: policy of %s removed", service);
-	} else if (policy_from_json(doc, &policy, &errors) != 0) {
-		log_warn("agent: policy of %s refused: %s", service,
-			 errors.n ? errors.reasons[0] : "out of memory");
-		policy_errors_clear(&errors);
-		return;
-	} else {
-		char local_version[POLICY_VERSION_HEX_LEN + 1] = "";
-
-		policy_version(policy, local_version);
-		if (engine_set_policy(a->engine, policy) < 0) {
-			log_error("agent: cannot apply the policy of %s", service);
-			return;
-		}
-		json_object_set_new(a->versions, service, json_string(local_version));
-		if (persist) {
-			json_t *saved = json_pack("{s:s, s:O}", "service", service, "policy", doc);
-
-			persist_policy(a, service, saved);
-			json_decref(saved);
-		}
-		log_info("agent: policy of %s applied (version %.12s)", service, local_version);
-	}
-	rewatch_all(a);
-	a->processes_changed = true;
-}
-
-static void load_persisted_policies(struct agent *a)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(a->policy_dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		json_t *saved;
-
-		if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", a->policy_dir, e->d_name);
-		saved = json_load_file(path, 0, NULL);
-		if (saved && json_is_string(json_object_get(saved, "service")))
-			apply_policy(a, json_string_value(json_object_get(saved, "service")), "",
-				     json_object_get(saved, "policy"), false);
-		else
-			log_warn("agent: ignoring unreadable kept policy %s", path);
-		json_decref(saved);
-	}
-	closedir(d);
-}
-
-static void on_policy(void *ctx, const char *service, const char *version, const json_t *doc)
-{
-	apply_policy(ctx, service, version, doc, true);
-}
-
-static bool manual_seen(struct agent *a, const char *id)
-{
-	for (size_t i = 0; i < AGENT_MANUAL_IDS_REMEMBERED; i++)
-		if (a->manual_ids[i] && strcmp(a->manual_ids[i], id) == 0)
-			return true;
-	return false;
-}
-
-static void remember_manual(struct agent *a, const char *id)
-{
-	size_t slot = a->manual_next++ % AGENT_MANUAL_IDS_REMEMBERED;
-
-	free(a->manual_ids[slot]);
-	a->manual_ids[slot] = strdup(id);
-}
-
-static size_t instance_pids(struct agent *a, const char *service, const char *instance, pid_t *pids,
-			    size_t max)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < discover_count(a->discover) && n < max; i++) {
-		const struct discover_proc *p = discover_at(a->discover, i);
-
-		if (strcmp(p->service, service) == 0 && strcmp(p->instance, instance) == 0)
-			pids[n++] = (pid_t)p->pid;
-	}
-	return n;
-}
-
-static void start_task(struct agent *a, const struct engine_decision *d, bool manual,
-		       const char *task_id)
-{
-	pid_t pids[TASK_PIDS_MAX];
-	size_t n = 0;
-	int err;
-
-	if (d->target == POLICY_TARGET_NETWORK) {
-		n = instance_pids(a, d->service, d->instance, pids, TASK_PIDS_MAX);
-	} else {
-		const struct discover_proc *p = discover_find_id(a->discover, d->process_id);
-
-		if (p)
-			pids[n++] = (pid_t)p->pid;
-	}
-	if (n == 0) {
-		log_warn("agent: %s task for %s not started: no live process",
-			 policy_target_name(d->target), d->process_id);
-		engine_task_ended(a->engine, d->service,
-				  d->target == POLICY_TARGET_NETWORK ? d->instance : d->process_id,
-				  d->target, clock_ms(CLOCK_MONOTONIC));
-		return;
-	}
-	err = taskmgr_start(a->tasks, d, manual, task_id, pids, n, clock_ms(CLOCK_REALTIME),
-			    clock_ms(CLOCK_MONOTONIC));
-	if (err)
-		log_error("agent: cannot start a %s task for %s: %s", policy_target_name(d->target),
-			  d->process_id, strerror(-err));
-}
-
-static void on_manual_task(void *ctx, const json_t *task)
-{
-	struct agent *a = ctx;
-	const char *id = json_string_value(json_object_get(task, "id"));
-	const char *process_id = json_string_value(json_object_get(task, "process_id"));
-	const char *target_name = json_string_value(json_object_get(task, "target"));
-	json_int_t duration = json_integer_value(json_object_get(task, "duration"));
-	const struct discover_proc *p;
-	struct engine_decision d;
-	int target, err;
-
-	if (!id || !process_id || !target_name || manual_seen(a, id) || taskmgr_find(a->tasks, id))
-		return;
-	target = policy_target_from_name(target_name);
-	p = discover_find_id(a->discover, process_id);
-	if (target < 0 || duration <= 0 || duration > POLICY_DURATION_MAX_S || !p) {
-		log_warn("agent: manual task %s ignored (unknown process or bad target/duration)",
-			 id);
-		return;
-	}
-	remember_manual(a, id);
-	if (!find_watched(a, p->id))
-		engine_add_process(a->engine, p->id, p->service, p->instance);
-	err = engine_start_manual(a->engine, p->id, (enum policy_target)target, (uint32_t)duration,
-				  clock_ms(CLOCK_MONOTONIC), &d);
-	if (err == -EBUSY) {
-		/* A task of that kind runs: report the manual one as failed. */
-		struct task_info info = {.manual = true, .status = TASK_FAILED};
-
-		snprintf(info.id, sizeof(info.id), "%s", id);
-		memset(&info.decision, 0, sizeof(info.decision));
-		info.decision.target = (enum policy_target)target;
-		info.decision.duration_s = (uint32_t)duration;
-		snprintf(info.decision.process_id, sizeof(info.decision.process_id), "%s", p->id);
-		info.start_wall_ms = info.end_wall_ms = clock_ms(CLOCK_REALTIME);
-		snprintf(info.reason, sizeof(info.reason),
-			 "a %s task of this process is already running or silenced", target_name);
-		uplink_task_started(a->uplink, &info);
-		uplink_task_ended(a->uplink, &info);
-		return;
-	}
-	if (err) {
-		log_warn("agent: manual task %s: %s", id, strerror(-err));
-		return;
-	}
-	start_task(a, &d, true, id);
-}
-
-/* ---- task events ---- */
-
-static void on_task_started(void *ctx, const struct task_info *t)
-{
-	struct agent *a = ctx;
-
-	log_info("agent: task %s started: %s of %s/%s, %s", t->id,
-		 policy_target_name(t->decision.target), t->decision.service,
-		 t->decision.process_id, t->decision.cause.message);
-	uplink_task_started(a->uplink, t);
-}
-
-static void on_task_ended(void *ctx, const struct task_info *t)
-{
-	struct agent *a = ctx;
-	const struct engine_decision *d = &t->decision;
-
-	log_info("agent: task %s %s%s%s", t->id, t->status == TASK_FAILED ? "failed" : "finished",
-		 t->reason[0] ? ": " : "", t->reason);
-	uplink_task_ended(a->uplink, t);
-	engine_task_ended(a->engine, d->service,
-			  d->target == POLICY_TARGET_NETWORK ? d->instance : d->process_id,
-			  d->target, clock_ms(CLOCK_MONOTONIC));
-}
-
-static void on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		     int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks)
-{
-	struct agent *a = ctx;
-
-	uplink_slice(a->uplink, task_id, slice_no, start_ms, end_ms, stacks, n_stacks);
-}
-
-static void on_decision(const struct engine_decision *d, void *ctx)
-{
-	start_task(ctx, d, false, NULL);
-}
-
 /* ---- the loop ---- */
 
 static void record_metric(struct agent *a, const struct watched *w, enum policy_monitor monitor,
@@ -528,20 +283,59 @@ static void record_metric(struct agent *a, const struct watched *w, enum policy_
 	uplink_metric(a->uplink, w->id, policy_monitor_name(monitor), NULL, wall_ms, value);
 }
 
+/* Events the kernel could not queue mean a missed exec or exit: rescan now
+ * rather than at the next periodic scan. Checked every tick. */
+static void check_procevents_dropped(struct agent *a)
+{
+	uint64_t dropped = procevents_dropped(a->procevents);
+
+	if (dropped == a->procevents_dropped_seen)
+		return;
+	log_warn("agent: %" PRIu64 " exec/exit events dropped; rescanning /proc",
+		 dropped - a->procevents_dropped_seen);
+	a->procevents_dropped_seen = dropped;
+	a->rescans_forced++;
+	if (discover_scan(a->discover) < 0)
+		log_warn("agent: cannot scan /proc");
+}
+
+/* Keeps the agent's CPU time of the last ticks, for its CPU % figure. */
+static void sample_own_cpu(struct agent *a, int64_t mono_ms)
+{
+	double cpu_s;
+	uint64_t rss;
+
+	if (health_self_usage(&cpu_s, &rss) < 0)
+		return;
+	a->cpu_ring_s[a->cpu_ring_next] = cpu_s;
+	a->cpu_ring_ms[a->cpu_ring_next] = mono_ms;
+	a->cpu_ring_next = (a->cpu_ring_next + 1) % (HEALTH_CPU_WINDOW_TICKS + 1);
+	if (a->cpu_ring_len < HEALTH_CPU_WINDOW_TICKS + 1)
+		a->cpu_ring_len++;
+}
+
 static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 {
 	struct agent *a = ctx;
-	int64_t mono = clock_ms(CLOCK_MONOTONIC);
-	int64_t wall = clock_ms(CLOCK_REALTIME);
-	int64_t second = mono / 1000;
-	int64_t wall_second_ms = wall / 1000 * 1000;
+	int64_t started_ns = clock_ns(CLOCK_MONOTONIC);
+	int64_t mono = started_ns / 1000000;
+	int64_t wall = agent_clock_ms(CLOCK_REALTIME);
+	int64_t second, wall_second_ms = wall / 1000 * 1000;
 	double load = 0;
 	bool have_load;
 
 	(void)loop;
+	/* One window slot per tick: count seconds by the timer's expirations,
+	 * so jitter around a second's boundary never skips or repeats a slot. */
+	a->tick_second = a->ticks ? a->tick_second + (int64_t)expirations : mono / 1000;
+	second = a->tick_second;
 	a->ticks++;
-	if (expirations > 1)
+	if (expirations > 1) {
+		/* The loop ran late: the missed seconds have no slot (they never
+		 * match), the CPU of this sample covers them all. */
 		a->tick_overruns += expirations - 1;
+		log_warn("agent: watch tick %" PRIu64 " s late", expirations - 1);
+	}
 	have_load = procstat_system_load(a->procstat, &load) == 0;
 	if (have_load)
 		engine_record_system_load(a->engine, second, load);
@@ -571,10 +365,18 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 		httpmon_consume(a->httpmon);
 		httpagg_tick(a->httpagg, second, on_http_value, a);
 	}
-	engine_tick(a->engine, second, mono, on_decision, a);
+	engine_tick(a->engine, second, mono, agent_on_decision, a);
 	taskmgr_tick(a->tasks, wall, mono);
-	if (a->processes_changed)
+	if (a->procevents)
+		check_procevents_dropped(a);
+	if (a->processes_changed ||
+	    (a->next_publish_boot_ms && agent_clock_ms(CLOCK_BOOTTIME) >= a->next_publish_boot_ms))
 		publish_processes(a);
+	if (a->health)
+		sample_own_cpu(a, mono);
+	a->tick_last_ns = clock_ns(CLOCK_MONOTONIC) - started_ns;
+	if (a->tick_last_ns > a->tick_max_ns)
+		a->tick_max_ns = a->tick_last_ns;
 }
 
 static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
@@ -594,14 +396,33 @@ static void on_procevent(const struct procevent_record *r, void *ctx)
 	discover_handle_event(a->discover, r);
 }
 
+static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx);
+
+/* The end of a batching pause: take what came meanwhile, listen again. */
+static void on_procevents_batch(struct evloop *loop, uint64_t expirations, void *ctx)
+{
+	struct agent *a = ctx;
+
+	(void)expirations;
+	evloop_cancel_timer(loop, a->procevents_batch); /* one-shot: release it */
+	a->procevents_batch = NULL;
+	procevents_consume(a->procevents);
+	if (evloop_add_fd(loop, procevents_fd(a->procevents), EPOLLIN, on_procevents_ready, a) < 0)
+		log_error("agent: cannot listen to exec/exit events any more");
+}
+
+/* Exec/exit events: handled at once, then the fd rests for
+ * AGENT_PROCEVENTS_BATCH_MS, so a host that starts many short processes
+ * wakes the agent a few times a second, not once per process. */
 static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
 {
 	struct agent *a = ctx;
 
-	(void)loop;
-	(void)fd;
 	(void)events;
 	procevents_consume(a->procevents);
+	if (evloop_add_timer(loop, AGENT_PROCEVENTS_BATCH_MS, 0, on_procevents_batch, a,
+			     &a->procevents_batch) == 0)
+		evloop_del_fd(loop, fd);
 }
 
 static void on_httpmon_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -617,7 +438,8 @@ static void on_httpmon_ready(struct evloop *loop, int fd, uint32_t events, void 
 static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
 {
 	struct agent *a = ctx;
-	struct uplink_handlers h = {.policy = on_policy, .manual_task = on_manual_task, .ctx = a};
+	struct uplink_handlers h = {
+	    .policy = agent_on_policy, .manual_task = agent_on_manual_task, .ctx = a};
 
 	(void)loop;
 	(void)fd;
@@ -625,6 +447,45 @@ static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *
 	uplink_drain(a->uplink, &h);
 	if (a->processes_changed)
 		publish_processes(a);
+}
+
+static void fill_health(void *ctx, struct health_figures *f)
+{
+	struct agent *a = ctx;
+	uint64_t rss = 0;
+	double cpu_s = 0;
+
+	f->discovered_processes = discover_count(a->discover);
+	for (size_t i = 0; i < a->n_watched; i++)
+		if (a->watched[i].pid)
+			f->watched_processes++;
+	f->policies = json_object_size(a->versions);
+	f->ticks = a->ticks;
+	f->tick_overruns = a->tick_overruns;
+	f->tick_last_s = (double)a->tick_last_ns / 1e9;
+	f->tick_max_s = (double)a->tick_max_ns / 1e9;
+	f->tasks_running = taskmgr_running(a->tasks);
+	f->tasks_started = a->tasks_started;
+	f->tasks_failed = a->tasks_failed;
+	uplink_get_stats(a->uplink, &f->uplink);
+	f->procevents_active = a->procevents != NULL;
+	f->procevents_dropped = a->procevents ? procevents_dropped(a->procevents) : 0;
+	f->rescans_forced = a->rescans_forced;
+	f->discover_dropped = discover_dropped(a->discover);
+	if (health_self_usage(&cpu_s, &rss) == 0) {
+		f->cpu_seconds = cpu_s;
+		f->rss_bytes = rss;
+	}
+	if (a->cpu_ring_len >= 2) {
+		size_t n = HEALTH_CPU_WINDOW_TICKS + 1;
+		size_t newest = (a->cpu_ring_next + n - 1) % n;
+		size_t oldest = a->cpu_ring_len < n ? 0 : a->cpu_ring_next;
+		int64_t span_ms = a->cpu_ring_ms[newest] - a->cpu_ring_ms[oldest];
+
+		if (span_ms > 0)
+			f->cpu_percent = (a->cpu_ring_s[newest] - a->cpu_ring_s[oldest]) * 1000.0 *
+					 100.0 / (double)span_ms;
+	}
 }
 
 static void on_signal(struct evloop *loop, int signo, void *ctx)
@@ -638,8 +499,9 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 {
 	const struct config *cfg = opts->config;
 	struct discover_options dopts = {.hostname = opts->host_override};
-	struct task_events events = {
-	    .started = on_task_started, .ended = on_task_ended, .sink = {.slice = on_slice}};
+	struct task_events events = {.started = agent_on_task_started,
+				     .ended = agent_on_task_ended,
+				     .sink = {.slice = agent_on_slice}};
 	struct uplink_options uopts;
 	char spool_dir[PATH_MAX];
 	struct agent *a = calloc(1, sizeof(*a));
@@ -715,7 +577,17 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 			  strerror(-err));
 		goto fail;
 	}
-	load_persisted_policies(a);
+	if (cfg->listen && cfg->listen[0]) {
+		err = health_serve(cfg->listen, a->loop, fill_health, a, &a->health);
+		if (err) {
+			log_error("agent: cannot serve /metrics on %s: %s", cfg->listen,
+				  err == -EINVAL ? "not a HOST:PORT address" : strerror(-err));
+			goto fail;
+		}
+		log_info("agent: metrics on %s (port %u) at /metrics", cfg->listen,
+			 health_port(a->health));
+	}
+	agent_load_persisted_policies(a);
 	if (discover_scan(a->discover) < 0)
 		log_warn("agent: cannot scan /proc");
 	publish_processes(a);
@@ -731,8 +603,14 @@ int agent_run(struct agent *a)
 	int err;
 
 	err = evloop_add_signals(a->loop, &a->stop_signals, on_signal, a);
+	/* Ticks at the middle of wall-clock seconds: a metric's second (wall
+	 * time rounded down) stays the same under half a second of jitter. */
 	if (!err)
-		err = evloop_add_timer(a->loop, 0, AGENT_TICK_MS, on_tick, a, NULL);
+		err = evloop_add_timer(
+		    a->loop,
+		    (uint64_t)(AGENT_TICK_MS -
+			       (agent_clock_ms(CLOCK_REALTIME) + 500) % AGENT_TICK_MS),
+		    AGENT_TICK_MS, on_tick, a, NULL);
 	if (!err)
 		err = evloop_add_timer(a->loop, 0, DISCOVER_RESCAN_INTERVAL_MS, on_rescan, a, NULL);
 	if (!err)
@@ -766,12 +644,17 @@ struct agent *agent_close(struct agent *a)
 {
 	if (!a)
 		return NULL;
-	/* Ends running tasks (reported through the uplink) before it closes. */
-	a->tasks = taskmgr_free(a->tasks, clock_ms(CLOCK_REALTIME));
-	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
+	/* Stop order: end running tasks (their profilers detach their BPF
+	 * programs and perf events; the ends go to the spool), detach the
+	 * exec/exit programs, then the final flush, bounded by
+	 * AGENT_STOP_FLUSH_MS: a server that is away delays the exit by at
+	 * most that, and what is unsent waits in the spool. */
+	a->health = health_stop(a->health);
+	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_REALTIME));
 	a->procevents = procevents_close(a->procevents);
 	a->httpmon = httpmon_close(a->httpmon);
 	a->httpagg = httpagg_free(a->httpagg);
+	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
 	for (size_t i = 0; i < a->n_watched; i++)
 		procstat_proc_release(&a->watched[i].stat);
 	free(a->watched);

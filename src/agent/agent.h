@@ -10,7 +10,9 @@
  * are applied at once and kept on disk, so a restart with the server away
  * still watches and triggers with the last known ones.
  * Only processes of services with a policy are watched; every discovered
- * process is registered with the server. Runs on the calling thread until
+ * process that lives a couple of seconds is registered with the server. With
+ * the config's `listen:` address the agent serves its own health as
+ * Prometheus text on GET /metrics (health.h). Runs on the calling thread until
  * SIGTERM/SIGINT or agent_stop().
  */
 #ifndef CONTPROF_AGENT_AGENT_H
@@ -22,8 +24,12 @@
 
 #define AGENT_TICK_MS		    1000
 #define AGENT_STOP_FLUSH_MS	    3000
+#define AGENT_PROCEVENTS_BATCH_MS   200 /* exec/exit events are taken at most this late */
 #define AGENT_GONE_FORGET_MS	    (2LL * 3600 * 1000) /* engine state of exited processes */
 #define AGENT_MANUAL_IDS_REMEMBERED 1024
+/* A process of a service without a policy is reported to the server once it
+ * has lived this long (watched ones at once). */
+#define AGENT_REPORT_MIN_AGE_MS 2000
 
 struct agent_options {
 	const struct config *config; /* borrowed; outlives the agent */

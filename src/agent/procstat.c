@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,15 @@
 #define SMALL_BUF_BYTES	    1024
 #define MOUNTINFO_BUF_BYTES (256 * 1024)
 
+/* A cgroup's quota, read at most once per PROCSTAT_CAPACITY_REFRESH_NS
+ * however many watched processes share the cgroup. */
+struct quota_entry {
+	char cgroup[PROCSTAT_CGROUP_PATH_MAX];
+	int v2;
+	double cpus;
+	uint64_t time_ns; /* 0: empty */
+};
+
 struct procstat {
 	char root[PATH_MAX]; /* "" = this host */
 	long ticks_per_s;
@@ -25,6 +36,8 @@ struct procstat {
 	int has_host;
 	struct procstat_cpuset online;
 	struct procstat_mounts mounts;
+	struct quota_entry quotas[PROCSTAT_QUOTA_CACHE];
+	size_t next_quota;
 };
 
 static uint64_t now_ns(void)
@@ -248,7 +261,64 @@ static double hierarchy_quota(const struct procstat *ps, const char *mount, cons
 	return best;
 }
 
-int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacity *ret)
+/* hierarchy_quota(), or its value read for the same cgroup less than
+ * PROCSTAT_CAPACITY_REFRESH_NS ago when `use_cache`. */
+static double cached_quota(struct procstat *ps, const char *mount, const char *mount_root,
+			   const char *cgroup, int v2, bool use_cache)
+{
+	uint64_t now = now_ns();
+	struct quota_entry *e;
+
+	for (size_t i = 0; use_cache && i < PROCSTAT_QUOTA_CACHE; i++) {
+		e = &ps->quotas[i];
+		if (e->time_ns && e->v2 == v2 && now - e->time_ns < PROCSTAT_CAPACITY_REFRESH_NS &&
+		    strcmp(e->cgroup, cgroup) == 0)
+			return e->cpus;
+	}
+	e = &ps->quotas[ps->next_quota++ % PROCSTAT_QUOTA_CACHE];
+	snprintf(e->cgroup, sizeof(e->cgroup), "%s", cgroup);
+	e->v2 = v2;
+	e->cpus = hierarchy_quota(ps, mount, mount_root, cgroup, v2);
+	e->time_ns = now;
+	return e->cpus;
+}
+
+/* The affinity of `pid`: one syscall on this host; Cpus_allowed_list of
+ * /proc/PID/status (the same set) under a fixture root. */
+static int read_affinity(struct procstat *ps, uint32_t pid, struct procstat_cpuset *ret)
+{
+	char *buf;
+	ssize_t n;
+	int r;
+
+	if (!ps->root[0]) {
+		cpu_set_t *set = CPU_ALLOC(PROCSTAT_MAX_CPUS);
+		size_t size = CPU_ALLOC_SIZE(PROCSTAT_MAX_CPUS);
+
+		if (!set)
+			return -ENOMEM;
+		CPU_ZERO_S(size, set);
+		r = sched_getaffinity((pid_t)pid, size, set) < 0 ? -errno : 0;
+		if (r == 0) {
+			memset(ret, 0, sizeof(*ret));
+			/* cpu_set_t is an array of longs, CPU n at bit n: the
+			 * layout of procstat_cpuset on 64-bit Linux. */
+			memcpy(ret->bits, set, size < sizeof(ret->bits) ? size : sizeof(ret->bits));
+		}
+		CPU_FREE(set);
+		return r == -ESRCH ? -ESRCH : r;
+	}
+	buf = malloc(CGROUP_BUF_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/status", ps->root, pid);
+	r = n < 0 ? gone_if_missing(n) : procstat_parse_status_cpus(buf, ret);
+	free(buf);
+	return r;
+}
+
+static int read_capacity(struct procstat *ps, uint32_t pid, bool use_cache,
+			 struct procstat_capacity *ret)
 {
 	struct procstat_capacity cap = {0};
 	struct procstat_cpuset allowed;
@@ -264,8 +334,7 @@ int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacit
 	buf = malloc(CGROUP_BUF_BYTES);
 	if (!buf)
 		return -ENOMEM;
-	n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/status", ps->root, pid);
-	r = n < 0 ? gone_if_missing(n) : procstat_parse_status_cpus(buf, &allowed);
+	r = read_affinity(ps, pid, &allowed);
 	if (r == 0) {
 		n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/cgroup", ps->root, pid);
 		r = n < 0 ? gone_if_missing(n) : procstat_parse_cgroup(buf, &cgroups);
@@ -278,16 +347,21 @@ int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacit
 	cap.affinity = procstat_cpuset_count(&allowed);
 	if (cap.affinity == 0) /* racing a hotplug: fall back to the host */
 		cap.affinity = cap.online;
-	q1 = hierarchy_quota(ps, ps->mounts.unified_mount, ps->mounts.unified_root, cgroups.unified,
-			     1);
-	q2 =
-	    hierarchy_quota(ps, ps->mounts.cpu_v1_mount, ps->mounts.cpu_v1_root, cgroups.cpu_v1, 0);
+	q1 = cached_quota(ps, ps->mounts.unified_mount, ps->mounts.unified_root, cgroups.unified, 1,
+			  use_cache);
+	q2 = cached_quota(ps, ps->mounts.cpu_v1_mount, ps->mounts.cpu_v1_root, cgroups.cpu_v1, 0,
+			  use_cache);
 	cap.quota_cpus = (q1 > 0 && (q2 == 0 || q1 < q2)) ? q1 : q2;
 	cap.cpus = cap.affinity;
 	if (cap.quota_cpus > 0 && cap.quota_cpus < cap.cpus)
 		cap.cpus = cap.quota_cpus;
 	*ret = cap;
 	return 0;
+}
+
+int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacity *ret)
+{
+	return read_capacity(ps, pid, false, ret);
 }
 
 void procstat_proc_init(struct procstat_proc *proc, uint32_t pid)
@@ -322,7 +396,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 	}
 	if (!proc->has_capacity ||
 	    rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS) {
-		r = procstat_capacity(ps, proc->pid, &proc->capacity);
+		r = read_capacity(ps, proc->pid, true, &proc->capacity);
 		if (r < 0) {
 			if (r == -ESRCH)
 				procstat_proc_release(proc);

@@ -9,7 +9,9 @@
  * quota being the tightest of the process's cgroup and its ancestors (v2
  * cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us; both on hybrid hosts). It
  * is recomputed every PROCSTAT_CAPACITY_REFRESH_NS, as affinity and quota can
- * change.
+ * change; within that period processes of one cgroup share one reading of its
+ * quotas (procstat_capacity() itself always reads afresh). On this host the
+ * affinity is sched_getaffinity(), one syscall.
  *
  * CPU time source: /proc/PID/stat utime + stime covers every thread (dead ones
  * included) but in clock ticks (10 ms); /proc/PID/schedstat is exact (ns) but
@@ -37,6 +39,7 @@
 #define PROCSTAT_COMM_MAX	       16 /* TASK_COMM_LEN, NUL included */
 #define PROCSTAT_CGROUP_PATH_MAX       1024
 #define PROCSTAT_CGROUP_MAX_DEPTH      64	   /* ancestors read for a quota */
+#define PROCSTAT_QUOTA_CACHE	       64	   /* cgroups whose quota is kept */
 #define PROCSTAT_PF_KTHREAD	       0x00200000U /* task flags: kernel thread */
 
 /* ---- pure parsers ---- */

@@ -39,6 +39,9 @@ struct uplink {
 	bool sender_started, syncer_started;
 	volatile bool stopping;
 	volatile bool sync_restart; /* the services changed: restart the poll */
+	volatile bool sender_abort; /* the final flush ran out of time */
+	int64_t stop_deadline_ms;   /* monotonic; the final flush ends by then */
+	unsigned head_not_found;    /* sender only: 404s for the oldest spooled message */
 
 	/* guarded by lock */
 	json_t *processes; /* latest list; NULL once sent and unchanged */
@@ -47,11 +50,11 @@ struct uplink {
 	json_t *services;
 	json_t *sync_results;  /* array of sync answers for the loop */
 	json_t *metric_series; /* array of [process_id, monitor, uri] */
+	json_t *series_index;  /* "process_id US monitor US uri" -> index in metric_series */
 	struct metric_point *points;
 	size_t n_points;
 	bool spool_kick;
 	struct uplink_stats stats;
-	uint32_t flush_deadline_ms;
 };
 
 void uplink_options_default(struct uplink_options *o)
@@ -83,6 +86,20 @@ static uint32_t next_backoff(uint32_t current)
 		jitter = (uint32_t)mono_ms();
 	/* 75 % .. 125 % of the step, so agents do not retry in lockstep. */
 	return next * 3 / 4 + jitter % (next / 2 + 1);
+}
+
+/* A request's time limit: the normal one, or what is left of the final
+ * flush once stopping. */
+static uint32_t request_timeout_ms(const struct uplink *ul)
+{
+	int64_t left;
+
+	if (!ul->stopping)
+		return UPLINK_REQUEST_TIMEOUT_MS;
+	left = ul->stop_deadline_ms - mono_ms();
+	if (left < 1)
+		return 1;
+	return left < UPLINK_REQUEST_TIMEOUT_MS ? (uint32_t)left : UPLINK_REQUEST_TIMEOUT_MS;
 }
 
 /* Waits on the sender condition until `deadline` (monotonic ms) or a kick.
@@ -160,7 +177,7 @@ static int send_register(struct uplink *ul, struct uplink_http *h)
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
-	r = exchange(ul, h, "POST", "/api/v1/agent/register", text, UPLINK_REQUEST_TIMEOUT_MS, NULL,
+	r = exchange(ul, h, "POST", "/api/v1/agent/register", text, request_timeout_ms(ul), NULL,
 		     NULL);
 	free(text);
 	if (r < 0) {
@@ -181,6 +198,8 @@ static int drain_spool(struct uplink *ul, struct uplink_http *h)
 		json_t *msg;
 		int r;
 
+		if (ul->stopping && mono_ms() >= ul->stop_deadline_ms)
+			return -ETIMEDOUT;
 		pthread_mutex_lock(&ul->lock);
 		r = spool_peek(ul->spool, &data, &len);
 		pthread_mutex_unlock(&ul->lock);
@@ -198,16 +217,28 @@ static int drain_spool(struct uplink *ul, struct uplink_http *h)
 
 			r = exchange(ul, h, json_string_value(json_object_get(msg, "method")),
 				     json_string_value(json_object_get(msg, "path")), body,
-				     UPLINK_REQUEST_TIMEOUT_MS, &status, NULL);
+				     request_timeout_ms(ul), &status, NULL);
 			free(body);
 			json_decref(msg);
 			if (r == -EAGAIN && status == 404) {
-				send_register(ul, h);
-				return r;
+				/* The server does not know the process (or task)
+				 * yet: register, retry later. A message still
+				 * unknown after several fresh registrations can
+				 * never be delivered: drop it (counted) rather
+				 * than hold back everything behind it. */
+				if (send_register(ul, h) == 0 &&
+				    ++ul->head_not_found >= UPLINK_NOT_FOUND_ATTEMPTS) {
+					log_warn("uplink: dropping a message the server keeps "
+						 "answering 404 to");
+					r = 1;
+				} else {
+					return r;
+				}
 			}
 		}
 		if (r < 0)
 			return r;
+		ul->head_not_found = 0;
 		pthread_mutex_lock(&ul->lock);
 		spool_ack(ul->spool);
 		if (r == 1)
@@ -259,7 +290,7 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
-	r = exchange(ul, h, "POST", "/api/v1/agent/metrics", text, UPLINK_REQUEST_TIMEOUT_MS, NULL,
+	r = exchange(ul, h, "POST", "/api/v1/agent/metrics", text, request_timeout_ms(ul), NULL,
 		     NULL);
 	free(text);
 	if (r < 0)
@@ -273,8 +304,10 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 		ul->stats.metrics_sent += n;
 	else
 		ul->stats.metrics_dropped += n;
-	if (ul->n_points == 0)
+	if (ul->n_points == 0) {
 		json_array_clear(ul->metric_series);
+		json_object_clear(ul->series_index);
+	}
 	pthread_mutex_unlock(&ul->lock);
 	return 0;
 }
@@ -282,7 +315,7 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 static void *sender_main(void *arg)
 {
 	struct uplink *ul = arg;
-	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, NULL);
+	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, &ul->sender_abort);
 	int64_t next_register = 0, next_metrics = mono_ms() + ul->opts.metrics_interval_ms;
 	int64_t retry_at = 0;
 	uint32_t backoff = 0;
@@ -326,7 +359,10 @@ static void *sender_main(void *arg)
 		int64_t deadline = next_metrics < next_register ? next_metrics : next_register;
 		if (retry_at > deadline)
 			deadline = retry_at;
-		if (!ul->spool_kick && !ul->processes_dirty && !ul->stopping)
+		/* New work waits for the end of a backoff: a server that is
+		 * away must not make this loop spin. */
+		bool work_now = (ul->spool_kick || ul->processes_dirty) && retry_at <= mono_ms();
+		if (!work_now && !ul->stopping)
 			sender_wait(ul, deadline);
 		ul->spool_kick = false;
 		pthread_mutex_unlock(&ul->lock);
@@ -429,11 +465,12 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	ul->services = json_object();
 	ul->sync_results = json_array();
 	ul->metric_series = json_array();
+	ul->series_index = json_object();
 	ul->points =
 	    calloc(opts->metrics_max_points ? opts->metrics_max_points : 1, sizeof(*ul->points));
 	ul->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->services || !ul->sync_results ||
-	    !ul->metric_series || !ul->points || (opts->token && !ul->token)) {
+	    !ul->metric_series || !ul->series_index || !ul->points || (opts->token && !ul->token)) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -466,16 +503,37 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 {
 	if (!ul)
 		return NULL;
-	(void)flush_ms;
 	pthread_mutex_lock(&ul->lock);
+	ul->stop_deadline_ms = mono_ms() + flush_ms;
 	ul->stopping = true;
 	ul->sync_restart = true;
 	pthread_cond_broadcast(&ul->sender_cond);
 	pthread_mutex_unlock(&ul->lock);
+	if (ul->sender_started) {
+		/* The sender makes one last pass (register, spool, metrics),
+		 * its requests bounded by the deadline; past it, cut short. */
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += flush_ms / 1000;
+		until.tv_nsec += (long)(flush_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (pthread_timedjoin_np(ul->sender, NULL, &until) != 0) {
+			ul->sender_abort = true;
+			pthread_join(ul->sender, NULL);
+		}
+	}
 	if (ul->syncer_started)
 		pthread_join(ul->syncer, NULL);
-	if (ul->sender_started)
-		pthread_join(ul->sender, NULL);
+	if (ul->spool && spool_records(ul->spool))
+		log_info("uplink: %llu messages (%llu bytes) stay in the spool for the next start",
+			 (unsigned long long)spool_records(ul->spool),
+			 (unsigned long long)spool_bytes(ul->spool));
+	if (ul->n_points)
+		log_info("uplink: %zu metric points not delivered", ul->n_points);
 	spool_close(ul->spool);
 	if (ul->wake_fd >= 0)
 		close(ul->wake_fd);
@@ -484,6 +542,7 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 	json_decref(ul->services);
 	json_decref(ul->sync_results);
 	json_decref(ul->metric_series);
+	json_decref(ul->series_index);
 	free(ul->points);
 	free(ul->server_url);
 	free(ul->token);
@@ -529,6 +588,14 @@ static json_t *cause_json(const struct task_info *t)
 			 (int)c->period_s, "count", (int)c->count, "matched", (int)c->matched,
 			 "current", c->current, "peak", c->peak, "uri", c->uri[0] ? c->uri : NULL,
 			 "message", c->message);
+}
+
+int uplink_register_spooled(struct uplink *ul, json_t *processes)
+{
+	json_t *body = json_pack("{s:s, s:s, s:o}", "agent_id", ul->agent_id, "host", ul->host,
+				 "processes", processes);
+
+	return body ? enqueue(ul, "POST", "/api/v1/agent/register", body) : -ENOMEM;
 }
 
 int uplink_task_started(struct uplink *ul, const struct task_info *t)
@@ -607,19 +674,29 @@ int uplink_topology(struct uplink *ul, const char *task_id, const json_t *topolo
 	return enqueue(ul, "PUT", path, json_deep_copy(topology));
 }
 
-static long find_series(json_t *table, const char *process_id, const char *monitor, const char *uri)
+/* The index of a series in the table, added when new (a hash lookup: every
+ * watched process sends a few points each second). -1 on ENOMEM. Called with
+ * the lock held. */
+static long series_of(struct uplink *ul, const char *process_id, const char *monitor,
+		      const char *uri)
 {
-	size_t i;
-	json_t *key;
+	char key[512];
+	json_t *found;
+	long index;
 
-	json_array_foreach(table, i, key)
-	{
-		if (strcmp(json_string_value(json_array_get(key, 0)), process_id) == 0 &&
-		    strcmp(json_string_value(json_array_get(key, 1)), monitor) == 0 &&
-		    strcmp(json_string_value(json_array_get(key, 2)), uri) == 0)
-			return (long)i;
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", process_id, monitor, uri);
+	found = json_object_get(ul->series_index, key);
+	if (found)
+		return (long)json_integer_value(found);
+	index = (long)json_array_size(ul->metric_series);
+	if (json_array_append_new(ul->metric_series,
+				  json_pack("[s, s, s]", process_id, monitor, uri)))
+		return -1;
+	if (json_object_set_new(ul->series_index, key, json_integer(index))) {
+		json_array_remove(ul->metric_series, (size_t)index);
+		return -1;
 	}
-	return -1;
+	return index;
 }
 
 void uplink_metric(struct uplink *ul, const char *process_id, const char *monitor, const char *uri,
@@ -630,15 +707,11 @@ void uplink_metric(struct uplink *ul, const char *process_id, const char *monito
 	if (!uri)
 		uri = "";
 	pthread_mutex_lock(&ul->lock);
-	series = find_series(ul->metric_series, process_id, monitor, uri);
+	series = series_of(ul, process_id, monitor, uri);
 	if (series < 0) {
-		series = (long)json_array_size(ul->metric_series);
-		if (json_array_append_new(ul->metric_series,
-					  json_pack("[s, s, s]", process_id, monitor, uri))) {
-			ul->stats.metrics_dropped++;
-			pthread_mutex_unlock(&ul->lock);
-			return;
-		}
+		ul->stats.metrics_dropped++;
+		pthread_mutex_unlock(&ul->lock);
+		return;
 	}
 	if (ul->n_points == ul->opts.metrics_max_points) {
 		/* Full (server away): drop the oldest tenth, counted. */

@@ -35,6 +35,7 @@
 #define UPLINK_BACKOFF_MIN_MS		    1000
 #define UPLINK_BACKOFF_MAX_MS		    30000
 #define UPLINK_REQUEST_TIMEOUT_MS	    30000
+#define UPLINK_NOT_FOUND_ATTEMPTS	    5 /* 404s, each after a fresh register, before a drop */
 
 struct uplink_options {
 	const char *server_url; /* e.g. http://127.0.0.1:8080 */
@@ -62,11 +63,19 @@ void uplink_options_default(struct uplink_options *opts);
 
 /* Opens the spool and starts the threads. 0 and *ret, or -errno. */
 int uplink_open(const struct uplink_options *opts, struct uplink **ret);
-/* Stops the threads after a final attempt (bounded by `flush_ms`) to send
- * metrics and spooled messages; what is unsent stays in the spool. */
+/* Stops the threads after a final attempt to send the process list, the
+ * spooled messages and the buffered metrics. The attempt ends by `flush_ms`
+ * (requests are given what is left; one still running then is cut short), so
+ * a server that is away or slow delays a stop by at most about that long.
+ * What is unsent stays in the spool for the next start; unsent metrics are
+ * lost (logged). NULL-safe. */
 struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms);
 
 /* Durable messages. 0, or -ENOSPC when the spool is full (counted). */
+/* A registration of `processes` (array, stolen) in the spool's order, so the
+ * messages after it name processes the server knows even when they exited
+ * before the server could hear of them (it was away). */
+int uplink_register_spooled(struct uplink *ul, json_t *processes);
 int uplink_task_started(struct uplink *ul, const struct task_info *task);
 int uplink_task_ended(struct uplink *ul, const struct task_info *task);
 int uplink_slice(struct uplink *ul, const char *task_id, uint32_t slice_no, int64_t start_ms,

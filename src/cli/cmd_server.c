@@ -16,7 +16,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: contprof server [--listen ADDR] [--store sqlite:PATH] [--token-file F]\n"
 		"                       [--retention-raw DUR] [--retention-rollup DUR]\n"
-		"                       [--retention-tasks DUR]\n\n"
+		"                       [--retention-tasks DUR] [--retention-interval DUR]\n\n"
 		"Serves the agent API, the query API, /metrics and /healthz until SIGTERM or\n"
 		"SIGINT, storing everything in the store.\n\n"
 		"options:\n"
@@ -27,7 +27,9 @@ static void usage(FILE *out)
 		"                          'Authorization: Bearer TOKEN' (or set CONTPROF_TOKEN)\n"
 		"  --retention-raw DUR     keep per-second metrics this long (default 1h)\n"
 		"  --retention-rollup DUR  keep per-minute metric rollups (default 7d)\n"
-		"  --retention-tasks DUR   keep tasks, profiles and topologies (default 7d)\n\n"
+		"  --retention-tasks DUR   keep tasks, profiles and topologies (default 7d)\n"
+		"  --retention-interval DUR  how often expired rows are deleted, in small\n"
+		"                          batches (default 10s)\n\n"
 		"examples:\n"
 		"  contprof server --store sqlite:/var/lib/contprof/contprof.db\n"
 		"  CONTPROF_TOKEN=s3cret contprof server --listen 0.0.0.0:8080\n"
@@ -53,6 +55,7 @@ int cmd_server(int argc, char **argv)
 		OPT_RAW = 256,
 		OPT_ROLLUP,
 		OPT_TASKS,
+		OPT_INTERVAL,
 		OPT_TOKEN
 	};
 	static const struct option longopts[] = {
@@ -62,6 +65,7 @@ int cmd_server(int argc, char **argv)
 	    {"retention-raw", required_argument, NULL, OPT_RAW},
 	    {"retention-rollup", required_argument, NULL, OPT_ROLLUP},
 	    {"retention-tasks", required_argument, NULL, OPT_TASKS},
+	    {"retention-interval", required_argument, NULL, OPT_INTERVAL},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -95,6 +99,11 @@ int cmd_server(int argc, char **argv)
 			break;
 		case OPT_TASKS:
 			if (duration_arg("--retention-tasks", optarg, &opts.store.tasks_ms) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_INTERVAL:
+			if (duration_arg("--retention-interval", optarg,
+					 &opts.retention_interval_ms) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'h':

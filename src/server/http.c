@@ -14,6 +14,7 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_config cfg;
+	size_t body_bytes; /* buffered request bodies, all connections (atomic) */
 };
 
 /* Per-request state kept by MHD between calls of the access handler. */
@@ -21,7 +22,10 @@ struct request_state {
 	int route;	/* index, -1 none */
 	int path_route; /* a route whose path matched with another method, or -1 */
 	bool too_large;
-	char *params_buf; /* copy of the path split into parameters */
+	bool over_budget;  /* every connection's bodies together were too large */
+	bool unauthorized; /* token needed and missing or wrong: body dropped */
+	size_t dropped;	   /* bytes of a refused body read and dropped so far */
+	char *params_buf;  /* copy of the path split into parameters */
 	const char *params[HTTP_MAX_PARAMS];
 	char *body;
 	size_t len, cap, max;
@@ -103,8 +107,14 @@ void http_reply_store_error(struct http_response *resp, int err, const char *wha
 				 strerror(-err));
 }
 
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
 /* Matches `path` against a pattern segment by segment; on success fills
- * params (pointing into buf, a scratch copy of path of the same size). */
+ * params (pointing into buf, a scratch copy of path of the same size). A
+ * last pattern segment "*" matches whatever remains of the path. */
 static bool match_pattern(const char *pattern, const char *path, char *buf,
 			  const char *params[HTTP_MAX_PARAMS])
 {
@@ -124,6 +134,8 @@ static bool match_pattern(const char *pattern, const char *path, char *buf,
 		if (*pp != '/')
 			return false;
 		pp++;
+		if (strcmp(pp, "*") == 0)
+			return true;
 		pend = strchr(pp, '/');
 		send = strchr(seg, '/');
 		plen = pend ? (size_t)(pend - pp) : strlen(pp);
@@ -183,7 +195,10 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
 	resp->body = NULL;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				resp->content_type ? resp->content_type : "application/json");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+				resp->cache_control ? resp->cache_control : "no-store");
+	if (resp->vary)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, resp->vary);
 	if (resp->content_encoding)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
 					resp->content_encoding);
@@ -222,11 +237,15 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 		http_reply_error(&resp, 405, "method %s is not allowed on %s", method, url);
 	} else if (!route) {
 		http_reply_error(&resp, 404, "no such endpoint: %s %s", method, url);
-	} else if ((route->flags & HTTP_ROUTE_TOKEN) && srv->cfg.token && !token_ok(srv, conn)) {
+	} else if (st->unauthorized) {
 		http_reply_error(&resp, 401,
 				 "missing or wrong token: send 'Authorization: Bearer TOKEN'");
 		resp.header_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		snprintf(resp.header_value, sizeof(resp.header_value), "Bearer");
+	} else if (st->over_budget) {
+		http_reply_error(&resp, 503, "server busy with other uploads; retry shortly");
+		resp.header_name = MHD_HTTP_HEADER_RETRY_AFTER;
+		snprintf(resp.header_value, sizeof(resp.header_value), "1");
 	} else if (st->too_large) {
 		http_reply_error(&resp, 413, "request body larger than %zu bytes", route->body_max);
 	} else {
@@ -246,11 +265,25 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 	return send_response(srv, conn, label, &resp);
 }
 
-static bool body_append(struct request_state *st, const char *data, size_t size)
+/* Releases a body that will be refused, with its share of the budget. */
+static void body_drop(struct http_server *srv, struct request_state *st, size_t size)
 {
-	if (st->too_large || size > st->max - st->len) {
+	__atomic_sub_fetch(&srv->body_bytes, st->cap, __ATOMIC_RELAXED);
+	free(st->body);
+	st->body = NULL;
+	st->dropped += st->len + size;
+	st->len = st->cap = 0;
+}
+
+/* Appends upload data to the request's body within the route's limit and
+ * the server-wide budget; false only on ENOMEM. */
+static bool body_append(struct http_server *srv, struct request_state *st, const char *data,
+			size_t size)
+{
+	if (size > st->max - st->len) {
 		st->too_large = true;
-		return true; /* keep reading, drop the data; 413 at the end */
+		body_drop(srv, st, size);
+		return true; /* keep reading, drop the data; refuse at the end */
 	}
 	if (st->len + size + 1 > st->cap) {
 		size_t cap = st->cap ? st->cap : 4096;
@@ -260,9 +293,18 @@ static bool body_append(struct request_state *st, const char *data, size_t size)
 			cap *= 2;
 		if (cap > st->max + 1)
 			cap = st->max + 1;
+		if (__atomic_add_fetch(&srv->body_bytes, cap - st->cap, __ATOMIC_RELAXED) >
+		    HTTP_BODY_BUDGET_BYTES) {
+			__atomic_sub_fetch(&srv->body_bytes, cap - st->cap, __ATOMIC_RELAXED);
+			st->over_budget = true;
+			body_drop(srv, st, size);
+			return true;
+		}
 		nb = realloc(st->body, cap);
-		if (!nb)
+		if (!nb) {
+			__atomic_sub_fetch(&srv->body_bytes, cap - st->cap, __ATOMIC_RELAXED);
 			return false;
+		}
 		st->body = nb;
 		st->cap = cap;
 	}
@@ -294,6 +336,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		*con_cls = st;
 		route_request(srv, method, url, st);
+		if (st->route >= 0 && (srv->cfg.routes[st->route].flags & HTTP_ROUTE_TOKEN) &&
+		    srv->cfg.token && !token_ok(srv, conn))
+			st->unauthorized = true;
 		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (st->route >= 0 && clen) {
@@ -301,18 +346,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 			declared = strtoull(clen, &end, 10);
 			if (*end == '\0' && declared > st->max) {
-				/* Refuse before reading: MHD closes the connection. */
 				st->too_large = true;
-				return answer(srv, conn, method, url, st);
+				/* A moderate excess is read and dropped so the client,
+				 * still sending, reliably gets the 413; a huge one is
+				 * refused at once and the connection closed. */
+				if (declared > HTTP_DISCARD_MAX_BYTES)
+					return answer(srv, conn, method, url, st);
 			}
 		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (st->route >= 0 && !body_append(st, upload_data, *upload_data_size))
-			return MHD_NO;
+		size_t size = *upload_data_size;
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		if (st->route >= 0 && !st->unauthorized && !st->too_large && !st->over_budget)
+			return body_append(srv, st, upload_data, size) ? MHD_YES : MHD_NO;
+		/* A refused body is drained (so the client reads the answer) up to
+		 * a bound; beyond it the connection is closed. */
+		st->dropped += size;
+		return st->dropped > HTTP_DISCARD_MAX_BYTES ? MHD_NO : MHD_YES;
 	}
 	return answer(srv, conn, method, url, st);
 }
@@ -320,13 +373,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *srv = cls;
 	struct request_state *st = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!st)
 		return;
+	__atomic_sub_fetch(&srv->body_bytes, st->cap, __ATOMIC_RELAXED);
 	free(st->body);
 	free(st->params_buf);
 	free(st);

@@ -9,7 +9,8 @@
  * would add suspend/resume bookkeeping without adding throughput.
  *
  * Owns: reading the request (body up to the route's limit, else 413 before
- * or while reading), matching method + path ("{}" segments are parameters),
+ * or while reading; 503 when all connections together buffer more than
+ * HTTP_BODY_BUDGET_BYTES), matching method + path ("{}" segments are parameters),
  * 404/405, the bearer token (401), handing a filled `http_request` to the
  * route's handler and sending its `http_response`. Does not own: what the
  * routes do (routes_*.c), counting (the observer callback).
@@ -29,6 +30,10 @@
 #define HTTP_CONN_TIMEOUT_S	  120
 #define HTTP_MAX_PATH_SEGMENTS	  16
 #define HTTP_MAX_HEADER_VALUE_LEN 128
+/* Request bodies buffered at once over all connections; above it: 503. */
+#define HTTP_BODY_BUDGET_BYTES (512u * 1024 * 1024)
+/* Too-large bodies up to this size are read and dropped before the 413. */
+#define HTTP_DISCARD_MAX_BYTES (64u * 1024 * 1024)
 
 struct MHD_Connection;
 
@@ -49,6 +54,8 @@ struct http_response {
 	size_t len;
 	const char *content_type;     /* static */
 	const char *content_encoding; /* static, or NULL */
+	const char *cache_control;    /* static; NULL: "no-store" */
+	const char *vary;	      /* static Vary header, or NULL */
 	const char *header_name;      /* one extra header (static name), or NULL */
 	char header_value[HTTP_MAX_HEADER_VALUE_LEN];
 };
@@ -61,7 +68,7 @@ enum {
 
 struct http_route {
 	const char *method;
-	const char *pattern; /* "/api/v1/tasks/{}/flamegraph" */
+	const char *pattern; /* "/api/v1/tasks/{}/flamegraph"; a last "*" matches the rest */
 	http_handler_fn fn;
 	unsigned flags;
 	size_t body_max; /* bytes; 0: no body accepted */
@@ -94,6 +101,9 @@ struct http_server *http_stop(struct http_server *srv);
 
 /* Query-string value of the request, or NULL. */
 const char *http_query(const struct http_request *req, const char *key);
+
+/* Request header value of the request, or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
 
 /* Reply helpers: each replaces any previous body. */
 void http_reply_json(struct http_response *resp, int status, json_t *value /* stolen */);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/policy.h"
 #include "server/context.h"
@@ -18,6 +19,22 @@
 #define MAX_REPLY_ERRORS   20
 #define AGENT_COUNT_MAX	   (1LL << 53)
 #define AGENT_DURATION_MAX ((int64_t)SERVER_TASK_DURATION_MAX_S)
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static struct server_ctx *ctx_of(struct http_request *req)
 {
@@ -153,7 +170,8 @@ static void agent_sync(struct http_request *req, struct http_response *resp)
 	json_t *errors = json_array(), *doc, *services = NULL, *value;
 	json_t *changes = NULL, *tasks = NULL;
 	const char *agent_id = NULL, *key;
-	int64_t wait_ms = SERVER_SYNC_WAIT_DEFAULT_MS, waited = 0;
+	int64_t wait_ms = SERVER_SYNC_WAIT_DEFAULT_MS, deadline_ms;
+	bool last_look = false;
 	int r = 0;
 
 	doc = jsonin_parse_object(req->body, req->body_len, errors);
@@ -179,9 +197,10 @@ static void agent_sync(struct http_request *req, struct http_response *resp)
 	}
 	if (refuse_if_errors(resp, errors))
 		goto out;
+	deadline_ms = mono_ms() + wait_ms;
 	for (;;) {
 		uint64_t gen = sync_generation(&ctx->sync);
-		int64_t t0 = req->now_ms + waited;
+		int64_t left;
 
 		json_decref(changes);
 		json_decref(tasks);
@@ -194,21 +213,13 @@ static void agent_sync(struct http_request *req, struct http_response *resp)
 		r = policy_changes(ctx->store, services, changes);
 		if (r == 0)
 			r = store_pending_tasks(ctx->store, agent_id, &tasks);
-		if (r < 0)
+		if (r < 0 || json_array_size(changes) || json_array_size(tasks) || last_look)
 			break;
-		if (json_array_size(changes) || json_array_size(tasks) || waited >= wait_ms)
-			break;
-		sync_wait(&ctx->sync, gen, wait_ms - waited);
-		{
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			waited = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - req->now_ms;
-		}
-		if (waited < 0 || t0 > req->now_ms + waited)
-			waited = wait_ms; /* clock stepped back: answer now */
-		if (sync_generation(&ctx->sync) == gen)
-			waited = wait_ms; /* timeout or shutdown: one last look */
+		left = deadline_ms - mono_ms();
+		/* Nothing new: sleep until a policy or manual task changes (then
+		 * look again) or the wait is over (then one last look). */
+		if (left <= 0 || !sync_wait(&ctx->sync, gen, left))
+			last_look = true;
 	}
 	if (r < 0) {
 		http_reply_store_error(resp, r, "agent", agent_id);
@@ -216,9 +227,8 @@ static void agent_sync(struct http_request *req, struct http_response *resp)
 	}
 	prom_add(ctx->prom, PROM_SYNC_REPLIES, 1);
 	http_reply_json(resp, 200,
-			json_pack("{s:I, s:O, s:O}", "server_time",
-				  (json_int_t)(req->now_ms + waited), "policies", changes, "tasks",
-				  tasks));
+			json_pack("{s:I, s:O, s:O}", "server_time", (json_int_t)wall_ms(),
+				  "policies", changes, "tasks", tasks));
 out:
 	json_decref(changes);
 	json_decref(tasks);
@@ -469,7 +479,8 @@ static void agent_task_fail(struct http_request *req, struct http_response *resp
 	task_end(req, resp, true);
 }
 
-/* Checks one folded stack: non-empty, bounded, no newline, frame count. */
+/* Checks one folded stack as the core reads it (core/flame.h): frames
+ * non-empty, no line breaks, at most SERVER_MAX_FRAMES frames. */
 static bool stack_ok(json_t *errors, const char *where, const char *text, size_t len)
 {
 	size_t frames = 1;
@@ -479,10 +490,14 @@ static bool stack_ok(json_t *errors, const char *where, const char *text, size_t
 		return false;
 	}
 	for (size_t i = 0; i < len; i++) {
-		if (text[i] == ';')
+		if (text[i] == ';') {
 			frames++;
-		else if (text[i] == '\n' || text[i] == '\0') {
-			jsonin_error(errors, "%s.stack: contains a newline or NUL", where);
+			if (i == 0 || i + 1 == len || text[i + 1] == ';') {
+				jsonin_error(errors, "%s.stack: has an empty frame", where);
+				return false;
+			}
+		} else if (text[i] == '\n' || text[i] == '\r' || text[i] == '\0') {
+			jsonin_error(errors, "%s.stack: contains a line break or NUL", where);
 			return false;
 		}
 	}

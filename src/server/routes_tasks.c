@@ -95,6 +95,7 @@ static void flame(struct http_request *req, struct http_response *resp)
 	const char *format = http_query(req, "format"), *aggregate = http_query(req, "aggregate");
 	struct flamegraph_output out = {0};
 	enum flamegraph_format fmt = FLAMEGRAPH_JSON;
+	json_t *task = NULL;
 	bool by_duration = false;
 	int64_t from, to;
 	int r;
@@ -125,12 +126,23 @@ static void flame(struct http_request *req, struct http_response *resp)
 				 (long long)to);
 		return;
 	}
-	r = flamegraph_render(ctx_of(req)->store, req->params[0], from, to, by_duration, fmt, &out);
+	r = store_get_task(ctx_of(req)->store, req->params[0], &task);
+	if (r == 0) {
+		struct flamegraph_task ft = {
+		    .id = req->params[0],
+		    .target = json_string_value(json_object_get(task, "target")),
+		    .start_ms = json_integer_value(json_object_get(task, "start_time")),
+		    .duration_s = (uint32_t)json_integer_value(json_object_get(task, "duration")),
+		};
+
+		r = flamegraph_render(ctx_of(req)->store, &ft, from, to, by_duration, fmt, &out);
+	}
+	json_decref(task);
 	if (r == -ENOSYS) {
 		http_reply_error(resp, 501, "this build cannot encode pprof yet");
 		return;
 	}
-	if (r == -E2BIG) {
+	if (r == -E2BIG || r == -EOVERFLOW) {
 		http_reply_error(resp, 422, "flame graph too large: narrow from/to");
 		return;
 	}

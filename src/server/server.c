@@ -14,6 +14,7 @@
 
 #include "server/context.h"
 #include "server/http.h"
+#include "server/webui.h"
 #include "util/evloop.h"
 #include "util/log.h"
 
@@ -143,7 +144,8 @@ int server_start(const struct server_options *opts, struct server **ret)
 		return -EIO;
 	}
 	s->ctx.prom = prom_new();
-	s->routes = calloc(routes_agent_count + routes_query_count + routes_tasks_count,
+	s->routes = calloc(routes_agent_count + routes_query_count + routes_tasks_count +
+			       routes_webui_count,
 			   sizeof(*s->routes));
 	if (!s->ctx.prom || !s->routes || sync_init(&s->ctx.sync) < 0) {
 		log_error("server: out of memory");
@@ -157,6 +159,8 @@ int server_start(const struct server_options *opts, struct server **ret)
 	n += routes_tasks_count;
 	memcpy(s->routes + n, routes_agent, routes_agent_count * sizeof(*s->routes));
 	n += routes_agent_count;
+	memcpy(s->routes + n, routes_webui, routes_webui_count * sizeof(*s->routes));
+	n += routes_webui_count;
 
 	s->http = http_start(
 	    &(struct http_config){

@@ -1,6 +1,12 @@
 /* store: dispatch from the store URL to a backend, and the latency
  * histogram of every call. The domain logic lives in the backends
- * (store_sqlite*.c); this file only forwards and times. */
+ * (store_sqlite*.c); this file only forwards and times.
+ *
+ * A backend is opened twice on the same path: one handle for writes and one
+ * for queries, so a long query (a flame graph) never waits behind ingest and
+ * ingest never waits behind it (SQLite's WAL lets one writer and readers run
+ * at once). Every write commits before returning, so a query issued after a
+ * write sees it. */
 #include "server/store.h"
 
 #include <errno.h>
@@ -17,7 +23,8 @@ static const struct store_ops *const backends[] = {&store_sqlite_ops};
 
 struct store {
 	const struct store_ops *ops;
-	struct store_backend *be;
+	struct store_backend *be; /* writes, and reads that must see them at once */
+	struct store_backend *rd; /* queries; == be for an in-memory database */
 	pthread_mutex_t latency_lock;
 	struct store_latency latency[STORE_OP_COUNT];
 };
@@ -62,11 +69,12 @@ struct store *store_open(const char *url, const struct store_options *opts, char
 		st->ops = ops;
 		pthread_mutex_init(&st->latency_lock, NULL);
 		st->be = ops->open(colon + 1, opts, err, errlen);
-		if (!st->be) {
-			pthread_mutex_destroy(&st->latency_lock);
-			free(st);
-			return NULL;
-		}
+		if (st->be && strcmp(colon + 1, ":memory:") != 0)
+			st->rd = ops->open(colon + 1, opts, err, errlen);
+		else
+			st->rd = st->be;
+		if (!st->be || !st->rd)
+			return store_close(st);
 		return st;
 	}
 	snprintf(err, errlen, "unsupported store '%.*s:' (this build knows sqlite:PATH)",
@@ -78,6 +86,8 @@ struct store *store_close(struct store *st)
 {
 	if (!st)
 		return NULL;
+	if (st->rd && st->rd != st->be)
+		st->ops->close(st->rd);
 	if (st->be)
 		st->ops->close(st->be);
 	pthread_mutex_destroy(&st->latency_lock);
@@ -131,7 +141,7 @@ int store_put_policy(struct store *st, const char *service, const char *version,
 
 int store_get_policy(struct store *st, const char *service, char **ret_doc, char ret_version[65])
 {
-	TIMED(STORE_OP_POLICY, get_policy(st->be, service, ret_doc, ret_version));
+	TIMED(STORE_OP_POLICY, get_policy(st->rd, service, ret_doc, ret_version));
 }
 
 int store_delete_policy(struct store *st, const char *service)
@@ -141,7 +151,7 @@ int store_delete_policy(struct store *st, const char *service)
 
 int store_list_services(struct store *st, json_t **ret)
 {
-	TIMED(STORE_OP_QUERY, list_services(st->be, ret));
+	TIMED(STORE_OP_QUERY, list_services(st->rd, ret));
 }
 
 int store_upsert_processes(struct store *st, const char *agent_id, const char *host,
@@ -153,12 +163,12 @@ int store_upsert_processes(struct store *st, const char *agent_id, const char *h
 int store_list_processes(struct store *st, const char *service, const struct store_page *page,
 			 json_t **ret)
 {
-	TIMED(STORE_OP_QUERY, list_processes(st->be, service, page, ret));
+	TIMED(STORE_OP_QUERY, list_processes(st->rd, service, page, ret));
 }
 
 int store_get_process(struct store *st, const char *id, json_t **ret)
 {
-	TIMED(STORE_OP_QUERY, get_process(st->be, id, ret));
+	TIMED(STORE_OP_QUERY, get_process(st->rd, id, ret));
 }
 
 int store_add_metrics(struct store *st, const struct store_metric_series *series, size_t n_series,
@@ -174,12 +184,12 @@ int store_metric_history(struct store *st, const char *process_id, const char *m
 			 const struct store_page *page, json_t **ret)
 {
 	TIMED(STORE_OP_QUERY,
-	      metric_history(st->be, process_id, monitor, uri, from_ms, to_ms, now_ms, page, ret));
+	      metric_history(st->rd, process_id, monitor, uri, from_ms, to_ms, now_ms, page, ret));
 }
 
 int store_latest_metrics(struct store *st, store_latest_fn fn, void *ctx)
 {
-	TIMED(STORE_OP_QUERY, latest_metrics(st->be, fn, ctx));
+	TIMED(STORE_OP_QUERY, latest_metrics(st->rd, fn, ctx));
 }
 
 int store_add_task(struct store *st, const struct store_task *task, int64_t now_ms)
@@ -202,24 +212,24 @@ int store_create_manual_task(struct store *st, const char *process_id, const cha
 
 int store_pending_tasks(struct store *st, const char *agent_id, json_t **ret)
 {
-	TIMED(STORE_OP_TASKS, pending_tasks(st->be, agent_id, ret));
+	TIMED(STORE_OP_TASKS, pending_tasks(st->rd, agent_id, ret));
 }
 
 int store_list_tasks(struct store *st, const char *service, const char *process_id,
 		     int64_t since_ms, const struct store_page *page, json_t **ret)
 {
-	TIMED(STORE_OP_QUERY, list_tasks(st->be, service, process_id, since_ms, page, ret));
+	TIMED(STORE_OP_QUERY, list_tasks(st->rd, service, process_id, since_ms, page, ret));
 }
 
 int store_get_task(struct store *st, const char *id, json_t **ret)
 {
-	TIMED(STORE_OP_QUERY, get_task(st->be, id, ret));
+	TIMED(STORE_OP_QUERY, get_task(st->rd, id, ret));
 }
 
 int store_monitoring_summary(struct store *st, const char *service, const char *target,
 			     int64_t from_ms, int64_t to_ms, json_t **ret)
 {
-	TIMED(STORE_OP_QUERY, monitoring_summary(st->be, service, target, from_ms, to_ms, ret));
+	TIMED(STORE_OP_QUERY, monitoring_summary(st->rd, service, target, from_ms, to_ms, ret));
 }
 
 int store_add_profile_slice(struct store *st, const struct store_slice *slice, bool *ret_duplicate)
@@ -230,7 +240,7 @@ int store_add_profile_slice(struct store *st, const struct store_slice *slice, b
 int store_load_flame_samples(struct store *st, const char *task_id, int64_t from_ms, int64_t to_ms,
 			     store_stack_fn fn, void *ctx)
 {
-	TIMED(STORE_OP_QUERY, load_flame_samples(st->be, task_id, from_ms, to_ms, fn, ctx));
+	TIMED(STORE_OP_QUERY, load_flame_samples(st->rd, task_id, from_ms, to_ms, fn, ctx));
 }
 
 int store_put_topology(struct store *st, const char *task_id, const json_t *doc, int64_t now_ms)
@@ -240,7 +250,7 @@ int store_put_topology(struct store *st, const char *task_id, const json_t *doc,
 
 int store_get_topology(struct store *st, const char *task_id, json_t **ret)
 {
-	TIMED(STORE_OP_QUERY, get_topology(st->be, task_id, ret));
+	TIMED(STORE_OP_QUERY, get_topology(st->rd, task_id, ret));
 }
 
 int store_retention(struct store *st, int64_t now_ms, bool *ret_more)

@@ -165,7 +165,7 @@ int store_get_process(struct store *st, const char *id, json_t **ret);
 /* Inserts a batch in one transaction: raw points (a point already stored
  * for the same series and second is ignored, so retries never double count)
  * and their minute rollups. Every process id must be known: -ENOENT and no
- * write otherwise, with the first unknown id in *ret_unknown (static-free:
+ * write otherwise, with the first unknown id in *ret_unknown (borrowed:
  * points into `series`). *ret_inserted counts new points. */
 int store_add_metrics(struct store *st, const struct store_metric_series *series, size_t n_series,
 		      const struct store_metric_point *points, size_t n_points, int64_t now_ms,

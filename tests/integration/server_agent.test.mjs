@@ -3,7 +3,44 @@
 // manual tasks reaching the right agent — and every error path.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import { startServer, api, assertErrors, register, proc, reportTask, POLICY } from './server_lib.mjs';
+
+// Minimal protobuf reading of perftools.profiles.Profile: sample_type (1),
+// sample (2: packed values in field 2) and string_table (6).
+function decodeProfile(buf) {
+  let pos = 0;
+  const varint = (b, p) => {
+    let v = 0n, shift = 0n, c;
+    do { c = b[p.i++]; v |= BigInt(c & 0x7f) << shift; shift += 7n; } while (c & 0x80);
+    return Number(v);
+  };
+  const fields = (b) => {
+    const out = [];
+    const p = { i: 0 };
+    while (p.i < b.length) {
+      const key = varint(b, p), field = key >> 3, wire = key & 7;
+      if (wire === 0) out.push([field, varint(b, p)]);
+      else if (wire === 2) { const len = varint(b, p); out.push([field, b.subarray(p.i, p.i + len)]); p.i += len; }
+      else throw new Error(`wire type ${wire}`);
+    }
+    return out;
+  };
+  const packed = (b) => { const p = { i: 0 }, v = []; while (p.i < b.length) v.push(varint(b, p)); return v; };
+  const top = fields(buf);
+  pos = top.length;
+  const strings = top.filter(([f]) => f === 6).map(([, v]) => Buffer.from(v).toString('utf8'));
+  const sampleTypes = top.filter(([f]) => f === 1).map(([, v]) => {
+    const vt = Object.fromEntries(fields(v));
+    return [strings[vt[1] ?? 0], strings[vt[2] ?? 0]];
+  });
+  const samples = top.filter(([f]) => f === 2).map(([, v]) => {
+    const vals = fields(v).filter(([f]) => f === 2).map(([, x]) => (typeof x === 'number' ? [x] : packed(x))).flat();
+    return vals;
+  });
+  assert.ok(pos > 0);
+  return { strings, sampleTypes, samples };
+}
 
 let srv;
 test.before(async () => { srv = await startServer(); });
@@ -253,16 +290,30 @@ test('profile slices are idempotent and feed the flame graph (count, duration, r
   assert.deepEqual(byDur.text.trim().split('\n').sort(), ['main;[unknown] 1', 'main;foo;bar 5070', 'main;foo;baz 9000']);
   const range = await api(srv.url, 'GET', `/api/v1/tasks/f-1/flamegraph?format=folded&from=${t0 + 5000}&to=${t0 + 10000}`);
   assert.equal(range.text.trim(), 'main;foo;bar 7');
+  // pprof: a gzip'd profile.proto whose string table names the frames and the
+  // OFF_CPU sample types (count and nanoseconds)
+  const pprof = await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?format=pprof');
+  assert.equal(pprof.status, 200);
+  assert.equal(pprof.headers.get('content-type'), 'application/octet-stream');
+  assert.deepEqual([...pprof.buf.subarray(0, 2)], [0x1f, 0x8b], 'gzip magic');
+  const proto = zlib.gunzipSync(pprof.buf).toString('latin1');
+  for (const s of ['main', 'foo', 'bar', 'baz', '[unknown]', 'samples', 'count', 'off-cpu', 'nanoseconds'])
+    assert.ok(proto.includes(s), `string table holds ${s}`);
+  const prof = decodeProfile(zlib.gunzipSync(pprof.buf));
+  assert.deepEqual(prof.sampleTypes, [['samples', 'count'], ['off-cpu', 'nanoseconds']]);
+  assert.equal(prof.samples.length, 3, 'one sample per distinct stack');
+  assert.deepEqual([0, 1].map((i) => prof.samples.reduce((a, v) => a + v[i], 0)), [17, 14071]);
   const empty = await api(srv.url, 'GET', `/api/v1/tasks/f-1/flamegraph?from=${t0 + 60000}`);
   assert.deepEqual(empty.json, { name: 'root', value: 0, children: [] });
   // errors
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks/ghost/slices', slice0), 404, /unknown task 'ghost'/);
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks/f-1/slices', { slice: -1, start_time: 5, end_time: 1,
     stacks: [{ stack: 'a\nb', count: 1 }, { stack: '', count: 1 }, { stack: 'x', count: -2 }, 'y',
-      { stack: Array(1100).fill('f').join(';'), count: 1 }] }), 400,
-  /slice: -1 is out of range/, /end_time: before start_time/, /stacks\[0\]\.stack: contains a newline/,
+      { stack: Array(1100).fill('f').join(';'), count: 1 }, { stack: 'a;;b', count: 1 }, { stack: ';a', count: 1 }] }), 400,
+  /slice: -1 is out of range/, /end_time: before start_time/, /stacks\[0\]\.stack: contains a line break/,
   /stacks\[1\]\.stack: must not be empty/, /stacks\[2\]\.count/, /stacks\[3\]: must be an object/,
-  /stacks\[4\]\.stack: more than 1024 frames/);
+  /stacks\[4\]\.stack: more than 1024 frames/, /stacks\[5\]\.stack: has an empty frame/,
+  /stacks\[6\]\.stack: has an empty frame/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?format=svg'), 400, /format/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?aggregate=max'), 400, /aggregate/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?from=9&to=1'), 400, /after/);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from './lib.mjs';
+import { run, waitFor } from './lib.mjs';
 import { startServer, api, assertErrors, register, proc, reportTask, POLICY } from './server_lib.mjs';
 
 const H48 = 48 * 3600 * 1000;
@@ -191,6 +191,8 @@ test('with a token: agent API and writes need it, reads do not (non-loopback)', 
     assertErrors(await api(srv.url, 'DELETE', '/api/v1/services/checkout/policy'), 401);
     assertErrors(await api(srv.url, 'POST', '/api/v1/tasks', { process_id: 'tok-1', target: 'ON_CPU' }), 401);
     assert.equal((await api(srv.url, 'POST', '/api/v1/tasks', { process_id: 'tok-1', target: 'ON_CPU' }, good)).status, 201);
+    // an unauthenticated body is never buffered: drained, then 401
+    assertErrors(await api(srv.url, 'POST', '/api/v1/agent/metrics', 'x'.repeat(20 << 20)), 401, /token/);
     // reads stay open
     assert.equal((await api(srv.url, 'GET', '/api/v1/services/checkout/policy')).status, 200);
     assert.equal((await api(srv.url, 'GET', '/api/v1/processes')).status, 200);
@@ -223,4 +225,26 @@ test('SIGINT stops the server cleanly while an agent long-polls', async () => {
   const res = await pending;
   assert.ok(res.error || res.status === 200);
   assert.match(srv.child.err(), /SIGINT received, stopping/);
+});
+
+test('retention deletes expired tasks with their profiles on its timer', async () => {
+  const srv = await startServer({ args: ['--retention-tasks', '3s', '--retention-interval', '1s'] });
+  try {
+    await register(srv.url, 'agent-r', [proc('r-1', 'ret-svc')]);
+    await reportTask(srv.url, { id: 'r-old', process_id: 'r-1', start_time: Date.now() - 60000 });
+    await api(srv.url, 'POST', '/api/v1/agent/tasks/r-old/slices',
+      { slice: 0, start_time: 1, end_time: 2, stacks: [{ stack: 'main;x', count: 1 }] });
+    await reportTask(srv.url, { id: 'r-new', process_id: 'r-1', start_time: Date.now() + 60000 });
+    await waitFor(async () => (await api(srv.url, 'GET', '/api/v1/tasks/r-old')).status === 404,
+      { what: 'expired task deleted', ms: 5000 });
+    assert.equal((await api(srv.url, 'GET', '/api/v1/tasks/r-new')).status, 200);
+    assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/r-old/flamegraph'), 404, /unknown task/);
+    const m = await api(srv.url, 'GET', '/metrics');
+    assert.match(m.text, /contprof_store_latency_seconds_count\{op="retention"\} [1-9]/);
+  } finally {
+    await srv.stop();
+  }
+  const bad = await run(['server', '--retention-raw', 'forever']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--retention-raw expects a duration/);
 });

@@ -8,7 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { start, waitFor } from './lib.mjs';
 import { api } from './server_lib.mjs';
-import { startProcess, kill } from './agent_lib.mjs';
+import { startProcess, kill, FIXTURES } from './agent_lib.mjs';
+
+// A busy loop under a name no other test run on this host uses, so the
+// service `up` derives from its comm is this test's alone.
+const NAME = `upburn${process.pid % 100000}`;
+const BURNER = path.join(os.tmpdir(), NAME);
+fs.copyFileSync(path.join(FIXTURES, 'busyloop'), BURNER);
+fs.chmodSync(BURNER, 0o755);
 
 async function startUp(args = []) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-up-'));
@@ -22,7 +29,7 @@ async function startUp(args = []) {
 }
 
 test('up discovers every process by comm and triggers on a policy set through the API', async () => {
-  const burner = startProcess('busyloop');
+  const burner = startProcess(BURNER);
   const { child, url, data } = await startUp();
   try {
     assert.equal((await api(url, 'GET', '/healthz')).status, 200);
@@ -32,15 +39,15 @@ test('up discovers every process by comm and triggers on a policy set through th
       return r.json.some((p) => p.pid === process.pid);
     }, { what: 'the test runner discovered as service node', ms: 15000 });
     const busy = await waitFor(async () => {
-      const r = await api(url, 'GET', '/api/v1/processes?service=busyloop');
+      const r = await api(url, 'GET', `/api/v1/processes?service=${NAME}`);
       return r.json.find((p) => p.pid === burner.pid);
-    }, { what: 'busyloop discovered', ms: 15000 });
-    const put = await api(url, 'PUT', '/api/v1/services/busyloop/policy', { service: 'busyloop',
+    }, { what: 'busy loop discovered', ms: 15000 });
+    const put = await api(url, 'PUT', `/api/v1/services/${NAME}/policy`, { service: NAME,
       targets: [{ target: 'ON_CPU', items: [
         { monitor: 'PROCESS_CPU', threshold: 1, period: 3, count: 2 }] }] });
     assert.equal(put.status, 200, put.text);
     const task = await waitFor(async () => {
-      const r = await api(url, 'GET', '/api/v1/tasks?service=busyloop');
+      const r = await api(url, 'GET', `/api/v1/tasks?service=${NAME}`);
       return r.json[0];
     }, { what: 'a task', ms: 15000 });
     assert.equal(task.process_id, busy.id);

@@ -1,0 +1,98 @@
+/* agent_impl: the agent's state, shared by the files of the agent module
+ * (agent.c: the loop, watch and discovery; agent_policies.c: policies from
+ * the server and on disk; agent_tasks.c: starting tasks, manual tasks and
+ * task events). Internal to src/agent/agent*.c; everything runs on the loop
+ * thread. */
+#ifndef CONTPROF_AGENT_AGENT_IMPL_H
+#define CONTPROF_AGENT_AGENT_IMPL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "agent/agent.h"
+#include "agent/discover.h"
+#include "agent/engine.h"
+#include "agent/health.h"
+#include "agent/procstat.h"
+#include "agent/tasks.h"
+
+struct watched {
+	char id[DISCOVER_ID_LEN + 1];
+	char service[DISCOVER_NAME_MAX];
+	char instance[DISCOVER_NAME_MAX];
+	uint32_t pid; /* 0 while the process is gone */
+	int64_t gone_mono_ms;
+	struct procstat_proc stat;
+};
+
+struct agent {
+	struct agent_options opts;
+	char *policy_dir;
+	struct evloop *loop;
+	struct procevents *procevents;
+	struct discover *discover;
+	struct procstat *procstat;
+	struct engine *engine;
+	struct taskmgr *tasks;
+	struct uplink *uplink;
+	struct httpmon *httpmon; /* NULL when BPF is unavailable */
+	struct httpagg *httpagg;
+	struct watched *watched;
+	size_t n_watched, cap_watched;
+	json_t *versions; /* service -> version held ("" none) */
+	bool processes_changed;
+	char *manual_ids[AGENT_MANUAL_IDS_REMEMBERED];
+	size_t manual_next;
+	uint64_t ticks, tick_overruns;
+	int64_t tick_second; /* the engine's slot of the current tick */
+	int64_t tick_last_ns, tick_max_ns;
+	uint64_t tasks_started, tasks_failed;
+	uint64_t procevents_dropped_seen, rescans_forced;
+	struct evloop_timer *procevents_batch; /* set while the events fd rests */
+	int64_t next_publish_boot_ms;	       /* a young process becomes reportable then; 0 none */
+	struct health_server *health;
+	/* The agent's CPU time at the last ticks, for its CPU % (only with health). */
+	double cpu_ring_s[HEALTH_CPU_WINDOW_TICKS + 1];
+	int64_t cpu_ring_ms[HEALTH_CPU_WINDOW_TICKS + 1];
+	size_t cpu_ring_len, cpu_ring_next;
+	sigset_t stop_signals;
+};
+
+static inline int64_t agent_clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* agent.c */
+struct watched *agent_find_watched(struct agent *a, const char *id);
+/* A process as register shows it (new reference, NULL on ENOMEM). */
+json_t *agent_process_json(const struct discover_proc *p);
+/* Watches exactly the live processes whose service has a policy. */
+void agent_rewatch_all(struct agent *a);
+
+/* agent_policies.c */
+/* Installs (doc != NULL) or removes a service's policy, keeping it on disk
+ * when `persist`; a refused document is logged and changes nothing. */
+void agent_apply_policy(struct agent *a, const char *service, const char *version,
+			const json_t *doc, bool persist);
+/* Applies every policy kept in the policy directory. */
+void agent_load_persisted_policies(struct agent *a);
+/* uplink handler: a policy changed on the server. */
+void agent_on_policy(void *ctx, const char *service, const char *version, const json_t *doc);
+
+/* agent_tasks.c */
+void agent_on_manual_task(void *ctx, const json_t *task);
+void agent_on_task_started(void *ctx, const struct task_info *t);
+void agent_on_task_ended(void *ctx, const struct task_info *t);
+void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
+		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
+void agent_on_decision(const struct engine_decision *d, void *ctx);
+
+#endif
