@@ -26,6 +26,9 @@ cd "$(dirname "$0")/.."
 DURATION=60
 TRIGGERS=20
 WARMUP=10
+# BENCH_QUICK=1 (scripts/bench.sh): 5 s after 3 s warm-up, 3 triggers.
+# BENCH_FIGURES=FILE: the figures also as FIGURE lines for scripts/bench.sh.
+[[ ${BENCH_QUICK:-0} != 0 ]] && DURATION=5 TRIGGERS=3 WARMUP=3
 while (($#)); do
 	case "$1" in
 	--duration) DURATION=$2; shift 2 ;;
@@ -127,6 +130,10 @@ join "$TMP/ns0" "$TMP/ns1" | awk -v s0="$s0" -v s1="$s1" -v main="$AGENT" '
 echo "  rss:  $((rss_kb / 1024)) MB now, $((hwm_kb / 1024)) MB peak (target <= 30 MB)"
 echo "  tick: max $(awk -v t="$tick_max" 'BEGIN {printf "%.2f", t * 1000}') ms"
 echo "  host load average: $load0 at start, $load1 at end"
+figure() { [[ -z ${BENCH_FIGURES:-} ]] || echo "FIGURE $*" >>"$BENCH_FIGURES"; }
+figure "agent.cpu_pct $cpu_pct % <=0.2 - agent CPU watching 100 idle processes, 2 policies each, ${DURATION} s"
+figure "agent.rss_mb $(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}') MB <=30 agent.rss_peak_mb agent RSS at the end"
+figure "agent.rss_peak_mb $(awk -v k="$hwm_kb" 'BEGIN {printf "%.1f", k / 1024}') MB <=30 - agent peak RSS (VmHWM)"
 
 # ---- 2. trigger latency ----
 curl -sf -X PUT "$URL/api/v1/services/flip/policy" -H 'content-type: application/json' \
@@ -157,3 +164,7 @@ echo "  median $median ms, max $max ms (target <= 1000 ms)"
 # minus its tick's time is the agent's own part.
 awk '{d = ($1 - 500) % 1000; if (d < 0) d += 1000; print d}' "$TMP/starts" | sort -n >"$TMP/own"
 echo "  of which condition true (the tick) -> task started: median $(awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' "$TMP/own") ms, max $(tail -1 "$TMP/own") ms"
+[[ -z ${BENCH_FIGURES:-} ]] || {
+	awk '{printf "FIGURE agent.trigger_latency_ms %s ms <=1000 agent.tick_to_task_ms process turns busy -> task started, per trigger\n", $1}' "$TMP/latency"
+	awk '{printf "FIGURE agent.tick_to_task_ms %s ms lower - the tick that sees the condition -> task started, per task\n", $1}' "$TMP/own"
+} >>"$BENCH_FIGURES"
