@@ -52,7 +52,7 @@ for n in "${names[@]}"; do
 	: >"$work/$n.figures"
 	printf 'bench: %-12s ' "$n" >&2
 	if [[ ${BENCH_VERBOSE:-0} != 0 ]]; then
-		BENCH_FIGURES=$PWD/$work/$n.figures timeout --kill-after=10 "$TIMEOUT" "bench/$n.sh" 2>&1 | tee "$log" >&2
+		BENCH_FIGURES=$work/$n.figures timeout --kill-after=10 "$TIMEOUT" "bench/$n.sh" 2>&1 | tee "$log" >&2
 		rc=${PIPESTATUS[0]}
 	else
 		BENCH_FIGURES=$work/$n.figures timeout --kill-after=10 "$TIMEOUT" "bench/$n.sh" >"$log" 2>&1
