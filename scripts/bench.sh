@@ -44,6 +44,7 @@ trap 'rm -rf "$work"' EXIT
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1 /proc/loadavg)
+git_start=$(git describe --always --dirty 2>/dev/null || echo unknown) # the code measured
 echo "bench: ${names[*]}$( ((quick)) && echo ' (quick)'); outputs in $RESULTS/NAME.log" >&2
 for n in "${names[@]}"; do
 	log=$RESULTS/$n.log
@@ -72,17 +73,13 @@ done
 
 # The run's context, kept in the JSON beside the figures.
 node -e '
-const [started, quick, loadStart, names] = process.argv.slice(1);
-const fs = require("fs");
-const cp = require("child_process");
-let git = "unknown";
-try { git = cp.execSync("git describe --always --dirty", {encoding: "utf8"}).trim(); } catch {}
+const [started, quick, loadStart, names, git] = process.argv.slice(1);
 console.log(JSON.stringify({
   started, finished: new Date().toISOString().replace(/\.\d+Z$/, "Z"), quick: quick === "1",
   benchmarks_requested: names.split(" "), git,
   host: {cpus: require("os").cpus().length, kernel: require("os").release(),
          loadavg_start: Number(loadStart), loadavg_end: require("os").loadavg()[0]},
-}));' "$started" "$quick" "$load_start" "${names[*]}" >"$work/meta.json"
+}));' "$started" "$quick" "$load_start" "${names[*]}" "$git_start" >"$work/meta.json"
 
 # previous.json is the last complete run before this one.
 [[ -f $RESULTS/latest.json ]] && mv "$RESULTS/latest.json" "$RESULTS/previous.json"
