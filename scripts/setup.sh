@@ -20,6 +20,9 @@ PACKAGES=(
   linux-perf bpftrace
   # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
   nginx wrk python3 curl
+  # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
+  # system service is never used)
+  postgresql
 )
 
 missing=()

@@ -5,6 +5,8 @@
 #   5. core line coverage (gcov, must be 100 %)
 #   6. integration tests (node's test runner) against the sanitizer binary,
 #      with the web UI's browser tests, and tests/web/ (the UI's JS modules)
+#   7. the server's integration tests again on PostgreSQL: a throwaway
+#      cluster (scripts/pg-cluster.sh) started here and removed on exit
 # Prints a summary "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +37,22 @@ int_out=$(CONTPROF_BIN=$PWD/build/san/contprof timeout 1500 node --test tests/in
 grep -E '^ *(not )?ok [0-9]+ - |^# (tests|pass|fail) ' <<<"$int_out"
 int_pass=$(grep -E '^# pass ' <<<"$int_out" | awk '{print $3}'); int_fail=$(grep -E '^# fail ' <<<"$int_out" | awk '{print $3}')
 ((int_rc != 0)) && echo "$int_out" | grep -A30 '^not ok' | head -120
+
+step "server integration tests on PostgreSQL"
+pg_dir=$(mktemp -d /tmp/contprof-pg-XXXXXX)
+trap 'scripts/pg-cluster.sh stop "$pg_dir"' EXIT
+if pg_url=$(scripts/pg-cluster.sh start "$pg_dir"); then
+  pg_out=$(CONTPROF_TEST_PG=$pg_url CONTPROF_BIN=$PWD/build/san/contprof timeout 900 node --test \
+    tests/integration/server_agent.test.mjs tests/integration/server_query.test.mjs \
+    tests/integration/server_shared.test.mjs tests/integration/server_parity.test.mjs 2>&1); pg_rc=$?
+else
+  pg_out="# fail 1"; pg_rc=1
+fi
+grep -E '^ *(not )?ok [0-9]+ - |^# (tests|pass|fail) ' <<<"$pg_out"
+((pg_rc != 0)) && echo "$pg_out" | grep -A30 '^not ok' | head -120
+pg_pass=$(grep -E '^# pass ' <<<"$pg_out" | awk '{print $3}'); pg_fail=$(grep -E '^# fail ' <<<"$pg_out" | awk '{print $3}')
+int_pass=$(( ${int_pass:-0} + ${pg_pass:-0} )); int_fail=$(( ${int_fail:-0} + ${pg_fail:-0} ))
+((pg_rc != 0)) && int_rc=1
 
 sum() { grep -Eo '[0-9]+ passed, [0-9]+ failed$' <<<"$1" | tail -1; }
 read -r up _ uf _ <<<"$(sum "$unit_out")"; read -r sp _ sf _ <<<"$(sum "$san_out")"

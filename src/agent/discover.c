@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,19 @@ struct discover {
 	size_t n_procs, cap_procs;
 	uint64_t dropped;
 	uint64_t scans;
+	/* Processes the last scan saw match no rule, sorted by pid: a partial
+	 * scan skips their cmdline and exe reads (a rule can only start to
+	 * match by exec — an event and a probe — or by a process renaming
+	 * itself, which the full probe every DISCOVER_FULL_PROBE_EVERY scans
+	 * catches). */
+	struct unmatched *unmatched, *unmatched_next;
+	size_t n_unmatched, cap_unmatched, n_unmatched_next, cap_unmatched_next;
+	bool scanning_partial;
+};
+
+struct unmatched {
+	uint32_t pid;
+	uint64_t start_time_ticks;
 };
 
 static uint64_t fnv_add(uint64_t h, const char *s)
@@ -119,8 +133,50 @@ struct discover *discover_free(struct discover *d)
 	for (size_t i = 0; i < d->n_procs; i++)
 		proc_free(d->procs[i]);
 	free(d->procs);
+	free(d->unmatched);
+	free(d->unmatched_next);
 	free(d);
 	return NULL;
+}
+
+static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start_time_ticks)
+{
+	size_t lo = 0, hi = d->n_unmatched;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->unmatched[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < d->n_unmatched && d->unmatched[lo].pid == pid &&
+	       d->unmatched[lo].start_time_ticks == start_time_ticks;
+}
+
+/* Remembers an unmatched process for the next scan (best effort: on ENOMEM
+ * it is simply probed again). */
+static void note_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
+{
+	if (d->n_unmatched_next == d->cap_unmatched_next) {
+		size_t cap = d->cap_unmatched_next ? d->cap_unmatched_next * 2 : 256;
+		struct unmatched *grown = realloc(d->unmatched_next, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		d->unmatched_next = grown;
+		d->cap_unmatched_next = cap;
+	}
+	d->unmatched_next[d->n_unmatched_next++] =
+	    (struct unmatched){.pid = pid, .start_time_ticks = start_time_ticks};
+}
+
+static int cmp_unmatched(const void *a, const void *b)
+{
+	uint32_t x = ((const struct unmatched *)a)->pid, y = ((const struct unmatched *)b)->pid;
+
+	return x < y ? -1 : x > y;
 }
 
 size_t discover_count(const struct discover *d)
@@ -343,6 +399,10 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 		return 0;
 	if (known && known->start_time_ticks != st.start_time_ticks)
 		known = NULL; /* another process under the same pid */
+	if (d->scanning_partial && !known && was_unmatched(d, pid, st.start_time_ticks)) {
+		note_unmatched(d, pid, st.start_time_ticks);
+		return 0;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -354,6 +414,7 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 	if (rule < 0)
 		goto oom;
 	if ((size_t)rule == c->n_rules) {
+		note_unmatched(d, pid, st.start_time_ticks);
 		proc_free(p);
 		return 0;
 	}
@@ -615,6 +676,8 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 	dir = opendir(path);
 	if (!dir)
 		return -errno;
+	d->n_unmatched_next = 0;
+	d->scanning_partial = !full;
 	while ((de = readdir(dir)) != NULL) {
 		struct discover_proc *p = NULL;
 		uint32_t pid;
@@ -631,6 +694,22 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 		r = 0;
 	}
 	closedir(dir);
+	d->scanning_partial = false;
+	if (r == 0) {
+		/* This scan's unmatched set replaces the last one. */
+		struct unmatched *old = d->unmatched;
+		size_t old_cap = d->cap_unmatched;
+
+		if (d->n_unmatched_next)
+			qsort(d->unmatched_next, d->n_unmatched_next, sizeof(*d->unmatched_next),
+			      cmp_unmatched);
+		d->unmatched = d->unmatched_next;
+		d->n_unmatched = d->n_unmatched_next;
+		d->cap_unmatched = d->cap_unmatched_next;
+		d->unmatched_next = old;
+		d->cap_unmatched_next = old_cap;
+		d->n_unmatched_next = 0;
+	}
 	if (l->n)
 		qsort(l->items, l->n, sizeof(*l->items), cmp_pid);
 	return r;

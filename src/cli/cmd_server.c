@@ -14,7 +14,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: contprof server [--listen ADDR] [--store sqlite:PATH] [--token-file F]\n"
+		"usage: contprof server [--listen ADDR] [--store sqlite:PATH | postgresql://...]\n"
+		"                       [--token-file F]\n"
 		"                       [--retention-raw DUR] [--retention-rollup DUR]\n"
 		"                       [--retention-tasks DUR] [--retention-interval DUR]\n\n"
 		"Serves the agent API, the query API, /metrics and /healthz until SIGTERM or\n"
@@ -22,7 +23,9 @@ static void usage(FILE *out)
 		"options:\n"
 		"  --listen ADDR           HOST:PORT to listen on (default %s; port 0 picks\n"
 		"                          a free one). A non-loopback address needs a token.\n"
-		"  --store URL             sqlite:PATH (default %s)\n"
+		"  --store URL             sqlite:PATH (default %s), or\n"
+		"                          postgresql://USER@HOST:PORT/DB (libpq URL; several\n"
+		"                          servers may share one database)\n"
 		"  --token-file F          token agents and writers must send as\n"
 		"                          'Authorization: Bearer TOKEN' (or set CONTPROF_TOKEN)\n"
 		"  --retention-raw DUR     keep per-second metrics this long (default 1h)\n"
@@ -32,6 +35,7 @@ static void usage(FILE *out)
 		"                          batches (default 10s)\n\n"
 		"examples:\n"
 		"  contprof server --store sqlite:/var/lib/contprof/contprof.db\n"
+		"  contprof server --store postgresql://contprof@db.internal:5432/contprof\n"
 		"  CONTPROF_TOKEN=s3cret contprof server --listen 0.0.0.0:8080\n"
 		"  contprof server --listen [::1]:9090 --retention-tasks 30d\n",
 		SERVER_DEFAULT_LISTEN, SERVER_DEFAULT_STORE);

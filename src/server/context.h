@@ -2,7 +2,8 @@
  * route tables of routes_*.c. Internal to src/server/.
  *
  * The policy-sync hub lives here too: a generation number bumped (and
- * broadcast) whenever a policy changes or a manual task is created, which
+ * broadcast) whenever a policy changes or a manual task is created — here,
+ * or through another server sharing the store (store_watch) — which
  * long-polling agents wait on. Handlers read `struct server_ctx` through
  * http_request.ctx; everything in it is safe to use from any connection
  * thread.
@@ -66,6 +67,9 @@ void sync_notify(struct sync_hub *hub);
 bool sync_wait(struct sync_hub *hub, uint64_t seen, int64_t timeout_ms);
 /* Wakes every waiter for good (shutdown). */
 void sync_stop(struct sync_hub *hub);
+/* A store_change_fn (store.h) for the hub `hub`: another server sharing
+ * the store changed policies or manual tasks — bumps the generation. */
+void sync_store_changed(void *hub);
 
 extern const struct http_route routes_agent[];
 extern const size_t routes_agent_count;

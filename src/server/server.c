@@ -153,6 +153,11 @@ int server_start(const struct server_options *opts, struct server **ret)
 		return -ENOMEM;
 	}
 	s->sync_ready = true;
+	if (store_watch(s->ctx.store, sync_store_changed, &s->ctx.sync) < 0) {
+		log_error("server: cannot watch the store for other servers' changes");
+		server_stop(s);
+		return -EIO;
+	}
 	memcpy(s->routes + n, routes_query, routes_query_count * sizeof(*s->routes));
 	n += routes_query_count;
 	memcpy(s->routes + n, routes_tasks, routes_tasks_count * sizeof(*s->routes));
@@ -230,6 +235,7 @@ struct server *server_stop(struct server *s)
 	if (s->sync_ready)
 		sync_stop(&s->ctx.sync); /* wake long polls before joining them */
 	s->http = http_stop(s->http);
+	store_unwatch(s->ctx.store); /* no wake-up after the hub is gone */
 	if (s->sync_ready)
 		sync_destroy(&s->ctx.sync);
 	free(s->routes);

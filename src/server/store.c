@@ -6,7 +6,8 @@
  * for queries, so a long query (a flame graph) never waits behind ingest and
  * ingest never waits behind it (SQLite's WAL lets one writer and readers run
  * at once). Every write commits before returning, so a query issued after a
- * write sees it. */
+ * write sees it. A pooled backend (PostgreSQL) gets one handle: its pool
+ * already runs queries beside writes. */
 #include "server/store.h"
 
 #include <errno.h>
@@ -19,7 +20,8 @@
 const double store_latency_bounds_s[STORE_LATENCY_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
 							      0.025,  0.05,  0.1,    0.25,  1.0};
 
-static const struct store_ops *const backends[] = {&store_sqlite_ops};
+static const struct store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops,
+						   &store_postgres_ops};
 
 struct store {
 	const struct store_ops *ops;
@@ -52,7 +54,9 @@ struct store *store_open(const char *url, const struct store_options *opts, char
 	struct store *st;
 
 	if (!colon) {
-		snprintf(err, errlen, "store URL '%s' has no scheme (expected sqlite:PATH)", url);
+		snprintf(err, errlen,
+			 "store URL '%s' has no scheme (expected sqlite:PATH or postgresql://...)",
+			 url);
 		return NULL;
 	}
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
@@ -69,7 +73,7 @@ struct store *store_open(const char *url, const struct store_options *opts, char
 		st->ops = ops;
 		pthread_mutex_init(&st->latency_lock, NULL);
 		st->be = ops->open(colon + 1, opts, err, errlen);
-		if (st->be && strcmp(colon + 1, ":memory:") != 0)
+		if (st->be && !ops->pooled && strcmp(colon + 1, ":memory:") != 0)
 			st->rd = ops->open(colon + 1, opts, err, errlen);
 		else
 			st->rd = st->be;
@@ -77,7 +81,8 @@ struct store *store_open(const char *url, const struct store_options *opts, char
 			return store_close(st);
 		return st;
 	}
-	snprintf(err, errlen, "unsupported store '%.*s:' (this build knows sqlite:PATH)",
+	snprintf(err, errlen,
+		 "unsupported store '%.*s:' (this build knows sqlite:PATH and postgresql://...)",
 		 (int)(colon - url), url);
 	return NULL;
 }
@@ -93,6 +98,17 @@ struct store *store_close(struct store *st)
 	pthread_mutex_destroy(&st->latency_lock);
 	free(st);
 	return NULL;
+}
+
+int store_watch(struct store *st, store_change_fn fn, void *ctx)
+{
+	return st->ops->watch ? st->ops->watch(st->be, fn, ctx) : 0;
+}
+
+void store_unwatch(struct store *st)
+{
+	if (st && st->be && st->ops->unwatch)
+		st->ops->unwatch(st->be);
 }
 
 static int64_t mono_ns(void)

@@ -129,8 +129,10 @@ const char *store_op_name(enum store_op op);
 
 struct store;
 
-/* Opens the store named by `url` ("sqlite:PATH"; PATH is created). Returns
- * the store or NULL, with a readable reason in `err` (errlen bytes). */
+/* Opens the store named by `url` ("sqlite:PATH", PATH is created; or
+ * "postgresql://user@host:port/db", also "postgres://", the schema is
+ * created and migrated). Returns the store or NULL, with a readable reason
+ * in `err` (errlen bytes). */
 struct store *store_open(const char *url, const struct store_options *opts, char *err,
 			 size_t errlen);
 /* Closes and frees; accepts NULL; returns NULL. */
@@ -138,6 +140,19 @@ struct store *store_close(struct store *st);
 
 /* Copies the latency histogram of `op` (thread-safe snapshot). */
 void store_latency_snapshot(struct store *st, enum store_op op, struct store_latency *ret);
+
+/* Called, from a thread of the backend, when policies or pending manual
+ * tasks may have changed in a way this process did not write itself —
+ * another server sharing the store wrote them, or the backend lost track
+ * (reconnected) and cannot tell. Must be quick and thread-safe. */
+typedef void (*store_change_fn)(void *ctx);
+/* Starts watching for such changes (PostgreSQL: LISTEN on a dedicated
+ * connection). A backend no other process can share (SQLite) does nothing
+ * and returns 0. One watcher per store; 0 or -errno. */
+int store_watch(struct store *st, store_change_fn fn, void *ctx);
+/* Stops the watcher and joins its thread: fn is not called after this
+ * returns. Safe when none was started. */
+void store_unwatch(struct store *st);
 
 /* --- policies --- */
 /* Stores the canonical document `doc` with its version for `service`. */
@@ -230,6 +245,10 @@ int store_retention(struct store *st, int64_t now_ms, bool *ret_more);
 struct store_backend;
 struct store_ops {
 	const char *scheme;
+	/* The backend runs concurrent calls itself (a connection pool): one
+	 * handle serves writes and queries. Otherwise store.c opens a second
+	 * handle for queries. */
+	bool pooled;
 	struct store_backend *(*open)(const char *path, const struct store_options *opts, char *err,
 				      size_t errlen);
 	void (*close)(struct store_backend *be);
@@ -266,8 +285,13 @@ struct store_ops {
 	int (*put_topology)(struct store_backend *, const char *, const json_t *, int64_t);
 	int (*get_topology)(struct store_backend *, const char *, json_t **);
 	int (*retention)(struct store_backend *, int64_t, bool *);
+	/* Optional (NULL: nothing to watch). */
+	int (*watch)(struct store_backend *, store_change_fn, void *);
+	void (*unwatch)(struct store_backend *);
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;	  /* postgresql:// */
+extern const struct store_ops store_postgres_ops; /* postgres://, the same backend */
 
 #endif

@@ -1,5 +1,8 @@
 /* sync: the policy-sync hub of context.h — a generation counter under a
- * mutex and a condition variable on the monotonic clock. */
+ * mutex and a condition variable on the monotonic clock. Writes through
+ * this server bump it directly (sync_notify); writes through another server
+ * sharing a PostgreSQL store reach it through the store's change listener
+ * (sync_store_changed). */
 #include <errno.h>
 #include <time.h>
 
@@ -48,6 +51,11 @@ void sync_notify(struct sync_hub *hub)
 	hub->generation++;
 	pthread_cond_broadcast(&hub->cond);
 	pthread_mutex_unlock(&hub->lock);
+}
+
+void sync_store_changed(void *hub)
+{
+	sync_notify(hub);
 }
 
 void sync_stop(struct sync_hub *hub)

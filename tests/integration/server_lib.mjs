@@ -1,16 +1,51 @@
 // Helpers for the server's integration tests: start `contprof server` on a
-// free loopback port with a fresh SQLite store, talk JSON to it over real
-// HTTP, and stop it (SIGTERM) checking it exits 0 — under the sanitizer
-// build a leak or UB makes that exit code non-zero.
+// free loopback port with a fresh store, talk JSON to it over real HTTP, and
+// stop it (SIGTERM) checking it exits 0 — under the sanitizer build a leak
+// or UB makes that exit code non-zero.
+//
+// The store is SQLite (a fresh file) unless CONTPROF_TEST_PG names a
+// PostgreSQL server (postgresql://USER@HOST:PORT/DB, e.g. the throwaway
+// cluster of scripts/pg-cluster.sh): then every server gets a fresh
+// database of its own, dropped when it stops. Tests run the same code path
+// on both stores; freshStore() gives a store two servers can share.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { start, waitFor } from './lib.mjs';
 
-export async function startServer({ listen = '127.0.0.1:0', args = [], env = {} } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-server-'));
-  const child = start(['server', '--listen', listen, '--store', `sqlite:${dir}/store.db`, ...args],
+export const PG_BASE = process.env.CONTPROF_TEST_PG || '';
+export const STORE_KIND = PG_BASE ? 'postgresql' : 'sqlite';
+
+function psql(sql) {
+  const r = spawnSync('psql', [PG_BASE, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `psql ${sql}: ${r.stderr}`);
+  return r.stdout;
+}
+
+// A new empty store: {url, drop()} — a SQLite file in a temporary
+// directory, or a new database on CONTPROF_TEST_PG.
+export function freshStore() {
+  if (!PG_BASE) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-server-'));
+    return { url: `sqlite:${dir}/store.db`, dir, drop: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `contprof_t${crypto.randomBytes(6).toString('hex')}`;
+  psql(`CREATE DATABASE ${name}`);
+  const url = new URL(PG_BASE);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), dir: null, drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+// Starts a server on a fresh store, or on `store` (from freshStore(), then
+// the caller drops it) when given; `verbose` turns its debug log on.
+export async function startServer({ listen = '127.0.0.1:0', args = [], env = {}, store, verbose = false } = {}) {
+  const owned = !store;
+  const st = store || freshStore();
+  const dir = st.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-server-'));
+  const child = start([...(verbose ? ['-v'] : []), 'server', '--listen', listen, '--store', st.url, ...args],
     { env: { ...process.env, ...env } });
   const port = await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`server exited early: ${child.err()}`);
@@ -19,10 +54,11 @@ export async function startServer({ listen = '127.0.0.1:0', args = [], env = {} 
   }, { what: 'server listening' });
   const url = `http://127.0.0.1:${port}`;
   return {
-    url, port, child, dir,
+    url, port, child, dir, store: st,
     async stop() {
       const { code, signal } = await child.stop('SIGTERM');
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (owned) st.drop();
+      if (!st.dir) fs.rmSync(dir, { recursive: true, force: true });
       assert.equal(code, 0, `server exit code (signal ${signal}); stderr:\n${child.err()}`);
       assert.match(child.err(), /server: stopped/);
     },

@@ -80,7 +80,7 @@ TEST(store_refuses_unknown_scheme_and_empty_path)
 	char err[256];
 
 	store_options_default(&o);
-	CHECK(store_open("postgresql://x", &o, err, sizeof(err)) == NULL);
+	CHECK(store_open("mysql://x", &o, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "unsupported store") != NULL);
 	CHECK(store_open("nocolon", &o, err, sizeof(err)) == NULL);
 	CHECK(store_open("sqlite:", &o, err, sizeof(err)) == NULL);
