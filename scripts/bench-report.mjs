@@ -15,7 +15,8 @@
 //
 // This file reads those lines and owns everything after: median, min and max
 // per figure, the one table, bench/results/latest.json, and the comparison of
-// two such files. It measures nothing.
+// two such files (a figure measured once on either side is never flagged:
+// it has no range). It measures nothing.
 //
 //   node scripts/bench-report.mjs summarize FIGURES RUNS META OUT_JSON
 //       FIGURES: the FIGURE lines; RUNS: "benchmark exit_code seconds log" lines;
@@ -183,13 +184,15 @@ export function compare(prev, latest) {
     const change = p.median === 0 ? null : (100 * (f.median - p.median)) / Math.abs(p.median);
     const apart = f.min > p.max || f.max < p.min;
     let verdict = 'within noise';
-    if (apart) {
+    if (f.runs < 2 || p.runs < 2) {
+      // One run has no range: a change cannot be told from the noise.
+      verdict = 'one run: no range to judge';
+    } else if (apart) {
       const higher = f.median > p.median;
       const better = f.better || p.better;
       if (!better) verdict = 'changed (beyond noise)';
       else if ((better === 'higher') === higher) { verdict = 'better'; improvements++; }
       else { verdict = 'REGRESSION'; regressions++; }
-      if (f.runs < 2 || p.runs < 2) verdict += ' (1 run: no range)';
     }
     rows.push([f.name, `${fmt(p.median)} [${fmt(p.min)}-${fmt(p.max)}]`,
       `${fmt(f.median)} [${fmt(f.min)}-${fmt(f.max)}] ${f.unit}`,
