@@ -66,7 +66,7 @@ WEB_OBJ   := $(BUILD)/obj/web/webui_assets.o
 LIB_OBJ   += $(WEB_OBJ)
 
 .SECONDARY:
-.PHONY: all unit test format format-check clean bench
+.PHONY: all unit test format format-check clean bench bench-compare
 all: $(BUILD)/contprof $(TEST_BIN) $(FIXTURE_BIN)
 
 # Test fixtures (workloads and servers the integration tests run): clang with
@@ -132,8 +132,12 @@ unit: $(TEST_BIN) $(FIXTURE_BIN)
 test:
 	@scripts/test.sh
 
+# make bench [QUICK=1] [BENCH="flame httpmon"]: see scripts/bench.sh
 bench: all
-	@scripts/bench.sh
+	@$(if $(filter-out 0,$(QUICK)),BENCH_QUICK=1 )scripts/bench.sh $(BENCH)
+
+bench-compare:
+	@node scripts/bench-report.mjs compare bench/results/previous.json bench/results/latest.json
 
 FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 2>/dev/null)
 format-check:

@@ -17,6 +17,9 @@
 #     the tick that sees the change (up to a second); "condition true ->
 #     task started" alone (the tick to the task's start_time) is printed too.
 #
+#  3. Policy propagation: PROPAGATIONS policy changes, each from the PUT to
+#     the agent's log line that applies it; median and max. Target <= 2 s.
+#
 # usage: bench/agent.sh [--duration SECONDS] [--triggers N]
 #   Runs as root; builds first. Uses build/contprof (not the sanitizer build).
 #   The host is shared: figures vary with its load (printed alongside).
@@ -26,11 +29,15 @@ cd "$(dirname "$0")/.."
 DURATION=60
 TRIGGERS=20
 WARMUP=10
+# BENCH_QUICK=1 (scripts/bench.sh): 5 s after 3 s warm-up, 3 triggers.
+# BENCH_FIGURES=FILE: the figures also as FIGURE lines for scripts/bench.sh.
+PROPAGATIONS=10
+[[ ${BENCH_QUICK:-0} != 0 ]] && DURATION=5 TRIGGERS=3 WARMUP=3 PROPAGATIONS=3
 while (($#)); do
 	case "$1" in
 	--duration) DURATION=$2; shift 2 ;;
 	--triggers) TRIGGERS=$2; shift 2 ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/agent.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -127,6 +134,10 @@ join "$TMP/ns0" "$TMP/ns1" | awk -v s0="$s0" -v s1="$s1" -v main="$AGENT" '
 echo "  rss:  $((rss_kb / 1024)) MB now, $((hwm_kb / 1024)) MB peak (target <= 30 MB)"
 echo "  tick: max $(awk -v t="$tick_max" 'BEGIN {printf "%.2f", t * 1000}') ms"
 echo "  host load average: $load0 at start, $load1 at end"
+figure() { [[ -z ${BENCH_FIGURES:-} ]] || echo "FIGURE $*" >>"$BENCH_FIGURES"; }
+figure "agent.cpu_pct $cpu_pct % <=0.2 - agent CPU watching 100 idle processes, 2 policies each, ${DURATION} s"
+figure "agent.rss_mb $(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}') MB <=30 agent.rss_peak_mb agent RSS at the end"
+figure "agent.rss_peak_mb $(awk -v k="$hwm_kb" 'BEGIN {printf "%.1f", k / 1024}') MB <=30 - agent peak RSS (VmHWM)"
 
 # ---- 2. trigger latency ----
 curl -sf -X PUT "$URL/api/v1/services/flip/policy" -H 'content-type: application/json' \
@@ -157,3 +168,29 @@ echo "  median $median ms, max $max ms (target <= 1000 ms)"
 # minus its tick's time is the agent's own part.
 awk '{d = ($1 - 500) % 1000; if (d < 0) d += 1000; print d}' "$TMP/starts" | sort -n >"$TMP/own"
 echo "  of which condition true (the tick) -> task started: median $(awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' "$TMP/own") ms, max $(tail -1 "$TMP/own") ms"
+# ---- 3. policy propagation: server write -> agent applied ----
+# Each of PROPAGATIONS policy changes (a new ON_CPU threshold that never
+# holds) is timed from just before the PUT to the agent's own log line
+# "policy of S applied" (its millisecond timestamp: same host, same clock).
+: >"$TMP/propagation"
+for i in $(seq "$PROPAGATIONS"); do
+	k=$((i % 10))
+	before=$(grep -c "policy of bench-$k applied" "$TMP/agent.log" || true)
+	t0=$(date +%s%3N)
+	curl -sf -X PUT "$URL/api/v1/services/bench-$k/policy" -H 'content-type: application/json' \
+		-d "{\"service\": \"bench-$k\", \"targets\": [
+		      {\"target\": \"ON_CPU\", \"items\": [{\"monitor\": \"PROCESS_CPU\", \"threshold\": $((50 + i)), \"period\": 10, \"count\": 5}]}]}" \
+		>/dev/null
+	wait_for "[ \$(grep -c 'policy of bench-$k applied' '$TMP/agent.log') -gt $before ]" 10
+	ts=$(grep "policy of bench-$k applied" "$TMP/agent.log" | tail -1 | cut -d' ' -f1)
+	echo $(($(date -d "$ts" +%s%3N) - t0)) >>"$TMP/propagation"
+done
+sort -n "$TMP/propagation" >"$TMP/propagation.sorted"
+echo "policy propagation (server write -> agent applied): $PROPAGATIONS changes"
+echo "  median $(awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' "$TMP/propagation.sorted") ms, max $(tail -1 "$TMP/propagation.sorted") ms (target <= 2000 ms)"
+
+[[ -z ${BENCH_FIGURES:-} ]] || {
+	awk '{printf "FIGURE agent.policy_propagation_ms %s ms <=2000 - server policy write -> agent applied, per change\n", $1}' "$TMP/propagation"
+	awk '{printf "FIGURE agent.trigger_latency_ms %s ms <=1000 agent.tick_to_task_ms process turns busy -> task started, per trigger\n", $1}' "$TMP/latency"
+	awk '{printf "FIGURE agent.tick_to_task_ms %s ms lower - the tick that sees the condition -> task started, per task\n", $1}' "$TMP/own"
+} >>"$BENCH_FIGURES"

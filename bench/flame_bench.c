@@ -5,7 +5,12 @@
  * written as d3-flame-graph JSON, and the same samples encoded as gzipped
  * pprof. Two input shapes: one line per sample (60 000 lines, the worst
  * case) and one line per distinct stack (5 000 lines, what a GROUP BY on the
- * store gives). Each figure is the median, min and max of RUNS runs.
+ * store gives). Each figure is the median, min and max of FLAME_BENCH_RUNS
+ * runs (default and maximum RUNS_MAX).
+ *
+ * With BENCH_FIGURES=FILE in the environment, every run's time is also
+ * appended to FILE as a line for scripts/bench.sh:
+ *   FIGURE name value unit target peer label
  *
  * Built and run by bench/flame.sh.
  */
@@ -26,11 +31,14 @@
 #define NAMES	      3000
 #define DEPTH_MIN     10
 #define DEPTH_MAX     40
-#define RUNS	      9
+#define RUNS_MAX      9
 #define ONCPU_HZ      99
 #define TEXT_MAX      (64u << 20)
 #define NAME_MAX_LEN  128
 #define MAX_OFFCPU_NS 50000000 /* one switch stays off the CPU up to 50 ms */
+
+static int runs = RUNS_MAX;
+static FILE *figures; /* BENCH_FIGURES, or NULL */
 
 static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
 
@@ -163,11 +171,21 @@ static int compare_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void report(const char *what, double *ms)
+/* Prints the median, min and max of `ms`; with BENCH_FIGURES, also each run
+ * as figure `key`.`part` (see the top of this file for the line). */
+static void report(const char *what, double *ms, const char *key, const char *part,
+		   const char *target, const char *peer)
 {
-	qsort(ms, RUNS, sizeof(*ms), compare_double);
-	printf("  %-52s median %7.2f ms  min %7.2f  max %7.2f\n", what, ms[RUNS / 2], ms[0],
-	       ms[RUNS - 1]);
+	int run;
+
+	if (figures && part) {
+		for (run = 0; run < runs; run++)
+			fprintf(figures, "FIGURE flame.%s.%s %.3f ms %s %s %s: %s\n", key, part,
+				ms[run], target, peer, key, what);
+	}
+	qsort(ms, (size_t)runs, sizeof(*ms), compare_double);
+	printf("  %-52s median %7.2f ms  min %7.2f  max %7.2f\n", what, ms[runs / 2], ms[0],
+	       ms[runs - 1]);
 }
 
 struct pprof_ctx {
@@ -186,9 +204,12 @@ static int add_to_pprof(void *ctx, const struct flame_sample *s)
 }
 
 /* Tree + JSON (and the parts), then pprof, for one input text. */
-static void bench_text(const char *label, const char *text, size_t len, enum flame_fields fields)
+static void bench_text(const char *label, const char *key, const char *text, size_t len,
+		       enum flame_fields fields)
 {
-	double build[RUNS], json[RUNS], total[RUNS], folded[RUNS], pprof[RUNS], dumps[RUNS];
+	double build[RUNS_MAX], json[RUNS_MAX], total[RUNS_MAX], folded[RUNS_MAX], pprof[RUNS_MAX],
+	    dumps[RUNS_MAX];
+	char jansson_figure[128];
 	enum flame_aggregate agg =
 	    fields == FLAME_FIELDS_COUNT ? FLAME_AGGREGATE_COUNT : FLAME_AGGREGATE_DURATION;
 	size_t json_len = 0, folded_len = 0, gz_len = 0;
@@ -200,7 +221,7 @@ static void bench_text(const char *label, const char *text, size_t len, enum fla
 
 	pprof_options_init(&o, fields == FLAME_FIELDS_COUNT ? PPROF_ON_CPU : PPROF_OFF_CPU,
 			   ONCPU_HZ);
-	for (run = 0; run < RUNS; run++) {
+	for (run = 0; run < runs; run++) {
 		struct flame_tree *t = flame_tree_new(NULL);
 		struct pprof_ctx pc = {.period = o.period, .offcpu = fields != FLAME_FIELDS_COUNT};
 		double t0 = now_ms(), t1, t2;
@@ -250,7 +271,7 @@ static void bench_text(const char *label, const char *text, size_t len, enum fla
 	/* jansson, for comparison: only dumping the same document (building its
 	 * json_t tree would cost more again), in a loop of its own so that
 	 * freeing its 80 000 objects does not slow the runs above. */
-	for (run = 0; run < RUNS; run++) {
+	for (run = 0; run < runs; run++) {
 		json_t *doc = json_loadb(json_doc, json_len, 0, NULL);
 		double t0 = now_ms();
 		char *dumped;
@@ -266,12 +287,14 @@ static void bench_text(const char *label, const char *text, size_t len, enum fla
 	free(json_doc);
 	printf("%s: %u nodes, %u names, JSON %zu bytes, folded %zu bytes, pprof.gz %zu bytes\n",
 	       label, st.nodes, st.names, json_len, folded_len, gz_len);
-	report("parse + tree build", build);
-	report("tree -> d3 JSON", json);
-	report("TOTAL parse + build + JSON", total);
-	report("(jansson json_dumps of the same document alone)", dumps);
-	report("tree -> folded text", folded);
-	report("TOTAL pprof: parse + encode + gzip", pprof);
+	snprintf(jansson_figure, sizeof(jansson_figure), "flame.%s.jansson_dumps_ms", key);
+	report("parse + tree build", build, key, NULL, "-", "-");
+	report("tree -> d3 JSON", json, key, "json_ms", "lower", jansson_figure);
+	report("TOTAL parse + build + JSON", total, key, "total_ms", "<100", "-");
+	report("(jansson json_dumps of the same document alone)", dumps, key, "jansson_dumps_ms",
+	       "-", "-");
+	report("tree -> folded text", folded, key, NULL, "-", "-");
+	report("TOTAL pprof: parse + encode + gzip", pprof, key, "pprof_ms", "lower", "-");
 }
 
 /* The gzip level of pprof: time and size of levels 1 and 6 on one profile. */
@@ -317,30 +340,54 @@ static void bench_gzip_levels(const char *text, size_t len)
 
 int main(void)
 {
+	const char *runs_env = getenv("FLAME_BENCH_RUNS"), *figures_path = getenv("BENCH_FIGURES");
 	char *per_sample, *per_stack;
 	size_t per_sample_len, per_stack_len;
 	unsigned i;
 
+	if (runs_env) {
+		char *end;
+		long n = strtol(runs_env, &end, 10);
+
+		if (*end || n < 1 || n > RUNS_MAX) {
+			fprintf(stderr, "flame_bench: FLAME_BENCH_RUNS must be 1 to %d\n",
+				RUNS_MAX);
+			return 2;
+		}
+		runs = (int)n;
+	}
+	if (figures_path && *figures_path) {
+		figures = fopen(figures_path, "ae");
+		if (!figures) {
+			fprintf(stderr, "flame_bench: %s: %s\n", figures_path, strerror(errno));
+			return 1;
+		}
+	}
+
 	make_names();
 	make_stacks();
 	printf("flame_bench: %d samples over %d stacks of depth %d-%d, %d runs each\n", SAMPLES,
-	       STACKS, DEPTH_MIN, DEPTH_MAX, RUNS);
+	       STACKS, DEPTH_MIN, DEPTH_MAX, runs);
 
 	make_texts(0, &per_sample, &per_sample_len, &per_stack, &per_stack_len);
-	bench_text("on-CPU, 60 000 lines (one per sample)", per_sample, per_sample_len,
-		   FLAME_FIELDS_COUNT);
-	bench_text("on-CPU, 5 000 lines (one per stack)", per_stack, per_stack_len,
-		   FLAME_FIELDS_COUNT);
+	bench_text("on-CPU, 60 000 lines (one per sample)", "oncpu_60k_lines", per_sample,
+		   per_sample_len, FLAME_FIELDS_COUNT);
+	bench_text("on-CPU, 5 000 lines (one per stack)", "oncpu_5k_stacks", per_stack,
+		   per_stack_len, FLAME_FIELDS_COUNT);
 	bench_gzip_levels(per_sample, per_sample_len);
 	free(per_sample);
 	free(per_stack);
 
 	make_texts(1, &per_sample, &per_sample_len, &per_stack, &per_stack_len);
-	bench_text("off-CPU, 60 000 lines, aggregate=duration", per_sample, per_sample_len,
-		   FLAME_FIELDS_COUNT_DURATION);
+	bench_text("off-CPU, 60 000 lines, aggregate=duration", "offcpu_60k_lines", per_sample,
+		   per_sample_len, FLAME_FIELDS_COUNT_DURATION);
 	free(per_sample);
 	free(per_stack);
 	for (i = 0; i < STACKS; i++)
 		free(stack_text[i]);
+	if (figures && fclose(figures) != 0) {
+		fprintf(stderr, "flame_bench: %s: %s\n", figures_path, strerror(errno));
+		return 1;
+	}
 	return 0;
 }

@@ -22,9 +22,15 @@
 #
 # Usage: bench/httpmon.sh            (RUNS=5 DURATION=20 by default)
 #        RUNS=3 DURATION=10 CONFIGS="none ours" bench/httpmon.sh
+#        BENCH_QUICK=1: RUNS=1 DURATION=3 STATS_RUNS=1 (checks that it runs)
+# BENCH_FIGURES=FILE: each round's req/s and ratio, each stats run's
+# us/request, also as FIGURE lines for scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [[ ${BENCH_QUICK:-0} != 0 ]]; then
+	RUNS=${RUNS:-1} DURATION=${DURATION:-3} STATS_RUNS=${STATS_RUNS:-1}
+fi
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-20}
 CONNS=${CONNS:-50}
@@ -120,9 +126,16 @@ start_config() {
 	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
 }
 
+# bpftrace can miss a SIGINT that arrives while it attaches and then runs on:
+# the signal is repeated every 2 s, TERM and KILL last.
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
 stop_config() {
 	if [[ -n $mon_pid ]]; then
-		kill -INT "$mon_pid" 2>/dev/null || true
+		local sig
+		for sig in INT INT INT TERM KILL; do
+			kill -"$sig" "$mon_pid" 2>/dev/null || break
+			for _ in $(seq 20); do alive "$mon_pid" || break 2; sleep 0.1; done
+		done
 		wait "$mon_pid" 2>/dev/null || true
 		mon_pid=''
 	fi
@@ -134,6 +147,11 @@ run_wrk() {
 	out=$(taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$PORT/index.html")
 	awk '/Requests\/sec/ {rps=$2} / requests in / {n=$1} END {print rps, n}' <<<"$out"
 }
+
+# figure NAME VALUE UNIT TARGET PEERS LABEL: one FIGURE line for scripts/bench.sh.
+figure() { [[ -z ${BENCH_FIGURES:-} ]] || echo "FIGURE $*" >>"$BENCH_FIGURES"; }
+# The figure of the reference for configuration $1's, if it runs.
+peer_of() { [[ $1 == ours && " $CONFIGS " == *" bpftrace "* ]] && echo "httpmon.bpftrace_$2" || echo -; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -151,6 +169,9 @@ for round in $(seq "$RUNS"); do
 		# Each round's ratio to that round's "none": neighbours' load moves
 		# both alike, so these vary less than the raw rates.
 		[[ -n ${none_rps:-} ]] && awk -v a="$rps" -v b="$none_rps" 'BEGIN {print a / b}' >>"$work/ratio.$cfg"
+		figure "httpmon.${cfg}_rps $rps req/s higher - nginx requests/s, $cfg"
+		[[ $cfg != none && -n ${none_rps:-} ]] && figure "httpmon.${cfg}_ratio $(tail -1 "$work/ratio.$cfg") ratio higher" \
+			"$(peer_of "$cfg" ratio) nginx requests/s with $cfg / without, same round"
 		printf 'round %d  %-12s %10.0f req/s\n' "$round" "$cfg" "$rps"
 	done
 done
@@ -168,6 +189,9 @@ for round in $(seq "$STATS_RUNS"); do
 		us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", t / n / 1000}')
 		per_run=$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN {printf "%.0f", c ? t / c : 0}')
 		echo "$us" >>"$work/us.$cfg"
+		target=lower; [[ $cfg == ours ]] && target='<=1'
+		figure "httpmon.${cfg}_bpf_us_per_request $us us $target $(peer_of "$cfg" bpf_us_per_request)" \
+			"BPF run time per nginx request, $cfg"
 		printf 'stats %d  %-12s %10.0f req/s  %7.3f us BPF/request  %5s ns/program run  %.1f runs/request\n' \
 			"$round" "$cfg" "$rps" "$us" "$per_run" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print c / n}')"
 	done

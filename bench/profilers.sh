@@ -13,10 +13,11 @@
 # frames of the last run of each, side by side (bench/frames.mjs).
 #
 #   bench/profilers.sh [RUNS [SECONDS]]     (root; `make` first)
+# BENCH_QUICK=1: 2 runs of 3 s. BENCH_FIGURES=FILE: every run's cost (and
+# the frame agreement) also as FIGURE lines for scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${1:-3}
-SECONDS_PER_RUN=${2:-10}
+if [[ ${BENCH_QUICK:-0} != 0 ]]; then RUNS=${1:-2} SECONDS_PER_RUN=${2:-3}; else RUNS=${1:-3} SECONDS_PER_RUN=${2:-10}; fi
 HZ=99
 BIN=${CONTPROF_BIN:-build/contprof}
 OUT=$(mktemp -d /tmp/contprof-bench-XXXXXX)
@@ -76,6 +77,17 @@ report() {
       l, c, b/1e6, n, (n>0 ? sprintf("%.2f us/run", b/n/1e3) : "-"), 100*(c + b/1e9)/s }'
 }
 
+# figures NAME FIGURE PEERS LABEL: with BENCH_FIGURES, each run of NAME as
+# FIGURE (% of a CPU) and, when it ran BPF programs, FIGURE_bpf_us (per run
+# of the program: per sample or per switch).
+figures() {
+  [[ -n ${BENCH_FIGURES:-} ]] || return 0
+  awk -v s="$SECONDS_PER_RUN" -v f="$2" -v p="$3" -v l="$4" '{
+    printf "FIGURE %s_cpu_pct %.4f %% lower %s %s: tool CPU + BPF run time, %% of one CPU\n", f, 100*($1 + $2/1e9)/s, p, l
+    if ($3 > 0) printf "FIGURE %s_bpf_us %.3f us lower - %s: BPF run time per program run\n", f, $2/$3/1e3, l
+  }' "$OUT/$1.cost" >>"$BENCH_FIGURES"
+}
+
 echo
 echo "on-CPU cost, medians of $RUNS runs of $SECONDS_PER_RUN s:"
 report ours "contprof (debug profile)"
@@ -83,8 +95,18 @@ report perf "perf record -F $HZ -g"
 paste -d' ' "$OUT/perf.cost" "$OUT/perfscript.cost" | awk '{print $1+$4, 0, 0}' >"$OUT/perfall.cost"
 report perfall "perf record + perf script"
 report bpftrace "bpftrace profile:hz:$HZ"
+figures ours oncpu.contprof oncpu.perf_record_cpu_pct,oncpu.perf_record_script_cpu_pct,oncpu.bpftrace_cpu_pct "contprof ON_CPU at $HZ Hz"
+figures perf oncpu.perf_record - "perf record -F $HZ -g"
+figures perfall oncpu.perf_record_script - "perf record + perf script"
+figures bpftrace oncpu.bpftrace - "bpftrace profile:hz:$HZ"
 echo
-node bench/frames.mjs ours="$OUT/ours.folded" perf="$OUT/perf.script" bpftrace="$OUT/bpftrace.out"
+node bench/frames.mjs ours="$OUT/ours.folded" perf="$OUT/perf.script" bpftrace="$OUT/bpftrace.out" | tee "$OUT/frames.txt"
+# "agreement ours vs perf: 9/10 frames in both top-10s, max share difference 1.2 points"
+[[ -z ${BENCH_FIGURES:-} ]] || awk '/^agreement ours vs/ {
+  tool = $4; sub(":", "", tool); split($5, c, "/")
+  printf "FIGURE oncpu.top10_common_%s %d frames higher - top-10 frames ours and %s have in common (last run)\n", tool, c[1], tool
+  printf "FIGURE oncpu.top10_maxdiff_%s %s points lower - largest inclusive-share difference over our top-10 frames, ours vs %s (last run)\n", tool, $(NF-1), tool
+}' "$OUT/frames.txt" >>"$BENCH_FIGURES"
 
 # Off-CPU: our profiler on the blocker fixture; the program runs on every
 # context switch of the machine, so its cost per run is the figure to watch.
@@ -100,4 +122,5 @@ done
 echo
 echo "off-CPU cost (blocker: 100 ms sleeps + 10 ms futex waits), medians of $RUNS runs:"
 report offcpu "contprof OFF_CPU (sched_switch)"
+figures offcpu offcpu.contprof - "contprof OFF_CPU on blocker"
 grep -E 'blocks' "$OUT/offcpu.err" | tail -1 | sed 's/^/  /'

@@ -2,7 +2,7 @@
 # Server benchmark: builds contprof, starts `contprof server` on a free
 # loopback port with a temporary SQLite store, plays many agents against it
 # (bench/server_bench.mjs) and prints ingest rates and flame-graph latency.
-#   bench/server.sh [--agents N] [--seconds S]
+#   bench/server.sh [--agents N] [--seconds S] [--rounds R]   (BENCH_QUICK, BENCH_FIGURES: see bench/server_bench.mjs)
 # SERVER_VERBOSE=1 SERVER_LOG=FILE keeps a debug log (flame timings per request).
 set -euo pipefail
 cd "$(dirname "$0")/.."

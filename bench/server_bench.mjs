@@ -4,15 +4,23 @@
 //     stack row carries count 1, so rows == samples),
 //   - the latency of building a flame graph (GET .../flamegraph) for a
 //     10-minute task with 60 000 samples over 5 000 distinct stacks.
-// Usage: node bench/server_bench.mjs URL [--agents N] [--seconds S]
+// Usage: node bench/server_bench.mjs URL [--agents N] [--seconds S] [--rounds R]
 // (bench/server.sh starts a server on a temporary store and runs this.)
+// The two ingest phases alternate over R rounds (default 3; BENCH_QUICK=1:
+// 2 rounds of 1 s); with BENCH_FIGURES=FILE every round's rates and every
+// flame graph request's time are appended as FIGURE lines (scripts/bench.sh).
+import fs from 'node:fs';
+
+const QUICK = (process.env.BENCH_QUICK || '0') !== '0';
+const figure = (line) => { if (process.env.BENCH_FIGURES) fs.appendFileSync(process.env.BENCH_FIGURES, `FIGURE ${line}\n`); };
 const url = process.argv[2];
 const arg = (name, def) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const AGENTS = arg('--agents', 8);
-const SECONDS = arg('--seconds', 5);
+const SECONDS = arg('--seconds', QUICK ? 1 : 5);
+const ROUNDS = arg('--rounds', QUICK ? 2 : 3);
 const PROCS_PER_AGENT = 50;
 const MONITORS = ['PROCESS_CPU', 'PROCESS_THREAD_COUNT'];
 const POINT_SECONDS_PER_BATCH = 60; // one upload per minute of data per agent
@@ -53,13 +61,18 @@ async function registerAgents() {
   }
 }
 
+// Each agent's next batch: rounds continue where the last one stopped, so
+// no point repeats (the store ignores duplicates) and all stay in the past.
+const nextBatch = new Array(AGENTS).fill(0);
+const metricsT0 = Date.now() - 3600e3 + 120e3; // inside the raw retention
+
 async function metricsPhase() {
-  const t0 = Date.now() - 3600e3 + 120e3; // inside the raw retention
+  const t0 = metricsT0;
   let points = 0;
   const deadline = performance.now() + SECONDS * 1000;
   const start = performance.now();
   await Promise.all(Array.from({ length: AGENTS }, async (_, a) => {
-    for (let batch = 0; performance.now() < deadline; batch++) {
+    for (let batch = nextBatch[a]; performance.now() < deadline; batch = ++nextBatch[a]) {
       const base = t0 + batch * POINT_SECONDS_PER_BATCH * 1000;
       const series = [];
       for (let p = 0; p < PROCS_PER_AGENT; p++)
@@ -76,13 +89,13 @@ async function metricsPhase() {
   return { points, seconds: s, rate: points / s };
 }
 
-async function samplesPhase(stacks) {
+async function samplesPhase(stacks, round) {
   const SLICE_ROWS = 2000;
   let samples = 0;
   const deadline = performance.now() + SECONDS * 1000;
   const start = performance.now();
   await Promise.all(Array.from({ length: AGENTS }, async (_, a) => {
-    const id = `bench-task-${a}`;
+    const id = `bench-task-${a}-r${round}`;
     await post('/api/v1/agent/tasks', { id, process_id: `bench-${a}-0`, target: 'ON_CPU', trigger: 'POLICY', start_time: Date.now(), duration: 600 });
     for (let slice = 0; performance.now() < deadline; slice++) {
       const rows = [];
@@ -121,6 +134,7 @@ async function flamePhase(stacks) {
       if (format === 'json') total = JSON.parse(body).value;
     }
     times.sort((x, y) => x - y);
+    for (const t of times) figure(`server.flamegraph_${format}_ms ${t.toFixed(2)} ms ${format === 'json' ? '<100' : 'lower'} - GET flamegraph?format=${format}, 10-min task, 60 000 samples over 5 000 stacks`);
     out[format] = { median: times[3], max: times[6], min: times[0], bytes, total };
   }
   return out;
@@ -128,10 +142,14 @@ async function flamePhase(stacks) {
 
 const stacks = makeStacks(5000);
 await registerAgents();
-const m = await metricsPhase();
-console.log(`metric points ingested: ${m.points} in ${m.seconds.toFixed(2)} s = ${Math.round(m.rate)} points/s (${AGENTS} agents, ${PROCS_PER_AGENT * MONITORS.length} series x ${POINT_SECONDS_PER_BATCH} s per upload)`);
-const s = await samplesPhase(stacks);
-console.log(`stack samples ingested: ${s.samples} in ${s.seconds.toFixed(2)} s = ${Math.round(s.rate)} samples/s (${AGENTS} agents, 2000 stack rows of count 1 per slice)`);
+for (let round = 0; round < ROUNDS; round++) {
+  const m = await metricsPhase();
+  console.log(`metric points ingested: ${m.points} in ${m.seconds.toFixed(2)} s = ${Math.round(m.rate)} points/s (${AGENTS} agents, ${PROCS_PER_AGENT * MONITORS.length} series x ${POINT_SECONDS_PER_BATCH} s per upload)`);
+  figure(`server.ingest_points_per_s ${m.rate.toFixed(0)} points/s >=100000 - metric points ingested, ${AGENTS} agents, SQLite`);
+  const s = await samplesPhase(stacks, round);
+  console.log(`stack samples ingested: ${s.samples} in ${s.seconds.toFixed(2)} s = ${Math.round(s.rate)} samples/s (${AGENTS} agents, 2000 stack rows of count 1 per slice)`);
+  figure(`server.ingest_samples_per_s ${s.rate.toFixed(0)} samples/s >=50000 - stack samples ingested, ${AGENTS} agents, SQLite`);
+}
 const f = await flamePhase(stacks);
 if (f.json.total !== 60000) throw new Error(`flame graph total ${f.json.total}, expected 60000`);
 console.log(`flame graph, 10-min task, 60000 samples over 5000 distinct stacks: json median ${f.json.median.toFixed(1)} ms (min ${f.json.min.toFixed(1)}, max ${f.json.max.toFixed(1)}, ${f.json.bytes} bytes); folded median ${f.folded.median.toFixed(1)} ms (max ${f.folded.max.toFixed(1)})`);
