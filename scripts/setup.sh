@@ -18,6 +18,8 @@ PACKAGES=(
   chromium
   # bench/profilers.sh: the tools our on-CPU profiler is compared with
   linux-perf bpftrace
+  # bench/profilers.sh: the off-CPU peer (offcputime)
+  libbpf-tools
   # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
   nginx wrk python3 curl
   # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
