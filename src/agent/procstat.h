@@ -19,7 +19,10 @@
  * uses the schedstat delta unless it disagrees with the tick delta by more
  * than two ticks (a short-lived thread ran); everything else uses ticks.
  * The thread count is /proc/PID/stat's num_threads (the same counter as
- * status's Threads, without a second file read); the affinity is status's
+ * status's Threads, without a second file read). A process that had one
+ * thread and whose thread has not run since (schedstat's run time unchanged)
+ * keeps its last reading without a read of stat, the costly file: only a
+ * running thread spends CPU, makes threads or exits. The affinity is status's
  * Cpus_allowed_list (what sched_getaffinity returns, readable under a fixture
  * root).
  *

@@ -411,6 +411,59 @@ TEST(reader_single_thread_uses_schedstat)
 	fixture_cleanup(&f);
 }
 
+/* A one-thread process whose thread has not run since the last sample cannot
+ * have changed: the sample reuses the last reading (stat not read; here its
+ * file changes unseen) until the run time moves, then stat is read again. */
+TEST(reader_idle_single_thread_skips_stat)
+{
+	struct procstat_sample s;
+	struct procstat_proc proc;
+	struct procstat *ps = NULL;
+	struct fixture f;
+	char text[512];
+
+	host_fixture(&f);
+	proc_fixture(&f, 500, "0-3", "0::/\n", 100, 1, 5);
+	fixture_write(&f, "proc/500/schedstat", "1000000000 0 10\n");
+	CHECK_INT_EQ(procstat_open(f.root, &ps), 0);
+	procstat_proc_init(&proc, 500);
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_INT_EQ(s.threads, 1);
+	/* Not run: a stat that says otherwise is not read. */
+	stat_line(text, sizeof(text), "busy", 'R', 0, 900, 0, 7, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK(s.has_cpu);
+	CHECK_INT_EQ(s.cpu_ns, 0);
+	CHECK_INT_EQ(s.threads, 1);
+	/* Ran 80 ms and is alone again: schedstat's ns. */
+	stat_line(text, sizeof(text), "busy", 'R', 0, 108, 0, 1, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1080000000 0 11\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	if (procstat_ticks_per_s(ps) == 100)
+		CHECK_INT_EQ(s.cpu_ns, 80000000ULL);
+	/* Ran and made threads: stat's count and ticks. */
+	stat_line(text, sizeof(text), "busy", 'R', 0, 120, 0, 4, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1090000000 0 12\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_INT_EQ(s.threads, 4);
+	CHECK_INT_EQ(s.cpu_ns, 12 * (1000000000ULL / (uint64_t)procstat_ticks_per_s(ps)));
+	/* Alone again, then it exits (its run time moves): a zombie is gone. */
+	stat_line(text, sizeof(text), "busy", 'S', 0, 121, 0, 1, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1100000000 0 13\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	stat_line(text, sizeof(text), "busy", 'Z', 0, 121, 0, 1, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1100500000 0 14\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), -ESRCH);
+	procstat_proc_release(&proc);
+	procstat_close(ps);
+	fixture_cleanup(&f);
+}
+
 int main(void)
 {
 	RUN(parse_stat_fields);
@@ -430,5 +483,6 @@ int main(void)
 	RUN(reader_open_needs_online_cpus);
 	RUN(reader_sample_sequence_reuse_and_exit);
 	RUN(reader_single_thread_uses_schedstat);
+	RUN(reader_idle_single_thread_skips_stat);
 	return harness_finish();
 }
