@@ -295,7 +295,7 @@ static void check_procevents_dropped(struct agent *a)
 		 dropped - a->procevents_dropped_seen);
 	a->procevents_dropped_seen = dropped;
 	a->rescans_forced++;
-	if (discover_scan(a->discover) < 0)
+	if (discover_scan_full(a->discover) < 0)
 		log_warn("agent: cannot scan /proc");
 }
 
@@ -385,6 +385,15 @@ static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
 
 	(void)loop;
 	(void)expirations;
+	/* Exits that came meanwhile first: the scan trusts them, unless some
+	 * were lost (then the scan is a full one). */
+	if (a->procevents) {
+		procevents_consume(a->procevents);
+		if (procevents_dropped(a->procevents) != a->procevents_dropped_seen) {
+			check_procevents_dropped(a);
+			return;
+		}
+	}
 	if (discover_scan(a->discover) < 0)
 		log_warn("agent: cannot scan /proc");
 }
@@ -552,6 +561,8 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	err = bpfutil_setup();
 	if (!err)
 		err = procevents_open(on_procevent, a, &a->procevents);
+	if (!err)
+		discover_trust_events(a->discover, true);
 	if (err)
 		log_warn("agent: exec/exit events unavailable (%s); new processes are found by "
 			 "rescans every %d s",

@@ -38,10 +38,15 @@ struct discover {
 	struct unmatched *unmatched, *unmatched_next;
 	size_t n_unmatched, cap_unmatched, n_unmatched_next, cap_unmatched_next;
 	bool scanning_partial;
+	/* The owner hands over every exec and exit (discover_trust_events):
+	 * a partial scan then reads nothing of a process it already knows. */
+	bool events_trusted;
+	uint64_t scan_serial; /* of the scan running or last run, from 1 */
 };
 
 struct unmatched {
 	uint32_t pid;
+	bool exited; /* an exit event came for it since the scan */
 	uint64_t start_time_ticks;
 };
 
@@ -139,7 +144,7 @@ struct discover *discover_free(struct discover *d)
 	return NULL;
 }
 
-static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start_time_ticks)
+static struct unmatched *find_unmatched(const struct discover *d, uint32_t pid)
 {
 	size_t lo = 0, hi = d->n_unmatched;
 
@@ -151,8 +156,14 @@ static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start
 		else
 			hi = mid;
 	}
-	return lo < d->n_unmatched && d->unmatched[lo].pid == pid &&
-	       d->unmatched[lo].start_time_ticks == start_time_ticks;
+	return lo < d->n_unmatched && d->unmatched[lo].pid == pid ? &d->unmatched[lo] : NULL;
+}
+
+static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start_time_ticks)
+{
+	const struct unmatched *u = find_unmatched(d, pid);
+
+	return u && u->start_time_ticks == start_time_ticks;
 }
 
 /* Remembers an unmatched process for the next scan (best effort: on ENOMEM
@@ -395,8 +406,13 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 	if (readfile_fmt(buf, sizeof(buf), "%s/proc/%u/stat", d->root, pid) < 0 ||
 	    procstat_parse_stat(buf, &st) < 0)
 		return 0;
-	if ((st.flags & PROCSTAT_PF_KTHREAD) || procstat_stat_is_dead(&st))
+	if (st.flags & PROCSTAT_PF_KTHREAD) {
+		/* Becomes a user process only by exec, which an event reports. */
+		note_unmatched(d, pid, st.start_time_ticks);
 		return 0;
+	}
+	if (procstat_stat_is_dead(&st))
+		return 0; /* not noted: its pid is free again once reaped */
 	if (known && known->start_time_ticks != st.start_time_ticks)
 		known = NULL; /* another process under the same pid */
 	if (d->scanning_partial && !known && was_unmatched(d, pid, st.start_time_ticks)) {
@@ -607,6 +623,7 @@ static int refresh_pid(struct discover *d, uint32_t pid)
 
 int discover_handle_event(struct discover *d, const struct procevent_record *record)
 {
+	struct unmatched *u;
 	int found;
 	size_t i;
 
@@ -614,6 +631,9 @@ int discover_handle_event(struct discover *d, const struct procevent_record *rec
 	case PROCEVENT_EXEC:
 		return refresh_pid(d, record->pid);
 	case PROCEVENT_EXIT:
+		u = find_unmatched(d, record->pid);
+		if (u)
+			u->exited = true; /* the pid may come back as another process */
 		i = find_index(d, record->pid, &found);
 		if (!found)
 			return 0;
@@ -664,6 +684,26 @@ static int cand_push(struct cand_list *l, struct discover_proc *p)
 	return 0;
 }
 
+/* With trusted events, a pid the table holds or the last scan found
+ * unmatched (and no exit came for since) is still that process, unchanged but
+ * for a rename (the full probe's job): marks it seen, reads nothing. */
+static bool skip_known(struct discover *d, uint32_t pid)
+{
+	const struct unmatched *u;
+	int found;
+	size_t i = find_index(d, pid, &found);
+
+	if (found) {
+		d->procs[i]->seen_scan = d->scan_serial;
+		return true;
+	}
+	u = find_unmatched(d, pid);
+	if (!u || u->exited)
+		return false;
+	note_unmatched(d, pid, u->start_time_ticks);
+	return true;
+}
+
 static int collect(struct discover *d, struct cand_list *l, int full)
 {
 	char path[PATH_MAX];
@@ -683,6 +723,8 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 		uint32_t pid;
 
 		if (parse_u32(de->d_name, &pid) < 0 || pid == 0)
+			continue;
+		if (!full && d->events_trusted && skip_known(d, pid))
 			continue;
 		r = probe(d, pid, full ? NULL : discover_find_pid(d, pid), &p);
 		if (r < 0)
@@ -734,13 +776,14 @@ static struct discover_proc *cand_find(struct cand_list *l, uint32_t pid, size_t
 	return NULL;
 }
 
-int discover_scan(struct discover *d)
+static int scan(struct discover *d, bool full)
 {
 	struct cand_list l = {0};
 	size_t n_new = 0;
 	int r, changes = 0;
 
-	r = collect(d, &l, d->scans++ % DISCOVER_FULL_PROBE_EVERY == 0);
+	d->scan_serial++;
+	r = collect(d, &l, full || d->scans++ % DISCOVER_FULL_PROBE_EVERY == 0);
 	if (r < 0)
 		goto out;
 	/* 1: drop entries whose process is gone or changed identity, freeing
@@ -750,6 +793,8 @@ int discover_scan(struct discover *d)
 		size_t ci;
 		struct discover_proc *c = cand_find(&l, old->pid, &ci);
 
+		if (!c && old->seen_scan == d->scan_serial)
+			continue; /* skipped by a partial scan: unchanged */
 		if (!c || c->start_time_ticks != old->start_time_ticks ||
 		    c->base_hash != old->base_hash) {
 			remove_at(d, i);
@@ -785,4 +830,19 @@ out:
 		proc_free(l.items[ci]);
 	free(l.items);
 	return r < 0 ? r : changes;
+}
+
+int discover_scan(struct discover *d)
+{
+	return scan(d, false);
+}
+
+int discover_scan_full(struct discover *d)
+{
+	return scan(d, true);
+}
+
+void discover_trust_events(struct discover *d, bool trusted)
+{
+	d->events_trusted = trusted;
 }
