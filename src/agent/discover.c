@@ -37,7 +37,7 @@ struct discover {
 	 * catches). */
 	struct unmatched *unmatched, *unmatched_next;
 	size_t n_unmatched, cap_unmatched, n_unmatched_next, cap_unmatched_next;
-	bool scanning_partial;
+	bool scanning, scanning_partial;
 	/* The owner hands over every exec and exit (discover_trust_events):
 	 * a partial scan then reads nothing of a process it already knows. */
 	bool events_trusted;
@@ -166,10 +166,52 @@ static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start
 	return u && u->start_time_ticks == start_time_ticks;
 }
 
+/* Outside a scan (an exec event's probe): into the current set, in pid
+ * order, so the next partial scan need not probe it again. */
+static void insert_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
+{
+	struct unmatched u = {.pid = pid, .start_time_ticks = start_time_ticks};
+	size_t lo = 0, hi = d->n_unmatched;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->unmatched[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < d->n_unmatched && d->unmatched[lo].pid == pid) {
+		d->unmatched[lo] = u;
+		return;
+	}
+	if (d->n_unmatched >= DISCOVER_UNMATCHED_MAX)
+		return;
+	if (d->n_unmatched == d->cap_unmatched) {
+		size_t cap = d->cap_unmatched ? d->cap_unmatched * 2 : 256;
+		struct unmatched *grown = realloc(d->unmatched, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		d->unmatched = grown;
+		d->cap_unmatched = cap;
+	}
+	memmove(&d->unmatched[lo + 1], &d->unmatched[lo],
+		(d->n_unmatched - lo) * sizeof(*d->unmatched));
+	d->unmatched[lo] = u;
+	d->n_unmatched++;
+}
+
 /* Remembers an unmatched process for the next scan (best effort: on ENOMEM
  * it is simply probed again). */
 static void note_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
 {
+	if (!d->scanning) {
+		insert_unmatched(d, pid, start_time_ticks);
+		return;
+	}
+	if (d->n_unmatched_next >= DISCOVER_UNMATCHED_MAX)
+		return;
 	if (d->n_unmatched_next == d->cap_unmatched_next) {
 		size_t cap = d->cap_unmatched_next ? d->cap_unmatched_next * 2 : 256;
 		struct unmatched *grown = realloc(d->unmatched_next, cap * sizeof(*grown));
@@ -717,6 +759,7 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 	if (!dir)
 		return -errno;
 	d->n_unmatched_next = 0;
+	d->scanning = true;
 	d->scanning_partial = !full;
 	while ((de = readdir(dir)) != NULL) {
 		struct discover_proc *p = NULL;
@@ -736,6 +779,7 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 		r = 0;
 	}
 	closedir(dir);
+	d->scanning = false;
 	d->scanning_partial = false;
 	if (r == 0) {
 		/* This scan's unmatched set replaces the last one. */

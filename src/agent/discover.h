@@ -52,6 +52,7 @@
 #define DISCOVER_MAX_PROCS	    32768 /* matched processes kept */
 #define DISCOVER_HOST_MAX	    256
 #define DISCOVER_CGROUP_FILE_MAX    (64 * 1024) /* bytes read of /proc/PID/cgroup */
+#define DISCOVER_UNMATCHED_MAX	    65536	/* unmatched processes remembered */
 
 struct discover;
 

@@ -415,14 +415,22 @@ TEST(discover_trusted_events_skip_known_pids)
 	add_proc(&f, 200, "app", "app", "/opt/app", 0, 'S', 50);
 	CHECK_INT_EQ(discover_scan(d), 1);
 	CHECK_INT_EQ(discover_find_pid(d, 200)->start_time_ticks, 50);
+	/* A process an exec event found unmatched is not probed again. */
+	add_proc(&f, 500, "tool", "tool", "/bin/tool", 0, 'S', 60);
+	ev = event(PROCEVENT_EXEC, 500);
+	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
+	add_proc(&f, 500, "app", "app", "/opt/app", 0, 'S', 60);
+	CHECK_INT_EQ(discover_scan(d), 0);
+	CHECK(discover_find_pid(d, 500) == NULL);
 	/* A vanished pid is gone without any read. */
 	remove_proc(&f, 400);
 	CHECK_INT_EQ(discover_scan(d), 1);
 	CHECK(seen_find(&s, DISCOVER_GONE, 400) >= 0);
 	/* The full scan reads everything: 100 is unreadable now (gone). */
-	CHECK_INT_EQ(discover_scan_full(d), 1);
+	CHECK_INT_EQ(discover_scan_full(d), 2);
 	CHECK(discover_find_pid(d, 100) == NULL);
 	CHECK(discover_find_pid(d, 300) == NULL); /* still a kernel thread */
+	CHECK(discover_find_pid(d, 500) != NULL); /* renamed: seen in full */
 	discover_free(d);
 	config_free(c);
 	fixture_cleanup(&f);
