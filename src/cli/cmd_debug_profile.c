@@ -10,14 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/foldtab.h"
+#include "agent/procstat.h"
 #include "agent/offcpu.h"
 #include "agent/profiler.h"
 #include "agent/stackprof.h"
 #include "cli/commands.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "util/readfile.h"
 
 #define DEBUG_PROFILE_PIDS_MAX	      64
 #define DEBUG_PROFILE_DEFAULT_SECONDS 5
@@ -118,6 +121,24 @@ static void report_totals(const struct profile_stack *stacks, size_t n, uint32_t
 	fprintf(stderr, "\n");
 }
 
+/* CPU time (utime + stime of every thread, s) the processes used so far;
+ * gone ones count 0. For the on-CPU check: samples ~ this x Hz. */
+static double processes_cpu_s(const pid_t *pids, size_t n)
+{
+	long ticks_per_s = sysconf(_SC_CLK_TCK);
+	uint64_t ticks = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct procstat_stat st;
+		char buf[1024];
+
+		if (readfile_fmt(buf, sizeof(buf), "/proc/%d/stat", (int)pids[i]) >= 0 &&
+		    procstat_parse_stat(buf, &st) == 0)
+			ticks += st.utime_ticks + st.stime_ticks;
+	}
+	return ticks_per_s > 0 ? (double)ticks / (double)ticks_per_s : 0;
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -177,6 +198,7 @@ int cmd_debug_profile(int argc, char **argv)
 	size_t n_stacks;
 	char reason[256] = "";
 	int64_t end_ms, next_flush_ms;
+	double cpu_start_s, cpu_s;
 	struct sigaction sa = {.sa_handler = on_signal};
 
 	optind = 1;
@@ -258,6 +280,7 @@ int cmd_debug_profile(int argc, char **argv)
 		log_error("debug profile: %s", reason);
 		goto out;
 	}
+	cpu_start_s = processes_cpu_s(pids, n_pids);
 	if (target == POLICY_TARGET_ON_CPU)
 		fprintf(stderr, "debug profile: profiling %zu process(es) on CPU at %u Hz\n",
 			n_pids, hz);
@@ -278,7 +301,13 @@ int cmd_debug_profile(int argc, char **argv)
 			next_flush_ms += (int64_t)flush_s * 1000;
 		}
 	}
+	cpu_s = processes_cpu_s(pids, n_pids) - cpu_start_s;
 	ops->stop(session, &sink);
+	if (target == POLICY_TARGET_ON_CPU)
+		fprintf(stderr,
+			"debug profile: the processes ran %.2f s on CPU while sampled: about %.0f "
+			"samples expected at %u Hz\n",
+			cpu_s, cpu_s * hz, hz);
 	if (foldtab_view(c.merged, &stacks, &n_stacks) == 0) {
 		if (!c.print_slices)
 			print_stacks(stacks, n_stacks, c.durations);
