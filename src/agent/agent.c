@@ -379,6 +379,8 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 		a->tick_max_ns = a->tick_last_ns;
 }
 
+static void consume_procevents(struct agent *a);
+
 static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
 {
 	struct agent *a = ctx;
@@ -388,7 +390,7 @@ static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
 	/* Exits that came meanwhile first: the scan trusts them, unless some
 	 * were lost (then the scan is a full one). */
 	if (a->procevents) {
-		procevents_consume(a->procevents);
+		consume_procevents(a);
 		if (procevents_dropped(a->procevents) != a->procevents_dropped_seen) {
 			check_procevents_dropped(a);
 			return;
@@ -398,11 +400,37 @@ static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
 		log_warn("agent: cannot scan /proc");
 }
 
+/* Hands the held records to discover in order, but for the exec of a
+ * process whose exit is in the same batch: it is gone, and probing it would
+ * cost a failed /proc lookup (a busy host runs many short commands). */
+static void deliver_procevents(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_events; i++) {
+		const struct procevent_record *r = &a->events[i];
+		bool exited = false;
+
+		for (size_t j = i + 1; r->kind == PROCEVENT_EXEC && j < a->n_events && !exited; j++)
+			exited = a->events[j].kind == PROCEVENT_EXIT && a->events[j].pid == r->pid;
+		if (!exited)
+			discover_handle_event(a->discover, r);
+	}
+	a->n_events = 0;
+}
+
 static void on_procevent(const struct procevent_record *r, void *ctx)
 {
 	struct agent *a = ctx;
 
-	discover_handle_event(a->discover, r);
+	if (a->n_events == AGENT_PROCEVENTS_BATCH_MAX)
+		deliver_procevents(a);
+	a->events[a->n_events++] = *r;
+}
+
+/* Takes every pending exec/exit record and applies them. */
+static void consume_procevents(struct agent *a)
+{
+	procevents_consume(a->procevents);
+	deliver_procevents(a);
 }
 
 static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx);
@@ -415,7 +443,7 @@ static void on_procevents_batch(struct evloop *loop, uint64_t expirations, void 
 	(void)expirations;
 	evloop_cancel_timer(loop, a->procevents_batch); /* one-shot: release it */
 	a->procevents_batch = NULL;
-	procevents_consume(a->procevents);
+	consume_procevents(a);
 	if (evloop_add_fd(loop, procevents_fd(a->procevents), EPOLLIN, on_procevents_ready, a) < 0)
 		log_error("agent: cannot listen to exec/exit events any more");
 }
@@ -428,7 +456,7 @@ static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, vo
 	struct agent *a = ctx;
 
 	(void)events;
-	procevents_consume(a->procevents);
+	consume_procevents(a);
 	if (evloop_add_timer(loop, AGENT_PROCEVENTS_BATCH_MS, 0, on_procevents_batch, a,
 			     &a->procevents_batch) == 0)
 		evloop_del_fd(loop, fd);
