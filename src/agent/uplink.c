@@ -8,6 +8,7 @@
 #include "agent/uplink.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,7 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 
 	for (size_t i = 0; points_of && i < n; i++) {
 		struct metric_point *p = &ul->points[i];
+		bool whole;
 
 		if (!points_of[p->series]) {
 			json_t *key = json_array_get(ul->metric_series, p->series);
@@ -280,8 +282,11 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 			json_array_append_new(series_out, s);
 			points_of[p->series] = json_object_get(s, "points");
 		}
-		json_array_append_new(points_of[p->series],
-				      json_pack("[I, f]", (json_int_t)p->time_ms, p->value));
+		whole = p->value == floor(p->value) && fabs(p->value) < 1e15; /* no %.17g */
+		json_array_append_new(
+		    points_of[p->series],
+		    json_pack("[I, o]", (json_int_t)p->time_ms,
+			      whole ? json_integer((json_int_t)p->value) : json_real(p->value)));
 	}
 	pthread_mutex_unlock(&ul->lock);
 	free(points_of);
