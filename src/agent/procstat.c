@@ -349,29 +349,51 @@ static int read_affinity(struct procstat *ps, uint32_t pid, struct procstat_cpus
 	return r;
 }
 
-static int read_capacity(struct procstat *ps, uint32_t pid, bool use_cache,
+/* The cgroups of pid into *ret: proc's copy when younger than
+ * PROCSTAT_CGROUP_REFRESH_NS, else /proc/PID/cgroup (kept in proc). */
+static int read_cgroups(struct procstat *ps, uint32_t pid, struct procstat_proc *proc,
+			struct procstat_cgroups *ret)
+{
+	uint64_t now = now_ns();
+	char *buf;
+	ssize_t n;
+	int r;
+
+	if (proc && proc->has_cgroups && now - proc->cgroups_time_ns < PROCSTAT_CGROUP_REFRESH_NS) {
+		*ret = proc->cgroups;
+		return 0;
+	}
+	buf = malloc(CGROUP_BUF_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/cgroup", ps->root, pid);
+	r = n < 0 ? gone_if_missing(n) : procstat_parse_cgroup(buf, ret);
+	free(buf);
+	if (r == 0 && proc) {
+		proc->cgroups = *ret;
+		proc->cgroups_time_ns = now;
+		proc->has_cgroups = 1;
+	}
+	return r;
+}
+
+/* proc: the watched process (its cgroups are kept), NULL for a one-off. */
+static int read_capacity(struct procstat *ps, uint32_t pid, struct procstat_proc *proc,
 			 struct procstat_capacity *ret)
 {
 	struct procstat_capacity cap = {0};
 	struct procstat_cpuset allowed;
 	struct procstat_cgroups cgroups;
-	char *buf;
+	bool use_cache = proc != NULL;
 	double q1, q2;
-	ssize_t n;
 	int r;
 
 	r = host_current(ps);
 	if (r < 0)
 		return r;
-	buf = malloc(CGROUP_BUF_BYTES);
-	if (!buf)
-		return -ENOMEM;
 	r = read_affinity(ps, pid, &allowed);
-	if (r == 0) {
-		n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/cgroup", ps->root, pid);
-		r = n < 0 ? gone_if_missing(n) : procstat_parse_cgroup(buf, &cgroups);
-	}
-	free(buf);
+	if (r == 0)
+		r = read_cgroups(ps, pid, proc, &cgroups);
 	if (r < 0)
 		return r;
 	cap.online = procstat_cpuset_count(&ps->online);
@@ -393,7 +415,7 @@ static int read_capacity(struct procstat *ps, uint32_t pid, bool use_cache,
 
 int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacity *ret)
 {
-	return read_capacity(ps, pid, false, ret);
+	return read_capacity(ps, pid, NULL, ret);
 }
 
 void procstat_proc_init(struct procstat_proc *proc, uint32_t pid)
@@ -428,7 +450,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 	}
 	if (!proc->has_capacity ||
 	    rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS) {
-		r = read_capacity(ps, proc->pid, true, &proc->capacity);
+		r = read_capacity(ps, proc->pid, proc, &proc->capacity);
 		if (r < 0) {
 			if (r == -ESRCH)
 				procstat_proc_release(proc);

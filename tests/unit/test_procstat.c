@@ -464,6 +464,41 @@ TEST(reader_idle_single_thread_skips_stat)
 	fixture_cleanup(&f);
 }
 
+/* A watched process's cgroup paths are kept between capacity refreshes
+ * (PROCSTAT_CGROUP_REFRESH_NS); the refresh itself re-reads the quota. The
+ * test forces both refreshes by clearing proc's flags. */
+TEST(reader_keeps_cgroup_paths_of_a_watched_process)
+{
+	struct procstat_sample s;
+	struct procstat_proc proc;
+	struct procstat *ps = NULL;
+	struct fixture f;
+
+	host_fixture(&f);
+	proc_fixture(&f, 600, "0-3", "0::/a\n", 10, 2, 5);
+	fixture_write(&f, "sys/fs/cgroup/a/cpu.max", "50000 100000\n");
+	fixture_write(&f, "sys/fs/cgroup/c/cpu.max", "25000 100000\n");
+	CHECK_INT_EQ(procstat_open(f.root, &ps), 0);
+	procstat_proc_init(&proc, 600);
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.quota_cpus, 0.5);
+	CHECK(proc.has_cgroups);
+	/* Moved: a capacity refresh within the cgroup period keeps the path. */
+	fixture_write(&f, "proc/600/cgroup", "0::/c\n");
+	proc.has_capacity = 0;
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.quota_cpus, 0.5);
+	/* Once the paths are due, the move is seen. */
+	proc.has_cgroups = 0;
+	proc.has_capacity = 0;
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.quota_cpus, 0.25);
+	procstat_proc_release(&proc);
+	CHECK(!proc.has_cgroups);
+	procstat_close(ps);
+	fixture_cleanup(&f);
+}
+
 int main(void)
 {
 	RUN(parse_stat_fields);
@@ -484,5 +519,6 @@ int main(void)
 	RUN(reader_sample_sequence_reuse_and_exit);
 	RUN(reader_single_thread_uses_schedstat);
 	RUN(reader_idle_single_thread_skips_stat);
+	RUN(reader_keeps_cgroup_paths_of_a_watched_process);
 	return harness_finish();
 }
