@@ -20,7 +20,7 @@ CLANG   ?= clang
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BPFTOOL ?= bpftool
 
-PKGS := libbpf libelf libdw jansson libmicrohttpd libcurl sqlite3 yaml-0.1 libpq zlib libcrypto
+PKGS := libbpf libelf libdw jansson libmicrohttpd gnutls libcurl sqlite3 yaml-0.1 libpq zlib libcrypto
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 ifneq ($(CI),)

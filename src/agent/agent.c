@@ -568,6 +568,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	snprintf(spool_dir, sizeof(spool_dir), "%s/spool", opts->state_dir);
 	uopts.server_url = opts->server_url ? opts->server_url : cfg->server;
 	uopts.token = opts->token;
+	uopts.tls = opts->tls;
 	uopts.host = discover_hostname(a->discover);
 	uopts.agent_id = discover_hostname(a->discover);
 	uopts.spool_dir = spool_dir;

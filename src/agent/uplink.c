@@ -30,6 +30,7 @@ struct metric_point {
 struct uplink {
 	struct uplink_options opts;
 	char *server_url, *token, *agent_id, *host;
+	struct uplink_http_tls tls; /* owned copies */
 	struct spool *spool;
 	int wake_fd;
 
@@ -315,7 +316,8 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 static void *sender_main(void *arg)
 {
 	struct uplink *ul = arg;
-	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, &ul->sender_abort);
+	struct uplink_http *h =
+	    uplink_http_new(ul->server_url, ul->token, &ul->tls, &ul->sender_abort);
 	int64_t next_register = 0, next_metrics = mono_ms() + ul->opts.metrics_interval_ms;
 	int64_t retry_at = 0;
 	uint32_t backoff = 0;
@@ -374,7 +376,8 @@ static void *sender_main(void *arg)
 static void *syncer_main(void *arg)
 {
 	struct uplink *ul = arg;
-	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, &ul->sync_restart);
+	struct uplink_http *h =
+	    uplink_http_new(ul->server_url, ul->token, &ul->tls, &ul->sync_restart);
 	uint32_t backoff = 0;
 
 	if (!h) {
@@ -460,6 +463,7 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	}
 	ul->server_url = strdup(opts->server_url);
 	ul->token = opts->token ? strdup(opts->token) : NULL;
+
 	ul->agent_id = strdup(opts->agent_id);
 	ul->host = strdup(opts->host);
 	ul->services = json_object();
@@ -470,7 +474,8 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	    calloc(opts->metrics_max_points ? opts->metrics_max_points : 1, sizeof(*ul->points));
 	ul->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->services || !ul->sync_results ||
-	    !ul->metric_series || !ul->series_index || !ul->points || (opts->token && !ul->token)) {
+	    !ul->metric_series || !ul->series_index || !ul->points || (opts->token && !ul->token) ||
+	    uplink_http_tls_copy(&opts->tls, &ul->tls) < 0) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -546,6 +551,7 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 	free(ul->points);
 	free(ul->server_url);
 	free(ul->token);
+	uplink_http_tls_clear(&ul->tls);
 	free(ul->agent_id);
 	free(ul->host);
 	pthread_cond_destroy(&ul->sender_cond);

@@ -1,5 +1,7 @@
 /* cmd_agent: `contprof agent` — runs the agent of this host until SIGTERM.
- * Option parsing and config loading only; the agent itself is agent.c. */
+ * Option parsing, config loading, the token and TLS files, and dropping the
+ * capabilities the agent never needs (caps.h) before any thread starts; the
+ * agent itself is agent.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +9,8 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/bpfutil.h"
+#include "agent/caps.h"
 #include "agent/config.h"
 #include "cli/commands.h"
 #include "util/log.h"
@@ -16,23 +20,34 @@
 
 static void agent_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: contprof agent [--server URL] [--config agent.yaml] [--token-file F]\n"
-		"                      [--state-dir DIR]\n\n"
-		"Runs the agent of this host (as root): discovers processes, keeps the\n"
-		"policies of their services in sync, watches them every second and starts\n"
-		"profiling when a policy holds. Runs until SIGTERM or Ctrl-C.\n\n"
-		"options:\n"
-		"  --server URL       server to report to (default: the config's server:,\n"
-		"                     else $CONTPROF_SERVER, else http://127.0.0.1:8080)\n"
-		"  --config FILE      agent config (default: every process by its comm name)\n"
-		"  --token-file FILE  bearer token for the server (default: the config's\n"
-		"                     token_file, else $CONTPROF_TOKEN)\n"
-		"  --state-dir DIR    kept policies and the upload spool (default %s)\n\n"
-		"examples:\n"
-		"  contprof agent --server http://10.0.0.5:8080 --config /etc/contprof/agent.yaml\n"
-		"  contprof agent --config agent.yaml --token-file /etc/contprof/token\n",
-		AGENT_DEFAULT_STATE_DIR);
+	fprintf(
+	    out,
+	    "usage: contprof agent [--server URL] [--config agent.yaml] [--token-file F]\n"
+	    "                      [--tls-ca F] [--tls-cert F --tls-key F]\n"
+	    "                      [--state-dir DIR] [--keep-capabilities]\n\n"
+	    "Runs the agent of this host (as root): discovers processes, keeps the\n"
+	    "policies of their services in sync, watches them every second and starts\n"
+	    "profiling when a policy holds. Runs until SIGTERM or Ctrl-C.\n\n"
+	    "options:\n"
+	    "  --server URL       server to report to (default: the config's server:,\n"
+	    "                     else $CONTPROF_SERVER, else http://127.0.0.1:8080)\n"
+	    "  --config FILE      agent config (default: every process by its comm name)\n"
+	    "  --token-file FILE  the server's agent token (default: the config's\n"
+	    "                     token_file, else $CONTPROF_AGENT_TOKEN, else\n"
+	    "                     $CONTPROF_TOKEN); the file must be private (chmod 600)\n"
+	    "  --tls-ca FILE      PEM CA the https server's certificate must chain to\n"
+	    "                     (default: the config's tls_ca, else the system's CAs)\n"
+	    "  --tls-cert FILE, --tls-key FILE  client certificate and key to present\n"
+	    "                     (default: the config's tls_cert and tls_key)\n"
+	    "  --state-dir DIR    kept policies and the upload spool (default %s)\n"
+	    "  --keep-capabilities  do not drop the capabilities the agent does not\n"
+	    "                     need (it keeps CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE,\n"
+	    "                     CAP_DAC_READ_SEARCH, CAP_SYS_RESOURCE)\n\n"
+	    "examples:\n"
+	    "  contprof agent --server http://10.0.0.5:8080 --config /etc/contprof/agent.yaml\n"
+	    "  contprof agent --config agent.yaml --token-file /etc/contprof/agent.token\n"
+	    "  contprof agent --server https://prof.internal:8443 --tls-ca /etc/contprof/ca.pem\n",
+	    AGENT_DEFAULT_STATE_DIR);
 }
 
 /* Loads the config of `path` (NULL: built-in), printing every error. */
@@ -55,23 +70,74 @@ int agent_load_config(const char *path, struct config **ret)
 /* The token: --token-file, else the config's token_file, else the env. */
 int agent_resolve_token(const char *token_file, const struct config *cfg, char **ret)
 {
+	static const char *const envs[] = {TOKEN_AGENT_ENV, TOKEN_ENV, NULL};
 	const char *file = token_file ? token_file : cfg->token_file;
-	const char *env = getenv(TOKEN_ENV);
+	char reason[TOKEN_ERROR_MAX_LEN];
 	int err;
 
 	*ret = NULL;
-	if (file && file[0]) {
-		err = token_read_file(file, ret);
-		if (err)
-			fprintf(stderr, "contprof: cannot use token file %s: %s\n", file,
-				err == -EINVAL ? "empty, too long or not text" : strerror(-err));
-		return err;
+	if (file && file[0])
+		err = token_read_file(file, ret, reason, sizeof(reason));
+	else
+		err = token_from_env(envs, ret, reason, sizeof(reason));
+	if (err)
+		fprintf(stderr, "contprof agent: %s\n", reason);
+	return err;
+}
+
+/* The TLS files: a flag, else the config's key. Checks now that they can
+ * be read (and the key is not world-readable), so a mistake shows at start
+ * rather than as failing uploads. 0 or -errno with the reason printed. */
+static int resolve_tls(const char *const flags[3], const struct config *cfg,
+		       struct uplink_http_tls *ret)
+{
+	const char *cfgs[3] = {cfg->tls_ca, cfg->tls_cert, cfg->tls_key};
+	const char *paths[3];
+	char reason[TOKEN_ERROR_MAX_LEN];
+
+	for (int i = 0; i < 3; i++) {
+		char *pem = NULL;
+		int err;
+
+		paths[i] = flags[i] ? flags[i] : cfgs[i] && cfgs[i][0] ? cfgs[i] : NULL;
+		if (!paths[i])
+			continue;
+		err = token_read_pem(paths[i], i == 2, &pem, reason, sizeof(reason));
+		if (pem)
+			explicit_bzero(pem, strlen(pem));
+		free(pem);
+		if (err) {
+			fprintf(stderr, "contprof agent: %s\n", reason);
+			return err;
+		}
 	}
-	if (env && env[0]) {
-		*ret = strdup(env);
-		return *ret ? 0 : -ENOMEM;
+	if (!paths[1] != !paths[2]) {
+		fprintf(stderr, "contprof agent: a client certificate needs both --tls-cert and "
+				"--tls-key (or tls_cert and tls_key in the config)\n");
+		return -EINVAL;
 	}
+	*ret = (struct uplink_http_tls){paths[0], paths[1], paths[2]};
 	return 0;
+}
+
+/* Keeps only the capabilities caps.h lists; tracefs is mounted first (that
+ * needs CAP_SYS_ADMIN). Must run before any thread exists. */
+static void drop_capabilities(void)
+{
+	char reason[256];
+	uint64_t kept = 0;
+	int r;
+
+	r = bpfutil_setup();
+	if (r < 0)
+		log_warn("agent: cannot mount tracefs: %s", strerror(-r));
+	r = caps_drop_agent(&kept, reason, sizeof(reason));
+	if (r == 0)
+		log_info("agent: capabilities dropped; keeping 0x%llx (bpf, perfmon, sys_ptrace, "
+			 "dac_read_search, sys_resource)",
+			 (unsigned long long)kept);
+	else if (r < 0)
+		log_warn("agent: keeping every capability: %s", reason);
 }
 
 int cmd_agent(int argc, char **argv)
@@ -80,10 +146,16 @@ int cmd_agent(int argc, char **argv)
 					     {"config", required_argument, NULL, 'c'},
 					     {"token-file", required_argument, NULL, 't'},
 					     {"state-dir", required_argument, NULL, 'd'},
+					     {"tls-ca", required_argument, NULL, 'A'},
+					     {"tls-cert", required_argument, NULL, 'C'},
+					     {"tls-key", required_argument, NULL, 'K'},
+					     {"keep-capabilities", no_argument, NULL, 'k'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *server = NULL, *config_path = NULL, *token_file = NULL;
 	const char *state_dir = AGENT_DEFAULT_STATE_DIR;
+	const char *tls_flags[3] = {NULL, NULL, NULL}; /* ca, cert, key */
+	bool keep_caps = false;
 	struct agent_options aopts = {0};
 	struct config *cfg = NULL;
 	struct agent *agent = NULL;
@@ -105,6 +177,18 @@ int cmd_agent(int argc, char **argv)
 		case 'd':
 			state_dir = optarg;
 			break;
+		case 'A':
+			tls_flags[0] = optarg;
+			break;
+		case 'C':
+			tls_flags[1] = optarg;
+			break;
+		case 'K':
+			tls_flags[2] = optarg;
+			break;
+		case 'k':
+			keep_caps = true;
+			break;
 		case 'h':
 			agent_usage(stdout);
 			return 0;
@@ -121,8 +205,11 @@ int cmd_agent(int argc, char **argv)
 		server = getenv("CONTPROF_SERVER");
 	if (agent_load_config(config_path, &cfg) != 0)
 		return 1;
-	if (agent_resolve_token(token_file, cfg, &token) != 0)
+	if (agent_resolve_token(token_file, cfg, &token) != 0 ||
+	    resolve_tls(tls_flags, cfg, &aopts.tls) != 0)
 		goto out;
+	if (!keep_caps)
+		drop_capabilities();
 	aopts.config = cfg;
 	aopts.server_url = server;
 	aopts.token = token;

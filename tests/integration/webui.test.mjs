@@ -328,7 +328,7 @@ describe('web UI', { timeout: 90000 }, () => {
 
   test('a server with a token: the editor asks for it and saves with it', async () => {
     const tokenFile = path.join(srv.dir, 'token');
-    fs.writeFileSync(tokenFile, 's3cret-token\n');
+    fs.writeFileSync(tokenFile, 's3cret-token\n', { mode: 0o600 });
     const tsrv = await startServer({ args: ['--token-file', tokenFile] });
     try {
       await page.goto(tsrv.url + '/ui/services/billing/policy');
