@@ -337,7 +337,7 @@ describe('web UI', { timeout: 90000 }, () => {
       await page.fill('input[name="targets[0].items[0].period"]', '4');
       await page.getByRole('button', { name: 'Save policy' }).click();
       await page.locator('input[name="token"]').waitFor();
-      assert.match(await page.locator('.field-error[data-for=""]').innerText(), /missing or wrong token/);
+      assert.match(await page.locator('.field-error[data-for=""]').innerText(), /missing or wrong write token/);
       await page.fill('input[name="token"]', 's3cret-token');
       await page.getByRole('button', { name: 'Use token' }).click();
       await page.locator('.save-status.ok').waitFor();
