@@ -448,7 +448,7 @@ struct http_server *http_start(const struct http_config *cfg, char *err, size_t 
 	struct http_server *srv;
 	unsigned flags =
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
+	struct MHD_OptionItem tls[5] = {{MHD_OPTION_END, 0, NULL}};
 	size_t n_tls = 0;
 
 	if (check_routes(cfg, err, errlen) < 0)
@@ -467,6 +467,8 @@ struct http_server *http_start(const struct http_config *cfg, char *err, size_t 
 						       (void *)cfg->tls_cert_pem};
 		tls[n_tls++] =
 		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem};
+		tls[n_tls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						       (void *)HTTP_TLS_PRIORITIES};
 		if (cfg->tls_client_ca_pem)
 			tls[n_tls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
 							       (void *)cfg->tls_client_ca_pem};

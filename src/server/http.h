@@ -32,6 +32,8 @@
 #define HTTP_CONN_TIMEOUT_S	  120
 #define HTTP_MAX_PATH_SEGMENTS	  16
 #define HTTP_MAX_HEADER_VALUE_LEN 128
+/* GnuTLS priorities of the HTTPS server: its defaults, TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* Request bodies buffered at once over all connections; above it: 503. */
 #define HTTP_BODY_BUDGET_BYTES (512u * 1024 * 1024)
 /* Too-large bodies up to this size are read and dropped before the 413. */

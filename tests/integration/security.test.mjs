@@ -194,6 +194,17 @@ describe('TLS', () => {
     assert.equal(reg.status, 401, reg.text);
   });
 
+  test('only TLS 1.2 and 1.3 are spoken', () => {
+    const hello = (v) => spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${srv.port}`, `-${v}`,
+      '-cipher', 'DEFAULT@SECLEVEL=0', '-CAfile', CA], { input: '', encoding: 'utf8', timeout: 10000 });
+    for (const v of ['tls1_2', 'tls1_3']) assert.match(hello(v).stdout, /Verify return code: 0 \(ok\)/, v);
+    for (const v of ['tls1', 'tls1_1']) {
+      const r = hello(v);
+      assert.match(r.stdout, /New, \(NONE\), Cipher is \(NONE\)/, v);
+      assert.notEqual(r.status, 0, `${v} handshake should fail`);
+    }
+  });
+
   test('the CLI over https: trusted with --tls-ca, refused with a wrong CA or none', async () => {
     const ok = await cli(['processes', '--server', srv.https, '--tls-ca', CA, '--json']);
     assert.equal(ok.code, 0, ok.stderr);
