@@ -101,9 +101,6 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct server;
-static int read_tls(struct server *s, const struct server_options *opts);
-
 struct server {
 	struct server_ctx ctx;
 	char *tls_cert, *tls_key, *tls_client_ca; /* PEM text */
@@ -114,6 +111,36 @@ struct server {
 	struct evloop_timer *retention_timer;
 	struct evloop *loop;
 };
+
+/* Reads the PEM files named in opts into s. 0, or -EINVAL / -EPERM / -errno
+ * logged once. */
+static int read_tls(struct server *s, const struct server_options *opts)
+{
+	char err[TOKEN_ERROR_MAX_LEN];
+	int r = 0;
+
+	if (!opts->tls_cert_file != !opts->tls_key_file) {
+		log_error("server: TLS needs both --tls-cert and --tls-key");
+		return -EINVAL;
+	}
+	if (opts->tls_client_ca_file && !opts->tls_cert_file) {
+		log_error("server: --tls-client-ca needs TLS (--tls-cert and --tls-key)");
+		return -EINVAL;
+	}
+	if (!opts->tls_cert_file)
+		return 0;
+	r = token_read_pem(opts->tls_cert_file, false, &s->tls_cert, err, sizeof(err));
+	if (r == 0)
+		r = token_read_pem(opts->tls_key_file, true, &s->tls_key, err, sizeof(err));
+	if (r == 0 && opts->tls_client_ca_file)
+		r = token_read_pem(opts->tls_client_ca_file, false, &s->tls_client_ca, err,
+				   sizeof(err));
+	if (r < 0) {
+		log_error("server: %s", err);
+		return r == -EPERM ? -EPERM : -EINVAL;
+	}
+	return 0;
+}
 
 int server_start(const struct server_options *opts, struct server **ret)
 {
@@ -150,6 +177,10 @@ int server_start(const struct server_options *opts, struct server **ret)
 		server_stop(s);
 		return err_no;
 	}
+	if (opts->agent_token && opts->write_token &&
+	    token_equal(opts->agent_token, opts->write_token))
+		log_warn("server: the agent token and the write token are the same: every agent "
+			 "can change policies and start tasks (separate them: docs/security.md)");
 	if (!loopback && !s->tls_cert)
 		log_warn("server: listening on %s without TLS: tokens and profiles cross the "
 			 "network in clear text (see --tls-cert, --tls-key)",
@@ -212,36 +243,6 @@ int server_start(const struct server_options *opts, struct server **ret)
 		 opts->write_token ? ", write token required" : "",
 		 s->tls_client_ca ? ", client certificates required" : "");
 	*ret = s;
-	return 0;
-}
-
-/* Reads the PEM files named in opts into s. 0, or -EINVAL / -EPERM / -errno
- * logged once. */
-static int read_tls(struct server *s, const struct server_options *opts)
-{
-	char err[TOKEN_ERROR_MAX_LEN];
-	int r = 0;
-
-	if (!opts->tls_cert_file != !opts->tls_key_file) {
-		log_error("server: TLS needs both --tls-cert and --tls-key");
-		return -EINVAL;
-	}
-	if (opts->tls_client_ca_file && !opts->tls_cert_file) {
-		log_error("server: --tls-client-ca needs TLS (--tls-cert and --tls-key)");
-		return -EINVAL;
-	}
-	if (!opts->tls_cert_file)
-		return 0;
-	r = token_read_pem(opts->tls_cert_file, false, &s->tls_cert, err, sizeof(err));
-	if (r == 0)
-		r = token_read_pem(opts->tls_key_file, true, &s->tls_key, err, sizeof(err));
-	if (r == 0 && opts->tls_client_ca_file)
-		r = token_read_pem(opts->tls_client_ca_file, false, &s->tls_client_ca, err,
-				   sizeof(err));
-	if (r < 0) {
-		log_error("server: %s", err);
-		return r == -EPERM ? -EPERM : -EINVAL;
-	}
 	return 0;
 }
 
