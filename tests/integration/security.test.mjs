@@ -194,6 +194,23 @@ describe('TLS', () => {
     assert.equal(reg.status, 401, reg.text);
   });
 
+  test('a private key others may read, or half a TLS setup, is refused at start', async () => {
+    const openKey = path.join(DIR, 'open-server.key');
+    fs.copyFileSync(SERVER.key, openKey);
+    fs.chmodSync(openKey, 0o644);
+    const store = `sqlite:${DIR}/tls-refused.db`;
+    const r = await cli(['server', '--store', store, '--tls-cert', SERVER.cert, '--tls-key', openKey]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /open-server\.key may be read or written by others \(mode 0644\).*chmod o-rwx/);
+    const half = await cli(['server', '--store', store, '--tls-cert', SERVER.cert]);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /TLS needs both --tls-cert and --tls-key/);
+    const agentKey = await cli(['agent', '--server', 'https://127.0.0.1:1', '--state-dir', DIR,
+      '--tls-cert', CLIENT.cert, '--tls-key', openKey]);
+    assert.equal(agentKey.code, 1);
+    assert.match(agentKey.stderr, /chmod o-rwx/);
+  });
+
   test('only TLS 1.2 and 1.3 are spoken', () => {
     const hello = (v) => spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${srv.port}`, `-${v}`,
       '-cipher', 'DEFAULT@SECLEVEL=0', '-CAfile', CA], { input: '', encoding: 'utf8', timeout: 10000 });
