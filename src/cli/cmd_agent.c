@@ -140,18 +140,27 @@ static void drop_capabilities(void)
 		log_warn("agent: keeping every capability: %s", reason);
 }
 
+/* Long-only options (no short letter to collide with). */
+enum {
+	OPT_TLS_CA = 0x2000,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_KEEP_CAPS,
+};
+
 int cmd_agent(int argc, char **argv)
 {
-	static const struct option opts[] = {{"server", required_argument, NULL, 's'},
-					     {"config", required_argument, NULL, 'c'},
-					     {"token-file", required_argument, NULL, 't'},
-					     {"state-dir", required_argument, NULL, 'd'},
-					     {"tls-ca", required_argument, NULL, 'A'},
-					     {"tls-cert", required_argument, NULL, 'C'},
-					     {"tls-key", required_argument, NULL, 'K'},
-					     {"keep-capabilities", no_argument, NULL, 'k'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"server", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"token-file", required_argument, NULL, 't'},
+	    {"state-dir", required_argument, NULL, 'd'},
+	    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	    {"keep-capabilities", no_argument, NULL, OPT_KEEP_CAPS},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	const char *server = NULL, *config_path = NULL, *token_file = NULL;
 	const char *state_dir = AGENT_DEFAULT_STATE_DIR;
 	const char *tls_flags[3] = {NULL, NULL, NULL}; /* ca, cert, key */
@@ -177,16 +186,16 @@ int cmd_agent(int argc, char **argv)
 		case 'd':
 			state_dir = optarg;
 			break;
-		case 'A':
+		case OPT_TLS_CA:
 			tls_flags[0] = optarg;
 			break;
-		case 'C':
+		case OPT_TLS_CERT:
 			tls_flags[1] = optarg;
 			break;
-		case 'K':
+		case OPT_TLS_KEY:
 			tls_flags[2] = optarg;
 			break;
-		case 'k':
+		case OPT_KEEP_CAPS:
 			keep_caps = true;
 			break;
 		case 'h':
