@@ -248,14 +248,14 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 			    : st->path_route >= 0 ? srv->cfg.routes[st->path_route].pattern
 						  : "unmatched";
 
-	if (!route && st->path_route >= 0) {
-		http_reply_error(&resp, 405, "method %s is not allowed on %s", method, url);
-	} else if (!route) {
-		http_reply_error(&resp, 404, "no such endpoint: %s %s", method, url);
-	} else if (st->no_client_cert) {
+	if (st->no_client_cert) {
 		http_reply_error(&resp, 403,
 				 "a TLS client certificate signed by the server's client CA is "
 				 "required");
+	} else if (!route && st->path_route >= 0) {
+		http_reply_error(&resp, 405, "method %s is not allowed on %s", method, url);
+	} else if (!route) {
+		http_reply_error(&resp, 404, "no such endpoint: %s %s", method, url);
 	} else if (st->unauthorized) {
 		http_reply_error(&resp, 401,
 				 "missing or wrong %s token: send 'Authorization: Bearer TOKEN'",

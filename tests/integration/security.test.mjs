@@ -275,6 +275,8 @@ describe('TLS client certificates', () => {
     const bare = await httpsApi(srv.https, 'GET', '/api/v1/processes');
     assert.equal(bare.status, 403, bare.text);
     assert.match(bare.json.errors[0], /client certificate/);
+    // Before anything else: even the routes that exist are not revealed.
+    assert.equal((await httpsApi(srv.https, 'GET', '/no/such/route')).status, 403);
     const wrongKey = makeLeaf('stranger', 'wrong-ca', 'extendedKeyUsage=clientAuth\n');
     // Signed by another CA: refused in the handshake or with 403, never served.
     const stranger = await httpsApi(srv.https, 'GET', '/api/v1/processes', wrongKey)
