@@ -14,8 +14,8 @@
 
 struct uplink_http;
 
-/* PEM file paths, each NULL or "" for none; read by libcurl at each new
- * connection (so a renewed certificate is picked up without a restart). */
+/* PEM file paths, each NULL or "" for none; libcurl reads them itself
+ * (checked for readability and key permissions at the agent's start). */
 struct uplink_http_tls {
 	const char *ca_file;   /* CA bundle the server's certificate must chain to */
 	const char *cert_file; /* client certificate, with key_file */
