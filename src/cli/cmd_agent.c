@@ -2,12 +2,14 @@
  * Option parsing and config loading only; the agent itself is agent.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/preflight.h"
 #include "cli/commands.h"
 #include "util/log.h"
 #include "util/token.h"
@@ -18,7 +20,8 @@ static void agent_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: contprof agent [--server URL] [--config agent.yaml] [--token-file F]\n"
-		"                      [--state-dir DIR]\n\n"
+		"                      [--state-dir DIR]\n"
+		"       contprof agent --check [--config agent.yaml] [--token-file F]\n\n"
 		"Runs the agent of this host (as root): discovers processes, keeps the\n"
 		"policies of their services in sync, watches them every second and starts\n"
 		"profiling when a policy holds. Runs until SIGTERM or Ctrl-C.\n\n"
@@ -28,10 +31,15 @@ static void agent_usage(FILE *out)
 		"  --config FILE      agent config (default: every process by its comm name)\n"
 		"  --token-file FILE  bearer token for the server (default: the config's\n"
 		"                     token_file, else $CONTPROF_TOKEN)\n"
-		"  --state-dir DIR    kept policies and the upload spool (default %s)\n\n"
+		"  --state-dir DIR    kept policies and the upload spool (default %s)\n"
+		"  --check            check the config, the token and the privileges and\n"
+		"                     kernel features the agent needs, print what is\n"
+		"                     missing and how to fix it, then exit (1: a check\n"
+		"                     failed; see docs/troubleshooting.md)\n\n"
 		"examples:\n"
 		"  contprof agent --server http://10.0.0.5:8080 --config /etc/contprof/agent.yaml\n"
-		"  contprof agent --config agent.yaml --token-file /etc/contprof/token\n",
+		"  contprof agent --config agent.yaml --token-file /etc/contprof/token\n"
+		"  contprof agent --check --config /etc/contprof/agent.yaml\n",
 		AGENT_DEFAULT_STATE_DIR);
 }
 
@@ -74,12 +82,70 @@ int agent_resolve_token(const char *token_file, const struct config *cfg, char *
 	return 0;
 }
 
+static void check_line(const char *name, const char *level, const char *detail)
+{
+	printf("  %-20s %-8s %s\n", name, level, detail);
+}
+
+/* `contprof agent --check`: the config, the token and preflight_run() on this
+ * host, one line each. Returns the exit code: 1 when the config is invalid or
+ * a check failed (a warning does not fail). */
+static int agent_check(const char *config_path, const char *token_file)
+{
+	struct preflight_report rep;
+	struct config *cfg = NULL;
+	char detail[PATH_MAX + 128];
+	size_t n_fail = 0, n_warn = 0;
+	char *token = NULL;
+	int err;
+
+	printf("contprof agent --check\n");
+	err = agent_load_config(config_path, &cfg);
+	if (err) {
+		snprintf(detail, sizeof(detail), "%s: %s (reasons above)",
+			 config_path ? config_path : "<built-in>",
+			 err == -EINVAL ? "invalid" : strerror(-err));
+		check_line("config", preflight_level_name(PREFLIGHT_FAIL), detail);
+		n_fail++;
+	} else {
+		snprintf(detail, sizeof(detail), "%s: %zu process rules, server %s",
+			 cfg->source_name, cfg->n_rules, cfg->server);
+		check_line("config", preflight_level_name(PREFLIGHT_OK), detail);
+		/* A token the agent cannot read fails only where the server wants one. */
+		if (agent_resolve_token(token_file, cfg, &token) != 0) {
+			check_line("token", preflight_level_name(PREFLIGHT_WARN),
+				   "unreadable (reason above): a server with a token will refuse "
+				   "this agent");
+			n_warn++;
+		} else {
+			check_line("token", preflight_level_name(PREFLIGHT_OK),
+				   token ? "read" : "none (fine for a server without a token)");
+		}
+	}
+	preflight_run("/", 1, &rep);
+	for (size_t i = 0; i < rep.n; i++)
+		check_line(rep.items[i].name, preflight_level_name(rep.items[i].level),
+			   rep.items[i].detail);
+	n_fail += rep.n_fail;
+	n_warn += rep.n_warn;
+	if (n_fail || n_warn)
+		printf("%zu missing, %zu warnings: see docs/troubleshooting.md\n", n_fail, n_warn);
+	else
+		printf("all checks passed\n");
+	config_free(cfg);
+	free(token);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return 1;
+	return n_fail ? 1 : 0;
+}
+
 int cmd_agent(int argc, char **argv)
 {
 	static const struct option opts[] = {{"server", required_argument, NULL, 's'},
 					     {"config", required_argument, NULL, 'c'},
 					     {"token-file", required_argument, NULL, 't'},
 					     {"state-dir", required_argument, NULL, 'd'},
+					     {"check", no_argument, NULL, 'k'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *server = NULL, *config_path = NULL, *token_file = NULL;
@@ -88,7 +154,7 @@ int cmd_agent(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct agent *agent = NULL;
 	char *token = NULL;
-	int opt, err, rc = 1;
+	int opt, err, rc = 1, check = 0;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -105,6 +171,9 @@ int cmd_agent(int argc, char **argv)
 		case 'd':
 			state_dir = optarg;
 			break;
+		case 'k':
+			check = 1;
+			break;
 		case 'h':
 			agent_usage(stdout);
 			return 0;
@@ -117,6 +186,8 @@ int cmd_agent(int argc, char **argv)
 		fprintf(stderr, "contprof agent: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (check)
+		return agent_check(config_path, token_file);
 	if (!server && !config_path && getenv("CONTPROF_SERVER"))
 		server = getenv("CONTPROF_SERVER");
 	if (agent_load_config(config_path, &cfg) != 0)
