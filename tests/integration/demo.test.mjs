@@ -2,8 +2,11 @@
 // runs one cycle of its compressed schedule and each misbehaviour must have
 // produced exactly one task of the right target, on the right service, with
 // the right cause, started while it misbehaved (nothing during the calm);
-// the CPU task's flame graph must name the guilty function; Ctrl-C must stop
-// everything, demo processes included.
+// the CPU task's flame graph must name the guilty function; the UI (Debian's
+// chromium through playwright-core) must show the tasks with their causes and
+// the guilty function in the flame graph; Ctrl-C must stop everything, demo
+// processes included. The UI's screenshots land in build/test-artifacts/webui/
+// (demo-task-cpu.png is the README's picture, docs/images/ui-task.png).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { start, run, waitFor } from './lib.mjs';
 import { api } from './server_lib.mjs';
+import { launchBrowser } from './browser_lib.mjs';
 
 // warm-up, trouble, calm (s): the cycle is cpu, errors, slow, threads. The
 // warm-up covers the agent's start: loading the HTTP monitor's BPF programs
@@ -142,6 +146,32 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
     const flame = await run(['flame', cpu.id, '--format', 'svg', '-o', svg, '--server', url]);
     assert.equal(flame.code, 0, flame.stderr);
     assert.match(fs.readFileSync(svg, 'utf8'), /demo_compute_discount/);
+
+    // The UI shows what a user comes for: the CPU task's cause and the guilty
+    // function in its flame graph, and every task with its cause on the
+    // process page. One browser, a few pages: seconds, not minutes.
+    const b = await launchBrowser({ width: 1280, height: 820 });
+    try {
+      const { page } = b;
+      await page.goto(`${url}/ui/tasks/${encodeURIComponent(cpu.id)}`);
+      const cause = page.locator('dd.cause');
+      await cause.waitFor();
+      assert.ok((await cause.innerText()).includes(cpu.cause.message), await cause.innerText());
+      assert.match(await cause.innerText(), /PROCESS_CPU ≥ \d+ %: \d+ of the last \d+ s matched/);
+      await page.locator('.flame-chart g[name="demo_compute_discount"]').first().waitFor();
+      assert.match(await page.locator('.flame-details').innerText(), /samples in total/);
+      await b.shot('demo-task-cpu');
+      await page.goto(`${url}/ui/processes/${encodeURIComponent(procs.backend.id)}`);
+      for (const phase of ['cpu', 'threads']) {
+        const row = page.locator(`tr[data-task="${byPhase[phase].id}"]`);
+        await row.waitFor();
+        assert.ok((await row.innerText()).includes(byPhase[phase].cause.message), await row.innerText());
+      }
+      await b.shot('demo-process-backend');
+      assert.deepEqual(b.problems, [], 'no page errors');
+    } finally {
+      await b.close();
+    }
 
     // The piled-up threads show where they wait, most of the time off CPU.
     const offcpu = await api(url, 'GET',
