@@ -83,3 +83,19 @@ test('docs/cli.md: its synopsis is what every command\'s --help says, and every 
   for (const d of doc) if (!want.includes(d)) problems.push(`docs/cli.md's synopsis has what no --help says: ${d}`);
   assert.deepEqual(problems, [], problems.join('\n'));
 });
+
+test('README links every page of docs/, and every relative link of README and docs/ resolves', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const pages = fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md'));
+  const unlinked = pages.filter((p) => !readme.includes(`](docs/${p})`));
+  assert.deepEqual(unlinked, [], 'docs pages the README does not link');
+  const broken = [];
+  for (const file of ['README.md', ...pages.map((p) => `docs/${p}`)]) {
+    const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+    for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(m[1])) continue; // http:, mailto:
+      if (!fs.existsSync(path.join(ROOT, path.dirname(file), m[1]))) broken.push(`${file}: ${m[1]}`);
+    }
+  }
+  assert.deepEqual(broken, [], 'links to missing files');
+});

@@ -150,7 +150,7 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
     // The UI shows what a user comes for: the CPU task's cause and the guilty
     // function in its flame graph, and every task with its cause on the
     // process page. One browser, a few pages: seconds, not minutes.
-    const b = await launchBrowser({ width: 1280, height: 820 });
+    const b = await launchBrowser({ width: 1280, height: 600 });
     try {
       const { page } = b;
       await page.goto(`${url}/ui/tasks/${encodeURIComponent(cpu.id)}`);
