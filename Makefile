@@ -4,6 +4,8 @@
 #   make test        everything the README's test command runs (see scripts/test.sh)
 #   make unit        unit tests of the current build flavour
 #   make format-check / make format
+#   make install [PREFIX=/usr/local] [DESTDIR=]   binary, systemd units, docs,
+#                    example config (docs/install.md); make uninstall
 # Sources are found by directory: a new .c file under src/ is built without
 # touching this file; tests/unit/test_*.c each become one test binary.
 

@@ -160,6 +160,10 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
       assert.match(await cause.innerText(), /PROCESS_CPU ≥ \d+ %: \d+ of the last \d+ s matched/);
       await page.locator('.flame-chart g[name="demo_compute_discount"]').first().waitFor();
       assert.match(await page.locator('.flame-details').innerText(), /samples in total/);
+      // The guilty frame is drawn wide once the graph's transition is over.
+      await page.waitForFunction(() => [...document.querySelectorAll('.flame-chart g[name="demo_compute_discount"] rect')]
+        .some((r) => r.getBoundingClientRect().width > 300));
+      await page.waitForTimeout(400); // the other frames' transitions (300 ms) too
       await b.shot('demo-task-cpu');
       await page.goto(`${url}/ui/processes/${encodeURIComponent(procs.backend.id)}`);
       for (const phase of ['cpu', 'threads']) {
