@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { start, run, waitFor } from './lib.mjs';
 import { api } from './server_lib.mjs';
-import { launchBrowser } from './browser_lib.mjs';
+import { launchBrowser, ARTIFACTS } from './browser_lib.mjs';
 
 // warm-up, trouble, calm (s): the cycle is cpu, errors, slow, threads. The
 // warm-up covers the agent's start: loading the HTTP monitor's BPF programs
@@ -150,7 +150,7 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
     // The UI shows what a user comes for: the CPU task's cause and the guilty
     // function in its flame graph, and every task with its cause on the
     // process page. One browser, a few pages: seconds, not minutes.
-    const b = await launchBrowser({ width: 1280, height: 600 });
+    const b = await launchBrowser({ width: 1280, height: 1400 });
     try {
       const { page } = b;
       await page.goto(`${url}/ui/tasks/${encodeURIComponent(cpu.id)}`);
@@ -164,7 +164,11 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
       await page.waitForFunction(() => [...document.querySelectorAll('.flame-chart g[name="demo_compute_discount"] rect')]
         .some((r) => r.getBoundingClientRect().width > 300));
       await page.waitForTimeout(400); // the other frames' transitions (300 ms) too
-      await b.shot('demo-task-cpu');
+      // Clipped inside the tall viewport: a full-page shot would resize the
+      // page, and the flame graph would redraw (empty) for it.
+      const chart = await page.locator('.flame-chart').boundingBox();
+      await page.screenshot({ path: path.join(ARTIFACTS, 'demo-task-cpu.png'),
+        clip: { x: 0, y: 0, width: 1280, height: Math.min(1400, Math.ceil(chart.y + chart.height + 16)) } });
       await page.goto(`${url}/ui/processes/${encodeURIComponent(procs.backend.id)}`);
       for (const phase of ['cpu', 'threads']) {
         const row = page.locator(`tr[data-task="${byPhase[phase].id}"]`);
