@@ -23,6 +23,9 @@ PACKAGES=(
   # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
   # system service is never used)
   postgresql
+  # bench/store_size.sh reads the store's page sizes (dbstat); the install
+  # test checks the systemd units with systemd-analyze
+  sqlite3 systemd
 )
 
 missing=()

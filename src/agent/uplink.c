@@ -321,6 +321,7 @@ static void *sender_main(void *arg)
 	int64_t next_register = 0, next_metrics = mono_ms() + ul->opts.metrics_interval_ms;
 	int64_t retry_at = 0;
 	uint32_t backoff = 0;
+	int reachable_logged = -1; /* -1 before the first exchange */
 
 	if (!h) {
 		log_error("uplink: cannot create an HTTP client");
@@ -343,10 +344,19 @@ static void *sender_main(void *arg)
 				err = send_metrics(ul, h);
 				next_metrics = now + ul->opts.metrics_interval_ms;
 			}
+			bool reachable = err != -ECONNREFUSED && err != -ETIMEDOUT &&
+					 err != -EHOSTUNREACH && err != -EIO;
 			pthread_mutex_lock(&ul->lock);
-			ul->stats.server_reachable = err != -ECONNREFUSED && err != -ETIMEDOUT &&
-						     err != -EHOSTUNREACH && err != -EIO;
+			ul->stats.server_reachable = reachable;
 			pthread_mutex_unlock(&ul->lock);
+			/* Once per change, not per retry. */
+			if (!reachable && reachable_logged != 0)
+				log_warn("uplink: cannot reach the server at %s (%s): tasks and "
+					 "profiles wait in the spool, retrying",
+					 ul->server_url, strerror(-err));
+			else if (reachable && reachable_logged == 0)
+				log_info("uplink: server at %s reachable again", ul->server_url);
+			reachable_logged = reachable;
 			if (err) {
 				backoff = next_backoff(backoff);
 				retry_at = mono_ms() + backoff;

@@ -4,6 +4,7 @@
  * agent itself is agent.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "agent/bpfutil.h"
 #include "agent/caps.h"
 #include "agent/config.h"
+#include "agent/preflight.h"
 #include "cli/commands.h"
 #include "util/log.h"
 #include "util/token.h"
@@ -24,7 +26,8 @@ static void agent_usage(FILE *out)
 	    out,
 	    "usage: contprof agent [--server URL] [--config agent.yaml] [--token-file F]\n"
 	    "                      [--tls-ca F] [--tls-cert F --tls-key F]\n"
-	    "                      [--state-dir DIR] [--keep-capabilities]\n\n"
+	    "                      [--state-dir DIR] [--keep-capabilities]\n"
+	    "       contprof agent --check [--config agent.yaml] [--token-file F]\n\n"
 	    "Runs the agent of this host (as root): discovers processes, keeps the\n"
 	    "policies of their services in sync, watches them every second and starts\n"
 	    "profiling when a policy holds. Runs until SIGTERM or Ctrl-C.\n\n"
@@ -42,11 +45,16 @@ static void agent_usage(FILE *out)
 	    "  --state-dir DIR    kept policies and the upload spool (default %s)\n"
 	    "  --keep-capabilities  do not drop the capabilities the agent does not\n"
 	    "                     need (it keeps CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE,\n"
-	    "                     CAP_DAC_READ_SEARCH, CAP_SYS_RESOURCE)\n\n"
+	    "                     CAP_DAC_READ_SEARCH, CAP_SYS_RESOURCE)\n"
+	    "  --check            check the config, the token and the privileges and\n"
+	    "                     kernel features the agent needs, print what is\n"
+	    "                     missing and how to fix it, then exit (1: a check\n"
+	    "                     failed; see docs/troubleshooting.md)\n\n"
 	    "examples:\n"
 	    "  contprof agent --server http://10.0.0.5:8080 --config /etc/contprof/agent.yaml\n"
 	    "  contprof agent --config agent.yaml --token-file /etc/contprof/agent.token\n"
-	    "  contprof agent --server https://prof.internal:8443 --tls-ca /etc/contprof/ca.pem\n",
+	    "  contprof agent --server https://prof.internal:8443 --tls-ca /etc/contprof/ca.pem\n"
+	    "  contprof agent --check --config /etc/contprof/agent.yaml\n",
 	    AGENT_DEFAULT_STATE_DIR);
 }
 
@@ -140,12 +148,70 @@ static void drop_capabilities(void)
 		log_warn("agent: keeping every capability: %s", reason);
 }
 
+static void check_line(const char *name, const char *level, const char *detail)
+{
+	printf("  %-20s %-8s %s\n", name, level, detail);
+}
+
+/* `contprof agent --check`: the config, the token and preflight_run() on this
+ * host, one line each. Returns the exit code: 1 when the config is invalid or
+ * a check failed (a warning does not fail). */
+static int agent_check(const char *config_path, const char *token_file)
+{
+	struct preflight_report rep;
+	struct config *cfg = NULL;
+	char detail[PATH_MAX + 128];
+	size_t n_fail = 0, n_warn = 0;
+	char *token = NULL;
+	int err;
+
+	printf("contprof agent --check\n");
+	err = agent_load_config(config_path, &cfg);
+	if (err) {
+		snprintf(detail, sizeof(detail), "%s: %s (reasons above)",
+			 config_path ? config_path : "<built-in>",
+			 err == -EINVAL ? "invalid" : strerror(-err));
+		check_line("config", preflight_level_name(PREFLIGHT_FAIL), detail);
+		n_fail++;
+	} else {
+		snprintf(detail, sizeof(detail), "%s: %zu process rules, server %s",
+			 cfg->source_name, cfg->n_rules, cfg->server);
+		check_line("config", preflight_level_name(PREFLIGHT_OK), detail);
+		/* A token the agent cannot read fails only where the server wants one. */
+		if (agent_resolve_token(token_file, cfg, &token) != 0) {
+			check_line("token", preflight_level_name(PREFLIGHT_WARN),
+				   "unreadable (reason above): a server with a token will refuse "
+				   "this agent");
+			n_warn++;
+		} else {
+			check_line("token", preflight_level_name(PREFLIGHT_OK),
+				   token ? "read" : "none (fine for a server without a token)");
+		}
+	}
+	preflight_run("/", 1, &rep);
+	for (size_t i = 0; i < rep.n; i++)
+		check_line(rep.items[i].name, preflight_level_name(rep.items[i].level),
+			   rep.items[i].detail);
+	n_fail += rep.n_fail;
+	n_warn += rep.n_warn;
+	if (n_fail || n_warn)
+		printf("%zu missing, %zu warnings: see docs/troubleshooting.md\n", n_fail, n_warn);
+	else
+		printf("all checks passed\n");
+	config_free(cfg);
+	free(token);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return 1;
+	return n_fail ? 1 : 0;
+}
+
 /* Long-only options (no short letter to collide with). */
 enum {
 	OPT_TLS_CA = 0x2000,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_KEEP_CAPS,
+	OPT_CHECK,
 };
 
 int cmd_agent(int argc, char **argv)
@@ -159,6 +225,7 @@ int cmd_agent(int argc, char **argv)
 	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	    {"keep-capabilities", no_argument, NULL, OPT_KEEP_CAPS},
+	    {"check", no_argument, NULL, OPT_CHECK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *server = NULL, *config_path = NULL, *token_file = NULL;
@@ -169,7 +236,7 @@ int cmd_agent(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct agent *agent = NULL;
 	char *token = NULL;
-	int opt, err, rc = 1;
+	int opt, err, rc = 1, check = 0;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -198,6 +265,9 @@ int cmd_agent(int argc, char **argv)
 		case OPT_KEEP_CAPS:
 			keep_caps = true;
 			break;
+		case OPT_CHECK:
+			check = 1;
+			break;
 		case 'h':
 			agent_usage(stdout);
 			return 0;
@@ -210,6 +280,8 @@ int cmd_agent(int argc, char **argv)
 		fprintf(stderr, "contprof agent: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (check)
+		return agent_check(config_path, token_file);
 	if (!server && !config_path && getenv("CONTPROF_SERVER"))
 		server = getenv("CONTPROF_SERVER");
 	if (agent_load_config(config_path, &cfg) != 0)
