@@ -102,7 +102,7 @@ test('agent --check with a bad config or unreadable token', async () => {
     const t = await run(['agent', '--check', '--config', good]);
     assert.equal(t.code, 0, 'an unreadable token is a warning');
     assert.equal(lines(t.stdout).token.level, 'warning');
-    assert.match(t.stderr, /cannot use token file .*nope: No such file/);
+    assert.match(t.stderr, /cannot read token file .*nope: No such file/);
     assert.match(lines(t.stdout).config.detail, /server http:\/\/10\.0\.0\.5:8080/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
