@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/pidset.h"
 #include "agent/procstat.h"
 #include "util/parse.h"
 #include "util/readfile.h"
@@ -35,19 +36,12 @@ struct discover {
 	 * match by exec — an event and a probe — or by a process renaming
 	 * itself, which the full probe every DISCOVER_FULL_PROBE_EVERY scans
 	 * catches). */
-	struct unmatched *unmatched, *unmatched_next;
-	size_t n_unmatched, cap_unmatched, n_unmatched_next, cap_unmatched_next;
+	struct pidset unmatched, unmatched_next;
 	bool scanning, scanning_partial;
 	/* The owner hands over every exec and exit (discover_trust_events):
 	 * a partial scan then reads nothing of a process it already knows. */
 	bool events_trusted;
 	uint64_t scan_serial; /* of the scan running or last run, from 1 */
-};
-
-struct unmatched {
-	uint32_t pid;
-	bool exited; /* an exit event came for it since the scan */
-	uint64_t start_time_ticks;
 };
 
 static uint64_t fnv_add(uint64_t h, const char *s)
@@ -138,98 +132,28 @@ struct discover *discover_free(struct discover *d)
 	for (size_t i = 0; i < d->n_procs; i++)
 		proc_free(d->procs[i]);
 	free(d->procs);
-	free(d->unmatched);
-	free(d->unmatched_next);
+	pidset_release(&d->unmatched);
+	pidset_release(&d->unmatched_next);
 	free(d);
 	return NULL;
 }
 
-static struct unmatched *find_unmatched(const struct discover *d, uint32_t pid)
-{
-	size_t lo = 0, hi = d->n_unmatched;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (d->unmatched[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < d->n_unmatched && d->unmatched[lo].pid == pid ? &d->unmatched[lo] : NULL;
-}
-
 static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start_time_ticks)
 {
-	const struct unmatched *u = find_unmatched(d, pid);
+	const struct pidset_entry *u = pidset_find(&d->unmatched, pid);
 
 	return u && u->start_time_ticks == start_time_ticks;
 }
 
-/* Outside a scan (an exec event's probe): into the current set, in pid
- * order, so the next partial scan need not probe it again. */
-static void insert_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
-{
-	struct unmatched u = {.pid = pid, .start_time_ticks = start_time_ticks};
-	size_t lo = 0, hi = d->n_unmatched;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (d->unmatched[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < d->n_unmatched && d->unmatched[lo].pid == pid) {
-		d->unmatched[lo] = u;
-		return;
-	}
-	if (d->n_unmatched >= DISCOVER_UNMATCHED_MAX)
-		return;
-	if (d->n_unmatched == d->cap_unmatched) {
-		size_t cap = d->cap_unmatched ? d->cap_unmatched * 2 : 256;
-		struct unmatched *grown = realloc(d->unmatched, cap * sizeof(*grown));
-
-		if (!grown)
-			return;
-		d->unmatched = grown;
-		d->cap_unmatched = cap;
-	}
-	memmove(&d->unmatched[lo + 1], &d->unmatched[lo],
-		(d->n_unmatched - lo) * sizeof(*d->unmatched));
-	d->unmatched[lo] = u;
-	d->n_unmatched++;
-}
-
-/* Remembers an unmatched process for the next scan (best effort: on ENOMEM
- * it is simply probed again). */
+/* Remembers an unmatched process for the next scan: in the scan's new set,
+ * or, outside a scan (an exec event's probe), in the current one (best
+ * effort: when full, it is simply probed again). */
 static void note_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
 {
-	if (!d->scanning) {
-		insert_unmatched(d, pid, start_time_ticks);
-		return;
-	}
-	if (d->n_unmatched_next >= DISCOVER_UNMATCHED_MAX)
-		return;
-	if (d->n_unmatched_next == d->cap_unmatched_next) {
-		size_t cap = d->cap_unmatched_next ? d->cap_unmatched_next * 2 : 256;
-		struct unmatched *grown = realloc(d->unmatched_next, cap * sizeof(*grown));
-
-		if (!grown)
-			return;
-		d->unmatched_next = grown;
-		d->cap_unmatched_next = cap;
-	}
-	d->unmatched_next[d->n_unmatched_next++] =
-	    (struct unmatched){.pid = pid, .start_time_ticks = start_time_ticks};
-}
-
-static int cmp_unmatched(const void *a, const void *b)
-{
-	uint32_t x = ((const struct unmatched *)a)->pid, y = ((const struct unmatched *)b)->pid;
-
-	return x < y ? -1 : x > y;
+	if (d->scanning)
+		pidset_append(&d->unmatched_next, pid, start_time_ticks);
+	else
+		pidset_insert(&d->unmatched, pid, start_time_ticks);
 }
 
 size_t discover_count(const struct discover *d)
@@ -665,7 +589,7 @@ static int refresh_pid(struct discover *d, uint32_t pid)
 
 int discover_handle_event(struct discover *d, const struct procevent_record *record)
 {
-	struct unmatched *u;
+	struct pidset_entry *u;
 	int found;
 	size_t i;
 
@@ -673,7 +597,7 @@ int discover_handle_event(struct discover *d, const struct procevent_record *rec
 	case PROCEVENT_EXEC:
 		return refresh_pid(d, record->pid);
 	case PROCEVENT_EXIT:
-		u = find_unmatched(d, record->pid);
+		u = pidset_find(&d->unmatched, record->pid);
 		if (u)
 			u->exited = true; /* the pid may come back as another process */
 		i = find_index(d, record->pid, &found);
@@ -731,7 +655,7 @@ static int cand_push(struct cand_list *l, struct discover_proc *p)
  * for a rename (the full probe's job): marks it seen, reads nothing. */
 static bool skip_known(struct discover *d, uint32_t pid)
 {
-	const struct unmatched *u;
+	const struct pidset_entry *u;
 	int found;
 	size_t i = find_index(d, pid, &found);
 
@@ -739,7 +663,7 @@ static bool skip_known(struct discover *d, uint32_t pid)
 		d->procs[i]->seen_scan = d->scan_serial;
 		return true;
 	}
-	u = find_unmatched(d, pid);
+	u = pidset_find(&d->unmatched, pid);
 	if (!u || u->exited)
 		return false;
 	note_unmatched(d, pid, u->start_time_ticks);
@@ -758,7 +682,7 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 	dir = opendir(path);
 	if (!dir)
 		return -errno;
-	d->n_unmatched_next = 0;
+	d->unmatched_next.n = 0;
 	d->scanning = true;
 	d->scanning_partial = !full;
 	while ((de = readdir(dir)) != NULL) {
@@ -783,18 +707,12 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 	d->scanning_partial = false;
 	if (r == 0) {
 		/* This scan's unmatched set replaces the last one. */
-		struct unmatched *old = d->unmatched;
-		size_t old_cap = d->cap_unmatched;
+		struct pidset old = d->unmatched;
 
-		if (d->n_unmatched_next)
-			qsort(d->unmatched_next, d->n_unmatched_next, sizeof(*d->unmatched_next),
-			      cmp_unmatched);
+		pidset_sort(&d->unmatched_next);
 		d->unmatched = d->unmatched_next;
-		d->n_unmatched = d->n_unmatched_next;
-		d->cap_unmatched = d->cap_unmatched_next;
 		d->unmatched_next = old;
-		d->cap_unmatched_next = old_cap;
-		d->n_unmatched_next = 0;
+		d->unmatched_next.n = 0;
 	}
 	if (l->n)
 		qsort(l->items, l->n, sizeof(*l->items), cmp_pid);
