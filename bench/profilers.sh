@@ -216,5 +216,5 @@ awk -v secs="$SECONDS_PER_RUN" '
     printf "agreement ours vs offcputime: max difference %.1f %%\n", 100 * max
   }' "$OUT/same.offcpu" "$OUT/same.offcputime" | tee "$OUT/offcpu_agreement.txt"
 [[ -z ${BENCH_FIGURES:-} ]] || awk '/^agreement ours vs offcputime/ {
-  sub("%", "", $NF); printf "FIGURE offcpu.maxdiff_offcputime %s %% lower - largest difference of blocked time per blocking function, ours vs offcputime (same window)\n", $NF
+  printf "FIGURE offcpu.maxdiff_offcputime %s %% lower - largest difference of blocked time per blocking function, ours vs offcputime (same window)\n", $(NF-1)
 }' "$OUT/offcpu_agreement.txt" >>"$BENCH_FIGURES"
