@@ -37,7 +37,8 @@ if [[ ${BENCH_QUICK:-0} != 0 ]]; then RUNS=${1:-2} SECONDS_PER_RUN=${2:-3}; else
 HZ=99
 BIN=${CONTPROF_BIN:-build/contprof}
 OUT=$(mktemp -d /tmp/contprof-bench-XXXXXX)
-trap 'kill "${WORKLOAD:-0}" "${CONTENDER:-0}" 2>/dev/null || true; [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$OUT"' EXIT
+# Only our own children: never `kill 0` (the whole process group).
+trap 'for p in ${WORKLOAD:-} ${CONTENDER:-}; do kill "$p" 2>/dev/null || true; done; [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$OUT"' EXIT
 
 for tool in perf bpftrace offcputime node cc; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (scripts/setup.sh installs it)" >&2; exit 1; }
