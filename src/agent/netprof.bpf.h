@@ -173,6 +173,7 @@ static __always_inline void net_open(__u32 tgid, __u32 fd, __u8 role, __u64 conn
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct netprof_conn_key key = {.tgid = tgid, .fd = fd};
+	struct netprof_closed *r;
 	struct netprof_conn *c;
 	struct file **fds, *file = NULL;
 	struct socket *sock;
@@ -214,6 +215,19 @@ static __always_inline void net_open(__u32 tgid, __u32 fd, __u8 role, __u64 conn
 		BPF_CORE_READ_INTO(&c->remote.addr, sk, __sk_common.skc_v6_daddr);
 	}
 	bpf_map_update_elem(&netconns, &key, c, BPF_ANY);
+	/* User space learns of it before its requests (the ring is ordered). */
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(HTTPMON_CNT_RING_FULL, 1);
+		return;
+	}
+	r->pid = tgid;
+	r->fd = fd;
+	r->role = role;
+	r->kind = NETPROF_REC_OPENED;
+	r->close_ns = 0;
+	__builtin_memcpy(&r->conn, c, sizeof(*c));
+	bpf_ringbuf_submit(r, 0);
 }
 
 /* min(n, NETPROF_HEAD_MAX) for n >= 1, in a form the verifier bounds. */

@@ -8,7 +8,8 @@
  * and calls each way, time spent in the read/write syscalls (a log2
  * histogram each way) and retransmits. close(2) sends the final value
  * through the httpmon ring as a NETPROF_REC_CLOSED record and deletes it;
- * user space reads the live ones at each flush.
+ * accept/connect send a NETPROF_REC_OPENED one; user space reads the live
+ * ones at each flush.
  *
  * Slow or failed requests of those processes also get a NETPROF_REC_HEADS
  * record: the first bytes of the request and of the response (each at most
@@ -27,6 +28,7 @@ enum netprof_record_kind {
 	NETPROF_REC_REQUEST = 0, /* struct httpmon_event */
 	NETPROF_REC_CLOSED = 1,	 /* struct netprof_closed */
 	NETPROF_REC_HEADS = 2,	 /* struct netprof_heads */
+	NETPROF_REC_OPENED = 3,	 /* struct netprof_closed, close_ns 0 */
 };
 
 enum netprof_dir {
