@@ -92,6 +92,8 @@ int cmd_debug(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "http") == 0) /* own --help */
 		return cmd_debug_http(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "network") == 0) /* own --help */
+		return cmd_debug_network(argc - 1, argv + 1);
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		printf("usage: contprof debug proc-events [--count N] [--timeout SECONDS]\n"
 		       "       contprof debug watch --pid PID [--seconds N]\n"
