@@ -532,10 +532,10 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 {
 	const struct config *cfg = opts->config;
 	struct discover_options dopts = {.hostname = opts->host_override};
-	struct task_events events = {.started = agent_on_task_started,
-				     .ended = agent_on_task_ended,
-				     .sink = {.slice = agent_on_slice,
-					      .topology = agent_on_topology}};
+	struct task_events events = {
+	    .started = agent_on_task_started,
+	    .ended = agent_on_task_ended,
+	    .sink = {.slice = agent_on_slice, .topology = agent_on_topology}};
 	struct uplink_options uopts;
 	char spool_dir[PATH_MAX];
 	struct agent *a = calloc(1, sizeof(*a));

@@ -243,6 +243,16 @@ static void conn_retire(struct netagg *ag, uint32_t pid, uint32_t fd)
 	}
 }
 
+int netagg_add_process(struct netagg *ag, uint32_t pid)
+{
+	struct netagg_node self = {0};
+	int err = ag->ops.describe_pid(ag->ops.ctx, pid, &self);
+
+	if (err)
+		return err;
+	return node_index(ag, &self) == SIZE_MAX ? -ENOSPC : 0;
+}
+
 int netagg_conn_opened(struct netagg *ag, uint32_t pid, uint32_t fd,
 		       const struct netprof_conn *conn)
 {
@@ -390,8 +400,9 @@ static char *head_text(const char *data, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)data[i];
 
-		s[i] = (ch < 0x20 && ch != '\r' && ch != '\n' && ch != '\t') || ch >= 0x7f ? '.'
-											  : (char)ch;
+		s[i] = (ch < 0x20 && ch != '\r' && ch != '\n' && ch != '\t') || ch >= 0x7f
+			   ? '.'
+			   : (char)ch;
 	}
 	s[len] = '\0';
 	return s;
@@ -417,11 +428,10 @@ void netagg_heads(struct netagg *ag, const struct netprof_heads *h)
 	sample_clear(s);
 	if (h->req_len)
 		s->req_head = head_text(h->req, h->req_len < NETPROF_HEAD_MAX ? h->req_len
-									 : NETPROF_HEAD_MAX);
+									      : NETPROF_HEAD_MAX);
 	if (h->resp_len)
-		s->resp_head = head_text(h->resp, h->resp_len < NETPROF_HEAD_MAX
-						      ? h->resp_len
-						      : NETPROF_HEAD_MAX);
+		s->resp_head = head_text(
+		    h->resp, h->resp_len < NETPROF_HEAD_MAX ? h->resp_len : NETPROF_HEAD_MAX);
 }
 
 void netagg_retransmits(struct netagg *ag, const struct netprof_tuple *t, uint32_t count)
@@ -559,17 +569,17 @@ static json_t *edge_json(const struct netagg *ag, size_t ei)
 		return NULL;
 	edge_traffic(ag, ei, t);
 	/* Edges point from the client to the server. */
-	o = json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, "
-		      "s:o}}",
-		      "from", client ? obs->id : peer->id, "to", client ? peer->id : obs->id,
-		      "role", httpmon_role_name(e->role), "observer", obs->id, "connections",
-		      "opened", (json_int_t)e->opened, "closed", (json_int_t)e->closed,
-		      "bytes_out", (json_int_t)t->bytes[NETPROF_OUT], "bytes_in",
-		      (json_int_t)t->bytes[NETPROF_IN], "calls",
-		      (json_int_t)(t->calls[NETPROF_OUT] + t->calls[NETPROF_IN]), "calls_out",
-		      (json_int_t)t->calls[NETPROF_OUT], "calls_in", (json_int_t)t->calls[NETPROF_IN],
-		      "retransmits", (json_int_t)t->retransmits, "syscall_ms", "read",
-		      syscall_json(t, NETPROF_IN), "write", syscall_json(t, NETPROF_OUT));
+	o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:{s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, "
+	    "s:o}}",
+	    "from", client ? obs->id : peer->id, "to", client ? peer->id : obs->id, "role",
+	    httpmon_role_name(e->role), "observer", obs->id, "connections", "opened",
+	    (json_int_t)e->opened, "closed", (json_int_t)e->closed, "bytes_out",
+	    (json_int_t)t->bytes[NETPROF_OUT], "bytes_in", (json_int_t)t->bytes[NETPROF_IN],
+	    "calls", (json_int_t)(t->calls[NETPROF_OUT] + t->calls[NETPROF_IN]), "calls_out",
+	    (json_int_t)t->calls[NETPROF_OUT], "calls_in", (json_int_t)t->calls[NETPROF_IN],
+	    "retransmits", (json_int_t)t->retransmits, "syscall_ms", "read",
+	    syscall_json(t, NETPROF_IN), "write", syscall_json(t, NETPROF_OUT));
 	if (o && e->connects)
 		json_object_set_new(
 		    o, "connect_ms",
@@ -579,10 +589,12 @@ static json_t *edge_json(const struct netagg *ag, size_t ei)
 		json_t *status = json_object();
 
 		for (int k = 2; k < 6; k++)
-			json_object_set_new(status, classes[k], json_integer((json_int_t)e->status[k]));
+			json_object_set_new(status, classes[k],
+					    json_integer((json_int_t)e->status[k]));
 		if (e->status[1] || e->status[0])
-			json_object_set_new(status, "other",
-					    json_integer((json_int_t)(e->status[0] + e->status[1])));
+			json_object_set_new(
+			    status, "other",
+			    json_integer((json_int_t)(e->status[0] + e->status[1])));
 		http = json_pack("{s:I, s:o, s:o}", "requests", (json_int_t)e->requests, "status",
 				 status, "latency_ms",
 				 latency_json(e->latency, NETAGG_HIST_BUCKETS, e->latency_sum_ns,
@@ -595,11 +607,11 @@ static json_t *edge_json(const struct netagg *ag, size_t ei)
 
 static json_t *sample_json(const struct sample *s)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:s}", "from", s->from,
-			      "to", s->to, "role", httpmon_role_name(s->role), "method",
-			      httpmon_method_name(s->method), "uri", s->uri, "status", s->status,
-			      "duration_ms", (double)s->duration_ns / NS_PER_MS, "time",
-			      (json_int_t)s->time_ms, "reason", s->status >= 400 ? "failed" : "slow");
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:s}", "from", s->from, "to", s->to, "role",
+	    httpmon_role_name(s->role), "method", httpmon_method_name(s->method), "uri", s->uri,
+	    "status", s->status, "duration_ms", (double)s->duration_ns / NS_PER_MS, "time",
+	    (json_int_t)s->time_ms, "reason", s->status >= 400 ? "failed" : "slow");
 
 	if (!o)
 		return NULL;
@@ -625,8 +637,8 @@ json_t *netagg_to_json(const struct netagg *ag)
 	for (size_t i = 0; i < ag->n_edges; i++)
 		json_array_append_new(edges, edge_json(ag, i));
 	for (size_t k = 0; k < ag->n_kept; k++) {
-		size_t i = (ag->kept_next + NETAGG_SAMPLES_KEPT - ag->n_kept + k) %
-			   NETAGG_SAMPLES_KEPT;
+		size_t i =
+		    (ag->kept_next + NETAGG_SAMPLES_KEPT - ag->n_kept + k) % NETAGG_SAMPLES_KEPT;
 		json_t *s = sample_json(&ag->kept[i]);
 
 		if (s)

@@ -31,7 +31,7 @@
 #define NETAGG_EDGES_MAX    1024
 #define NETAGG_CONNS_MAX    (NETPROF_CONNS_MAX + 1024)
 #define NETAGG_NODES_MAX    (2 * NETAGG_EDGES_MAX)
-#define NETAGG_SLOWEST_N    5	 /* slowest requests sampled per edge and interval */
+#define NETAGG_SLOWEST_N    10	 /* slowest requests sampled per edge and interval */
 #define NETAGG_FAILED_N	    20	 /* failed requests sampled per edge and interval */
 #define NETAGG_SAMPLES_KEPT 1000 /* samples in the document, newest kept */
 #define NETAGG_ID_MAX	    96
@@ -72,6 +72,9 @@ struct netagg *netagg_new(const struct netagg_ops *ops);
 /* NULL-safe; returns NULL. */
 struct netagg *netagg_free(struct netagg *ag);
 
+/* Adds the node of process `pid` (a process of the task shows even before
+ * its first connection). 0 or -errno. */
+int netagg_add_process(struct netagg *ag, uint32_t pid);
 /* A connection the kernel opened (or one found open at the start). A
  * second open of a known (pid, fd) closes the old one first. 0 or -errno
  * (-ENOSPC: a bound is reached; the connection is not counted). */

@@ -87,8 +87,7 @@ static int find_peer(void *ctx, uint8_t role, const struct netprof_addr *local,
 		return describe_pid(ctx, pid, ret);
 	memset(ret, 0, sizeof(*ret));
 	/* A client's ephemeral port names nothing: servers see its address. */
-	netagg_format_addr(remote, role == HTTPMON_ROLE_CLIENT, ret->address,
-			   sizeof(ret->address));
+	netagg_format_addr(remote, role == HTTPMON_ROLE_CLIENT, ret->address, sizeof(ret->address));
 	snprintf(ret->id, sizeof(ret->id), "%s", ret->address);
 	return 0;
 }
@@ -170,6 +169,7 @@ static int watch(struct profiler_session *s, uint32_t pid)
 
 	if (err)
 		return err;
+	netagg_add_process(s->agg, pid);
 	if (G.peer)
 		netpeer_each_conn(G.peer, pid, seed_conn, s);
 	return 0;
@@ -205,9 +205,8 @@ static void session_free(struct profiler_session *s)
 static int np_start(const char *task_id, const pid_t *pids, size_t n_pids,
 		    struct profiler_session **ret, char *reason, size_t reason_len)
 {
-	struct netagg_ops ops = {.describe_pid = describe_pid,
-				 .find_peer = find_peer,
-				 .lookup_conn = lookup_conn};
+	struct netagg_ops ops = {
+	    .describe_pid = describe_pid, .find_peer = find_peer, .lookup_conn = lookup_conn};
 	struct profiler_session *s;
 	int err;
 

@@ -51,7 +51,7 @@ static void print_topology(void *ctx, const char *task_id, const json_t *doc)
 {
 	unsigned *flushes = ctx;
 	json_t *line = json_pack("{s:s, s:I, s:O}", "type", "topology", "flush",
-				 (json_int_t)++*flushes, "topology", doc);
+				 (json_int_t)++ * flushes, "topology", doc);
 	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 
 	(void)task_id;
@@ -105,8 +105,8 @@ static int run(const pid_t *pids, size_t n_pids, uint32_t seconds, uint32_t flus
 		return 1;
 	}
 	netprof_init(hm, NULL, NULL);
-	err = netprof_profiler.start(DEBUG_NETWORK_TASK_ID, pids, n_pids, &s, reason,
-				     sizeof(reason));
+	err =
+	    netprof_profiler.start(DEBUG_NETWORK_TASK_ID, pids, n_pids, &s, reason, sizeof(reason));
 	if (err) {
 		log_error("debug network: %s", reason[0] ? reason : strerror(-err));
 		goto out;
@@ -174,13 +174,14 @@ int cmd_debug_network(int argc, char **argv)
 		if (opt == 'f' && parse_u32(optarg, &flush_s) == 0 && flush_s > 0)
 			continue;
 		if (opt == 'h') {
-			printf("usage: contprof debug network --pid PID [--pid PID...] [--seconds N] "
-			       "[--flush SECONDS]\n\n"
-			       "Runs the NETWORK profiler on the given processes (as one task)\n"
-			       "and prints its topology document after every flush (default 1 s)\n"
-			       "as one JSON line; the HTTP monitor's kernel counters at the end.\n\n"
-			       "example:\n  contprof debug network --pid $(pgrep -n nginx) "
-			       "--seconds 10\n");
+			printf(
+			    "usage: contprof debug network --pid PID [--pid PID...] [--seconds N] "
+			    "[--flush SECONDS]\n\n"
+			    "Runs the NETWORK profiler on the given processes (as one task)\n"
+			    "and prints its topology document after every flush (default 1 s)\n"
+			    "as one JSON line; the HTTP monitor's kernel counters at the end.\n\n"
+			    "example:\n  contprof debug network --pid $(pgrep -n nginx) "
+			    "--seconds 10\n");
 			return 0;
 		}
 		return usage();

@@ -113,7 +113,8 @@ TEST(sessions_share_programs_and_split_samples)
 	const struct profiler_ops *ops;
 	struct profiler_session *a = NULL, *b = NULL, *both = NULL;
 	struct tally ta = {0}, tb = {0}, tboth = {0};
-	struct profile_sink sa = {.slice = count_slice, .ctx = &ta}, sb = {.slice = count_slice, .ctx = &tb},
+	struct profile_sink sa = {.slice = count_slice, .ctx = &ta},
+			    sb = {.slice = count_slice, .ctx = &tb},
 			    sboth = {.slice = count_slice, .ctx = &tboth};
 	char reason[256] = "";
 	pid_t alpha = spawn_burner(child_burn_alpha), beta = spawn_burner(child_burn_beta);
