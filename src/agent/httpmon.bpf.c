@@ -401,7 +401,7 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 	c->answered = 0;
 	push_request(c, tgid, fd, win, n, 0, ts);
 	if (is_net(tgid))
-		net_keep_request_head(tgid, fd, win, n, ts);
+		net_keep_request_head(tgid, fd, n, ts);
 	s.data = win;
 	s.n = n;
 	bpf_loop((n + 7) / 8, scan_word, &s, 0);
@@ -513,7 +513,10 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
 		c->answered = 1;
 		pop_response(c, tgid, fd, status, ts);
 		if (pairs && is_net(tgid))
-			net_send_heads(tgid, fd, role, status, started, ts, ubuf, len);
+			net_send_heads((__u64)tgid << 32 | fd,
+				       (__u32)role << 30 | (__u32)status << 16 |
+					   (len < NETPROF_HEAD_MAX ? len : NETPROF_HEAD_MAX),
+				       started, ts, ubuf);
 	}
 	/* More status lines matter only while pipelined requests wait for
 	 * them (or after an interim one): else none could pair. */

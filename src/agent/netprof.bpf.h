@@ -140,15 +140,17 @@ static __always_inline __u32 log2_bucket(__u64 v)
 	return b < NETPROF_HIST_BUCKETS ? b : NETPROF_HIST_BUCKETS - 1;
 }
 
-/* One completed read (dir IN) or write (OUT) of `bytes` on (tgid, fd). */
-static __always_inline void net_io(__u32 tgid, __u32 fd, __u32 dir, __u64 bytes, __u64 now)
+/* One completed read (dir IN) or write (OUT) of `bytes` on (tgid, fd).
+ * Global functions (here and below) are verified once, apart from their
+ * callers: the HTTP programs' verification does not grow with them. */
+__noinline int net_io(__u32 tgid, __u32 fd, __u32 dir, __u64 bytes, __u64 now)
 {
 	struct netprof_conn_key key = {.tgid = tgid, .fd = fd};
 	struct netprof_conn *c = bpf_map_lookup_elem(&netconns, &key);
 	__u64 start = net_take_start(fd);
 
 	if (!c)
-		return;
+		return 0;
 	dir &= 1;
 	c->bytes[dir] += bytes;
 	c->calls[dir] += 1;
@@ -156,6 +158,7 @@ static __always_inline void net_io(__u32 tgid, __u32 fd, __u32 dir, __u64 bytes,
 		c->syscall_ns[dir] += now - start;
 		c->hist[dir][log2_bucket(now - start) & (NETPROF_HIST_BUCKETS - 1)] += 1;
 	}
+	return 0;
 }
 
 static __always_inline void v4_mapped(__u8 *dst, __be32 a)
@@ -242,55 +245,59 @@ static __always_inline __u32 bounded_len(__u64 n)
 	return m + 1;
 }
 
-/* Keeps the first bytes of a request (the scratch window) for its heads. */
-static __always_inline void net_keep_request_head(__u32 tgid, __u32 fd, const __u8 *win, __u32 n,
-						  __u64 ts)
+/* Keeps the first n bytes of a request (the scratch window) for its heads. */
+__noinline int net_keep_request_head(__u32 tgid, __u32 fd, __u32 n, __u64 ts)
 {
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct head_slot *h = bpf_map_lookup_elem(&heads, &key);
+	struct scratch *win = bpf_map_lookup_elem(&scratch_map, &(__u32){0});
 
+	if (!win)
+		return 0;
 	if (!h) {
 		struct head_slot *blank =
 		    (struct head_slot *)bpf_map_lookup_elem(&scratch_map, &(__u32){0});
 
 		/* Any bytes do as the initial value: len says what counts. */
 		if (!blank)
-			return;
+			return 0;
 		bpf_map_update_elem(&heads, &key, blank, BPF_ANY);
 		h = bpf_map_lookup_elem(&heads, &key);
 		if (!h)
-			return;
+			return 0;
 	}
 	if (n == 0)
-		return;
+		return 0;
 	n = bounded_len(n);
-	if (bpf_probe_read_kernel(h->data, n, win))
-		return;
+	if (bpf_probe_read_kernel(h->data, n, win->data))
+		return 0;
 	h->len = n;
 	h->start_ns = ts;
+	return 0;
 }
 
 /* Sends the heads of the request that started at `start_ns` and was
- * answered by `status` in the buffer (ubuf, len), when it is slow or
- * failed. */
-static __always_inline void net_send_heads(__u32 tgid, __u32 fd, __u8 role, __u16 status,
-					   __u64 start_ns, __u64 end_ns, __u64 ubuf, __u64 len)
+ * answered at `end_ns` by the buffer at `ubuf`, when it is slow or failed.
+ * At most five arguments: `who` is tgid << 32 | fd, `meta` role << 30 |
+ * status << 16 | min(buffer length, NETPROF_HEAD_MAX). */
+__noinline int net_send_heads(__u64 who, __u32 meta, __u64 start_ns, __u64 end_ns, __u64 ubuf)
 {
-	struct conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn_key key = {.tgid = who >> 32, .fd = (__u32)who};
+	__u32 status = (meta >> 16) & 0x3ff, len = meta & 0xffff;
 	struct netprof_heads *r;
 	struct head_slot *h;
 	__u32 n;
 
 	if (status < 400 && end_ns - start_ns < slow_floor_ns)
-		return;
+		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(HTTPMON_CNT_RING_FULL, 1);
-		return;
+		return 0;
 	}
-	r->pid = tgid;
-	r->fd = fd;
-	r->role = role;
+	r->pid = key.tgid;
+	r->fd = key.fd;
+	r->role = meta >> 30;
 	r->status = status;
 	r->kind = NETPROF_REC_HEADS;
 	r->start_ns = start_ns;
@@ -308,6 +315,7 @@ static __always_inline void net_send_heads(__u32 tgid, __u32 fd, __u8 role, __u1
 			r->resp_len = n;
 	}
 	bpf_ringbuf_submit(r, 0);
+	return 0;
 }
 
 /* ---- programs attached only while a NETWORK task runs ---- */
