@@ -268,7 +268,7 @@ int netagg_conn_opened(struct netagg *ag, uint32_t pid, uint32_t fd,
 	err = ag->ops.describe_pid(ag->ops.ctx, pid, &self);
 	if (err)
 		return err;
-	err = ag->ops.find_peer(ag->ops.ctx, conn->role, &conn->local, &conn->remote, &peer);
+	err = ag->ops.find_peer(ag->ops.ctx, conn, &peer);
 	if (err)
 		return err;
 	si = node_index(ag, &self);

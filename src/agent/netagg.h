@@ -54,11 +54,10 @@ struct netagg_node {
 struct netagg_ops {
 	/* The node of local process `pid`. 0 or -errno (-ESRCH: gone). */
 	int (*describe_pid)(void *ctx, uint32_t pid, struct netagg_node *ret);
-	/* The node at the other end of a connection of `role` from `local`
-	 * to `remote`: a local process when one holds that end, else a remote
-	 * endpoint. 0 or -errno. */
-	int (*find_peer)(void *ctx, uint8_t role, const struct netprof_addr *local,
-			 const struct netprof_addr *remote, struct netagg_node *ret);
+	/* The node at the other end of connection `conn` (role, local and
+	 * remote addresses, open time): a local process when one holds that
+	 * end, else a remote endpoint. 0 or -errno. */
+	int (*find_peer)(void *ctx, const struct netprof_conn *conn, struct netagg_node *ret);
 	/* The addresses and role of open socket (pid, fd) the kernel did not
 	 * report (opened before the task). 0 or -errno (-ENOENT: not TCP). */
 	int (*lookup_conn)(void *ctx, uint32_t pid, uint32_t fd, struct netprof_conn *ret);

@@ -210,9 +210,18 @@ static int refresh(struct netpeer *np)
 	return 0;
 }
 
-static bool stale(const struct netpeer *np)
+/* The snapshot may miss a socket made at `since_ns` (monotonic; 0: any
+ * time), or is older than NETPEER_MAX_AGE_MS. */
+static bool stale(const struct netpeer *np, uint64_t since_ns)
 {
-	return !np->taken_ms || mono_ms() - np->taken_ms >= NETPEER_MAX_AGE_MS;
+	return !np->taken_ms || (int64_t)(since_ns / 1000000) >= np->taken_ms ||
+	       mono_ms() - np->taken_ms >= NETPEER_MAX_AGE_MS;
+}
+
+static bool links_stale(const struct netpeer *np, uint64_t since_ns)
+{
+	return (int64_t)(since_ns / 1000000) >= np->links_ms ||
+	       mono_ms() - np->links_ms >= NETPEER_MAX_AGE_MS;
 }
 
 static bool addr_eq(const struct netprof_addr *a, const struct netprof_addr *b)
@@ -324,12 +333,12 @@ static int pid_of_inode(struct netpeer *np, uint64_t inode, uint32_t *pid)
 }
 
 int netpeer_other_end(struct netpeer *np, const struct netprof_addr *local,
-		      const struct netprof_addr *remote, uint32_t *pid)
+		      const struct netprof_addr *remote, uint64_t since_ns, uint32_t *pid)
 {
 	const struct netpeer_sock *s = np->socks ? find_pair(np, remote, local) : NULL;
 	int err;
 
-	if (!s && stale(np)) {
+	if ((!s || !s->inode) && stale(np, since_ns)) {
 		err = refresh(np);
 		if (err)
 			return err;
@@ -338,8 +347,51 @@ int netpeer_other_end(struct netpeer *np, const struct netprof_addr *local,
 	if (!s || s->inode == 0)
 		return -ENOENT;
 	err = pid_of_inode(np, s->inode, pid);
-	if (err == -ENOENT && mono_ms() - np->links_ms >= NETPEER_MAX_AGE_MS) {
+	if (err == -ENOENT && links_stale(np, since_ns)) {
 		/* The process may have opened it after the links were read. */
+		err = build_links(np);
+		if (!err)
+			err = pid_of_inode(np, s->inode, pid);
+	}
+	return err;
+}
+
+static bool addr_is_any(const struct netprof_addr *a)
+{
+	static const uint8_t zero[16], mapped_any[16] = {[10] = 0xff, [11] = 0xff};
+
+	return memcmp(a->addr, zero, 16) == 0 || memcmp(a->addr, mapped_any, 16) == 0;
+}
+
+static const struct netpeer_sock *find_listener(const struct netpeer *np,
+						const struct netprof_addr *at)
+{
+	for (size_t i = 0; i < np->n_socks; i++) {
+		const struct netpeer_sock *s = &np->socks[i];
+
+		if (s->state == NETPEER_TCP_LISTEN && s->local.port == at->port && s->inode &&
+		    (addr_is_any(&s->local) || memcmp(s->local.addr, at->addr, 16) == 0))
+			return s;
+	}
+	return NULL;
+}
+
+int netpeer_listener(struct netpeer *np, const struct netprof_addr *at, uint64_t since_ns,
+		     uint32_t *pid)
+{
+	const struct netpeer_sock *s = np->socks ? find_listener(np, at) : NULL;
+	int err;
+
+	if (!s && stale(np, since_ns)) {
+		err = refresh(np);
+		if (err)
+			return err;
+		s = find_listener(np, at);
+	}
+	if (!s)
+		return -ENOENT;
+	err = pid_of_inode(np, s->inode, pid);
+	if (err == -ENOENT && links_stale(np, since_ns)) {
 		err = build_links(np);
 		if (!err)
 			err = pid_of_inode(np, s->inode, pid);
@@ -392,7 +444,7 @@ int netpeer_conn_of_fd(struct netpeer *np, uint32_t pid, uint32_t fd, struct net
 	if (!inode)
 		return -ENOENT;
 	s = np->socks ? sock_of_inode(np, inode) : NULL;
-	if (!s && stale(np)) {
+	if (!s && stale(np, 0)) {
 		err = refresh(np);
 		if (err)
 			return err;

@@ -3,8 +3,10 @@
  *
  * Owns: a snapshot of /proc/net/tcp and /proc/net/tcp6 (addresses, state,
  * inode of every socket) and, built when first needed after a refresh, the
- * map from socket inode to the pid holding it (/proc/PID/fd links). A
- * snapshot older than NETPEER_MAX_AGE_MS is refreshed when a lookup misses.
+ * map from socket inode to the pid holding it (/proc/PID/fd links). When a
+ * lookup misses, a snapshot older than NETPEER_MAX_AGE_MS or than the
+ * connection asked about is read again (so a true remote peer costs at most
+ * one read per batch of new connections).
  * Does not own: deciding what a peer is called (netprof.c). Bounded:
  * NETPEER_SOCKETS_MAX sockets, NETPEER_INODES_MAX inode links.
  * Not thread-safe: one owner.
@@ -41,10 +43,19 @@ struct netpeer *netpeer_free(struct netpeer *np);
 int netpeer_parse_line(const char *line, struct netpeer_sock *ret);
 
 /* The pid holding the socket at the other end of the connection local ->
- * remote (its local address is `remote`, its remote `local`). 0 and *pid,
- * or -ENOENT (no local process: a remote peer, or it is gone). */
+ * remote (its local address is `remote`, its remote `local`), made at
+ * `since_ns` (CLOCK_MONOTONIC; 0 unknown): a snapshot older than that is
+ * read again. 0 and *pid, or -ENOENT (no local process: a remote peer, or
+ * it is gone). */
 int netpeer_other_end(struct netpeer *np, const struct netprof_addr *local,
-		      const struct netprof_addr *remote, uint32_t *pid);
+		      const struct netprof_addr *remote, uint64_t since_ns, uint32_t *pid);
+
+/* The pid holding the listening socket a connection to `at` reaches (its
+ * port, and its address or a wildcard one). 0 and *pid, or -ENOENT. A
+ * client's peer is found so even before the server accepted the
+ * connection (a socket in the accept queue has no inode yet). */
+int netpeer_listener(struct netpeer *np, const struct netprof_addr *at, uint64_t since_ns,
+		     uint32_t *pid);
 
 /* The TCP connection open on (pid, fd): addresses, and role SERVER when its
  * local port is one a socket of this host listens on, else CLIENT. 0,

@@ -407,6 +407,24 @@ int net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* The retransmits counted so far for c's 4-tuple move into c (a closed
+ * connection's tuple means nothing to user space any more). */
+static __always_inline void net_take_retransmits(struct netprof_conn *c)
+{
+	struct netprof_tuple t = {};
+	__u32 *n;
+
+	__builtin_memcpy(t.saddr, c->local.addr, 16);
+	__builtin_memcpy(t.daddr, c->remote.addr, 16);
+	t.sport = c->local.port;
+	t.dport = c->remote.port;
+	n = bpf_map_lookup_elem(&retrans, &t);
+	if (!n)
+		return;
+	c->retransmits += *n;
+	bpf_map_delete_elem(&retrans, &t);
+}
+
 SEC("tp/syscalls/sys_enter_close")
 int net_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
@@ -420,6 +438,7 @@ int net_enter_close(struct trace_event_raw_sys_enter *ctx)
 	c = bpf_map_lookup_elem(&netconns, &key);
 	if (!c)
 		return 0;
+	net_take_retransmits(c);
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (r) {
 		r->pid = tgid;

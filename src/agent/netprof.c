@@ -78,16 +78,20 @@ static int describe_pid(void *ctx, uint32_t pid, struct netagg_node *ret)
 	return 0;
 }
 
-static int find_peer(void *ctx, uint8_t role, const struct netprof_addr *local,
-		     const struct netprof_addr *remote, struct netagg_node *ret)
+static int find_peer(void *ctx, const struct netprof_conn *c, struct netagg_node *ret)
 {
 	uint32_t pid;
 
-	if (G.peer && netpeer_other_end(G.peer, local, remote, &pid) == 0)
+	if (G.peer && netpeer_other_end(G.peer, &c->local, &c->remote, c->open_ns, &pid) == 0)
+		return describe_pid(ctx, pid, ret);
+	/* A client whose server has not accepted yet: the listener's process. */
+	if (G.peer && c->role == HTTPMON_ROLE_CLIENT &&
+	    netpeer_listener(G.peer, &c->remote, c->open_ns, &pid) == 0)
 		return describe_pid(ctx, pid, ret);
 	memset(ret, 0, sizeof(*ret));
 	/* A client's ephemeral port names nothing: servers see its address. */
-	netagg_format_addr(remote, role == HTTPMON_ROLE_CLIENT, ret->address, sizeof(ret->address));
+	netagg_format_addr(&c->remote, c->role == HTTPMON_ROLE_CLIENT, ret->address,
+			   sizeof(ret->address));
 	snprintf(ret->id, sizeof(ret->id), "%s", ret->address);
 	return 0;
 }

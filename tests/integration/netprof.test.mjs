@@ -6,7 +6,8 @@
 // show client -> np1 -> np2 with the exact request and 5xx counts the
 // client sent, bytes within 1 % of what the fixture writes, a sample (with
 // its headers) for every injected slow and failed request, and np3's peer
-// as a remote endpoint; `contprof topology` prints it.
+// as a remote endpoint, with the retransmits and the slow connect of a
+// moment it was unreachable; `contprof topology` prints it.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -126,6 +127,13 @@ test('two tiers and a remote endpoint: exact counts, bytes within 1 %, samples o
     // Python's server closes after each answer: one request per connection.
     const toRemote = await client(tier3.port, ['--requests', '1', '--connections', '5', '--paths', '/']);
     assert.deepEqual(toRemote.by_status, { 200: 5 }, JSON.stringify(toRemote));
+    // One more while the "remote host" is unreachable for 1.2 s: np3's SYN
+    // is retransmitted, and its connect takes that long.
+    ip('netns', 'exec', NS, 'ip', 'link', 'set', NS_IF, 'down');
+    const lossy = client(tier3.port, ['--requests', '1', '--paths', '/']);
+    await new Promise((r) => setTimeout(r, 1200));
+    ip('netns', 'exec', NS, 'ip', 'link', 'set', NS_IF, 'up');
+    assert.deepEqual((await lossy).by_status, { 200: 1 });
 
     const edgeOf = (topo, from, to, role) => topo.edges.find((e) => e.from === from && e.to === to && e.role === role);
     const frontOf = (topo) => topo.edges.find((e) => e.to === p1.id && e.role === 'server' && e.from !== p3.id);
@@ -135,7 +143,7 @@ test('two tiers and a remote endpoint: exact counts, bytes within 1 %, samples o
       const t = last = r.json;
       if (r.status !== 200 || !t?.edges) return null;
       const front = frontOf(t);
-      const r3 = t.edges.find((e) => e.from === p3.id && e.role === 'client' && e.http?.requests === 5);
+      const r3 = t.edges.find((e) => e.from === p3.id && e.role === 'client' && e.http?.requests === 6);
       return front?.http?.requests === 48 && edgeOf(t, p1.id, p2.id, 'server')?.http?.requests === 48
         && edgeOf(t, p1.id, p2.id, 'client')?.http?.requests === 48 && r3
         && t.samples.filter((s) => s.reason === 'slow' && s.duration_ms >= 150).length >= 18 ? t : null;
@@ -167,8 +175,11 @@ test('two tiers and a remote endpoint: exact counts, bytes within 1 %, samples o
     assert.equal(backOut.connections.opened, 2, JSON.stringify(backOut));
     assert.ok(front.observer === p1.id && backOut.observer === p1.id && backIn.observer === p2.id);
     const remoteEdge = edgeOf(topo, p3.id, remoteNode.id, 'client');
-    assert.equal(remoteEdge.http.requests, 5, JSON.stringify(remoteEdge));
-    assert.equal(remoteEdge.http.status['2xx'], 5);
+    assert.equal(remoteEdge.http.requests, 6, JSON.stringify(remoteEdge));
+    assert.equal(remoteEdge.http.status['2xx'], 6);
+    assert.equal(remoteEdge.connections.opened, 6, JSON.stringify(remoteEdge));
+    assert.ok(remoteEdge.retransmits >= 1, JSON.stringify(remoteEdge));
+    assert.ok(remoteEdge.connect_ms > 1000 / 6, JSON.stringify(remoteEdge));
 
     // Bytes np1 -> np2: what the proxy writes and np2 answers, exactly known.
     const counts = { '/ok': 36, '/fail': 6, '/slow?ms=150': 6 };

@@ -27,14 +27,13 @@ static int describe(void *ctx, uint32_t pid, struct netagg_node *ret)
 	return 0;
 }
 
-static int peer(void *ctx, uint8_t role, const struct netprof_addr *local,
-		const struct netprof_addr *remote, struct netagg_node *ret)
+static int peer(void *ctx, const struct netprof_conn *c, struct netagg_node *ret)
 {
-	(void)local;
-	if (remote->port == 8080)
+	if (c->remote.port == 8080)
 		return describe(ctx, 11, ret);
 	memset(ret, 0, sizeof(*ret));
-	netagg_format_addr(remote, role == HTTPMON_ROLE_CLIENT, ret->address, sizeof(ret->address));
+	netagg_format_addr(&c->remote, c->role == HTTPMON_ROLE_CLIENT, ret->address,
+			   sizeof(ret->address));
 	snprintf(ret->id, sizeof(ret->id), "%s", ret->address);
 	return 0;
 }
