@@ -468,10 +468,13 @@ size_t httpmon_net_watched_count(const struct httpmon *hm)
 	return hm->net_pids.n;
 }
 
-void httpmon_net_set_slow_floor(struct httpmon *hm, uint64_t floor_ns)
+void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budget)
 {
-	if (hm->skel)
-		__atomic_store_n(&hm->skel->bss->slow_floor_ns, floor_ns, __ATOMIC_RELAXED);
+	if (!hm->skel)
+		return;
+	__atomic_store_n(&hm->skel->bss->slow_floor_ns, floor_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&hm->skel->bss->heads_budget, budget, __ATOMIC_RELAXED);
+	__atomic_store_n(&hm->skel->bss->heads_sent, 0, __ATOMIC_RELAXED);
 }
 
 int httpmon_net_conns(struct httpmon *hm, httpmon_conn_fn fn, void *ctx)

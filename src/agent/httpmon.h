@@ -115,8 +115,8 @@ int httpmon_net_watch(struct httpmon *hm, uint32_t pid);
 int httpmon_net_unwatch(struct httpmon *hm, uint32_t pid);
 size_t httpmon_net_watched_count(const struct httpmon *hm);
 /* Requests at least this slow (and all 4xx/5xx) of net pids get a heads
- * record. */
-void httpmon_net_set_slow_floor(struct httpmon *hm, uint64_t floor_ns);
+ * record, `budget` of them until the next call. */
+void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budget);
 /* Calls `fn` for every open connection of net pids; returns how many. */
 int httpmon_net_conns(struct httpmon *hm, httpmon_conn_fn fn, void *ctx);
 /* Tracks a connection that was open before its pid was net-watched. 0,

@@ -23,8 +23,12 @@
 /* Bit n set: tgid n belongs to a running NETWORK task (its `watched` bit
  * is set too). Written by user space through the mmap. */
 __u64 net_watched[HTTPMON_BITMAP_WORDS];
-/* Requests at least this slow (and every 4xx/5xx) get their heads sent. */
+/* Requests at least this slow (and every 4xx/5xx) get their heads sent,
+ * while fewer than heads_budget were sent since user space last zeroed
+ * heads_sent (each flush): a storm of 5xx cannot fill the shared ring. */
 __u64 slow_floor_ns;
+__u64 heads_budget;
+__u64 heads_sent;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -289,6 +293,8 @@ __noinline int net_send_heads(__u64 who, __u32 meta, __u64 start_ns, __u64 end_n
 	__u32 n;
 
 	if (status < 400 && end_ns - start_ns < slow_floor_ns)
+		return 0;
+	if (__sync_fetch_and_add(&heads_sent, 1) >= heads_budget)
 		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {

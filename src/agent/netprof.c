@@ -188,7 +188,7 @@ static void set_floor(void)
 			floor = s->floor_ns;
 	if (floor == UINT64_MAX || floor < NETPROF_SLOW_FLOOR_MIN_NS)
 		floor = NETPROF_SLOW_FLOOR_MIN_NS;
-	httpmon_net_set_slow_floor(G.hm, floor);
+	httpmon_net_set_heads(G.hm, floor, NETPROF_HEADS_PER_FLUSH);
 }
 
 static void session_free(struct profiler_session *s)

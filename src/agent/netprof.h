@@ -28,6 +28,9 @@
 /* Heads are sent for failed requests and those at least this slow (or
  * half the slowest-N floor of the last interval, when higher). */
 #define NETPROF_SLOW_FLOOR_MIN_NS 1000000ull
+/* Heads records (2 KiB each) the kernel may send between two flushes of
+ * any task: 512 KiB of the 4 MiB ring shared with the HTTP monitor. */
+#define NETPROF_HEADS_PER_FLUSH 256
 
 extern const struct profiler_ops netprof_profiler;
 
