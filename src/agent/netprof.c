@@ -26,7 +26,27 @@ static struct {
 	netprof_describe_fn describe;
 	void *describe_ctx;
 	struct profiler_session *sessions;
+	uint64_t retry_ns; /* last forced look-up of a loopback peer */
 } G;
+
+#define NETPROF_RETRY_MS 10
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool is_loopback(const struct netprof_addr *a)
+{
+	static const uint8_t v6_loopback[16] = {[15] = 1};
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+	return memcmp(a->addr, v6_loopback, 16) == 0 ||
+	       (memcmp(a->addr, mapped, 12) == 0 && a->addr[12] == 127);
+}
 
 static int64_t wall_offset_ns(void)
 {
@@ -88,6 +108,14 @@ static int find_peer(void *ctx, const struct netprof_conn *c, struct netagg_node
 	if (G.peer && c->role == HTTPMON_ROLE_CLIENT &&
 	    netpeer_listener(G.peer, &c->remote, c->open_ns, &pid) == 0)
 		return describe_pid(ctx, pid, ret);
+	/* A loopback peer is a local process, unless it is gone already: look
+	 * once more in fresh tables (at most every NETPROF_RETRY_MS). */
+	if (G.peer && is_loopback(&c->remote) &&
+	    mono_ns() - G.retry_ns >= NETPROF_RETRY_MS * 1000000) {
+		G.retry_ns = mono_ns();
+		if (netpeer_other_end(G.peer, &c->local, &c->remote, G.retry_ns, &pid) == 0)
+			return describe_pid(ctx, pid, ret);
+	}
 	memset(ret, 0, sizeof(*ret));
 	/* A client's ephemeral port names nothing: servers see its address. */
 	netagg_format_addr(&c->remote, c->role == HTTPMON_ROLE_CLIENT, ret->address,
