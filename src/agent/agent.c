@@ -26,6 +26,7 @@
 #include "agent/engine.h"
 #include "agent/httpagg.h"
 #include "agent/httpmon.h"
+#include "agent/netprof.h"
 #include "agent/preflight.h"
 #include "agent/health.h"
 #include "agent/procevents.h"
@@ -109,6 +110,38 @@ static void on_http_request(const struct httpmon_request *req, void *ctx)
 	struct agent *a = ctx;
 
 	httpagg_add(a->httpagg, req);
+	netprof_on_request(req);
+}
+
+/* Copies `src`, cut to `size` - 1 bytes. */
+static void copy_name(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n > size - 1)
+		n = size - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Names a process of the agent's view for the NETWORK profiler. */
+static int describe_pid(void *ctx, uint32_t pid, struct netagg_node *ret)
+{
+	struct agent *a = ctx;
+
+	for (size_t i = 0; i < discover_count(a->discover); i++) {
+		const struct discover_proc *p = discover_at(a->discover, i);
+
+		if (p->pid != pid)
+			continue;
+		copy_name(ret->id, sizeof(ret->id), p->id);
+		copy_name(ret->service, sizeof(ret->service), p->service);
+		copy_name(ret->instance, sizeof(ret->instance), p->instance);
+		copy_name(ret->process, sizeof(ret->process), p->name);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /* One completed second of an HTTP item. Its requests completed in
@@ -556,9 +589,10 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 {
 	const struct config *cfg = opts->config;
 	struct discover_options dopts = {.hostname = opts->host_override};
-	struct task_events events = {.started = agent_on_task_started,
-				     .ended = agent_on_task_ended,
-				     .sink = {.slice = agent_on_slice}};
+	struct task_events events = {
+	    .started = agent_on_task_started,
+	    .ended = agent_on_task_ended,
+	    .sink = {.slice = agent_on_slice, .topology = agent_on_topology}};
 	struct uplink_options uopts;
 	char spool_dir[PATH_MAX];
 	struct agent *a = calloc(1, sizeof(*a));
@@ -624,6 +658,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	err = httpmon_open(on_http_request, a, HTTPMON_AGENT_WAKEUP_EVERY, &a->httpmon);
 	if (err)
 		log_warn("agent: HTTP monitors unavailable: %s", strerror(-err));
+	netprof_init(a->httpmon, describe_pid, a);
 	uplink_options_default(&uopts);
 	snprintf(spool_dir, sizeof(spool_dir), "%s/spool", opts->state_dir);
 	uopts.server_url = opts->server_url ? opts->server_url : cfg->server;
@@ -713,6 +748,7 @@ struct agent *agent_close(struct agent *a)
 	a->health = health_stop(a->health);
 	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_REALTIME));
 	a->procevents = procevents_close(a->procevents);
+	netprof_init(NULL, NULL, NULL);
 	a->httpmon = httpmon_close(a->httpmon);
 	a->httpagg = httpagg_free(a->httpagg);
 	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);

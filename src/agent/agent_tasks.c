@@ -202,6 +202,13 @@ void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t s
 	uplink_slice(a->uplink, task_id, slice_no, start_ms, end_ms, stacks, n_stacks);
 }
 
+void agent_on_topology(void *ctx, const char *task_id, const json_t *doc)
+{
+	struct agent *a = ctx;
+
+	uplink_topology(a->uplink, task_id, doc);
+}
+
 void agent_on_decision(const struct engine_decision *d, void *ctx)
 {
 	(void)start_task(ctx, d, false, NULL);

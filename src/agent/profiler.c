@@ -5,13 +5,14 @@
 
 #include <stdio.h>
 
+#include "agent/netprof.h"
 #include "agent/offcpu.h"
 #include "agent/oncpu.h"
 
 static const struct profiler_ops *const registry[POLICY_TARGET_COUNT] = {
     [POLICY_TARGET_ON_CPU] = &oncpu_profiler,
     [POLICY_TARGET_OFF_CPU] = &offcpu_profiler,
-    [POLICY_TARGET_NETWORK] = NULL,
+    [POLICY_TARGET_NETWORK] = &netprof_profiler,
 };
 
 static struct profiler_config config = {

@@ -12,6 +12,7 @@
 #ifndef CONTPROF_AGENT_PROFILER_H
 #define CONTPROF_AGENT_PROFILER_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,11 +43,14 @@ struct profile_stack {
 	uint64_t duration_ns; /* OFF_CPU: time blocked; 0 otherwise */
 };
 
-/* Receives the data of one flush: a time slice [start_ms, end_ms). */
+/* Receives the data of one flush: a time slice [start_ms, end_ms) of
+ * stacks, or (NETWORK) the task's whole topology so far (borrowed; see
+ * netagg.h for its shape). */
 struct profile_sink {
 	void (*slice)(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
 		      int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
 	void *ctx;
+	void (*topology)(void *ctx, const char *task_id, const json_t *doc);
 };
 
 struct profiler_session;
