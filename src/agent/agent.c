@@ -571,6 +571,9 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	uopts.host = discover_hostname(a->discover);
 	uopts.agent_id = discover_hostname(a->discover);
 	uopts.spool_dir = spool_dir;
+	uopts.spool_max_bytes = (uint64_t)cfg->uplink.spool_max_mb * 1024 * 1024;
+	uopts.metrics_max_points = cfg->uplink.metrics_max_points;
+	uopts.backoff_max_ms = cfg->uplink.retry_max_s * 1000;
 	err = uplink_open(&uopts, &a->uplink);
 	if (err) {
 		log_error("agent: cannot open the uplink (spool %s): %s", spool_dir,
@@ -586,6 +589,18 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		}
 		log_info("agent: metrics on %s (port %u) at /metrics", cfg->listen,
 			 health_port(a->health));
+	}
+	{
+		char journal_dir[PATH_MAX];
+
+		snprintf(journal_dir, sizeof(journal_dir), "%s/tasks", opts->state_dir);
+		err = taskjournal_open(journal_dir, &a->journal);
+		if (err)
+			log_warn("agent: cannot keep running tasks in %s (%s): a task cut short by "
+				 "a crash will not be reported failed at the next start",
+				 journal_dir, strerror(-err));
+		else
+			agent_fail_abandoned_tasks(a);
 	}
 	agent_load_persisted_policies(a);
 	if (discover_scan(a->discover) < 0)
@@ -655,6 +670,7 @@ struct agent *agent_close(struct agent *a)
 	a->httpmon = httpmon_close(a->httpmon);
 	a->httpagg = httpagg_free(a->httpagg);
 	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
+	a->journal = taskjournal_close(a->journal);
 	for (size_t i = 0; i < a->n_watched; i++)
 		procstat_proc_release(&a->watched[i].stat);
 	free(a->watched);

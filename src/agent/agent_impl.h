@@ -18,6 +18,7 @@
 #include "agent/engine.h"
 #include "agent/health.h"
 #include "agent/procstat.h"
+#include "agent/taskjournal.h"
 #include "agent/tasks.h"
 
 struct watched {
@@ -39,7 +40,8 @@ struct agent {
 	struct engine *engine;
 	struct taskmgr *tasks;
 	struct uplink *uplink;
-	struct httpmon *httpmon; /* NULL when BPF is unavailable */
+	struct taskjournal *journal; /* running tasks on disk; NULL if unavailable */
+	struct httpmon *httpmon;     /* NULL when BPF is unavailable */
 	struct httpagg *httpagg;
 	struct watched *watched;
 	size_t n_watched, cap_watched;
@@ -94,5 +96,8 @@ void agent_on_task_ended(void *ctx, const struct task_info *t);
 void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
 		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
 void agent_on_decision(const struct engine_decision *d, void *ctx);
+/* Reports FAILED every task an earlier run of the agent left running (it was
+ * killed or crashed): they are in the task journal. */
+void agent_fail_abandoned_tasks(struct agent *a);
 
 #endif

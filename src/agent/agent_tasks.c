@@ -177,6 +177,12 @@ void agent_on_task_started(void *ctx, const struct task_info *t)
 	else
 		json_decref(procs);
 	uplink_task_started(a->uplink, t);
+	if (a->journal && t->status == TASK_RUNNING) {
+		int err = taskjournal_add(a->journal, t);
+
+		if (err)
+			log_warn("agent: cannot record task %s on disk: %s", t->id, strerror(-err));
+	}
 }
 
 void agent_on_task_ended(void *ctx, const struct task_info *t)
@@ -189,6 +195,8 @@ void agent_on_task_ended(void *ctx, const struct task_info *t)
 	log_info("agent: task %s %s%s%s", t->id, t->status == TASK_FAILED ? "failed" : "finished",
 		 t->reason[0] ? ": " : "", t->reason);
 	uplink_task_ended(a->uplink, t);
+	if (a->journal)
+		(void)taskjournal_remove(a->journal, t->id);
 	engine_task_ended(a->engine, d->service,
 			  d->target == POLICY_TARGET_NETWORK ? d->instance : d->process_id,
 			  d->target, agent_clock_ms(CLOCK_MONOTONIC));
@@ -205,4 +213,36 @@ void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t s
 void agent_on_decision(const struct engine_decision *d, void *ctx)
 {
 	(void)start_task(ctx, d, false, NULL);
+}
+
+/* ---- tasks an earlier run left behind ---- */
+
+static void fail_abandoned(void *ctx, const struct task_info *left)
+{
+	struct agent *a = ctx;
+	struct task_info t = *left;
+	int64_t now = agent_clock_ms(CLOCK_REALTIME);
+	int64_t planned_end = t.start_wall_ms + (int64_t)t.decision.duration_s * 1000;
+
+	/* It ran at most until its planned end; never end before it started
+	 * (the wall clock may have moved back since). */
+	t.end_wall_ms = t.decision.duration_s && planned_end < now ? planned_end : now;
+	if (t.end_wall_ms < t.start_wall_ms)
+		t.end_wall_ms = t.start_wall_ms;
+	t.status = TASK_FAILED;
+	snprintf(t.reason, sizeof(t.reason),
+		 "the agent stopped unexpectedly (killed or crashed) while the task ran; "
+		 "data flushed before that was kept");
+	a->tasks_failed++;
+	log_warn("agent: task %s was left running by an earlier run: reported failed", t.id);
+	uplink_task_ended(a->uplink, &t);
+}
+
+void agent_fail_abandoned_tasks(struct agent *a)
+{
+	size_t bad = 0;
+
+	taskjournal_recover(a->journal, fail_abandoned, a, &bad);
+	if (bad)
+		log_warn("agent: %zu unreadable entries in the task journal removed", bad);
 }

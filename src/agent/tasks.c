@@ -58,7 +58,8 @@ static void end_task(struct taskmgr *tm, size_t index, enum task_status status, 
 		t->ops->stop(t->session, &tm->events.sink);
 	t->session = NULL;
 	t->info.status = status;
-	t->info.end_wall_ms = wall_ms;
+	/* The wall clock may have been set back since the start. */
+	t->info.end_wall_ms = wall_ms > t->info.start_wall_ms ? wall_ms : t->info.start_wall_ms;
 	snprintf(t->info.reason, sizeof(t->info.reason), "%s", reason ? reason : "");
 	if (tm->events.ended)
 		tm->events.ended(tm->events.ctx, &t->info);

@@ -65,6 +65,7 @@ void uplink_options_default(struct uplink_options *o)
 	o->metrics_interval_ms = UPLINK_DEFAULT_METRICS_INTERVAL_MS;
 	o->register_interval_ms = UPLINK_DEFAULT_REGISTER_INTERVAL_MS;
 	o->sync_wait_ms = UPLINK_DEFAULT_SYNC_WAIT_MS;
+	o->backoff_max_ms = UPLINK_BACKOFF_MAX_MS;
 }
 
 static int64_t mono_ms(void)
@@ -75,13 +76,15 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t next_backoff(uint32_t current)
+static uint32_t next_backoff(const struct uplink *ul, uint32_t current)
 {
 	uint32_t next = current ? current * 2 : UPLINK_BACKOFF_MIN_MS;
+	uint32_t max = ul->opts.backoff_max_ms >= UPLINK_BACKOFF_MIN_MS ? ul->opts.backoff_max_ms
+									: UPLINK_BACKOFF_MIN_MS;
 	uint32_t jitter = 0;
 
-	if (next > UPLINK_BACKOFF_MAX_MS)
-		next = UPLINK_BACKOFF_MAX_MS;
+	if (next > max)
+		next = max;
 	if (getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK) != sizeof(jitter))
 		jitter = (uint32_t)mono_ms();
 	/* 75 % .. 125 % of the step, so agents do not retry in lockstep. */
@@ -346,7 +349,7 @@ static void *sender_main(void *arg)
 						     err != -EHOSTUNREACH && err != -EIO;
 			pthread_mutex_unlock(&ul->lock);
 			if (err) {
-				backoff = next_backoff(backoff);
+				backoff = next_backoff(ul, backoff);
 				retry_at = mono_ms() + backoff;
 			} else {
 				backoff = 0;
@@ -403,7 +406,7 @@ static void *syncer_main(void *arg)
 		if (r != 0) {
 			struct timespec ts;
 
-			backoff = next_backoff(backoff);
+			backoff = next_backoff(ul, backoff);
 			/* Sleep in short steps so a stop or a restart is seen. */
 			for (uint32_t slept = 0;
 			     slept < backoff && !ul->stopping && !ul->sync_restart; slept += 100) {

@@ -12,7 +12,8 @@
  *  - The process list is sent when it changes and every register interval.
  *  - Policy sync is a long poll over the services the loop names; results
  *    are queued for the loop, which is woken through uplink_fd().
- * Failures back off exponentially with jitter (1 s to 30 s).
+ * Failures back off exponentially with jitter (1 s to backoff_max_ms, 30 s by
+ * default).
  * Every function here is called from the loop's thread.
  */
 #ifndef CONTPROF_AGENT_UPLINK_H
@@ -48,6 +49,7 @@ struct uplink_options {
 	uint32_t metrics_interval_ms;
 	uint32_t register_interval_ms;
 	uint32_t sync_wait_ms;
+	uint32_t backoff_max_ms; /* >= UPLINK_BACKOFF_MIN_MS */
 };
 
 struct uplink_stats {

@@ -238,6 +238,34 @@ TEST(ids_are_unique_and_manual_ids_are_kept)
 	CHECK(taskmgr_free(NULL, 0) == NULL);
 }
 
+/* The wall clock set back while a task runs: its schedule follows the
+ * monotonic clock, and it never ends before it started. */
+TEST(wall_clock_steps_do_not_move_the_schedule)
+{
+	struct taskmgr *tm = new_manager();
+	struct engine_decision d = decision(POLICY_TARGET_ON_CPU, 10);
+	pid_t pid = 42;
+
+	CHECK_INT_EQ(taskmgr_start(tm, &d, false, NULL, &pid, 1, 1700000000000, 1000), 0);
+	/* An hour back, then a day forward: flushes still every 5 s of
+	 * monotonic time, the end at 10 s. */
+	taskmgr_tick(tm, 1699999996000, 6000);
+	CHECK_INT_EQ(rec.flushes, 1);
+	taskmgr_tick(tm, 1700086400000, 7000);
+	CHECK_INT_EQ(rec.flushes, 1);
+	CHECK_INT_EQ(rec.ended_events, 0);
+	taskmgr_tick(tm, 1699996400000, 11000);
+	CHECK_INT_EQ(rec.ended_events, 1);
+	CHECK_INT_EQ(rec.last_ended.status, TASK_FINISHED);
+	CHECK(rec.last_ended.end_wall_ms >= rec.last_ended.start_wall_ms);
+	/* A process exit reported at a wall time before the start. */
+	CHECK_INT_EQ(taskmgr_start(tm, &d, false, NULL, &pid, 1, 1700000000000, 20000), 0);
+	taskmgr_pid_exited(tm, pid, 1690000000000);
+	CHECK_INT_EQ(rec.ended_events, 2);
+	CHECK_INT_EQ(rec.last_ended.end_wall_ms, 1700000000000);
+	taskmgr_free(tm, 0);
+}
+
 int main(void)
 {
 	RUN(task_runs_flushes_and_finishes_at_planned_end);
@@ -245,5 +273,6 @@ int main(void)
 	RUN(profiler_start_failure_and_flush_failure_fail_the_task);
 	RUN(process_exit_ends_single_process_tasks_and_shrinks_network_ones);
 	RUN(ids_are_unique_and_manual_ids_are_kept);
+	RUN(wall_clock_steps_do_not_move_the_schedule);
 	return harness_finish();
 }
