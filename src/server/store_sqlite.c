@@ -297,8 +297,12 @@ static struct store_backend *sq_open(const char *path, const struct store_option
 		goto fail;
 	}
 	sqlite3_busy_timeout(be->db, 5000);
+	/* synchronous=FULL: a write is on disk (the WAL fsync'd) before the
+	 * agent hears 200 and drops it from its spool. NORMAL would survive a
+	 * killed server but could lose the last acknowledged commits to a
+	 * power cut or kernel crash, which the agent could never resend. */
 	if (sqlite3_exec(be->db,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
 			 NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(be->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
