@@ -21,6 +21,8 @@
 #include "agent/taskjournal.h"
 #include "agent/tasks.h"
 
+#define AGENT_UNREPORTED_MAX 64 /* tasks remembered as not yet reported */
+
 struct watched {
 	char id[DISCOVER_ID_LEN + 1];
 	char service[DISCOVER_NAME_MAX];
@@ -48,6 +50,10 @@ struct agent {
 	json_t *versions; /* service -> version held ("" none) */
 	bool processes_changed;
 	char *manual_ids[AGENT_MANUAL_IDS_REMEMBERED];
+	/* Running tasks whose start report could not be spooled (disk full):
+	 * it is spooled again before their next slice or their end. */
+	char unreported[AGENT_UNREPORTED_MAX][TASK_ID_MAX];
+	size_t n_unreported;
 	size_t manual_next;
 	uint64_t ticks, tick_overruns;
 	int64_t tick_second; /* the engine's slot of the current tick */

@@ -149,14 +149,9 @@ void agent_on_manual_task(void *ctx, const json_t *task)
 
 /* ---- task events ---- */
 
-void agent_on_task_started(void *ctx, const struct task_info *t)
+/* Spools the task's processes then its start report. 0 or -errno. */
+static int report_start(struct agent *a, const struct task_info *t)
 {
-	struct agent *a = ctx;
-
-	a->tasks_started++;
-	log_info("agent: task %s started: %s of %s/%s, %s", t->id,
-		 policy_target_name(t->decision.target), t->decision.service,
-		 t->decision.process_id, t->decision.cause.message);
 	/* Register the task's processes in the spool's order first: should
 	 * they exit before the server hears of them (it is away), the report
 	 * still names processes it knows. */
@@ -176,7 +171,49 @@ void agent_on_task_started(void *ctx, const struct task_info *t)
 		uplink_register_spooled(a->uplink, procs);
 	else
 		json_decref(procs);
-	uplink_task_started(a->uplink, t);
+	return uplink_task_started(a->uplink, t);
+}
+
+static ssize_t unreported_index(const struct agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_unreported; i++)
+		if (strcmp(a->unreported[i], id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void forget_unreported(struct agent *a, size_t i)
+{
+	a->n_unreported--;
+	if (i != a->n_unreported)
+		memcpy(a->unreported[i], a->unreported[a->n_unreported], TASK_ID_MAX);
+}
+
+/* Before a task's slice or end: a start report that could not be spooled
+ * is spooled now. False while it still cannot be (the message would name a
+ * task the server never heard of). */
+static bool start_reported(struct agent *a, const struct task_info *t)
+{
+	ssize_t i = unreported_index(a, t->id);
+
+	if (i < 0)
+		return true;
+	if (report_start(a, t) < 0)
+		return false;
+	forget_unreported(a, (size_t)i);
+	return true;
+}
+
+void agent_on_task_started(void *ctx, const struct task_info *t)
+{
+	struct agent *a = ctx;
+
+	a->tasks_started++;
+	log_info("agent: task %s started: %s of %s/%s, %s", t->id,
+		 policy_target_name(t->decision.target), t->decision.service,
+		 t->decision.process_id, t->decision.cause.message);
+	if (report_start(a, t) < 0 && a->n_unreported < AGENT_UNREPORTED_MAX)
+		snprintf(a->unreported[a->n_unreported++], TASK_ID_MAX, "%s", t->id);
 	if (a->journal && t->status == TASK_RUNNING) {
 		int err = taskjournal_add(a->journal, t);
 
@@ -194,7 +231,10 @@ void agent_on_task_ended(void *ctx, const struct task_info *t)
 		a->tasks_failed++;
 	log_info("agent: task %s %s%s%s", t->id, t->status == TASK_FAILED ? "failed" : "finished",
 		 t->reason[0] ? ": " : "", t->reason);
-	uplink_task_ended(a->uplink, t);
+	if (start_reported(a, t))
+		uplink_task_ended(a->uplink, t);
+	else
+		forget_unreported(a, (size_t)unreported_index(a, t->id));
 	if (a->journal)
 		(void)taskjournal_remove(a->journal, t->id);
 	engine_task_ended(a->engine, d->service,
@@ -206,7 +246,10 @@ void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t s
 		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks)
 {
 	struct agent *a = ctx;
+	const struct task_info *t = a->n_unreported ? taskmgr_find(a->tasks, task_id) : NULL;
 
+	if (t && !start_reported(a, t))
+		return; /* the spool still cannot be written */
 	uplink_slice(a->uplink, task_id, slice_no, start_ms, end_ms, stacks, n_stacks);
 }
 

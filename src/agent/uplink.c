@@ -29,7 +29,7 @@ struct metric_point {
 
 struct uplink {
 	struct uplink_options opts;
-	char *server_url, *token, *agent_id, *host;
+	char *server_url, *token, *agent_id, *host, *spool_dir;
 	struct spool *spool;
 	int wake_fd;
 
@@ -54,6 +54,8 @@ struct uplink {
 	struct metric_point *points;
 	size_t n_points;
 	bool spool_kick;
+	bool spool_failing;		  /* the last append failed on a write */
+	uint64_t spool_errors_at_failure; /* spool_write_errors when it started */
 	struct uplink_stats stats;
 };
 
@@ -465,6 +467,7 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	ul->token = opts->token ? strdup(opts->token) : NULL;
 	ul->agent_id = strdup(opts->agent_id);
 	ul->host = strdup(opts->host);
+	ul->spool_dir = strdup(opts->spool_dir);
 	ul->services = json_object();
 	ul->sync_results = json_array();
 	ul->metric_series = json_array();
@@ -472,8 +475,9 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	ul->points =
 	    calloc(opts->metrics_max_points ? opts->metrics_max_points : 1, sizeof(*ul->points));
 	ul->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->services || !ul->sync_results ||
-	    !ul->metric_series || !ul->series_index || !ul->points || (opts->token && !ul->token)) {
+	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->spool_dir || !ul->services ||
+	    !ul->sync_results || !ul->metric_series || !ul->series_index || !ul->points ||
+	    (opts->token && !ul->token)) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -551,6 +555,7 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 	free(ul->token);
 	free(ul->agent_id);
 	free(ul->host);
+	free(ul->spool_dir);
 	pthread_cond_destroy(&ul->sender_cond);
 	pthread_mutex_destroy(&ul->lock);
 	free(ul);
@@ -569,14 +574,29 @@ static int enqueue(struct uplink *ul, const char *method, const char *path, json
 		return -ENOMEM;
 	pthread_mutex_lock(&ul->lock);
 	err = spool_append(ul->spool, text, strlen(text));
-	if (err == -ENOSPC)
+	if (err == -ENOBUFS)
 		ul->stats.spool_full_dropped++;
+	else if (err)
+		ul->stats.spool_write_errors++;
 	ul->spool_kick = true;
 	pthread_cond_signal(&ul->sender_cond);
 	pthread_mutex_unlock(&ul->lock);
 	free(text);
-	if (err && err != -ENOSPC)
-		log_error("uplink: cannot spool %s %s: %s", method, path, strerror(-err));
+	/* Once when writes start failing (a full disk), once when they work
+	 * again: the counter says how many were lost in between. */
+	if (err && err != -ENOBUFS && !ul->spool_failing) {
+		ul->spool_failing = true;
+		ul->spool_errors_at_failure = ul->stats.spool_write_errors - 1;
+		log_error("uplink: cannot write to the spool in %s (%s): task reports and "
+			  "profiles are dropped until it can (counted in "
+			  "contprof_agent_spool_write_errors_total); first lost: %s %s",
+			  ul->spool_dir, strerror(-err), method, path);
+	} else if (!err && ul->spool_failing) {
+		ul->spool_failing = false;
+		log_info("uplink: the spool is writable again; %llu messages were lost",
+			 (unsigned long long)(ul->stats.spool_write_errors -
+					      ul->spool_errors_at_failure));
+	}
 	return err;
 }
 

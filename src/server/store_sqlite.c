@@ -179,7 +179,9 @@ static const char *const stmt_sql[SQ_COUNT] = {
 int sq_fail(struct store_backend *be, const char *what)
 {
 	log_error("store: %s: %s", what, sqlite3_errmsg(be->db));
-	return -EIO;
+	/* A full disk is worth telling apart: the caller answers 507 and the
+	 * agent keeps the data for later. */
+	return sqlite3_errcode(be->db) == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
 int sq_bind_text(sqlite3_stmt *s, int idx, const char *text)

@@ -88,7 +88,8 @@ struct store_backend {
 	int64_t retention_series_cursor;
 };
 
-/* Logs the database's message for a failed `what` and returns -EIO. */
+/* Logs the database's message for a failed `what` and returns -ENOSPC
+ * (disk full) or -EIO. */
 int sq_fail(struct store_backend *be, const char *what);
 /* Binds a string, or NULL when s is NULL. */
 int sq_bind_text(sqlite3_stmt *s, int idx, const char *text);
