@@ -206,7 +206,7 @@ static void on_discover(enum discover_change change, const struct discover_proc 
 			mark_gone(a, p->id);
 		else /* known to the engine only through a manual task, if at all */
 			engine_remove_process(a->engine, p->id);
-		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, agent_clock_ms(CLOCK_REALTIME));
+		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, agent_clock_ms(CLOCK_MONOTONIC));
 		return;
 	}
 	if (engine_watches_service(a->engine, p->service))
@@ -366,7 +366,7 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 		httpagg_tick(a->httpagg, second, on_http_value, a);
 	}
 	engine_tick(a->engine, second, mono, agent_on_decision, a);
-	taskmgr_tick(a->tasks, wall, mono);
+	taskmgr_tick(a->tasks, mono);
 	if (a->procevents)
 		check_procevents_dropped(a);
 	if (a->processes_changed ||
@@ -665,7 +665,7 @@ struct agent *agent_close(struct agent *a)
 	 * AGENT_STOP_FLUSH_MS: a server that is away delays the exit by at
 	 * most that, and what is unsent waits in the spool. */
 	a->health = health_stop(a->health);
-	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_REALTIME));
+	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_MONOTONIC));
 	a->procevents = procevents_close(a->procevents);
 	a->httpmon = httpmon_close(a->httpmon);
 	a->httpagg = httpagg_free(a->httpagg);

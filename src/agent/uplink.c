@@ -521,14 +521,14 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 		 * its requests bounded by the deadline; past it, cut short. */
 		struct timespec until;
 
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until); /* a wall clock step changes nothing */
 		until.tv_sec += flush_ms / 1000;
 		until.tv_nsec += (long)(flush_ms % 1000) * 1000000;
 		if (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
 		}
-		if (pthread_timedjoin_np(ul->sender, NULL, &until) != 0) {
+		if (pthread_clockjoin_np(ul->sender, NULL, CLOCK_MONOTONIC, &until) != 0) {
 			ul->sender_abort = true;
 			pthread_join(ul->sender, NULL);
 		}
