@@ -367,6 +367,8 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 	}
 	engine_tick(a->engine, second, mono, agent_on_decision, a);
 	taskmgr_tick(a->tasks, mono);
+	if (a->n_pending_ends)
+		agent_retry_pending_ends(a);
 	if (a->procevents)
 		check_procevents_dropped(a);
 	if (a->processes_changed ||
@@ -666,6 +668,8 @@ struct agent *agent_close(struct agent *a)
 	 * most that, and what is unsent waits in the spool. */
 	a->health = health_stop(a->health);
 	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_MONOTONIC));
+	if (a->uplink && a->n_pending_ends)
+		agent_retry_pending_ends(a);
 	a->procevents = procevents_close(a->procevents);
 	a->httpmon = httpmon_close(a->httpmon);
 	a->httpagg = httpagg_free(a->httpagg);

@@ -54,6 +54,12 @@ struct agent {
 	 * it is spooled again before their next slice or their end. */
 	char unreported[AGENT_UNREPORTED_MAX][TASK_ID_MAX];
 	size_t n_unreported;
+	/* Ended tasks whose end could not be spooled yet: tried again every
+	 * tick, so no task stays RUNNING on the server for a full disk. Their
+	 * journal entries stay until then. */
+	struct task_info pending_ends[AGENT_UNREPORTED_MAX];
+	size_t n_pending_ends;
+	uint64_t ends_lost; /* pending list full: left to the journal or the server */
 	size_t manual_next;
 	uint64_t ticks, tick_overruns;
 	int64_t tick_second; /* the engine's slot of the current tick */
@@ -105,5 +111,7 @@ void agent_on_decision(const struct engine_decision *d, void *ctx);
 /* Reports FAILED every task an earlier run of the agent left running (it was
  * killed or crashed): they are in the task journal. */
 void agent_fail_abandoned_tasks(struct agent *a);
+/* Spools the task ends that could not be spooled when the tasks ended. */
+void agent_retry_pending_ends(struct agent *a);
 
 #endif

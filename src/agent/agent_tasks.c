@@ -231,12 +231,21 @@ void agent_on_task_ended(void *ctx, const struct task_info *t)
 		a->tasks_failed++;
 	log_info("agent: task %s %s%s%s", t->id, t->status == TASK_FAILED ? "failed" : "finished",
 		 t->reason[0] ? ": " : "", t->reason);
-	if (start_reported(a, t))
-		uplink_task_ended(a->uplink, t);
-	else
-		forget_unreported(a, (size_t)unreported_index(a, t->id));
-	if (a->journal)
-		(void)taskjournal_remove(a->journal, t->id);
+	if (start_reported(a, t) && uplink_task_ended(a->uplink, t) == 0) {
+		if (a->journal)
+			(void)taskjournal_remove(a->journal, t->id);
+	} else if (a->n_pending_ends < AGENT_UNREPORTED_MAX) {
+		a->pending_ends[a->n_pending_ends++] = *t;
+	} else {
+		ssize_t i = unreported_index(a, t->id);
+
+		if (i >= 0)
+			forget_unreported(a, (size_t)i);
+		a->ends_lost++;
+		log_warn("agent: the end of task %s cannot be spooled and is not kept (%zu "
+			 "ends wait already); its journal entry reports it at the next start",
+			 t->id, a->n_pending_ends);
+	}
 	engine_task_ended(a->engine, d->service,
 			  d->target == POLICY_TARGET_NETWORK ? d->instance : d->process_id,
 			  d->target, agent_clock_ms(CLOCK_MONOTONIC));
@@ -288,4 +297,23 @@ void agent_fail_abandoned_tasks(struct agent *a)
 	taskjournal_recover(a->journal, fail_abandoned, a, &bad);
 	if (bad)
 		log_warn("agent: %zu unreadable entries in the task journal removed", bad);
+}
+
+void agent_retry_pending_ends(struct agent *a)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->n_pending_ends; i++) {
+		const struct task_info *t = &a->pending_ends[i];
+
+		if (start_reported(a, t) && uplink_task_ended(a->uplink, t) == 0) {
+			if (a->journal)
+				(void)taskjournal_remove(a->journal, t->id);
+			continue;
+		}
+		if (kept != i)
+			a->pending_ends[kept] = *t;
+		kept++;
+	}
+	a->n_pending_ends = kept;
 }
