@@ -10,7 +10,7 @@ PACKAGES=(
   make gcc clang llvm pkg-config bpftool libbpf-dev
   # libraries the binary links
   libelf-dev libdw-dev zlib1g-dev libsqlite3-dev libpq-dev libmicrohttpd-dev
-  libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
+  libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libgnutls28-dev
   libiberty-dev   # demangling (C++, Rust) in the symbolizer
   # tests: formatting, coverage, integration runner, sanitizer runtime
   clang-format gcovr nodejs procps iproute2 util-linux
@@ -25,6 +25,9 @@ PACKAGES=(
   # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
   # system service is never used)
   postgresql
+  # bench/store_size.sh reads the store's page sizes (dbstat); the install
+  # test checks the systemd units with systemd-analyze
+  sqlite3 systemd
 )
 
 missing=()

@@ -26,6 +26,7 @@
 #include "agent/engine.h"
 #include "agent/httpagg.h"
 #include "agent/httpmon.h"
+#include "agent/preflight.h"
 #include "agent/health.h"
 #include "agent/procevents.h"
 #include "agent/procstat.h"
@@ -497,6 +498,25 @@ static void on_signal(struct evloop *loop, int signo, void *ctx)
 	evloop_stop(loop);
 }
 
+/* What the host lacks, once at start: one warning per missing privilege or
+ * kernel feature, with its consequence and fix (see agent/preflight.h). */
+static void agent_log_preflight(void)
+{
+	struct preflight_report rep;
+
+	if (preflight_run("/", 1, &rep) != 0)
+		return;
+	for (size_t i = 0; i < rep.n; i++)
+		if (rep.items[i].level != PREFLIGHT_OK)
+			log_warn("agent: %s %s: %s", rep.items[i].name,
+				 preflight_level_name(rep.items[i].level), rep.items[i].detail);
+	if (rep.n_fail)
+		log_warn("agent: %zu kernel features or privileges missing: tasks that need them "
+			 "fail with the reason; `contprof agent --check` lists every check "
+			 "(docs/troubleshooting.md)",
+			 rep.n_fail);
+}
+
 int agent_open(const struct agent_options *opts, struct agent **ret)
 {
 	const struct config *cfg = opts->config;
@@ -551,6 +571,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		log_error("agent: cannot start discovery: %s", strerror(-err));
 		goto fail;
 	}
+	agent_log_preflight();
 	err = bpfutil_setup();
 	if (!err)
 		err = procevents_open(on_procevent, a, &a->procevents);
@@ -570,6 +591,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	snprintf(spool_dir, sizeof(spool_dir), "%s/spool", opts->state_dir);
 	uopts.server_url = opts->server_url ? opts->server_url : cfg->server;
 	uopts.token = opts->token;
+	uopts.tls = opts->tls;
 	uopts.host = discover_hostname(a->discover);
 	uopts.agent_id = discover_hostname(a->discover);
 	uopts.spool_dir = spool_dir;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "agent/config.h"
+#include "agent/uplink_http.h"
 
 #define AGENT_TICK_MS		    1000
 #define AGENT_STOP_FLUSH_MS	    3000
@@ -35,6 +36,7 @@ struct agent_options {
 	const struct config *config; /* borrowed; outlives the agent */
 	const char *server_url;	     /* overrides config->server when set */
 	const char *token;	     /* NULL: none */
+	struct uplink_http_tls tls;  /* borrowed paths; NULL: plain/system CAs */
 	const char *state_dir;	     /* policies/ and spool/ live here */
 	const char *host_override;   /* NULL: gethostname() */
 };

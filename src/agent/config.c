@@ -545,6 +545,12 @@ static void top_pair(struct parser *p, const char *key, yaml_node_t *key_node, y
 		walk_mapping(p, value, "uplink", uplink_pair, &c->uplink);
 	} else if (strcmp(key, "token_file") == 0) {
 		set_string(p, value, "token_file", &c->token_file, 1);
+	} else if (strcmp(key, "tls_ca") == 0) {
+		set_string(p, value, "tls_ca", &c->tls_ca, 1);
+	} else if (strcmp(key, "tls_cert") == 0) {
+		set_string(p, value, "tls_cert", &c->tls_cert, 1);
+	} else if (strcmp(key, "tls_key") == 0) {
+		set_string(p, value, "tls_key", &c->tls_key, 1);
 	} else if (strcmp(key, "spool_dir") == 0) {
 		set_string(p, value, "spool_dir", &c->spool_dir, 0);
 	} else if (strcmp(key, "listen") == 0) {
@@ -552,7 +558,7 @@ static void top_pair(struct parser *p, const char *key, yaml_node_t *key_node, y
 	} else {
 		fail(p, key_node,
 		     "unknown key '%s' (known: server, instance, processes, profiling, "
-		     "uplink, token_file, spool_dir, listen)",
+		     "uplink, token_file, tls_ca, tls_cert, tls_key, spool_dir, listen)",
 		     key);
 	}
 }
@@ -568,6 +574,9 @@ struct config *config_free(struct config *c)
 		rule_free(c->rules[i]);
 	free(c->rules);
 	free(c->token_file);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->spool_dir);
 	free(c->listen);
 	free(c);
@@ -591,9 +600,13 @@ static struct config *config_new_defaults(const char *name)
 	c->source_name = strdup(name);
 	c->server = strdup(CONFIG_DEFAULT_SERVER);
 	c->token_file = strdup(CONFIG_DEFAULT_TOKEN_FILE);
+	c->tls_ca = strdup("");
+	c->tls_cert = strdup("");
+	c->tls_key = strdup("");
 	c->spool_dir = strdup(CONFIG_DEFAULT_SPOOL_DIR);
 	c->listen = strdup(CONFIG_DEFAULT_LISTEN);
-	if (!c->source_name || !c->server || !c->token_file || !c->spool_dir || !c->listen ||
+	if (!c->source_name || !c->server || !c->token_file || !c->tls_ca || !c->tls_cert ||
+	    !c->tls_key || !c->spool_dir || !c->listen ||
 	    template_compile(CONFIG_DEFAULT_INSTANCE, &c->instance, reason, sizeof(reason)) < 0)
 		return config_free(c);
 	return c;

@@ -1,5 +1,6 @@
 /* config: the agent's YAML config (DESIGN.md section 7) — server, instance
- * template, process rules, profiling defaults, token file, spool directory and
+ * template, process rules, profiling defaults, token file, TLS files, spool
+ * directory and
  * the agent's own metrics address — parsed with libyaml into an immutable
  * struct config. Regexes and templates are compiled once here.
  *
@@ -98,6 +99,9 @@ struct config {
 	struct config_profiling profiling;
 	struct config_uplink uplink;
 	char *token_file; /* "" = none */
+	char *tls_ca;	  /* "" = the system's CAs (https server URLs) */
+	char *tls_cert;	  /* "" = no client certificate */
+	char *tls_key;
 	char *spool_dir;
 	char *listen; /* "" = no metrics endpoint */
 };

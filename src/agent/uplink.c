@@ -30,6 +30,7 @@ struct metric_point {
 struct uplink {
 	struct uplink_options opts;
 	char *server_url, *token, *agent_id, *host, *spool_dir;
+	struct uplink_http_tls tls; /* owned copies */
 	struct spool *spool;
 	int wake_fd;
 
@@ -320,10 +321,12 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 static void *sender_main(void *arg)
 {
 	struct uplink *ul = arg;
-	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, &ul->sender_abort);
+	struct uplink_http *h =
+	    uplink_http_new(ul->server_url, ul->token, &ul->tls, &ul->sender_abort);
 	int64_t next_register = 0, next_metrics = mono_ms() + ul->opts.metrics_interval_ms;
 	int64_t retry_at = 0;
 	uint32_t backoff = 0;
+	int reachable_logged = -1; /* -1 before the first exchange */
 
 	if (!h) {
 		log_error("uplink: cannot create an HTTP client");
@@ -346,10 +349,19 @@ static void *sender_main(void *arg)
 				err = send_metrics(ul, h);
 				next_metrics = now + ul->opts.metrics_interval_ms;
 			}
+			bool reachable = err != -ECONNREFUSED && err != -ETIMEDOUT &&
+					 err != -EHOSTUNREACH && err != -EIO;
 			pthread_mutex_lock(&ul->lock);
-			ul->stats.server_reachable = err != -ECONNREFUSED && err != -ETIMEDOUT &&
-						     err != -EHOSTUNREACH && err != -EIO;
+			ul->stats.server_reachable = reachable;
 			pthread_mutex_unlock(&ul->lock);
+			/* Once per change, not per retry. */
+			if (!reachable && reachable_logged != 0)
+				log_warn("uplink: cannot reach the server at %s (%s): tasks and "
+					 "profiles wait in the spool, retrying",
+					 ul->server_url, strerror(-err));
+			else if (reachable && reachable_logged == 0)
+				log_info("uplink: server at %s reachable again", ul->server_url);
+			reachable_logged = reachable;
 			if (err) {
 				backoff = next_backoff(ul, backoff);
 				retry_at = mono_ms() + backoff;
@@ -379,7 +391,8 @@ static void *sender_main(void *arg)
 static void *syncer_main(void *arg)
 {
 	struct uplink *ul = arg;
-	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, &ul->sync_restart);
+	struct uplink_http *h =
+	    uplink_http_new(ul->server_url, ul->token, &ul->tls, &ul->sync_restart);
 	uint32_t backoff = 0;
 
 	if (!h) {
@@ -465,6 +478,7 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	}
 	ul->server_url = strdup(opts->server_url);
 	ul->token = opts->token ? strdup(opts->token) : NULL;
+
 	ul->agent_id = strdup(opts->agent_id);
 	ul->host = strdup(opts->host);
 	ul->spool_dir = strdup(opts->spool_dir);
@@ -477,7 +491,7 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	ul->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->spool_dir || !ul->services ||
 	    !ul->sync_results || !ul->metric_series || !ul->series_index || !ul->points ||
-	    (opts->token && !ul->token)) {
+	    (opts->token && !ul->token) || uplink_http_tls_copy(&opts->tls, &ul->tls) < 0) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -553,6 +567,7 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 	free(ul->points);
 	free(ul->server_url);
 	free(ul->token);
+	uplink_http_tls_clear(&ul->tls);
 	free(ul->agent_id);
 	free(ul->host);
 	free(ul->spool_dir);

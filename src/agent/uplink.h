@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "agent/profiler.h"
+#include "agent/uplink_http.h"
 #include "agent/tasks.h"
 
 #define UPLINK_DEFAULT_SPOOL_MAX_BYTES	    (256ULL * 1024 * 1024)
@@ -39,8 +40,9 @@
 #define UPLINK_NOT_FOUND_ATTEMPTS	    5 /* 404s, each after a fresh register, before a drop */
 
 struct uplink_options {
-	const char *server_url; /* e.g. http://127.0.0.1:8080 */
-	const char *token;	/* or NULL */
+	const char *server_url;	    /* e.g. http://127.0.0.1:8080 */
+	const char *token;	    /* or NULL */
+	struct uplink_http_tls tls; /* paths copied; all NULL: system CAs */
 	const char *agent_id;
 	const char *host;
 	const char *spool_dir;
