@@ -78,10 +78,11 @@ test('thousands of short-lived children leave the agent bounded', async () => {
   const server = await startServer();
   const agent = await startAgent(server.url, CONFIG);
   // The forker waits for SIGUSR1 (so a task can start on it first), then
-  // runs CHILDREN matched children of 0.2 s each, 50 at a time, then idles.
+  // runs CHILDREN matched children of 0.2 s each, 50 at a time, then idles
+  // (as itself: an exec would end its task early as a process change).
   const script = `: ${MARK}; trap 'go=1' USR1; go=0; while [ $go = 0 ]; do sleep 0.1; done;
     for i in $(seq ${CHILDREN}); do (exec -a c${MARK} sleep 0.2) &
-      if [ $((i % 50)) = 0 ]; then wait; fi; done; wait; echo done; exec sleep 2718`;
+      if [ $((i % 50)) = 0 ]; then wait; fi; done; wait; echo done; while :; do sleep 1; done`;
   const forker = track(spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] }));
   let out = '';
   forker.stdout.on('data', (d) => { out += d; });
