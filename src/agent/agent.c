@@ -240,7 +240,7 @@ static void on_discover(enum discover_change change, const struct discover_proc 
 			mark_gone(a, p->id);
 		else /* known to the engine only through a manual task, if at all */
 			engine_remove_process(a->engine, p->id);
-		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, agent_clock_ms(CLOCK_REALTIME));
+		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, agent_clock_ms(CLOCK_MONOTONIC));
 		return;
 	}
 	if (engine_watches_service(a->engine, p->service))
@@ -400,7 +400,9 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 		httpagg_tick(a->httpagg, second, on_http_value, a);
 	}
 	engine_tick(a->engine, second, mono, agent_on_decision, a);
-	taskmgr_tick(a->tasks, wall, mono);
+	taskmgr_tick(a->tasks, mono);
+	if (a->n_pending_ends)
+		agent_retry_pending_ends(a);
 	if (a->procevents)
 		check_procevents_dropped(a);
 	if (a->processes_changed ||
@@ -667,6 +669,9 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	uopts.host = discover_hostname(a->discover);
 	uopts.agent_id = discover_hostname(a->discover);
 	uopts.spool_dir = spool_dir;
+	uopts.spool_max_bytes = (uint64_t)cfg->uplink.spool_max_mb * 1024 * 1024;
+	uopts.metrics_max_points = cfg->uplink.metrics_max_points;
+	uopts.backoff_max_ms = cfg->uplink.retry_max_s * 1000;
 	err = uplink_open(&uopts, &a->uplink);
 	if (err) {
 		log_error("agent: cannot open the uplink (spool %s): %s", spool_dir,
@@ -682,6 +687,18 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		}
 		log_info("agent: metrics on %s (port %u) at /metrics", cfg->listen,
 			 health_port(a->health));
+	}
+	{
+		char journal_dir[PATH_MAX];
+
+		snprintf(journal_dir, sizeof(journal_dir), "%s/tasks", opts->state_dir);
+		err = taskjournal_open(journal_dir, &a->journal);
+		if (err)
+			log_warn("agent: cannot keep running tasks in %s (%s): a task cut short by "
+				 "a crash will not be reported failed at the next start",
+				 journal_dir, strerror(-err));
+		else
+			agent_fail_abandoned_tasks(a);
 	}
 	agent_load_persisted_policies(a);
 	if (discover_scan(a->discover) < 0)
@@ -746,12 +763,15 @@ struct agent *agent_close(struct agent *a)
 	 * AGENT_STOP_FLUSH_MS: a server that is away delays the exit by at
 	 * most that, and what is unsent waits in the spool. */
 	a->health = health_stop(a->health);
-	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_REALTIME));
+	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_MONOTONIC));
+	if (a->uplink && a->n_pending_ends)
+		agent_retry_pending_ends(a);
 	a->procevents = procevents_close(a->procevents);
 	netprof_init(NULL, NULL, NULL);
 	a->httpmon = httpmon_close(a->httpmon);
 	a->httpagg = httpagg_free(a->httpagg);
 	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
+	a->journal = taskjournal_close(a->journal);
 	for (size_t i = 0; i < a->n_watched; i++)
 		procstat_proc_release(&a->watched[i].stat);
 	free(a->watched);

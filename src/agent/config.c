@@ -297,6 +297,27 @@ static void profiling_pair(struct parser *p, const char *key, yaml_node_t *key_n
 		     key);
 }
 
+static void uplink_pair(struct parser *p, const char *key, yaml_node_t *key_node,
+			yaml_node_t *value, void *ctx)
+{
+	struct config_uplink *u = ctx;
+
+	if (strcmp(key, "spool_max_mb") == 0)
+		set_u32(p, value, "uplink.spool_max_mb", &u->spool_max_mb, 1,
+			CONFIG_SPOOL_MAX_MB_MAX);
+	else if (strcmp(key, "metrics_max_points") == 0)
+		set_u32(p, value, "uplink.metrics_max_points", &u->metrics_max_points,
+			CONFIG_METRICS_MAX_POINTS_MIN, CONFIG_METRICS_MAX_POINTS_MAX);
+	else if (strcmp(key, "retry_max") == 0)
+		set_seconds(p, value, "uplink.retry_max", &u->retry_max_s, 1,
+			    CONFIG_RETRY_MAX_S_MAX);
+	else
+		fail(p, key_node,
+		     "unknown key '%s' in uplink (known: spool_max_mb, metrics_max_points, "
+		     "retry_max)",
+		     key);
+}
+
 struct match_ctx {
 	struct config_rule *rule;
 	int fields_seen;
@@ -520,6 +541,8 @@ static void top_pair(struct parser *p, const char *key, yaml_node_t *key_node, y
 		}
 	} else if (strcmp(key, "profiling") == 0) {
 		walk_mapping(p, value, "profiling", profiling_pair, &c->profiling);
+	} else if (strcmp(key, "uplink") == 0) {
+		walk_mapping(p, value, "uplink", uplink_pair, &c->uplink);
 	} else if (strcmp(key, "token_file") == 0) {
 		set_string(p, value, "token_file", &c->token_file, 1);
 	} else if (strcmp(key, "tls_ca") == 0) {
@@ -535,7 +558,7 @@ static void top_pair(struct parser *p, const char *key, yaml_node_t *key_node, y
 	} else {
 		fail(p, key_node,
 		     "unknown key '%s' (known: server, instance, processes, profiling, "
-		     "token_file, tls_ca, tls_cert, tls_key, spool_dir, listen)",
+		     "uplink, token_file, tls_ca, tls_cert, tls_key, spool_dir, listen)",
 		     key);
 	}
 }
@@ -571,6 +594,9 @@ static struct config *config_new_defaults(const char *name)
 	c->profiling.duration_s = CONFIG_DEFAULT_DURATION_S;
 	c->profiling.silence_s = CONFIG_DEFAULT_SILENCE_S;
 	c->profiling.flush_interval_s = CONFIG_DEFAULT_FLUSH_INTERVAL_S;
+	c->uplink.spool_max_mb = CONFIG_DEFAULT_SPOOL_MAX_MB;
+	c->uplink.metrics_max_points = CONFIG_DEFAULT_METRICS_MAX_POINTS;
+	c->uplink.retry_max_s = CONFIG_DEFAULT_RETRY_MAX_S;
 	c->source_name = strdup(name);
 	c->server = strdup(CONFIG_DEFAULT_SERVER);
 	c->token_file = strdup(CONFIG_DEFAULT_TOKEN_FILE);

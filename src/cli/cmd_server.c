@@ -20,7 +20,8 @@ static void usage(FILE *out)
 	    "                       [--token-file F] [--tls-cert F --tls-key F]\n"
 	    "                       [--tls-client-ca F]\n"
 	    "                       [--retention-raw DUR] [--retention-rollup DUR]\n"
-	    "                       [--retention-tasks DUR] [--retention-interval DUR]\n\n"
+	    "                       [--retention-tasks DUR] [--retention-interval DUR]\n"
+	    "                       [--agent-silence DUR]\n\n"
 	    "Serves the agent API, the query API, /metrics and /healthz until SIGTERM or\n"
 	    "SIGINT, storing everything in the store.\n\n"
 	    "options:\n"
@@ -45,7 +46,10 @@ static void usage(FILE *out)
 	    "  --retention-rollup DUR  keep per-minute metric rollups (default 7d)\n"
 	    "  --retention-tasks DUR   keep tasks, profiles and topologies (default 7d)\n"
 	    "  --retention-interval DUR  how often expired rows are deleted, in small\n"
-	    "                          batches (default 10s)\n\n"
+	    "                          batches (default 10s)\n"
+	    "  --agent-silence DUR     a running task whose agent sent no keepalive this\n"
+	    "                          long fails with 'agent went silent' (default 10m;\n"
+	    "                          checked at each retention pass)\n\n"
 	    "examples:\n"
 	    "  contprof server --store sqlite:/var/lib/contprof/contprof.db\n"
 	    "  contprof server --store postgresql://contprof@db.internal:5432/contprof\n"
@@ -96,6 +100,7 @@ int cmd_server(int argc, char **argv)
 		OPT_ROLLUP,
 		OPT_TASKS,
 		OPT_INTERVAL,
+		OPT_SILENCE,
 		OPT_TOKEN,
 		OPT_AGENT_TOKEN,
 		OPT_WRITE_TOKEN,
@@ -116,6 +121,7 @@ int cmd_server(int argc, char **argv)
 	    {"retention-rollup", required_argument, NULL, OPT_ROLLUP},
 	    {"retention-tasks", required_argument, NULL, OPT_TASKS},
 	    {"retention-interval", required_argument, NULL, OPT_INTERVAL},
+	    {"agent-silence", required_argument, NULL, OPT_SILENCE},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -169,6 +175,11 @@ int cmd_server(int argc, char **argv)
 		case OPT_INTERVAL:
 			if (duration_arg("--retention-interval", optarg,
 					 &opts.retention_interval_ms) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_SILENCE:
+			if (duration_arg("--agent-silence", optarg, &opts.store.agent_silence_ms) <
+			    0)
 				return EXIT_USAGE;
 			break;
 		case 'h':

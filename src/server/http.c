@@ -93,6 +93,11 @@ void http_reply_store_error(struct http_response *resp, int err, const char *wha
 		http_reply_error(resp, 404, "unknown %s '%s'", what, id);
 	else if (err == -ENOMEM)
 		http_reply_error(resp, 503, "out of memory");
+	else if (err == -ENOSPC)
+		http_reply_error(resp, 507,
+				 "store full: no space left on the server's disk; nothing of this "
+				 "%s was stored, send it again later",
+				 what);
 	else
 		http_reply_error(resp, 500, "store failure (%s); see the server log",
 				 strerror(-err));

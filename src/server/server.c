@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -108,6 +109,8 @@ struct server {
 	struct http_server *http;
 	bool sync_ready;
 	int64_t retention_interval_ms;
+	int64_t agent_silence_ms;
+	int64_t started_wall_ms;
 	struct evloop_timer *retention_timer;
 	struct evloop *loop;
 };
@@ -187,6 +190,8 @@ int server_start(const struct server_options *opts, struct server **ret)
 			 opts->listen);
 	s->retention_interval_ms = opts->retention_interval_ms > 0 ? opts->retention_interval_ms
 								   : SERVER_RETENTION_INTERVAL_MS;
+	s->agent_silence_ms = opts->store.agent_silence_ms;
+	s->started_wall_ms = wall_ms();
 	s->ctx.store = store_open(opts->store_url, &opts->store, err, sizeof(err));
 	if (!s->ctx.store) {
 		log_error("server: cannot open store %s: %s", opts->store_url, err);
@@ -255,10 +260,24 @@ static void on_retention(struct evloop *loop, uint64_t expirations, void *ctx)
 {
 	struct server *s = ctx;
 	bool more = false;
+	int64_t now = wall_ms();
+	uint64_t closed = 0;
 
 	(void)expirations;
-	if (store_retention(s->ctx.store, wall_ms(), &more) < 0)
+	if (store_retention(s->ctx.store, now, &more) < 0)
 		log_warn("server: retention pass failed; retrying later");
+	/* An agent is silent when it sent no keepalive for the whole timeout
+	 * while this server ran: after an outage of the server, agents get
+	 * that long to come back before their tasks are closed. */
+	if (s->agent_silence_ms > 0 && now - s->started_wall_ms >= s->agent_silence_ms) {
+		if (store_fail_silent_tasks(s->ctx.store, now - s->agent_silence_ms, now, &closed) <
+		    0)
+			log_warn("server: cannot close the tasks of silent agents; retrying later");
+		else if (closed)
+			log_info("server: %" PRIu64 " running tasks failed: %s (no keepalive for "
+				 "%" PRId64 " s)",
+				 closed, STORE_SILENT_REASON, s->agent_silence_ms / 1000);
+	}
 	/* Re-arm: soon when a batch left more to delete, else after the interval. */
 	s->retention_timer = NULL;
 	if (evloop_add_timer(loop,

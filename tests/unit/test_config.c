@@ -288,6 +288,36 @@ TEST(config_load_file_and_missing_file)
 	CHECK(config_free(NULL) == NULL);
 }
 
+TEST(config_uplink_bounds)
+{
+	struct config_errors e = {0};
+	struct config *c = NULL;
+
+	CHECK_INT_EQ(parse("", &c, &e), 0);
+	CHECK_INT_EQ(c->uplink.spool_max_mb, CONFIG_DEFAULT_SPOOL_MAX_MB);
+	CHECK_INT_EQ(c->uplink.metrics_max_points, CONFIG_DEFAULT_METRICS_MAX_POINTS);
+	CHECK_INT_EQ(c->uplink.retry_max_s, CONFIG_DEFAULT_RETRY_MAX_S);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(
+	    parse("uplink: {spool_max_mb: 8, metrics_max_points: 300, retry_max: 2m}\n", &c, &e),
+	    0);
+	CHECK_INT_EQ(c->uplink.spool_max_mb, 8);
+	CHECK_INT_EQ(c->uplink.metrics_max_points, 300);
+	CHECK_INT_EQ(c->uplink.retry_max_s, 120);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(parse("uplink:\n  spool_max_mb: 0\n  metrics_max_points: 5\n"
+			   "  retry_max: 11m\n  backlog: 3\n",
+			   &c, &e),
+		     -EINVAL);
+	CHECK_ERROR(&e, "agent.yaml:2: uplink.spool_max_mb");
+	CHECK_ERROR(&e, "agent.yaml:3: uplink.metrics_max_points");
+	CHECK_ERROR(&e, "agent.yaml:4: uplink.retry_max");
+	CHECK_ERROR(&e, "agent.yaml:5: unknown key 'backlog' in uplink");
+	config_errors_clear(&e);
+}
+
 int main(void)
 {
 	RUN(config_full_file);
@@ -299,5 +329,6 @@ int main(void)
 	RUN(config_error_list_is_bounded);
 	RUN(config_mapping_size_is_bounded);
 	RUN(config_load_file_and_missing_file);
+	RUN(config_uplink_bounds);
 	return harness_finish();
 }
