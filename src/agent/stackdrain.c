@@ -13,6 +13,7 @@
 
 #include <bpf/bpf.h>
 
+#include "agent/snapunwind.h"
 #include "agent/stackcount.h"
 
 #define CACHE_BUCKETS 1024
@@ -324,5 +325,12 @@ int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx)
 		fn(ctx, &r);
 	}
 	cache_clear_unpinned(d);
+	if (d->maps.unwound) {
+		err2 = snapunwind_drain(d->maps.unwound, fn, ctx);
+		if (err2 < 0 && !err)
+			err = err2;
+		else if (err2 > 0)
+			n += (uint32_t)err2;
+	}
 	return err ? err : (int)n;
 }

@@ -1,0 +1,330 @@
+/* snapunwind: see snapunwind.h. The thread wakes every SNAPUNWIND_POLL_MS
+ * (the BPF side writes without wake-ups, so a busy host costs no wake-up per
+ * sample) or when a drain asks it to catch up. The table is a chained hash
+ * of stacks keyed by their content, guarded by `lock`; a drain swaps it for
+ * an empty one and reads it outside the lock. */
+#include "agent/snapunwind.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/unwind.h"
+
+#define BUCKETS 4096
+
+struct agg {
+	struct agg *next;
+	uint64_t hash;
+	uint32_t pid;
+	int32_t user_err, kernel_err;
+	uint16_t n_user, n_kernel;
+	bool complete;
+	uint64_t count;
+	uint64_t ips[]; /* n_user user pcs, then n_kernel kernel ips */
+};
+
+struct table {
+	struct agg *buckets[BUCKETS];
+	size_t n;
+};
+
+struct snapunwind {
+	pthread_t thread;
+	bool thread_started;
+	struct ring_buffer *rb;
+	int fp_complete_fd;
+	struct unwinder *unwinder;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, caught_up;
+	bool stop;
+	uint64_t sync_requested, sync_done;
+	struct table *table;
+	struct snapunwind_stats stats;
+	uint64_t pcs[STACKCOUNT_DEPTH_MAX]; /* the thread's scratch */
+};
+
+static int64_t clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t hash_words(uint64_t h, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static void table_free(struct table *t)
+{
+	if (!t)
+		return;
+	for (size_t b = 0; b < BUCKETS; b++) {
+		struct agg *a = t->buckets[b];
+
+		while (a) {
+			struct agg *next = a->next;
+
+			free(a);
+			a = next;
+		}
+	}
+	free(t);
+}
+
+/* Counts one stack; called with `lock` held. A full table counts the
+ * sample as lost for its pid (an entry with no frames). */
+static void table_add(struct table *t, uint32_t pid, bool complete, int32_t user_err,
+		      const uint64_t *user, size_t n_user, int32_t kernel_err,
+		      const uint64_t *kernel, size_t n_kernel)
+{
+	uint64_t head[4] = {pid, complete, (uint32_t)user_err, (uint32_t)kernel_err};
+	uint64_t h;
+	struct agg **slot, *a;
+
+	if (t->n >= SNAPUNWIND_STACKS_MAX) {
+		complete = false;
+		user_err = -ENOSPC;
+		n_user = 0;
+		kernel_err = -EFAULT;
+		n_kernel = 0;
+		head[1] = 0;
+		head[2] = (uint32_t)user_err;
+		head[3] = (uint32_t)kernel_err;
+	}
+	h = hash_words(0xcbf29ce484222325ULL, head, 4);
+	h = hash_words(h ^ n_user, user, n_user);
+	h = hash_words(h ^ n_kernel, kernel, n_kernel);
+	for (slot = &t->buckets[h % BUCKETS]; (a = *slot); slot = &a->next) {
+		if (a->hash == h && a->pid == pid && a->complete == complete &&
+		    a->user_err == user_err && a->kernel_err == kernel_err && a->n_user == n_user &&
+		    a->n_kernel == n_kernel && !memcmp(a->ips, user, n_user * sizeof(uint64_t)) &&
+		    !memcmp(a->ips + n_user, kernel, n_kernel * sizeof(uint64_t))) {
+			a->count++;
+			return;
+		}
+	}
+	a = malloc(sizeof(*a) + (n_user + n_kernel) * sizeof(uint64_t));
+	if (!a)
+		return; /* out of memory: the sample is gone, nothing sane to do */
+	*a = (struct agg){.hash = h,
+			  .pid = pid,
+			  .user_err = user_err,
+			  .kernel_err = kernel_err,
+			  .n_user = (uint16_t)n_user,
+			  .n_kernel = (uint16_t)n_kernel,
+			  .complete = complete,
+			  .count = 1};
+	memcpy(a->ips, user, n_user * sizeof(uint64_t));
+	memcpy(a->ips + n_user, kernel, n_kernel * sizeof(uint64_t));
+	*slot = a;
+	t->n++;
+}
+
+/* The frame-pointer walk gave exactly the CFI's complete stack: samples
+ * with its outermost address may stay in the kernel from now on. */
+static bool fp_walk_matches(const struct unwind_snapshot *s, const uint64_t *pcs, size_t n)
+{
+	if (s->n_fp <= 0 || (size_t)s->n_fp != n)
+		return false;
+	return memcmp(s->fp_ips, pcs, n * sizeof(uint64_t)) == 0;
+}
+
+static int on_snapshot(void *ctx, void *data, size_t size)
+{
+	struct snapunwind *su = ctx;
+	const struct unwind_snapshot *s = data;
+	const size_t header = offsetof(struct unwind_snapshot, stack);
+	uint64_t t0 = thread_cpu_ns();
+	const uint64_t *user = su->pcs;
+	size_t n = 0, n_kernel;
+	bool complete = false;
+	int32_t kernel_err = 0;
+	int err;
+
+	if (size < header || s->stack_len > size - header || s->n_fp > STACKCOUNT_DEPTH_MAX ||
+	    s->n_kernel > STACKCOUNT_DEPTH_MAX)
+		return 0; /* not ours: ignore */
+	err = unwinder_unwind(su->unwinder, s, clock_ms(CLOCK_MONOTONIC), su->pcs,
+			      STACKCOUNT_DEPTH_MAX, &n, &complete);
+	if (err && s->n_fp > 0) {
+		user = (const uint64_t *)s->fp_ips; /* better the frame-pointer walk than nothing */
+		n = (size_t)s->n_fp;
+	}
+	if (complete && fp_walk_matches(s, su->pcs, n)) {
+		struct unwind_top_key key = {.pid = s->pid, .ip = s->fp_ips[s->n_fp - 1]};
+		uint8_t one = 1;
+
+		if (bpf_map_update_elem(su->fp_complete_fd, &key, &one, BPF_ANY) == 0)
+			su->stats.learned++;
+	}
+	n_kernel = s->n_kernel > 0 ? (size_t)s->n_kernel : 0;
+	if (s->n_kernel <= 0)
+		kernel_err = s->n_kernel < 0 ? s->n_kernel : -EFAULT;
+	pthread_mutex_lock(&su->lock);
+	table_add(su->table, s->pid, complete, n ? 0 : -EFAULT, user, n, kernel_err,
+		  (const uint64_t *)s->kernel_ips, n_kernel);
+	su->stats.snapshots++;
+	su->stats.complete += complete;
+	su->stats.failed += err != 0;
+	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	pthread_mutex_unlock(&su->lock);
+	return 0;
+}
+
+static void *run(void *arg)
+{
+	struct snapunwind *su = arg;
+
+	pthread_mutex_lock(&su->lock);
+	while (!su->stop) {
+		uint64_t requested;
+
+		if (su->sync_requested == su->sync_done) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += SNAPUNWIND_POLL_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&su->wake, &su->lock, &until);
+		}
+		requested = su->sync_requested;
+		pthread_mutex_unlock(&su->lock);
+		ring_buffer__consume(su->rb);
+		unwinder_expire(su->unwinder, clock_ms(CLOCK_MONOTONIC));
+		pthread_mutex_lock(&su->lock);
+		su->sync_done = requested;
+		pthread_cond_broadcast(&su->caught_up);
+	}
+	pthread_mutex_unlock(&su->lock);
+	return NULL;
+}
+
+struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd)
+{
+	struct snapunwind *su = calloc(1, sizeof(*su));
+	pthread_condattr_t attr;
+	int err = ENOMEM;
+
+	if (!su)
+		goto fail;
+	pthread_mutex_init(&su->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&su->wake, &attr);
+	pthread_cond_init(&su->caught_up, &attr);
+	pthread_condattr_destroy(&attr);
+	su->fp_complete_fd = fp_complete_fd;
+	su->table = calloc(1, sizeof(*su->table));
+	su->unwinder = unwinder_new();
+	if (!su->table || !su->unwinder)
+		goto fail;
+	su->rb = ring_buffer__new(snapshots_fd, on_snapshot, su, NULL);
+	if (!su->rb) {
+		err = errno ? errno : EINVAL;
+		goto fail;
+	}
+	err = pthread_create(&su->thread, NULL, run, su);
+	if (err)
+		goto fail;
+	su->thread_started = true;
+	return su;
+fail:
+	snapunwind_stop(su);
+	errno = err;
+	return NULL;
+}
+
+struct snapunwind *snapunwind_stop(struct snapunwind *su)
+{
+	if (!su)
+		return NULL;
+	if (su->thread_started) {
+		pthread_mutex_lock(&su->lock);
+		su->stop = true;
+		pthread_cond_signal(&su->wake);
+		pthread_mutex_unlock(&su->lock);
+		pthread_join(su->thread, NULL);
+	}
+	ring_buffer__free(su->rb);
+	unwinder_free(su->unwinder);
+	table_free(su->table);
+	pthread_cond_destroy(&su->wake);
+	pthread_cond_destroy(&su->caught_up);
+	pthread_mutex_destroy(&su->lock);
+	free(su);
+	return NULL;
+}
+
+int snapunwind_drain(struct snapunwind *su, stackdrain_fn fn, void *ctx)
+{
+	struct table *fresh = calloc(1, sizeof(*fresh)), *t;
+	struct timespec until;
+	uint64_t ticket;
+	int n = 0;
+
+	if (!fresh)
+		return -ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SNAPUNWIND_SYNC_MS / 1000;
+	pthread_mutex_lock(&su->lock);
+	ticket = ++su->sync_requested;
+	pthread_cond_signal(&su->wake);
+	while (su->sync_done < ticket && !su->stop)
+		if (pthread_cond_timedwait(&su->caught_up, &su->lock, &until) == ETIMEDOUT)
+			break;
+	t = su->table;
+	su->table = fresh;
+	pthread_mutex_unlock(&su->lock);
+	for (size_t b = 0; b < BUCKETS; b++) {
+		for (const struct agg *a = t->buckets[b]; a; a = a->next) {
+			struct stackdrain_record r = {
+			    .pid = a->pid,
+			    .user = a->ips,
+			    .n_user = a->n_user,
+			    .user_err = a->user_err,
+			    .user_complete = a->complete,
+			    .kernel = a->ips + a->n_user,
+			    .n_kernel = a->n_kernel,
+			    .kernel_err = a->kernel_err,
+			    .count = a->count,
+			};
+
+			fn(ctx, &r);
+			n++;
+		}
+	}
+	table_free(t);
+	return n;
+}
+
+void snapunwind_get_stats(struct snapunwind *su, struct snapunwind_stats *ret)
+{
+	pthread_mutex_lock(&su->lock);
+	*ret = su->stats;
+	pthread_mutex_unlock(&su->lock);
+}

@@ -1,0 +1,50 @@
+/* snapunwind: the user-space half of CFI unwinding for a BPF profiler. A
+ * thread of its own empties the profiler's `snapshots` ring buffer (see
+ * unwind_abi.h) every SNAPUNWIND_POLL_MS, unwinds each snapshot (unwind.h),
+ * teaches the kernel which frame-pointer walks are complete (`fp_complete`
+ * map: their samples stay on the cheap path from then on) and counts the
+ * unwound stacks per {pid, user pcs, kernel ips} in a bounded table.
+ * snapunwind_drain() hands that table to the caller as stackdrain records,
+ * so the profiler folds and uploads them like the stacks counted in the
+ * kernel. Owns the thread, the ring buffer reader and the unwinder; not the
+ * BPF maps. The drain/stats/stop calls are for one other thread (the
+ * agent's loop).
+ */
+#ifndef CONTPROF_AGENT_SNAPUNWIND_H
+#define CONTPROF_AGENT_SNAPUNWIND_H
+
+#include <stdint.h>
+
+#include "agent/stackdrain.h"
+
+#define SNAPUNWIND_POLL_MS 50
+/* Distinct unwound stacks kept between two drains; beyond, samples are
+ * counted as `[lost]`. */
+#define SNAPUNWIND_STACKS_MAX 20000
+
+struct snapunwind;
+
+struct snapunwind_stats {
+	uint64_t snapshots; /* snapshots read */
+	uint64_t complete;  /* of which unwound up to the thread entry */
+	uint64_t failed;    /* of which not even one frame */
+	uint64_t learned;   /* fp_complete entries added */
+	uint64_t unwind_ns; /* thread CPU time spent unwinding and counting */
+};
+
+/* Starts the thread on the ring buffer `snapshots_fd`; `fp_complete_fd` is
+ * the map to teach. NULL with errno set on failure. */
+struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd);
+/* Stops the thread and frees everything; accepts NULL; returns NULL. */
+struct snapunwind *snapunwind_stop(struct snapunwind *su);
+
+/* Waits until the thread has read everything the ring buffer held at the
+ * call (bounded by SNAPUNWIND_SYNC_MS), then calls `fn` once per counted
+ * stack and empties the table. Returns the number of records. */
+int snapunwind_drain(struct snapunwind *su, stackdrain_fn fn, void *ctx);
+
+void snapunwind_get_stats(struct snapunwind *su, struct snapunwind_stats *ret);
+
+#define SNAPUNWIND_SYNC_MS 2000
+
+#endif
