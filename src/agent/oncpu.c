@@ -18,6 +18,7 @@
 #include "agent/unwind_abi.h"
 #include "agent/stackprof.h"
 #include "oncpu.skel.h"
+#include "util/log.h"
 
 struct oncpu_state {
 	struct oncpu_bpf *skel;
@@ -27,13 +28,31 @@ struct oncpu_state {
 	size_t n;
 };
 
+/* One line per profiler lifetime: what CFI unwinding did and cost (read by
+ * bench/unwind.sh). */
+static void log_unwind_stats(const struct oncpu_state *st)
+{
+	struct snapunwind_stats us;
+
+	snapunwind_get_stats(st->unwound, &us);
+	log_info("on-CPU profiler: CFI unwinding: %llu snapshots, %llu complete, %llu failed, "
+		 "%llu dropped, %llu frame-pointer tops learned, %.1f us per snapshot",
+		 (unsigned long long)us.snapshots, (unsigned long long)us.complete,
+		 (unsigned long long)us.failed, (unsigned long long)st->skel->bss->unwind_dropped,
+		 (unsigned long long)us.learned,
+		 us.snapshots ? (double)us.unwind_ns / 1e3 / (double)us.snapshots : 0.0);
+}
+
 static void oncpu_close(void *p)
 {
 	struct oncpu_state *st = p;
 
 	if (!st)
 		return;
-	st->unwound = snapunwind_stop(st->unwound);
+	if (st->unwound) {
+		log_unwind_stats(st);
+		st->unwound = snapunwind_stop(st->unwound);
+	}
 	for (size_t i = 0; i < st->n; i++) {
 		bpf_link__destroy(st->links[i]);
 		if (st->fds[i] >= 0)

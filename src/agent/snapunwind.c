@@ -35,6 +35,15 @@ struct table {
 	size_t n;
 };
 
+/* A learned frame-pointer walk: its pid and outermost address, and the
+ * outermost frames the CFI found beyond it. */
+struct tail {
+	struct tail *next;
+	uint32_t pid, n;
+	uint64_t top;
+	uint64_t pcs[SNAPUNWIND_TAIL_MAX];
+};
+
 struct snapunwind {
 	pthread_t thread;
 	bool thread_started;
@@ -46,6 +55,8 @@ struct snapunwind {
 	bool stop;
 	uint64_t sync_requested, sync_done;
 	struct table *table;
+	struct tail *tails[BUCKETS];
+	size_t n_tails;
 	struct snapunwind_stats stats;
 	uint64_t pcs[STACKCOUNT_DEPTH_MAX]; /* the thread's scratch */
 };
@@ -142,13 +153,64 @@ static void table_add(struct table *t, uint32_t pid, bool complete, int32_t user
 	t->n++;
 }
 
-/* The frame-pointer walk gave exactly the CFI's complete stack: samples
- * with its outermost address may stay in the kernel from now on. */
-static bool fp_walk_matches(const struct unwind_snapshot *s, const uint64_t *pcs, size_t n)
+/* How many outermost frames the CFI found beyond a frame-pointer walk that
+ * is otherwise identical (-1: the walks differ, or too many are missing). */
+static int fp_walk_tail(const struct unwind_snapshot *s, const uint64_t *pcs, size_t n)
 {
-	if (s->n_fp <= 0 || (size_t)s->n_fp != n)
-		return false;
-	return memcmp(s->fp_ips, pcs, n * sizeof(uint64_t)) == 0;
+	if (s->n_fp <= 0 || (size_t)s->n_fp > n || n - (size_t)s->n_fp > SNAPUNWIND_TAIL_MAX)
+		return -1;
+	if (memcmp(s->fp_ips, pcs, (size_t)s->n_fp * sizeof(uint64_t)) != 0)
+		return -1;
+	return (int)(n - (size_t)s->n_fp);
+}
+
+static struct tail **tail_slot(struct snapunwind *su, uint32_t pid, uint64_t top)
+{
+	uint64_t key[2] = {pid, top};
+	struct tail **p = &su->tails[hash_words(0xcbf29ce484222325ULL, key, 2) % BUCKETS];
+
+	while (*p && ((*p)->pid != pid || (*p)->top != top))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Remembers the tail of a complete frame-pointer walk and lets the kernel
+ * keep such samples; called with `lock` held. */
+static void learn_fp_walk(struct snapunwind *su, const struct unwind_snapshot *s,
+			  const uint64_t *pcs, int n_tail)
+{
+	struct unwind_top_key key = {.pid = s->pid, .ip = s->fp_ips[s->n_fp - 1]};
+	struct tail **slot = tail_slot(su, s->pid, key.ip), *t;
+	uint8_t one = 1;
+
+	if (*slot || su->n_tails >= SNAPUNWIND_TOPS_MAX)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	t->pid = s->pid;
+	t->top = key.ip;
+	t->n = (uint32_t)n_tail;
+	memcpy(t->pcs, pcs + s->n_fp, (size_t)n_tail * sizeof(uint64_t));
+	*slot = t;
+	su->n_tails++;
+	if (bpf_map_update_elem(su->fp_complete_fd, &key, &one, BPF_ANY) == 0)
+		su->stats.learned++;
+}
+
+int snapunwind_tail(struct snapunwind *su, uint32_t pid, uint64_t top, uint64_t *ret_pcs)
+{
+	const struct tail *t;
+	int n = -1;
+
+	pthread_mutex_lock(&su->lock);
+	t = *tail_slot(su, pid, top);
+	if (t) {
+		memcpy(ret_pcs, t->pcs, t->n * sizeof(uint64_t));
+		n = (int)t->n;
+	}
+	pthread_mutex_unlock(&su->lock);
+	return n;
 }
 
 static int on_snapshot(void *ctx, void *data, size_t size)
@@ -161,7 +223,7 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 	size_t n = 0, n_kernel;
 	bool complete = false;
 	int32_t kernel_err = 0;
-	int err;
+	int err, n_tail;
 
 	if (size < header || s->stack_len > size - header || s->n_fp > STACKCOUNT_DEPTH_MAX ||
 	    s->n_kernel > STACKCOUNT_DEPTH_MAX)
@@ -172,17 +234,13 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 		user = (const uint64_t *)s->fp_ips; /* better the frame-pointer walk than nothing */
 		n = (size_t)s->n_fp;
 	}
-	if (complete && fp_walk_matches(s, su->pcs, n)) {
-		struct unwind_top_key key = {.pid = s->pid, .ip = s->fp_ips[s->n_fp - 1]};
-		uint8_t one = 1;
-
-		if (bpf_map_update_elem(su->fp_complete_fd, &key, &one, BPF_ANY) == 0)
-			su->stats.learned++;
-	}
+	n_tail = complete && !err ? fp_walk_tail(s, su->pcs, n) : -1;
 	n_kernel = s->n_kernel > 0 ? (size_t)s->n_kernel : 0;
 	if (s->n_kernel <= 0)
 		kernel_err = s->n_kernel < 0 ? s->n_kernel : -EFAULT;
 	pthread_mutex_lock(&su->lock);
+	if (n_tail >= 0)
+		learn_fp_walk(su, s, su->pcs, n_tail);
 	table_add(su->table, s->pid, complete, n ? 0 : -EFAULT, user, n, kernel_err,
 		  (const uint64_t *)s->kernel_ips, n_kernel);
 	su->stats.snapshots++;
@@ -269,6 +327,14 @@ struct snapunwind *snapunwind_stop(struct snapunwind *su)
 		pthread_cond_signal(&su->wake);
 		pthread_mutex_unlock(&su->lock);
 		pthread_join(su->thread, NULL);
+	}
+	for (size_t b = 0; b < BUCKETS; b++) {
+		while (su->tails[b]) {
+			struct tail *t = su->tails[b];
+
+			su->tails[b] = t->next;
+			free(t);
+		}
 	}
 	ring_buffer__free(su->rb);
 	unwinder_free(su->unwinder);

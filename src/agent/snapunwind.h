@@ -22,6 +22,16 @@
  * counted as `[lost]`. */
 #define SNAPUNWIND_STACKS_MAX 20000
 
+/* A frame-pointer walk is learned as complete (its samples then stay in the
+ * kernel) when it equals the CFI's complete stack but for at most this many
+ * outermost frames — the start code or thread trampoline of a C library
+ * built without frame pointers (__clone3 above start_thread; _start and
+ * __libc_start_main above __libc_start_call_main) — which user space adds
+ * back to those samples (snapunwind_tail()). */
+#define SNAPUNWIND_TAIL_MAX 2
+/* Learned walks kept (the kernel's fp_complete map holds as many). */
+#define SNAPUNWIND_TOPS_MAX 16384
+
 struct snapunwind;
 
 struct snapunwind_stats {
@@ -42,6 +52,12 @@ struct snapunwind *snapunwind_stop(struct snapunwind *su);
  * call (bounded by SNAPUNWIND_SYNC_MS), then calls `fn` once per counted
  * stack and empties the table. Returns the number of records. */
 int snapunwind_drain(struct snapunwind *su, stackdrain_fn fn, void *ctx);
+
+/* The frames to add beyond a kernel-counted user stack of `pid` whose
+ * outermost address is `top` (ret_pcs: room for SNAPUNWIND_TAIL_MAX):
+ * their number (0: the stack is complete as it is), or -1 when that walk was
+ * not learned as complete. */
+int snapunwind_tail(struct snapunwind *su, uint32_t pid, uint64_t top, uint64_t *ret_pcs);
 
 void snapunwind_get_stats(struct snapunwind *su, struct snapunwind_stats *ret);
 

@@ -36,6 +36,7 @@ struct stackdrain {
 	uint64_t *inflight; /* refs still needed after this drain, sorted */
 	size_t n_inflight, inflight_cap;
 	uint64_t ips[STACKCOUNT_DEPTH_MAX];
+	uint64_t completed[STACKCOUNT_DEPTH_MAX + SNAPUNWIND_TAIL_MAX];
 };
 
 static uint64_t make_ref(uint32_t gen, int32_t id)
@@ -280,6 +281,24 @@ static void resolve_part(struct stackdrain *d, uint32_t gen, int32_t id, const u
 	*err = 0;
 }
 
+/* A user stack whose frame-pointer walk the unwinder learned as complete:
+ * its outermost frames the walk cannot see are added back. */
+static void complete_user(struct stackdrain *d, struct stackdrain_record *r)
+{
+	int n_tail;
+
+	if (!d->maps.unwound || r->user_err || !r->n_user)
+		return;
+	n_tail = snapunwind_tail(d->maps.unwound, r->pid, r->user[r->n_user - 1],
+				 d->completed + r->n_user);
+	if (n_tail < 0)
+		return;
+	memcpy(d->completed, r->user, r->n_user * sizeof(uint64_t));
+	r->user = d->completed;
+	r->n_user += (size_t)n_tail;
+	r->user_complete = true;
+}
+
 int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx)
 {
 	uint32_t old_gen = __atomic_load_n(d->maps.gen, __ATOMIC_RELAXED);
@@ -322,6 +341,7 @@ int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx)
 
 		resolve_part(d, k->gen, k->user_stack, &r.user, &r.n_user, &r.user_err);
 		resolve_part(d, k->gen, k->kernel_stack, &r.kernel, &r.n_kernel, &r.kernel_err);
+		complete_user(d, &r);
 		fn(ctx, &r);
 	}
 	cache_clear_unpinned(d);
