@@ -5,6 +5,7 @@
  * being unwound is pointed to while dwfl_getthread_frames() runs. */
 #include "agent/unwind.h"
 
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct unwinder {
 struct frame_walk {
 	uint64_t *pcs;
 	size_t n, max;
+	bool last_is_activation;
 };
 
 static char *debuginfo_path;
@@ -195,7 +197,37 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 	if (w->n == w->max)
 		return DWARF_CB_ABORT;
 	w->pcs[w->n++] = pc;
+	w->last_is_activation = activation;
 	return DWARF_CB_OK;
+}
+
+/* True when the CFI of the code at `pc` says its return address is
+ * undefined: the outermost frame of a thread (_start, clone3). */
+static bool cfi_marks_outermost(Dwfl *dwfl, uint64_t pc, bool activation)
+{
+	Dwarf_Addr lookup = activation ? pc : pc - 1, bias;
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, lookup);
+
+	if (!mod)
+		return false;
+	for (int which = 0; which < 2; which++) {
+		Dwarf_CFI *cfi =
+		    which ? dwfl_module_dwarf_cfi(mod, &bias) : dwfl_module_eh_cfi(mod, &bias);
+		Dwarf_Frame *frame = NULL;
+		Dwarf_Op ops_mem[3], *ops = NULL;
+		size_t nops = 1;
+		bool undefined;
+		int ra;
+
+		if (!cfi || dwarf_cfi_addrframe(cfi, lookup - bias, &frame) != 0)
+			continue;
+		ra = dwarf_frame_info(frame, NULL, NULL, NULL);
+		undefined = ra >= 0 && dwarf_frame_register(frame, ra, ops_mem, &ops, &nops) == 0 &&
+			    nops == 0 && ops == ops_mem;
+		free(frame);
+		return undefined;
+	}
+	return false;
 }
 
 int unwinder_unwind(struct unwinder *u, const struct unwind_snapshot *s, int64_t now_ms,
@@ -228,6 +260,9 @@ int unwinder_unwind(struct unwinder *u, const struct unwind_snapshot *s, int64_t
 	if (w.n == 0)
 		return -ENOENT;
 	*ret_n = w.n;
-	*ret_complete = rc == 0;
+	/* libdw also ends without an error where it merely could not go on (a
+	 * read outside the copy): only the CFI's own end mark counts. */
+	*ret_complete =
+	    rc == 0 && cfi_marks_outermost(p->dwfl, w.pcs[w.n - 1], w.last_is_activation);
 	return 0;
 }
