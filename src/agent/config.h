@@ -11,6 +11,7 @@
 #define CONTPROF_AGENT_CONFIG_H
 
 #include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,7 @@ struct config_profiling {
 	uint32_t duration_s;
 	uint32_t silence_s;
 	uint32_t flush_interval_s;
+	bool frame_pointers_only; /* unwind: frame_pointers (default cfi) */
 };
 
 struct config {
