@@ -18,7 +18,6 @@
 #include "agent/unwind_abi.h"
 #include "agent/stackprof.h"
 #include "oncpu.skel.h"
-#include "util/log.h"
 
 struct oncpu_state {
 	struct oncpu_bpf *skel;
@@ -28,21 +27,6 @@ struct oncpu_state {
 	size_t n;
 };
 
-/* One line per profiler lifetime: what CFI unwinding did and cost (read by
- * bench/unwind.sh). */
-static void log_unwind_stats(const struct oncpu_state *st)
-{
-	struct snapunwind_stats us;
-
-	snapunwind_get_stats(st->unwound, &us);
-	log_info("on-CPU profiler: CFI unwinding: %llu snapshots, %llu complete, %llu failed, "
-		 "%llu dropped, %llu frame-pointer tops learned, %.1f us per snapshot",
-		 (unsigned long long)us.snapshots, (unsigned long long)us.complete,
-		 (unsigned long long)us.failed, (unsigned long long)st->skel->bss->unwind_dropped,
-		 (unsigned long long)us.learned,
-		 us.snapshots ? (double)us.unwind_ns / 1e3 / (double)us.snapshots : 0.0);
-}
-
 static void oncpu_close(void *p)
 {
 	struct oncpu_state *st = p;
@@ -50,7 +34,7 @@ static void oncpu_close(void *p)
 	if (!st)
 		return;
 	if (st->unwound) {
-		log_unwind_stats(st);
+		snapunwind_log_stats(st->unwound, "on-CPU profiler", st->skel->bss->unwind_dropped);
 		st->unwound = snapunwind_stop(st->unwound);
 	}
 	for (size_t i = 0; i < st->n; i++) {
@@ -119,7 +103,8 @@ static int oncpu_open(void **ret_state, struct stackdrain_maps *maps, int *ret_p
 	}
 	if (st->skel->rodata->unwind_stack_max) {
 		st->unwound = snapunwind_start(bpf_map__fd(st->skel->maps.snapshots),
-					       bpf_map__fd(st->skel->maps.fp_complete));
+					       bpf_map__fd(st->skel->maps.fp_complete),
+					       bpf_map__fd(st->skel->maps.unwind_sites));
 		if (!st->unwound) {
 			err = -errno;
 			snprintf(reason, reason_len, "on-CPU profiler: cannot start unwinding: %s",

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/unwind.h"
+#include "util/log.h"
 
 #define BUCKETS 4096
 
@@ -44,12 +45,21 @@ struct tail {
 	uint64_t pcs[SNAPUNWIND_TAIL_MAX];
 };
 
+/* An off-CPU blocking site's unwound stack; immutable once published. */
+struct site {
+	uint32_t n;
+	bool complete;
+	uint64_t pcs[];
+};
+
 struct snapunwind {
 	pthread_t thread;
 	bool thread_started;
 	struct ring_buffer *rb;
-	int fp_complete_fd;
+	int fp_complete_fd, sites_fd;
 	struct unwinder *unwinder;
+	struct site *sites[SNAPUNWIND_SITES_MAX];
+	size_t n_sites; /* published: read under `lock` */
 	pthread_mutex_t lock;
 	pthread_cond_t wake, caught_up;
 	bool stop;
@@ -213,6 +223,56 @@ int snapunwind_tail(struct snapunwind *su, uint32_t pid, uint64_t top, uint64_t 
 	return n;
 }
 
+/* Off-CPU: publishes the unwound stack of a blocking site and tells the
+ * kernel its id (or that it failed: its blocks keep the frame-pointer walk). */
+static void name_site(struct snapunwind *su, const struct unwind_snapshot *s, const uint64_t *pcs,
+		      size_t n, bool complete, int n_tail, uint64_t t0)
+{
+	struct unwind_site_key key = {
+	    .pid = s->pid, .ip = s->regs[UNWIND_REG_IP], .sp = s->regs[UNWIND_REG_SP]};
+	int32_t value = UNWIND_SITE_FAILED;
+	struct site *site = NULL;
+
+	if (pcs && n && su->n_sites < SNAPUNWIND_SITES_MAX) {
+		site = malloc(sizeof(*site) + n * sizeof(uint64_t));
+		if (site) {
+			site->n = (uint32_t)n;
+			site->complete = complete;
+			memcpy(site->pcs, pcs, n * sizeof(uint64_t));
+		}
+	}
+	pthread_mutex_lock(&su->lock);
+	if (n_tail >= 0)
+		learn_fp_walk(su, s, su->pcs, n_tail);
+	if (site) {
+		value = UNWIND_ID_BASE + (int32_t)su->n_sites;
+		su->sites[su->n_sites++] = site;
+	}
+	su->stats.snapshots++;
+	su->stats.complete += complete;
+	su->stats.failed += !site;
+	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	pthread_mutex_unlock(&su->lock);
+	bpf_map_update_elem(su->sites_fd, &key, &value, BPF_ANY);
+}
+
+int snapunwind_lookup(struct snapunwind *su, int32_t id, const uint64_t **ret_pcs, size_t *ret_n,
+		      bool *ret_complete)
+{
+	const struct site *site = NULL;
+
+	pthread_mutex_lock(&su->lock);
+	if (id >= UNWIND_ID_BASE && (size_t)(id - UNWIND_ID_BASE) < su->n_sites)
+		site = su->sites[id - UNWIND_ID_BASE];
+	pthread_mutex_unlock(&su->lock);
+	if (!site)
+		return -ENOENT;
+	*ret_pcs = site->pcs;
+	*ret_n = site->n;
+	*ret_complete = site->complete;
+	return 0;
+}
+
 static int on_snapshot(void *ctx, void *data, size_t size)
 {
 	struct snapunwind *su = ctx;
@@ -235,6 +295,10 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 		n = (size_t)s->n_fp;
 	}
 	n_tail = complete && !err ? fp_walk_tail(s, su->pcs, n) : -1;
+	if (s->kind == UNWIND_KIND_SITE) {
+		name_site(su, s, err ? NULL : su->pcs, n, complete, n_tail, t0);
+		return 0;
+	}
 	n_kernel = s->n_kernel > 0 ? (size_t)s->n_kernel : 0;
 	if (s->n_kernel <= 0)
 		kernel_err = s->n_kernel < 0 ? s->n_kernel : -EFAULT;
@@ -282,7 +346,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd)
+struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd, int sites_fd)
 {
 	struct snapunwind *su = calloc(1, sizeof(*su));
 	pthread_condattr_t attr;
@@ -297,6 +361,7 @@ struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd)
 	pthread_cond_init(&su->caught_up, &attr);
 	pthread_condattr_destroy(&attr);
 	su->fp_complete_fd = fp_complete_fd;
+	su->sites_fd = sites_fd;
 	su->table = calloc(1, sizeof(*su->table));
 	su->unwinder = unwinder_new();
 	if (!su->table || !su->unwinder)
@@ -336,6 +401,8 @@ struct snapunwind *snapunwind_stop(struct snapunwind *su)
 			free(t);
 		}
 	}
+	for (size_t i = 0; i < su->n_sites; i++)
+		free(su->sites[i]);
 	ring_buffer__free(su->rb);
 	unwinder_free(su->unwinder);
 	table_free(su->table);
@@ -386,6 +453,21 @@ int snapunwind_drain(struct snapunwind *su, stackdrain_fn fn, void *ctx)
 	}
 	table_free(t);
 	return n;
+}
+
+void snapunwind_log_stats(struct snapunwind *su, const char *who, uint64_t dropped)
+{
+	struct snapunwind_stats us;
+
+	snapunwind_get_stats(su, &us);
+	if (!us.snapshots && !dropped)
+		return;
+	log_info("%s: CFI unwinding: %llu snapshots, %llu complete, %llu failed, %llu dropped, "
+		 "%llu frame-pointer tops learned, %.1f us per snapshot",
+		 who, (unsigned long long)us.snapshots, (unsigned long long)us.complete,
+		 (unsigned long long)us.failed, (unsigned long long)dropped,
+		 (unsigned long long)us.learned,
+		 us.snapshots ? (double)us.unwind_ns / 1e3 / (double)us.snapshots : 0.0);
 }
 
 void snapunwind_get_stats(struct snapunwind *su, struct snapunwind_stats *ret)

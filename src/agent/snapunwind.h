@@ -13,11 +13,13 @@
 #ifndef CONTPROF_AGENT_SNAPUNWIND_H
 #define CONTPROF_AGENT_SNAPUNWIND_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/stackdrain.h"
 
-#define SNAPUNWIND_POLL_MS 50
+#define SNAPUNWIND_POLL_MS 20
 /* Distinct unwound stacks kept between two drains; beyond, samples are
  * counted as `[lost]`. */
 #define SNAPUNWIND_STACKS_MAX 20000
@@ -42,9 +44,20 @@ struct snapunwind_stats {
 	uint64_t unwind_ns; /* thread CPU time spent unwinding and counting */
 };
 
+/* Off-CPU blocking sites named per profiler lifetime; further sites keep
+ * their frame-pointer walks. */
+#define SNAPUNWIND_SITES_MAX 16384
+
 /* Starts the thread on the ring buffer `snapshots_fd`; `fp_complete_fd` is
- * the map to teach. NULL with errno set on failure. */
-struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd);
+ * the map to teach, `sites_fd` the off-CPU sites map (unwind_abi.h). NULL
+ * with errno set on failure. */
+struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd, int sites_fd);
+
+/* The unwound stack of off-CPU site `id` (>= UNWIND_ID_BASE, as the kernel
+ * recorded it): pcs innermost first, valid until snapunwind_stop(). 0 or
+ * -ENOENT. */
+int snapunwind_lookup(struct snapunwind *su, int32_t id, const uint64_t **ret_pcs, size_t *ret_n,
+		      bool *ret_complete);
 /* Stops the thread and frees everything; accepts NULL; returns NULL. */
 struct snapunwind *snapunwind_stop(struct snapunwind *su);
 
@@ -60,6 +73,10 @@ int snapunwind_drain(struct snapunwind *su, stackdrain_fn fn, void *ctx);
 int snapunwind_tail(struct snapunwind *su, uint32_t pid, uint64_t top, uint64_t *ret_pcs);
 
 void snapunwind_get_stats(struct snapunwind *su, struct snapunwind_stats *ret);
+/* Logs (info) one line: what unwinding did and cost, for `who`; `dropped`
+ * is the BPF side's count of snapshots the ring buffer had no room for.
+ * Nothing when there was nothing. Read by bench/unwind.sh. */
+void snapunwind_log_stats(struct snapunwind *su, const char *who, uint64_t dropped);
 
 #define SNAPUNWIND_SYNC_MS 2000
 

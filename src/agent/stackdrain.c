@@ -15,6 +15,7 @@
 
 #include "agent/snapunwind.h"
 #include "agent/stackcount.h"
+#include "agent/unwind_abi.h"
 
 #define CACHE_BUCKETS 1024
 /* When membarrier cannot wait for a grace period: programs run for
@@ -121,8 +122,8 @@ static int cache_fill(struct stackdrain *d, int stacks_fd, uint32_t gen, int32_t
 	struct cached_stack **slot = cache_slot(d, ref), *c;
 	uint32_t n = 0;
 
-	if (id < 0 || *slot)
-		return 0;
+	if (id < 0 || id >= UNWIND_ID_BASE || *slot)
+		return 0; /* no stack, an unwound one (snapunwind), or copied already */
 	memset(d->ips, 0, sizeof(d->ips));
 	if (bpf_map_lookup_elem(stacks_fd, &id, d->ips) != 0)
 		return 0; /* gone: the record shows it as lost */
@@ -287,7 +288,7 @@ static void complete_user(struct stackdrain *d, struct stackdrain_record *r)
 {
 	int n_tail;
 
-	if (!d->maps.unwound || r->user_err || !r->n_user)
+	if (!d->maps.unwound || r->user_err || !r->n_user || r->user_complete)
 		return;
 	n_tail = snapunwind_tail(d->maps.unwound, r->pid, r->user[r->n_user - 1],
 				 d->completed + r->n_user);
@@ -339,7 +340,11 @@ int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx)
 		struct stackdrain_record r = {
 		    .pid = k->pid, .count = d->values[i].count, .total_ns = d->values[i].total_ns};
 
-		resolve_part(d, k->gen, k->user_stack, &r.user, &r.n_user, &r.user_err);
+		if (k->user_stack >= UNWIND_ID_BASE && d->maps.unwound)
+			r.user_err = snapunwind_lookup(d->maps.unwound, k->user_stack, &r.user,
+						       &r.n_user, &r.user_complete);
+		else
+			resolve_part(d, k->gen, k->user_stack, &r.user, &r.n_user, &r.user_err);
 		resolve_part(d, k->gen, k->kernel_stack, &r.kernel, &r.n_kernel, &r.kernel_err);
 		complete_user(d, &r);
 		fn(ctx, &r);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from './lib.mjs';
 import {
-  PYTHON, PY_BUSY, parseFolded, total, reachesEntry, inOrder, spawnWithPid, kill,
+  PYTHON, PY_BUSY, PY_SLEEPY, parseFolded, total, reachesEntry, inOrder, spawnWithPid, kill,
   buildQsortFixture, startNginx, startWrk, topStacks, perfDwarf,
 } from './unwind_lib.mjs';
 
@@ -20,9 +20,9 @@ const ENTRY_SHARE_MIN = 0.95;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-unwind-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function profile(pids, seconds, extra = []) {
+async function profile(pids, seconds, extra = [], target = 'ON_CPU') {
   const r = await run(['debug', 'profile', ...pids.flatMap((p) => ['--pid', String(p)]),
-    '--target', 'ON_CPU', '--seconds', String(seconds), ...extra]);
+    '--target', target, '--seconds', String(seconds), ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return parseFolded(r.stdout);
 }
@@ -94,6 +94,43 @@ test('nginx under wrk: worker stacks reach _start through the master', async () 
     assert.ok(ordered / all >= ENTRY_SHARE_MIN, `${ordered} of ${all} in order\n${describe(stacks)}`);
     assert.ok(total(stacks, (s) => s.frames.includes('ngx_http_core_run_phases')) > 0,
       describe(stacks));
+  } finally {
+    kill(wrk);
+    ngx.stop();
+  }
+});
+
+test('OFF_CPU: python3 sleeping in a loop blocks under complete stacks', async () => {
+  const fx = await spawnWithPid(PYTHON, ['-c', PY_SLEEPY]);
+  try {
+    const stacks = await profile([fx.pid], 3, [], 'OFF_CPU');
+    const all = total(stacks);
+    const entry = total(stacks, reachesEntry);
+    assert.ok(all >= 100, `only ${all} blocks`);
+    // The first blocks at a site come before user space has unwound it.
+    assert.ok(entry / all >= ENTRY_SHARE_MIN, `${entry} of ${all} reach the entry\n${describe(stacks)}`);
+    const order = ['_start', 'Py_BytesMain', 'PyEval_EvalCode', '_PyEval_EvalFrameDefault',
+      'clock_nanosleep'];
+    const ordered = total(stacks, (s) => inOrder(s.frames, order));
+    assert.ok(ordered / all >= ENTRY_SHARE_MIN, `${ordered} of ${all} in order\n${describe(stacks)}`);
+  } finally {
+    kill(fx.child);
+  }
+});
+
+test('OFF_CPU: nginx workers under wrk block in epoll_wait under complete stacks', async () => {
+  const ngx = await startNginx(dir);
+  const wrk = startWrk(`http://127.0.0.1:${ngx.port}/`, 8);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const stacks = await profile(ngx.workers, 3, [], 'OFF_CPU');
+    const all = total(stacks);
+    const entry = total(stacks, reachesEntry);
+    assert.ok(all >= 100, `only ${all} blocks`);
+    assert.ok(entry / all >= ENTRY_SHARE_MIN, `${entry} of ${all} reach the entry\n${describe(stacks)}`);
+    const order = ['_start', 'main', 'ngx_master_process_cycle', 'ngx_process_events_and_timers',
+      'epoll_wait'];
+    assert.ok(total(stacks, (s) => inOrder(s.frames, order)) > all / 2, describe(stacks));
   } finally {
     kill(wrk);
     ngx.stop();

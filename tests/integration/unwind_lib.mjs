@@ -26,6 +26,16 @@ export const PY_BUSY = [
   'spin_outer()',
 ].join('\n');
 
+export const PY_SLEEPY = [
+  'import os, time',
+  'def nap():',
+  '    time.sleep(0.005)',
+  'def nap_forever():',
+  '    while True: nap()',
+  'print(os.getpid(), flush=True)',
+  'nap_forever()',
+].join('\n');
+
 // Parses "stack count [ns]" lines into [{stack, frames, count}].
 export function parseFolded(text) {
   return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
