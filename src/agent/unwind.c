@@ -19,8 +19,9 @@ struct unwind_proc {
 	const struct unwind_snapshot *snap; /* during one unwinding only */
 };
 
+/* Each process on its own allocation: libdw holds its address (dwfl_arg). */
 struct unwinder {
-	struct unwind_proc procs[UNWIND_PIDS_MAX];
+	struct unwind_proc *procs[UNWIND_PIDS_MAX];
 	size_t n;
 };
 
@@ -107,6 +108,15 @@ static void proc_close(struct unwind_proc *p)
 	*p = (struct unwind_proc){0};
 }
 
+/* Frees the process at index i and fills the hole with the last one. */
+static void proc_remove(struct unwinder *u, size_t i)
+{
+	proc_close(u->procs[i]);
+	free(u->procs[i]);
+	u->procs[i] = u->procs[--u->n];
+	u->procs[u->n] = NULL;
+}
+
 /* (Re)reads the process's modules into a fresh Dwfl. */
 static int proc_open(struct unwind_proc *p, pid_t pid, int64_t now_ms)
 {
@@ -135,27 +145,31 @@ static int proc_open(struct unwind_proc *p, pid_t pid, int64_t now_ms)
 
 static struct unwind_proc *proc_get(struct unwinder *u, pid_t pid, int64_t now_ms, int *ret_err)
 {
-	struct unwind_proc *lru = NULL;
+	size_t lru = 0;
+	struct unwind_proc *p;
 
 	*ret_err = 0;
 	for (size_t i = 0; i < u->n; i++) {
-		if (u->procs[i].pid == pid)
-			return &u->procs[i];
-		if (!lru || u->procs[i].last_used_ms < lru->last_used_ms)
-			lru = &u->procs[i];
+		if (u->procs[i]->pid == pid)
+			return u->procs[i];
+		if (u->procs[i]->last_used_ms < u->procs[lru]->last_used_ms)
+			lru = i;
 	}
-	if (u->n < UNWIND_PIDS_MAX)
-		lru = &u->procs[u->n++];
-	else
-		proc_close(lru);
-	*ret_err = proc_open(lru, pid, now_ms);
-	if (*ret_err) {
-		proc_close(lru);
-		*lru = u->procs[--u->n];
-		u->procs[u->n] = (struct unwind_proc){0};
+	if (u->n == UNWIND_PIDS_MAX)
+		proc_remove(u, lru);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		*ret_err = -ENOMEM;
 		return NULL;
 	}
-	return lru;
+	*ret_err = proc_open(p, pid, now_ms);
+	if (*ret_err) {
+		proc_close(p);
+		free(p);
+		return NULL;
+	}
+	u->procs[u->n++] = p;
+	return p;
 }
 
 struct unwinder *unwinder_new(void)
@@ -167,8 +181,8 @@ struct unwinder *unwinder_free(struct unwinder *u)
 {
 	if (!u)
 		return NULL;
-	for (size_t i = 0; i < u->n; i++)
-		proc_close(&u->procs[i]);
+	while (u->n)
+		proc_remove(u, u->n - 1);
 	free(u);
 	return NULL;
 }
@@ -176,13 +190,10 @@ struct unwinder *unwinder_free(struct unwinder *u)
 void unwinder_expire(struct unwinder *u, int64_t now_ms)
 {
 	for (size_t i = 0; i < u->n;) {
-		if (now_ms - u->procs[i].last_used_ms < UNWIND_IDLE_MS) {
+		if (now_ms - u->procs[i]->last_used_ms < UNWIND_IDLE_MS)
 			i++;
-			continue;
-		}
-		proc_close(&u->procs[i]);
-		u->procs[i] = u->procs[--u->n];
-		u->procs[u->n] = (struct unwind_proc){0};
+		else
+			proc_remove(u, i);
 	}
 }
 
@@ -247,9 +258,9 @@ int unwinder_unwind(struct unwinder *u, const struct unwind_snapshot *s, int64_t
 	    now_ms - p->last_refresh_ms >= UNWIND_REFRESH_MS) {
 		err = proc_open(p, (pid_t)s->pid, now_ms);
 		if (err) {
-			proc_close(p);
-			*p = u->procs[--u->n];
-			u->procs[u->n] = (struct unwind_proc){0};
+			for (size_t i = 0; i < u->n; i++)
+				if (u->procs[i] == p)
+					proc_remove(u, i);
 			return err;
 		}
 	}
