@@ -24,6 +24,8 @@ PACKAGES=(
   libbpf-tools
   # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
   nginx wrk python3 curl
+  # CFI unwinding tests: the C library's own symbols (start_thread, clone3)
+  libc6-dbg
   # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
   # system service is never used)
   postgresql

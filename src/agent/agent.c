@@ -627,7 +627,9 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	a->loop = evloop_new();
 	a->engine = engine_new(cfg->profiling.duration_s, cfg->profiling.silence_s);
 	a->tasks = taskmgr_new(&events, cfg->profiling.flush_interval_s);
-	profiler_configure(&(struct profiler_config){.oncpu_hz = cfg->profiling.oncpu_hz});
+	profiler_configure(
+	    &(struct profiler_config){.oncpu_hz = cfg->profiling.oncpu_hz,
+				      .frame_pointers_only = cfg->profiling.frame_pointers_only});
 	if (!a->loop || !a->engine || !a->tasks) {
 		err = -ENOMEM;
 		goto fail;

@@ -290,10 +290,19 @@ static void profiling_pair(struct parser *p, const char *key, yaml_node_t *key_n
 	else if (strcmp(key, "flush_interval") == 0)
 		set_seconds(p, value, "profiling.flush_interval", &pr->flush_interval_s,
 			    CONFIG_FLUSH_INTERVAL_S_MIN, CONFIG_FLUSH_INTERVAL_S_MAX);
-	else
+	else if (strcmp(key, "unwind") == 0) {
+		const char *s = expect_scalar(p, value, "profiling.unwind", CONFIG_MAX_STRING);
+
+		if (s && strcmp(s, "cfi") == 0)
+			pr->frame_pointers_only = false;
+		else if (s && strcmp(s, "frame_pointers") == 0)
+			pr->frame_pointers_only = true;
+		else if (s)
+			fail(p, value, "profiling.unwind: '%s' is cfi or frame_pointers", s);
+	} else
 		fail(p, key_node,
 		     "unknown key '%s' in profiling (known: oncpu_hz, duration, silence, "
-		     "flush_interval)",
+		     "flush_interval, unwind)",
 		     key);
 }
 

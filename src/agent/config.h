@@ -12,6 +12,7 @@
 #define CONTPROF_AGENT_CONFIG_H
 
 #include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,7 @@ struct config_profiling {
 	uint32_t duration_s;
 	uint32_t silence_s;
 	uint32_t flush_interval_s;
+	bool frame_pointers_only; /* unwind: frame_pointers (default cfi) */
 };
 
 /* `uplink:` — what is kept while the server is away, and how often it is

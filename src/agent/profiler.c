@@ -26,6 +26,7 @@ void profiler_configure(const struct profiler_config *c)
 	if (config.oncpu_hz > PROFILER_ONCPU_HZ_MAX)
 		config.oncpu_hz = PROFILER_ONCPU_HZ_MAX;
 	config.offcpu_min_block_ns = c->offcpu_min_block_ns;
+	config.frame_pointers_only = c->frame_pointers_only;
 }
 
 const struct profiler_config *profiler_get_config(void)

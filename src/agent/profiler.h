@@ -13,6 +13,7 @@
 #define CONTPROF_AGENT_PROFILER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,6 +77,9 @@ struct profiler_ops {
 struct profiler_config {
 	uint32_t oncpu_hz;	      /* cpu-clock samples per second per CPU */
 	uint64_t offcpu_min_block_ns; /* shorter blocks are not counted */
+	/* On-CPU: keep every user stack on the frame-pointer walk, no CFI
+	 * unwinding of the stacks it leaves truncated (unwind_abi.h). */
+	bool frame_pointers_only;
 };
 
 #define PROFILER_DEFAULT_ONCPU_HZ	     99

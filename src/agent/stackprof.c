@@ -184,7 +184,8 @@ static size_t fold_record(const struct stackdrain_record *r, bool *ret_truncated
 		for (size_t i = r->n_user; i-- > 0;) {
 			symbolizer_user(symbolizer, (pid_t)r->pid, r->user[i], i > 0, name,
 					sizeof(name));
-			if (i == r->n_user - 1 && !stackprof_reaches_entry(name))
+			if (i == r->n_user - 1 && !r->user_complete &&
+			    !stackprof_reaches_entry(name))
 				truncated = true;
 			if (i == r->n_user - 1 && truncated)
 				fold_frame(&f, STACKPROF_TRUNCATED_FRAME, "");

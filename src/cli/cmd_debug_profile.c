@@ -160,11 +160,14 @@ static int usage(FILE *out)
 	fprintf(out,
 		"usage: contprof debug profile --pid PID [--pid PID...] --target ON_CPU|OFF_CPU\n"
 		"                              [--seconds N] [--hz N] [--flush-interval S]\n"
-		"                              [--min-block-us N] [--slices]\n\n"
+		"                              [--min-block-us N] [--slices]\n"
+		"                              [--frame-pointers-only]\n\n"
 		"Profiles the processes with the agent's profiler for N seconds (default %d, or\n"
 		"until they all exit) and prints folded stacks, root first: \"stack count\"\n"
 		"(ON_CPU) or \"stack count total_ns\" (OFF_CPU); kernel frames end in _[k].\n"
 		"--slices prints every flush slice (default every %d s) instead of the merge.\n"
+		"--frame-pointers-only: no CFI unwinding of the user stacks that the\n"
+		"frame-pointer walk leaves truncated (ON_CPU).\n"
 		"Totals (samples, truncated share, lost) go to stderr.\n\n"
 		"examples:\n"
 		"  contprof debug profile --pid 1234 --target ON_CPU --seconds 10 --hz 199\n"
@@ -182,6 +185,7 @@ int cmd_debug_profile(int argc, char **argv)
 					     {"flush-interval", required_argument, NULL, 'f'},
 					     {"min-block-us", required_argument, NULL, 'm'},
 					     {"slices", no_argument, NULL, 'S'},
+					     {"frame-pointers-only", no_argument, NULL, 'F'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	pid_t pids[DEBUG_PROFILE_PIDS_MAX];
@@ -189,6 +193,7 @@ int cmd_debug_profile(int argc, char **argv)
 	uint32_t seconds = DEBUG_PROFILE_DEFAULT_SECONDS, flush_s = DEBUG_PROFILE_DEFAULT_FLUSH_S;
 	uint32_t hz = PROFILER_DEFAULT_ONCPU_HZ, v;
 	uint64_t min_block_us = 0;
+	bool fp_only = false;
 	int target = -1, opt, rc = 1;
 	struct collector c = {0};
 	struct profile_sink sink = {.slice = on_slice, .ctx = &c};
@@ -202,7 +207,7 @@ int cmd_debug_profile(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:t:s:z:f:m:Sh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:t:s:z:f:m:SFh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			if (parse_u32(optarg, &v) || !v || v > INT32_MAX ||
@@ -251,6 +256,9 @@ int cmd_debug_profile(int argc, char **argv)
 		case 'S':
 			c.print_slices = true;
 			break;
+		case 'F':
+			fp_only = true;
+			break;
 		case 'h':
 			return usage(stdout);
 		default:
@@ -261,8 +269,9 @@ int cmd_debug_profile(int argc, char **argv)
 		fprintf(stderr, "debug profile: --pid and --target are required\n");
 		return usage(stderr);
 	}
-	profiler_configure(
-	    &(struct profiler_config){.oncpu_hz = hz, .offcpu_min_block_ns = min_block_us * 1000});
+	profiler_configure(&(struct profiler_config){.oncpu_hz = hz,
+						     .offcpu_min_block_ns = min_block_us * 1000,
+						     .frame_pointers_only = fp_only});
 	ops = profiler_for((enum policy_target)target, reason, sizeof(reason));
 	if (!ops) {
 		log_error("debug profile: %s", reason);

@@ -46,7 +46,8 @@ TEST(config_full_file)
 	    "  - match:\n"
 	    "      exe: ^/usr/bin/python3\n"
 	    "    service: \"py-{comm}\"\n"
-	    "profiling: {oncpu_hz: 49, duration: 10m, silence: 0, flush_interval: 2}\n"
+	    "profiling: {oncpu_hz: 49, duration: 10m, silence: 0, flush_interval: 2,\n"
+	    "            unwind: frame_pointers}\n"
 	    "token_file: /etc/contprof/token\n"
 	    "spool_dir: /var/tmp/spool\n"
 	    "listen: 127.0.0.1:9400\n";
@@ -76,6 +77,7 @@ TEST(config_full_file)
 	CHECK_INT_EQ(c->profiling.duration_s, 600);
 	CHECK_INT_EQ(c->profiling.silence_s, 0);
 	CHECK_INT_EQ(c->profiling.flush_interval_s, 2);
+	CHECK(c->profiling.frame_pointers_only);
 	CHECK_STR_EQ(c->token_file, "/etc/contprof/token");
 	CHECK_STR_EQ(c->spool_dir, "/var/tmp/spool");
 	CHECK_STR_EQ(c->listen, "127.0.0.1:9400");
@@ -96,6 +98,7 @@ TEST(config_empty_file_gives_defaults)
 	CHECK_INT_EQ(c->profiling.duration_s, CONFIG_DEFAULT_DURATION_S);
 	CHECK_INT_EQ(c->profiling.silence_s, CONFIG_DEFAULT_SILENCE_S);
 	CHECK_INT_EQ(c->profiling.flush_interval_s, CONFIG_DEFAULT_FLUSH_INTERVAL_S);
+	CHECK(!c->profiling.frame_pointers_only);
 	CHECK_STR_EQ(c->spool_dir, CONFIG_DEFAULT_SPOOL_DIR);
 	CHECK_STR_EQ(c->token_file, "");
 	CHECK_STR_EQ(c->listen, "");
