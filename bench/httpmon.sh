@@ -42,7 +42,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 BIN=${CONTPROF_BIN:-build/contprof}
 PORT=${PORT:-18480}
 
-for tool in nginx wrk bpftrace bpftool taskset python3; do
+for tool in nginx wrk bpftrace bpftool taskset python3 curl; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool missing (scripts/setup.sh installs it)" >&2; exit 1; }
 done
 [[ -x $BIN ]] || { echo "bench: $BIN missing (run make)" >&2; exit 1; }
@@ -64,40 +64,8 @@ sys_enter_connect"
 probe_list=$(for t in $TRACEPOINTS; do printf 'tracepoint:syscalls:%s,' "$t"; done)
 probe_list=${probe_list%,}
 
-mkdir -p "$work/html" "$work/tmp"
-head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
-cat >"$work/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-error_log stderr error; pid $work/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off; keepalive_requests 1000000;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  server { listen 127.0.0.1:$PORT; root $work/html; }
-}
-EOF
-cat >"$work/policy.json" <<'EOF'
-{"service":"bench","targets":[{"target":"NETWORK","items":[
-  {"monitor":"HTTP_ERROR_RATE","threshold":50,"period":10,"count":5}]}]}
-EOF
-
-taskset -c "$SERVER_CPU" nginx -p "$work" -c "$work/nginx.conf" &
-nginx_pid=$!
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
-
-prog_ids() { bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))'; }
-# Sum of run_time_ns and run_cnt over the programs whose ids are given.
-prog_stats() {
-	bpftool prog show -j | python3 -c '
-import json, sys
-ids = set(int(x) for x in sys.argv[1:])
-t = c = 0
-for p in json.load(sys.stdin):
-    if p["id"] in ids:
-        t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
-print(t, c)' "$@"
-}
+. bench/lib/nginx.sh
+nginx_start "$work" "$PORT" "$SERVER_CPU"
 
 start_config() {
 	local cfg=$1 before

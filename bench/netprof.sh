@@ -46,40 +46,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$work/html" "$work/tmp"
-head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
-cat >"$work/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1;
-error_log stderr error; pid $work/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off; keepalive_requests 1000000;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  server { listen 127.0.0.1:$PORT; root $work/html; }
-}
-CONF
-cat >"$work/policy.json" <<'JSON'
-{"service":"bench","targets":[{"target":"NETWORK","items":[
-  {"monitor":"HTTP_ERROR_RATE","threshold":50,"period":10,"count":5}]}]}
-JSON
-
-taskset -c "$SERVER_CPU" nginx -p "$work" -c "$work/nginx.conf" &
-nginx_pid=$!
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
-
-prog_ids() { bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))'; }
-# Sum of run_time_ns and run_cnt over the programs whose ids are given.
-prog_stats() {
-	bpftool prog show -j | python3 -c '
-import json, sys
-ids = set(int(x) for x in sys.argv[1:])
-t = c = 0
-for p in json.load(sys.stdin):
-    if p["id"] in ids:
-        t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
-print(t, c)' "$@"
-}
+. bench/lib/nginx.sh
+nginx_start "$work" "$PORT" "$SERVER_CPU"
 
 start_config() {
 	local cfg=$1 before after
