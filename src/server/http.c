@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/utf8.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -93,6 +94,7 @@ void http_reply_error(struct http_response *resp, int status, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_repair(msg); /* else json_pack fails and the reply says "out of memory" */
 	http_reply_errors(resp, status, json_pack("[s]", msg));
 }
 
