@@ -7,7 +7,8 @@
 # tests/fuzz/NAME.dict when there is one. A crash, leak, UB or failed check
 # leaves its input in build/fuzz/artifacts/ and fails the run.
 # Prints one line per target: executions, coverage, corpus, time.
-# FUZZ_JOBS_NICE (default 10) is the nice level the fuzzers run at.
+# FUZZ_JOBS_NICE (default 10) is the nice level the fuzzers run at;
+# FUZZ_LOG_DIR (default build/fuzz/logs) where their logs go.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:?usage: scripts/fuzz.sh SECONDS NAME...}
@@ -20,7 +21,7 @@ for name in "$@"; do
   seeds=tests/fuzz/corpus/$name
   work=build/fuzz/work/$name
   arts=build/fuzz/artifacts
-  log=build/fuzz/logs/$name.log
+  log=${FUZZ_LOG_DIR:-build/fuzz/logs}/$name.log
   if [[ ! -x $bin ]]; then echo "fuzz $name: $bin is missing (make fuzzers)"; failed+=("$name"); continue; fi
   mkdir -p "$work" "$arts" "$(dirname "$log")" "$seeds"
   dict=()

@@ -84,7 +84,7 @@ test('huge strings are refused with the field and its limit', async () => {
     { ...POLICY, service: 's'.repeat(60 * 1024) }), 400, /service/);
   // A long key made of multi-byte characters, quoted in the reason: the
   // reason is cut at a character boundary, never lost.
-  const keys = { ['é'.repeat(400)]: 'v1' };
+  const keys = { ['x' + 'é'.repeat(400)]: 'v1' };
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/sync',
     { agent_id: 'agent-bad', services: keys, wait_ms: 0 }), 400, /^services: bad service name/);
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/register',
@@ -157,9 +157,9 @@ test('a policy with 10 000 items, targets or URIs is refused with a reason', asy
   // 10 000 short entries fit in 64 KiB and reach the validator.
   const targets = Array.from({ length: 10000 }, () => 1);
   let res = await api(srv.url, 'PUT', '/api/v1/services/checkout/policy', { service: 'checkout', targets });
-  assertErrors(res, 400, /targets\[0\]: must be an object/, /more reasons? left out|left out/);
+  assertErrors(res, 400, /^targets\[0\]: expected an object$/, /^document: 9936 more reasons not shown$/);
   assert.ok(res.json.errors.length <= 66, `bounded reasons: ${res.json.errors.length}`);
-  const uris = Array.from({ length: 10000 }, (_, i) => `/${i}`);
+  const uris = Array.from({ length: 10000 }, () => '/a');
   res = await api(srv.url, 'PUT', '/api/v1/services/checkout/policy', {
     service: 'checkout',
     targets: [{ target: 'NETWORK', items: [{ monitor: 'HTTP_ERROR_RATE', threshold: 5, period: 10, count: 1, uri_list: uris }] }],
