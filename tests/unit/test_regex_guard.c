@@ -1,0 +1,53 @@
+/* Unit tests of core/regex_guard: the interval product and back-reference
+ * detection that keep costly EREs away from glibc's regcomp. */
+#include <stdbool.h>
+
+#include "core/regex_guard.h"
+#include "harness.h"
+
+TEST(regex_guard_products)
+{
+	static const struct {
+		const char *re;
+		unsigned long product;
+		bool backreference;
+	} cases[] = {
+	    {"^/api/", 1, false},
+	    {"a{3}", 3, false},
+	    {"a{2,5}", 5, false},
+	    {"a{7,}", 7, false},
+	    {"a{,4}", 4, false},
+	    {"a{0}", 1, false},
+	    {"(a{10}){20}", 200, false},
+	    {"a{10}b{10}c{10}", 1000, false},
+	    {"a{10}b{10}c{11}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a{1001}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"((a{1,255}){1,255}){1,255}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a\\{500}\\{500}", 1, false}, /* escaped braces are literals */
+	    {"[{]{5}", 5, false},	   /* a brace inside brackets is a member */
+	    {"[]{]{6}", 6, false},	   /* a leading ']' is a member */
+	    {"[^]{]{6}", 6, false},	   /* also after '^' */
+	    {"[[:alpha:]{]{2}", 2, false}, /* a class does not close the bracket */
+	    {"[[:alpha:{9}", 9, false},	   /* unclosed class: counted, too many is safe */
+	    {"[abc{9}", 1, false},	   /* an unclosed bracket */
+	    {"(a+)\\1", 1, true},
+	    {"(a)(b)\\9{4}", 4, true},
+	    {"\\0\\\\1", 1, false}, /* \0 and an escaped backslash */
+	    {"trailing\\", 1, false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool backreference = false;
+
+		harness_context("%s", cases[i].re);
+		CHECK_INT_EQ(regex_guard_repeat_product(cases[i].re, &backreference),
+			     cases[i].product);
+		CHECK_INT_EQ(backreference, cases[i].backreference);
+	}
+}
+
+int main(void)
+{
+	RUN(regex_guard_products);
+	return harness_finish();
+}
