@@ -20,6 +20,7 @@
 
 #include "core/alloc.h"
 #include "core/regex_guard.h"
+#include "core/utf8.h"
 
 #define REASON_MAX_LEN 640
 #define PLACE_MAX_LEN  64
@@ -660,6 +661,12 @@ int policy_parse(const char *json, size_t len, struct policy **ret, struct polic
 	if (!doc && (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]))
 		return -ENOMEM;
 	if (!doc) {
+		/* jansson quotes the bytes near the error as they were: keep the
+		 * reason one line of valid UTF-8 (found by fuzzing). */
+		for (char *c = jerr.text; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		utf8_repair(jerr.text);
 		report(&v, "", NULL, "invalid JSON at line %d, column %d: %s", jerr.line,
 		       jerr.column, jerr.text);
 		return v.oom ? -ENOMEM : -EINVAL;

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "util/log.h"
-#include "util/utf8.h"
+#include "core/utf8.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;

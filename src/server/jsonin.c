@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/utf8.h"
+#include "core/utf8.h"
 
 void jsonin_error(json_t *errors, const char *fmt, ...)
 {

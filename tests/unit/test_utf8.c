@@ -5,7 +5,7 @@
 #include <jansson.h>
 
 #include "harness.h"
-#include "util/utf8.h"
+#include "core/utf8.h"
 
 TEST(utf8_sequences)
 {

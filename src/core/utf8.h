@@ -3,10 +3,10 @@
  * Messages built with snprintf quote what a client sent and are cut at a
  * byte limit; a cut in the middle of a character, or a client's invalid
  * bytes, make jansson refuse the string, and the message would be lost.
- * Owns only that repair; no allocation, no I/O.
+ * Owns only that validation and repair; pure C, no allocation, no I/O.
  */
-#ifndef CONTPROF_UTIL_UTF8_H
-#define CONTPROF_UTIL_UTF8_H
+#ifndef CONTPROF_CORE_UTF8_H
+#define CONTPROF_CORE_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* utf8: see utf8.h. */
-#include "util/utf8.h"
+#include "core/utf8.h"
 
 #include <string.h>
 
