@@ -28,14 +28,24 @@ static const char *skip_bracket(const char *p)
 	return *q ? q : q - 1;
 }
 
+static unsigned long times(unsigned long product, unsigned long factor)
+{
+	if (factor > REGEX_GUARD_REPEAT_MAX || product * factor > REGEX_GUARD_REPEAT_MAX)
+		return REGEX_GUARD_REPEAT_MAX + 1;
+	return product * factor;
+}
+
 unsigned long regex_guard_repeat_product(const char *re, bool *backreference)
 {
 	unsigned long product = 1;
+	bool repeatable_copy = false; /* after ')' or a repetition operator */
 
 	for (const char *p = re; *p; p++) {
+		bool stacked = repeatable_copy;
 		unsigned long low, high;
 		char *end;
 
+		repeatable_copy = false;
 		if (*p == '\\' && p[1]) {
 			*backreference |= p[1] >= '1' && p[1] <= '9';
 			p++;
@@ -43,6 +53,19 @@ unsigned long regex_guard_repeat_product(const char *re, bool *backreference)
 		}
 		if (*p == '[') {
 			p = skip_bracket(p);
+			continue;
+		}
+		if (*p == ')' || *p == '*' || *p == '?') {
+			repeatable_copy = true;
+			continue;
+		}
+		/* regcomp turns x+ into x x*: one copy more. Harmless on a single
+		 * character, doubling on a group or another repetition, so
+		 * "(((a+)+)+)" grows as 2^n (found by fuzzing). */
+		if (*p == '+') {
+			repeatable_copy = true;
+			if (stacked)
+				product = times(product, 2);
 			continue;
 		}
 		if (*p != '{')
@@ -54,10 +77,11 @@ unsigned long regex_guard_repeat_product(const char *re, bool *backreference)
 		if (*end == ',' && isdigit((unsigned char)end[1]))
 			high = strtoul(end + 1, &end, 10);
 		high = high > low ? high : low;
-		high = high ? high : 1;
-		product =
-		    high > REGEX_GUARD_REPEAT_MAX ? REGEX_GUARD_REPEAT_MAX + 1 : product * high;
-		product = product > REGEX_GUARD_REPEAT_MAX ? REGEX_GUARD_REPEAT_MAX + 1 : product;
+		product = times(product, high ? high : 1);
+		if (*end == '}') {
+			p = end;
+			repeatable_copy = true;
+		}
 	}
 	return product;
 }

@@ -18,9 +18,11 @@
 
 /* Product of the bounds of the interval expressions ({m}, {m,}, {m,n}, {,n})
  * of the ERE `re`, each counted as max(m, n, 1), saturating at
- * REGEX_GUARD_REPEAT_MAX + 1. Counting intervals in sequence as if nested
- * overestimates, never underestimates, the copies regcomp makes. Sets
- * *backreference (never clears it) when `re` holds \1..\9. */
+ * REGEX_GUARD_REPEAT_MAX + 1; a '+' applied to a group or to another
+ * repetition counts as 2 (regcomp copies what it repeats). Counting
+ * repetitions in sequence as if nested overestimates, never underestimates,
+ * the copies regcomp makes. Sets *backreference (never clears it) when `re`
+ * holds \1..\9. */
 unsigned long regex_guard_repeat_product(const char *re, bool *backreference);
 
 #endif

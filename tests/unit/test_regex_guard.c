@@ -30,6 +30,18 @@ TEST(regex_guard_products)
 	    {"[[:alpha:]{]{2}", 2, false}, /* a class does not close the bracket */
 	    {"[[:alpha:{9}", 9, false},	   /* unclosed class: counted, too many is safe */
 	    {"[abc{9}", 1, false},	   /* an unclosed bracket */
+	    {"^/a+/b+/c+/d+/e+/f+/g+/h+/i+/j+/k+$", 1, false}, /* '+' on characters */
+	    {"(ab)+", 2, false},
+	    {"((a+)+)+", 4, false},
+	    {"a++++++++++", 512, false},
+	    {"a+++++++++++", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"(((((((((((x)+)+)+)+)+)+)+)+)+)+)+", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a{10}+", 20, false},
+	    {"a*+", 2, false},
+	    {"a?+{3}", 6, false},
+	    {"x{1*04}+", 1, false}, /* not an interval: '+' on a character */
+	    {"\\)+", 1, false},	    /* an escaped ')' is a character */
+	    {"[)]+", 1, false},
 	    {"(a+)\\1", 1, true},
 	    {"(a)(b)\\9{4}", 4, true},
 	    {"\\0\\\\1", 1, false}, /* \0 and an escaped backslash */
