@@ -16,10 +16,17 @@
 /* Largest product of interval bounds a caller should accept. */
 #define REGEX_GUARD_REPEAT_MAX 1000
 
+/* Weight of a regex holding a repetition of a repetition ("a**", "(a+)*",
+ * "a*{2}"): regcomp's cost per copy grows with the nesting. */
+#define REGEX_GUARD_NESTED_WEIGHT 20
+/* Groups tracked for nesting; deeper ones count as nested. */
+#define REGEX_GUARD_GROUP_DEPTH 64
+
 /* Product of the bounds of the interval expressions ({m}, {m,}, {m,n}, {,n})
- * of the ERE `re`, each counted as max(m, n, 1), saturating at
- * REGEX_GUARD_REPEAT_MAX + 1; a '+' applied to a group or to another
- * repetition counts as 2 (regcomp copies what it repeats). Counting
+ * of the ERE `re`, each counted as max(m, n, 1); a '+' applied to a
+ * repetition or to a group holding one counts as 2 (regcomp copies what it
+ * repeats); the whole times REGEX_GUARD_NESTED_WEIGHT when any repetition
+ * applies to another; saturating at REGEX_GUARD_REPEAT_MAX + 1. Counting
  * repetitions in sequence as if nested overestimates, never underestimates,
  * the copies regcomp makes. Sets *backreference (never clears it) when `re`
  * holds \1..\9. */

@@ -31,14 +31,29 @@ TEST(regex_guard_products)
 	    {"[[:alpha:{9}", 9, false},	   /* unclosed class: counted, too many is safe */
 	    {"[abc{9}", 1, false},	   /* an unclosed bracket */
 	    {"^/a+/b+/c+/d+/e+/f+/g+/h+/i+/j+/k+$", 1, false}, /* '+' on characters */
-	    {"(ab)+", 2, false},
-	    {"((a+)+)+", 4, false},
-	    {"a++++++++++", 512, false},
+	    {"(ab)+", 1, false},
+	    {"((a+)+)+", 4 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a+++++", 16 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a+++++++", REGEX_GUARD_REPEAT_MAX + 1, false},
 	    {"a+++++++++++", REGEX_GUARD_REPEAT_MAX + 1, false},
 	    {"(((((((((((x)+)+)+)+)+)+)+)+)+)+)+", REGEX_GUARD_REPEAT_MAX + 1, false},
-	    {"a{10}+", 20, false},
-	    {"a*+", 2, false},
-	    {"a?+{3}", 6, false},
+	    {"a{10}+", 20 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a*+", 2 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a?+{3}", 6 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a?{3}", 3, false},	 /* '?' is no closure */
+	    {"(a{10}){20}", 200, false}, /* intervals over intervals: cheap */
+	    {"(a{1,10}){1,100}", 1000, false},
+	    {"a{5,}", 5, false},
+	    {"a{5,}{2}", 10 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"^(/[a-z0-9]+)*$", REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"(a*b)c{50}", 50, false}, /* the closure is not repeated */
+	    {"(a*b){50}", 50 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"((a*)b){2}", 2 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    /* found by fuzzing: seconds to minutes in regcomp */
+	    {"a*{1,50}*{1,20}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a**{1,400}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"/**********{1,255}*********/", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a**{1,50}", 50 * REGEX_GUARD_NESTED_WEIGHT, false},
 	    {"x{1*04}+", 1, false}, /* not an interval: '+' on a character */
 	    {"\\)+", 1, false},	    /* an escaped ')' is a character */
 	    {"[)]+", 1, false},
