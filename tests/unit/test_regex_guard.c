@@ -73,8 +73,28 @@ TEST(regex_guard_products)
 	}
 }
 
+/* Groups deeper than tracked count as nested; a stray ')' is harmless. */
+TEST(regex_guard_deep_groups)
+{
+	char re[2 * (REGEX_GUARD_GROUP_DEPTH + 8) + 2];
+	bool backreference = false;
+	size_t n = 0;
+
+	for (int i = 0; i < REGEX_GUARD_GROUP_DEPTH + 8; i++)
+		re[n++] = '(';
+	re[n++] = 'a';
+	for (int i = 0; i < REGEX_GUARD_GROUP_DEPTH + 8; i++)
+		re[n++] = ')';
+	re[n] = '\0';
+	CHECK_INT_EQ(regex_guard_repeat_product(re, &backreference), REGEX_GUARD_NESTED_WEIGHT);
+	CHECK_INT_EQ(regex_guard_repeat_product("a)+", &backreference), 1);
+	CHECK_INT_EQ(regex_guard_repeat_product("(a)+", &backreference), 1);
+	CHECK(!backreference);
+}
+
 int main(void)
 {
 	RUN(regex_guard_products);
+	RUN(regex_guard_deep_groups);
 	return harness_finish();
 }
