@@ -6,6 +6,8 @@
 #   make format-check / make format
 #   make fuzz-NAME   libFuzzer target tests/fuzz/fuzz_NAME.c for FUZZ_TIME s
 #   make fuzz        every fuzz target, FUZZ_TIME s each (see tests/fuzz/README.md)
+#   make install [PREFIX=/usr/local] [DESTDIR=]   binary, systemd units, docs,
+#                    example config (docs/install.md); make uninstall
 # Sources are found by directory: a new .c file under src/ is built without
 # touching this file; tests/unit/test_*.c each become one test binary.
 
@@ -25,7 +27,7 @@ CLANG   ?= clang
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BPFTOOL ?= bpftool
 
-PKGS := libbpf libelf libdw jansson libmicrohttpd libcurl sqlite3 yaml-0.1 libpq zlib libcrypto
+PKGS := libbpf libelf libdw jansson libmicrohttpd gnutls libcurl sqlite3 yaml-0.1 libpq zlib libcrypto
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 ifneq ($(CI),)
@@ -79,7 +81,7 @@ WEB_OBJ   := $(BUILD)/obj/web/webui_assets.o
 LIB_OBJ   += $(WEB_OBJ)
 
 .SECONDARY:
-.PHONY: all unit test format format-check clean bench bench-compare fuzz fuzzers
+.PHONY: all unit test format format-check clean bench bench-compare install uninstall fuzz fuzzers
 all: $(BUILD)/contprof $(TEST_BIN) $(FIXTURE_BIN)
 
 # Test fixtures (workloads and servers the integration tests run): clang with
@@ -172,6 +174,36 @@ bench: all
 
 bench-compare:
 	@node scripts/bench-report.mjs compare bench/results/previous.json bench/results/latest.json
+
+# make install [PREFIX=/usr/local] [DESTDIR=] (docs/install.md): the binary,
+# systemd units for agent and server, the docs, an example agent config, and
+# /etc/contprof/agent.yaml from it when there is none. Uninstall keeps
+# /etc/contprof (your config and token) and the state under /var/lib.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/contprof
+UNITS      := contprof-agent.service contprof-server.service
+UNIT_SED   := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+install: $(BUILD)/contprof
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BUILD)/contprof $(DESTDIR)$(BINDIR)/contprof
+	for u in $(UNITS); do \
+	  sed $(UNIT_SED) dist/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 dist/agent.yaml $(DESTDIR)$(DOCDIR)/examples/agent.yaml
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/contprof
+	test -e $(DESTDIR)$(SYSCONFDIR)/contprof/agent.yaml || \
+	  install -m 0644 dist/agent.yaml $(DESTDIR)$(SYSCONFDIR)/contprof/agent.yaml
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/contprof $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/contprof (config, token) and /var/lib/contprof*"
 
 FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 2>/dev/null)
 format-check:

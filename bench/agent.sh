@@ -20,7 +20,11 @@
 #  3. Policy propagation: PROPAGATIONS policy changes, each from the PUT to
 #     the agent's log line that applies it; median and max. Target <= 2 s.
 #
-# usage: bench/agent.sh [--duration SECONDS] [--triggers N]
+#  A/B: --baseline BIN runs a second server and agent of another build (say
+#  the binary of main, copied aside) on the same 100 processes, in the same
+#  window, and prints its CPU beside ours: the neighbours' load falls on both.
+#
+# usage: bench/agent.sh [--duration SECONDS] [--triggers N] [--baseline BIN]
 #   Runs as root; builds first. Uses build/contprof (not the sanitizer build).
 #   The host is shared: figures vary with its load (printed alongside).
 set -euo pipefail
@@ -32,12 +36,14 @@ WARMUP=10
 # BENCH_QUICK=1 (scripts/bench.sh): 5 s after 3 s warm-up, 3 triggers.
 # BENCH_FIGURES=FILE: the figures also as FIGURE lines for scripts/bench.sh.
 PROPAGATIONS=10
+BASELINE=
 [[ ${BENCH_QUICK:-0} != 0 ]] && DURATION=5 TRIGGERS=3 WARMUP=3 PROPAGATIONS=3
 while (($#)); do
 	case "$1" in
 	--duration) DURATION=$2; shift 2 ;;
 	--triggers) TRIGGERS=$2; shift 2 ;;
-	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--baseline) BASELINE=$(realpath "$2"); shift 2 ;;
+	-h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/agent.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -62,12 +68,27 @@ wait_for() {
 	done
 }
 
+# start_server BIN NAME: a server on a free port; its URL in $URL.
+start_server() {
+	"$1" server --listen 127.0.0.1:0 --store "sqlite:$TMP/$2.db" 2>"$TMP/$2.log" &
+	PIDS+=($!)
+	wait_for "grep -q 'listening on' '$TMP/$2.log'" 10
+	URL=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$TMP/$2.log" | head -1)
+}
+
+# put_policies URL: the two-target policy of the 10 bench services.
+put_policies() {
+	for k in $(seq 0 9); do
+		curl -sf -X PUT "$1/api/v1/services/bench-$k/policy" -H 'content-type: application/json' \
+			-d "{\"service\": \"bench-$k\", \"targets\": [
+			      {\"target\": \"ON_CPU\", \"items\": [{\"monitor\": \"PROCESS_CPU\", \"threshold\": 90, \"period\": 10, \"count\": 5}]},
+			      {\"target\": \"OFF_CPU\", \"items\": [{\"monitor\": \"PROCESS_THREAD_COUNT\", \"threshold\": 1000, \"period\": 10, \"count\": 5}]}]}" \
+			>/dev/null
+	done
+}
+
 # ---- server ----
-"$BIN" server --listen 127.0.0.1:0 --store "sqlite:$TMP/store.db" 2>"$TMP/server.log" &
-PIDS+=($!)
-wait_for "grep -q 'listening on' '$TMP/server.log'" 10
-PORT=$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$TMP/server.log" | head -1)
-URL=http://127.0.0.1:$PORT
+start_server "$BIN" server
 
 # ---- 100 sleepers in 10 services, the flipper in its own ----
 {
@@ -93,28 +114,39 @@ wait_for "grep -q 'metrics on' '$TMP/agent.log'" 10
 MPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/agent.log" | head -1)
 metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 
-for k in $(seq 0 9); do
-	curl -sf -X PUT "$URL/api/v1/services/bench-$k/policy" -H 'content-type: application/json' \
-		-d "{\"service\": \"bench-$k\", \"targets\": [
-		      {\"target\": \"ON_CPU\", \"items\": [{\"monitor\": \"PROCESS_CPU\", \"threshold\": 90, \"period\": 10, \"count\": 5}]},
-		      {\"target\": \"OFF_CPU\", \"items\": [{\"monitor\": \"PROCESS_THREAD_COUNT\", \"threshold\": 1000, \"period\": 10, \"count\": 5}]}]}" \
-		>/dev/null
-done
+put_policies "$URL"
 wait_for '[ "$(metric contprof_agent_watched_processes)" = 100 ]' 30
+BASE_AGENT=
+if [[ -n $BASELINE ]]; then
+	# The same config but for its own server and metrics port.
+	MAIN_URL=$URL
+	start_server "$BASELINE" base-server
+	sed "s|^server: .*|server: $URL|" "$TMP/agent.yaml" >"$TMP/base-agent.yaml"
+	"$BASELINE" agent --config "$TMP/base-agent.yaml" --state-dir "$TMP/base-agent" 2>"$TMP/base-agent.log" &
+	BASE_AGENT=$!
+	PIDS+=($BASE_AGENT)
+	wait_for "grep -q 'metrics on' '$TMP/base-agent.log'" 10
+	put_policies "$URL"
+	BPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/base-agent.log" | head -1)
+	wait_for '[ "$(curl -s "http://127.0.0.1:$BPORT/metrics" | awk '"'"'$1 == "contprof_agent_watched_processes" {print $2}'"'"')" = 100 ]' 30
+	URL=$MAIN_URL
+fi
 
 # ---- 1. overhead ----
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$AGENT/stat"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${1:-$AGENT}/stat"; }
 # ns on the CPU per thread (exact), "tid ns" lines.
 thread_ns() { for t in /proc/"$AGENT"/task/*; do echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat")"; done | sort; }
 status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$AGENT/status"; }
 sleep "$WARMUP"
 HZ=$(getconf CLK_TCK)
 t0=$(cpu_ticks)
+[[ -z $BASE_AGENT ]] || b0=$(cpu_ticks "$BASE_AGENT")
 thread_ns >"$TMP/ns0"
 s0=$(date +%s.%N)
 load0=$(cut -d' ' -f1 /proc/loadavg)
 sleep "$DURATION"
 t1=$(cpu_ticks)
+[[ -z $BASE_AGENT ]] || b1=$(cpu_ticks "$BASE_AGENT")
 thread_ns >"$TMP/ns1"
 s1=$(date +%s.%N)
 load1=$(cut -d' ' -f1 /proc/loadavg)
@@ -131,6 +163,8 @@ join "$TMP/ns0" "$TMP/ns1" | awk -v s0="$s0" -v s1="$s1" -v main="$AGENT" '
 	{d = ($3 - $2) / 1e6 / (s1 - s0); sum += d
 	 line = line sprintf("%s%s %.2f", line ? ", " : "", $1 == main ? "loop" : "thread " $1, d)}
 	END {printf "  cpu by thread (schedstat, ms per s): %s; total %.3f %% of one core\n", line, sum / 10}'
+[[ -z $BASE_AGENT ]] || echo "  baseline ($BASELINE), same window: $(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
+	'BEGIN {printf "%.3f", (b - a) / hz / (s1 - s0) * 100}') % of one core ($((b1 - b0)) ticks)"
 echo "  rss:  $((rss_kb / 1024)) MB now, $((hwm_kb / 1024)) MB peak (target <= 30 MB)"
 echo "  tick: max $(awk -v t="$tick_max" 'BEGIN {printf "%.2f", t * 1000}') ms"
 echo "  host load average: $load0 at start, $load1 at end"
@@ -140,6 +174,7 @@ figure "agent.rss_mb $(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}') MB 
 figure "agent.rss_peak_mb $(awk -v k="$hwm_kb" 'BEGIN {printf "%.1f", k / 1024}') MB <=30 - agent peak RSS (VmHWM)"
 
 # ---- 2. trigger latency ----
+[[ -z $BASE_AGENT ]] || kill "$BASE_AGENT"
 curl -sf -X PUT "$URL/api/v1/services/flip/policy" -H 'content-type: application/json' \
 	-d '{"service": "flip", "targets": [{"target": "ON_CPU", "duration": 1, "silence": 3,
 	     "items": [{"monitor": "PROCESS_CPU", "threshold": 5, "period": 1, "count": 1}]}]}' >/dev/null

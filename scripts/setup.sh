@@ -10,21 +10,30 @@ PACKAGES=(
   make gcc clang llvm pkg-config bpftool libbpf-dev
   # libraries the binary links
   libelf-dev libdw-dev zlib1g-dev libsqlite3-dev libpq-dev libmicrohttpd-dev
-  libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
+  libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libgnutls28-dev
   libiberty-dev   # demangling (C++, Rust) in the symbolizer
   # tests: formatting, coverage, integration runner, sanitizer runtime
   clang-format gcovr nodejs procps iproute2 util-linux
   # fuzzing (make fuzz): libFuzzer and clang's sanitizer runtimes for clang 14
   libclang-rt-14-dev
+  # fault tests: the store read directly, the agent's wall clock stepped
+  sqlite3 faketime
   # browser tests of the web UI (playwright-core drives it headless)
   chromium
   # bench/profilers.sh: the tools our on-CPU profiler is compared with
   linux-perf bpftrace
+  # bench/profilers.sh: the off-CPU peer (offcputime)
+  libbpf-tools
   # HTTP monitor tests and bench/httpmon.sh: real servers, clients, reference
   nginx wrk python3 curl
+  # CFI unwinding tests: the C library's own symbols (start_thread, clone3)
+  libc6-dbg
   # tests: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh; the
   # system service is never used)
   postgresql
+  # bench/store_size.sh reads the store's page sizes (dbstat); the install
+  # test checks the systemd units with systemd-analyze
+  sqlite3 systemd
 )
 
 missing=()

@@ -26,6 +26,8 @@
 #include "agent/engine.h"
 #include "agent/httpagg.h"
 #include "agent/httpmon.h"
+#include "agent/netprof.h"
+#include "agent/preflight.h"
 #include "agent/health.h"
 #include "agent/procevents.h"
 #include "agent/procstat.h"
@@ -108,6 +110,38 @@ static void on_http_request(const struct httpmon_request *req, void *ctx)
 	struct agent *a = ctx;
 
 	httpagg_add(a->httpagg, req);
+	netprof_on_request(req);
+}
+
+/* Copies `src`, cut to `size` - 1 bytes. */
+static void copy_name(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n > size - 1)
+		n = size - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Names a process of the agent's view for the NETWORK profiler. */
+static int describe_pid(void *ctx, uint32_t pid, struct netagg_node *ret)
+{
+	struct agent *a = ctx;
+
+	for (size_t i = 0; i < discover_count(a->discover); i++) {
+		const struct discover_proc *p = discover_at(a->discover, i);
+
+		if (p->pid != pid)
+			continue;
+		copy_name(ret->id, sizeof(ret->id), p->id);
+		copy_name(ret->service, sizeof(ret->service), p->service);
+		copy_name(ret->instance, sizeof(ret->instance), p->instance);
+		copy_name(ret->process, sizeof(ret->process), p->name);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /* One completed second of an HTTP item. Its requests completed in
@@ -206,7 +240,7 @@ static void on_discover(enum discover_change change, const struct discover_proc 
 			mark_gone(a, p->id);
 		else /* known to the engine only through a manual task, if at all */
 			engine_remove_process(a->engine, p->id);
-		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, agent_clock_ms(CLOCK_REALTIME));
+		taskmgr_pid_exited(a->tasks, (pid_t)p->pid, agent_clock_ms(CLOCK_MONOTONIC));
 		return;
 	}
 	if (engine_watches_service(a->engine, p->service))
@@ -295,7 +329,7 @@ static void check_procevents_dropped(struct agent *a)
 		 dropped - a->procevents_dropped_seen);
 	a->procevents_dropped_seen = dropped;
 	a->rescans_forced++;
-	if (discover_scan(a->discover) < 0)
+	if (discover_scan_full(a->discover) < 0)
 		log_warn("agent: cannot scan /proc");
 }
 
@@ -366,7 +400,9 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 		httpagg_tick(a->httpagg, second, on_http_value, a);
 	}
 	engine_tick(a->engine, second, mono, agent_on_decision, a);
-	taskmgr_tick(a->tasks, wall, mono);
+	taskmgr_tick(a->tasks, mono);
+	if (a->n_pending_ends)
+		agent_retry_pending_ends(a);
 	if (a->procevents)
 		check_procevents_dropped(a);
 	if (a->processes_changed ||
@@ -379,21 +415,58 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 		a->tick_max_ns = a->tick_last_ns;
 }
 
+static void consume_procevents(struct agent *a);
+
 static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
 {
 	struct agent *a = ctx;
 
 	(void)loop;
 	(void)expirations;
+	/* Exits that came meanwhile first: the scan trusts them, unless some
+	 * were lost (then the scan is a full one). */
+	if (a->procevents) {
+		consume_procevents(a);
+		if (procevents_dropped(a->procevents) != a->procevents_dropped_seen) {
+			check_procevents_dropped(a);
+			return;
+		}
+	}
 	if (discover_scan(a->discover) < 0)
 		log_warn("agent: cannot scan /proc");
+}
+
+/* Hands the held records to discover in order, but for the exec of a
+ * process whose exit is in the same batch: it is gone, and probing it would
+ * cost a failed /proc lookup (a busy host runs many short commands). */
+static void deliver_procevents(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_events; i++) {
+		const struct procevent_record *r = &a->events[i];
+		bool exited = false;
+
+		for (size_t j = i + 1; r->kind == PROCEVENT_EXEC && j < a->n_events && !exited; j++)
+			exited = a->events[j].kind == PROCEVENT_EXIT && a->events[j].pid == r->pid;
+		if (!exited)
+			discover_handle_event(a->discover, r);
+	}
+	a->n_events = 0;
 }
 
 static void on_procevent(const struct procevent_record *r, void *ctx)
 {
 	struct agent *a = ctx;
 
-	discover_handle_event(a->discover, r);
+	if (a->n_events == AGENT_PROCEVENTS_BATCH_MAX)
+		deliver_procevents(a);
+	a->events[a->n_events++] = *r;
+}
+
+/* Takes every pending exec/exit record and applies them. */
+static void consume_procevents(struct agent *a)
+{
+	procevents_consume(a->procevents);
+	deliver_procevents(a);
 }
 
 static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx);
@@ -406,7 +479,7 @@ static void on_procevents_batch(struct evloop *loop, uint64_t expirations, void 
 	(void)expirations;
 	evloop_cancel_timer(loop, a->procevents_batch); /* one-shot: release it */
 	a->procevents_batch = NULL;
-	procevents_consume(a->procevents);
+	consume_procevents(a);
 	if (evloop_add_fd(loop, procevents_fd(a->procevents), EPOLLIN, on_procevents_ready, a) < 0)
 		log_error("agent: cannot listen to exec/exit events any more");
 }
@@ -419,7 +492,7 @@ static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, vo
 	struct agent *a = ctx;
 
 	(void)events;
-	procevents_consume(a->procevents);
+	consume_procevents(a);
 	if (evloop_add_timer(loop, AGENT_PROCEVENTS_BATCH_MS, 0, on_procevents_batch, a,
 			     &a->procevents_batch) == 0)
 		evloop_del_fd(loop, fd);
@@ -495,13 +568,33 @@ static void on_signal(struct evloop *loop, int signo, void *ctx)
 	evloop_stop(loop);
 }
 
+/* What the host lacks, once at start: one warning per missing privilege or
+ * kernel feature, with its consequence and fix (see agent/preflight.h). */
+static void agent_log_preflight(void)
+{
+	struct preflight_report rep;
+
+	if (preflight_run("/", 1, &rep) != 0)
+		return;
+	for (size_t i = 0; i < rep.n; i++)
+		if (rep.items[i].level != PREFLIGHT_OK)
+			log_warn("agent: %s %s: %s", rep.items[i].name,
+				 preflight_level_name(rep.items[i].level), rep.items[i].detail);
+	if (rep.n_fail)
+		log_warn("agent: %zu kernel features or privileges missing: tasks that need them "
+			 "fail with the reason; `contprof agent --check` lists every check "
+			 "(docs/troubleshooting.md)",
+			 rep.n_fail);
+}
+
 int agent_open(const struct agent_options *opts, struct agent **ret)
 {
 	const struct config *cfg = opts->config;
 	struct discover_options dopts = {.hostname = opts->host_override};
-	struct task_events events = {.started = agent_on_task_started,
-				     .ended = agent_on_task_ended,
-				     .sink = {.slice = agent_on_slice}};
+	struct task_events events = {
+	    .started = agent_on_task_started,
+	    .ended = agent_on_task_ended,
+	    .sink = {.slice = agent_on_slice, .topology = agent_on_topology}};
 	struct uplink_options uopts;
 	char spool_dir[PATH_MAX];
 	struct agent *a = calloc(1, sizeof(*a));
@@ -534,7 +627,9 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	a->loop = evloop_new();
 	a->engine = engine_new(cfg->profiling.duration_s, cfg->profiling.silence_s);
 	a->tasks = taskmgr_new(&events, cfg->profiling.flush_interval_s);
-	profiler_configure(&(struct profiler_config){.oncpu_hz = cfg->profiling.oncpu_hz});
+	profiler_configure(
+	    &(struct profiler_config){.oncpu_hz = cfg->profiling.oncpu_hz,
+				      .frame_pointers_only = cfg->profiling.frame_pointers_only});
 	if (!a->loop || !a->engine || !a->tasks) {
 		err = -ENOMEM;
 		goto fail;
@@ -549,9 +644,12 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		log_error("agent: cannot start discovery: %s", strerror(-err));
 		goto fail;
 	}
+	agent_log_preflight();
 	err = bpfutil_setup();
 	if (!err)
 		err = procevents_open(on_procevent, a, &a->procevents);
+	if (!err)
+		discover_trust_events(a->discover, true);
 	if (err)
 		log_warn("agent: exec/exit events unavailable (%s); new processes are found by "
 			 "rescans every %d s",
@@ -564,13 +662,18 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	err = httpmon_open(on_http_request, a, HTTPMON_AGENT_WAKEUP_EVERY, &a->httpmon);
 	if (err)
 		log_warn("agent: HTTP monitors unavailable: %s", strerror(-err));
+	netprof_init(a->httpmon, describe_pid, a);
 	uplink_options_default(&uopts);
 	snprintf(spool_dir, sizeof(spool_dir), "%s/spool", opts->state_dir);
 	uopts.server_url = opts->server_url ? opts->server_url : cfg->server;
 	uopts.token = opts->token;
+	uopts.tls = opts->tls;
 	uopts.host = discover_hostname(a->discover);
 	uopts.agent_id = discover_hostname(a->discover);
 	uopts.spool_dir = spool_dir;
+	uopts.spool_max_bytes = (uint64_t)cfg->uplink.spool_max_mb * 1024 * 1024;
+	uopts.metrics_max_points = cfg->uplink.metrics_max_points;
+	uopts.backoff_max_ms = cfg->uplink.retry_max_s * 1000;
 	err = uplink_open(&uopts, &a->uplink);
 	if (err) {
 		log_error("agent: cannot open the uplink (spool %s): %s", spool_dir,
@@ -586,6 +689,18 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		}
 		log_info("agent: metrics on %s (port %u) at /metrics", cfg->listen,
 			 health_port(a->health));
+	}
+	{
+		char journal_dir[PATH_MAX];
+
+		snprintf(journal_dir, sizeof(journal_dir), "%s/tasks", opts->state_dir);
+		err = taskjournal_open(journal_dir, &a->journal);
+		if (err)
+			log_warn("agent: cannot keep running tasks in %s (%s): a task cut short by "
+				 "a crash will not be reported failed at the next start",
+				 journal_dir, strerror(-err));
+		else
+			agent_fail_abandoned_tasks(a);
 	}
 	agent_load_persisted_policies(a);
 	if (discover_scan(a->discover) < 0)
@@ -650,11 +765,15 @@ struct agent *agent_close(struct agent *a)
 	 * AGENT_STOP_FLUSH_MS: a server that is away delays the exit by at
 	 * most that, and what is unsent waits in the spool. */
 	a->health = health_stop(a->health);
-	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_REALTIME));
+	a->tasks = taskmgr_free(a->tasks, agent_clock_ms(CLOCK_MONOTONIC));
+	if (a->uplink && a->n_pending_ends)
+		agent_retry_pending_ends(a);
 	a->procevents = procevents_close(a->procevents);
+	netprof_init(NULL, NULL, NULL);
 	a->httpmon = httpmon_close(a->httpmon);
 	a->httpagg = httpagg_free(a->httpagg);
 	a->uplink = uplink_close(a->uplink, AGENT_STOP_FLUSH_MS);
+	a->journal = taskjournal_close(a->journal);
 	for (size_t i = 0; i < a->n_watched; i++)
 		procstat_proc_release(&a->watched[i].stat);
 	free(a->watched);

@@ -21,10 +21,12 @@
 #include <stdint.h>
 
 #include "agent/config.h"
+#include "agent/uplink_http.h"
 
 #define AGENT_TICK_MS		    1000
 #define AGENT_STOP_FLUSH_MS	    3000
 #define AGENT_PROCEVENTS_BATCH_MS   200 /* exec/exit events are taken at most this late */
+#define AGENT_PROCEVENTS_BATCH_MAX  512 /* records held to pair an exec with its exit */
 #define AGENT_GONE_FORGET_MS	    (2LL * 3600 * 1000) /* engine state of exited processes */
 #define AGENT_MANUAL_IDS_REMEMBERED 1024
 /* A process of a service without a policy is reported to the server once it
@@ -35,6 +37,7 @@ struct agent_options {
 	const struct config *config; /* borrowed; outlives the agent */
 	const char *server_url;	     /* overrides config->server when set */
 	const char *token;	     /* NULL: none */
+	struct uplink_http_tls tls;  /* borrowed paths; NULL: plain/system CAs */
 	const char *state_dir;	     /* policies/ and spool/ live here */
 	const char *host_override;   /* NULL: gethostname() */
 };

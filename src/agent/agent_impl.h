@@ -18,7 +18,10 @@
 #include "agent/engine.h"
 #include "agent/health.h"
 #include "agent/procstat.h"
+#include "agent/taskjournal.h"
 #include "agent/tasks.h"
+
+#define AGENT_UNREPORTED_MAX 64 /* tasks remembered as not yet reported */
 
 struct watched {
 	char id[DISCOVER_ID_LEN + 1];
@@ -39,13 +42,24 @@ struct agent {
 	struct engine *engine;
 	struct taskmgr *tasks;
 	struct uplink *uplink;
-	struct httpmon *httpmon; /* NULL when BPF is unavailable */
+	struct taskjournal *journal; /* running tasks on disk; NULL if unavailable */
+	struct httpmon *httpmon;     /* NULL when BPF is unavailable */
 	struct httpagg *httpagg;
 	struct watched *watched;
 	size_t n_watched, cap_watched;
 	json_t *versions; /* service -> version held ("" none) */
 	bool processes_changed;
 	char *manual_ids[AGENT_MANUAL_IDS_REMEMBERED];
+	/* Running tasks whose start report could not be spooled (disk full):
+	 * it is spooled again before their next slice or their end. */
+	char unreported[AGENT_UNREPORTED_MAX][TASK_ID_MAX];
+	size_t n_unreported;
+	/* Ended tasks whose end could not be spooled yet: tried again every
+	 * tick, so no task stays RUNNING on the server for a full disk. Their
+	 * journal entries stay until then. */
+	struct task_info pending_ends[AGENT_UNREPORTED_MAX];
+	size_t n_pending_ends;
+	uint64_t ends_lost; /* pending list full: left to the journal or the server */
 	size_t manual_next;
 	uint64_t ticks, tick_overruns;
 	int64_t tick_second; /* the engine's slot of the current tick */
@@ -53,7 +67,10 @@ struct agent {
 	uint64_t tasks_started, tasks_failed;
 	uint64_t procevents_dropped_seen, rescans_forced;
 	struct evloop_timer *procevents_batch; /* set while the events fd rests */
-	int64_t next_publish_boot_ms;	       /* a young process becomes reportable then; 0 none */
+	/* The records of one consume, delivered after it (see agent.c). */
+	struct procevent_record events[AGENT_PROCEVENTS_BATCH_MAX];
+	size_t n_events;
+	int64_t next_publish_boot_ms; /* a young process becomes reportable then; 0 none */
 	struct health_server *health;
 	/* The agent's CPU time at the last ticks, for its CPU % (only with health). */
 	double cpu_ring_s[HEALTH_CPU_WINDOW_TICKS + 1];
@@ -91,8 +108,14 @@ void agent_on_policy(void *ctx, const char *service, const char *version, const 
 void agent_on_manual_task(void *ctx, const json_t *task);
 void agent_on_task_started(void *ctx, const struct task_info *t);
 void agent_on_task_ended(void *ctx, const struct task_info *t);
+void agent_on_topology(void *ctx, const char *task_id, const json_t *doc);
 void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
 		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
 void agent_on_decision(const struct engine_decision *d, void *ctx);
+/* Reports FAILED every task an earlier run of the agent left running (it was
+ * killed or crashed): they are in the task journal. */
+void agent_fail_abandoned_tasks(struct agent *a);
+/* Spools the task ends that could not be spooled when the tasks ended. */
+void agent_retry_pending_ends(struct agent *a);
 
 #endif

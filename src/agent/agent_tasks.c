@@ -149,14 +149,9 @@ void agent_on_manual_task(void *ctx, const json_t *task)
 
 /* ---- task events ---- */
 
-void agent_on_task_started(void *ctx, const struct task_info *t)
+/* Spools the task's processes then its start report. 0 or -errno. */
+static int report_start(struct agent *a, const struct task_info *t)
 {
-	struct agent *a = ctx;
-
-	a->tasks_started++;
-	log_info("agent: task %s started: %s of %s/%s, %s", t->id,
-		 policy_target_name(t->decision.target), t->decision.service,
-		 t->decision.process_id, t->decision.cause.message);
 	/* Register the task's processes in the spool's order first: should
 	 * they exit before the server hears of them (it is away), the report
 	 * still names processes it knows. */
@@ -176,7 +171,55 @@ void agent_on_task_started(void *ctx, const struct task_info *t)
 		uplink_register_spooled(a->uplink, procs);
 	else
 		json_decref(procs);
-	uplink_task_started(a->uplink, t);
+	return uplink_task_started(a->uplink, t);
+}
+
+static ssize_t unreported_index(const struct agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_unreported; i++)
+		if (strcmp(a->unreported[i], id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void forget_unreported(struct agent *a, size_t i)
+{
+	a->n_unreported--;
+	if (i != a->n_unreported)
+		memcpy(a->unreported[i], a->unreported[a->n_unreported], TASK_ID_MAX);
+}
+
+/* Before a task's slice or end: a start report that could not be spooled
+ * is spooled now. False while it still cannot be (the message would name a
+ * task the server never heard of). */
+static bool start_reported(struct agent *a, const struct task_info *t)
+{
+	ssize_t i = unreported_index(a, t->id);
+
+	if (i < 0)
+		return true;
+	if (report_start(a, t) < 0)
+		return false;
+	forget_unreported(a, (size_t)i);
+	return true;
+}
+
+void agent_on_task_started(void *ctx, const struct task_info *t)
+{
+	struct agent *a = ctx;
+
+	a->tasks_started++;
+	log_info("agent: task %s started: %s of %s/%s, %s", t->id,
+		 policy_target_name(t->decision.target), t->decision.service,
+		 t->decision.process_id, t->decision.cause.message);
+	if (report_start(a, t) < 0 && a->n_unreported < AGENT_UNREPORTED_MAX)
+		snprintf(a->unreported[a->n_unreported++], TASK_ID_MAX, "%s", t->id);
+	if (a->journal && t->status == TASK_RUNNING) {
+		int err = taskjournal_add(a->journal, t);
+
+		if (err)
+			log_warn("agent: cannot record task %s on disk: %s", t->id, strerror(-err));
+	}
 }
 
 void agent_on_task_ended(void *ctx, const struct task_info *t)
@@ -188,7 +231,21 @@ void agent_on_task_ended(void *ctx, const struct task_info *t)
 		a->tasks_failed++;
 	log_info("agent: task %s %s%s%s", t->id, t->status == TASK_FAILED ? "failed" : "finished",
 		 t->reason[0] ? ": " : "", t->reason);
-	uplink_task_ended(a->uplink, t);
+	if (start_reported(a, t) && uplink_task_ended(a->uplink, t) == 0) {
+		if (a->journal)
+			(void)taskjournal_remove(a->journal, t->id);
+	} else if (a->n_pending_ends < AGENT_UNREPORTED_MAX) {
+		a->pending_ends[a->n_pending_ends++] = *t;
+	} else {
+		ssize_t i = unreported_index(a, t->id);
+
+		if (i >= 0)
+			forget_unreported(a, (size_t)i);
+		a->ends_lost++;
+		log_warn("agent: the end of task %s cannot be spooled and is not kept (%zu "
+			 "ends wait already); its journal entry reports it at the next start",
+			 t->id, a->n_pending_ends);
+	}
 	engine_task_ended(a->engine, d->service,
 			  d->target == POLICY_TARGET_NETWORK ? d->instance : d->process_id,
 			  d->target, agent_clock_ms(CLOCK_MONOTONIC));
@@ -198,11 +255,72 @@ void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t s
 		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks)
 {
 	struct agent *a = ctx;
+	const struct task_info *t = a->n_unreported ? taskmgr_find(a->tasks, task_id) : NULL;
 
+	if (t && !start_reported(a, t))
+		return; /* the spool still cannot be written */
 	uplink_slice(a->uplink, task_id, slice_no, start_ms, end_ms, stacks, n_stacks);
+}
+
+void agent_on_topology(void *ctx, const char *task_id, const json_t *doc)
+{
+	struct agent *a = ctx;
+
+	uplink_topology(a->uplink, task_id, doc);
 }
 
 void agent_on_decision(const struct engine_decision *d, void *ctx)
 {
 	(void)start_task(ctx, d, false, NULL);
+}
+
+/* ---- tasks an earlier run left behind ---- */
+
+static void fail_abandoned(void *ctx, const struct task_info *left)
+{
+	struct agent *a = ctx;
+	struct task_info t = *left;
+	int64_t now = agent_clock_ms(CLOCK_REALTIME);
+	int64_t planned_end = t.start_wall_ms + (int64_t)t.decision.duration_s * 1000;
+
+	/* It ran at most until its planned end; never end before it started
+	 * (the wall clock may have moved back since). */
+	t.end_wall_ms = t.decision.duration_s && planned_end < now ? planned_end : now;
+	if (t.end_wall_ms < t.start_wall_ms)
+		t.end_wall_ms = t.start_wall_ms;
+	t.status = TASK_FAILED;
+	snprintf(t.reason, sizeof(t.reason),
+		 "the agent stopped unexpectedly (killed or crashed) while the task ran; "
+		 "data flushed before that was kept");
+	a->tasks_failed++;
+	log_warn("agent: task %s was left running by an earlier run: reported failed", t.id);
+	uplink_task_ended(a->uplink, &t);
+}
+
+void agent_fail_abandoned_tasks(struct agent *a)
+{
+	size_t bad = 0;
+
+	taskjournal_recover(a->journal, fail_abandoned, a, &bad);
+	if (bad)
+		log_warn("agent: %zu unreadable entries in the task journal removed", bad);
+}
+
+void agent_retry_pending_ends(struct agent *a)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->n_pending_ends; i++) {
+		const struct task_info *t = &a->pending_ends[i];
+
+		if (start_reported(a, t) && uplink_task_ended(a->uplink, t) == 0) {
+			if (a->journal)
+				(void)taskjournal_remove(a->journal, t->id);
+			continue;
+		}
+		if (kept != i)
+			a->pending_ends[kept] = *t;
+		kept++;
+	}
+	a->n_pending_ends = kept;
 }

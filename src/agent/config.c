@@ -295,10 +295,40 @@ static void profiling_pair(struct parser *p, const char *key, yaml_node_t *key_n
 	else if (strcmp(key, "flush_interval") == 0)
 		set_seconds(p, value, "profiling.flush_interval", &pr->flush_interval_s,
 			    CONFIG_FLUSH_INTERVAL_S_MIN, CONFIG_FLUSH_INTERVAL_S_MAX);
-	else
+	else if (strcmp(key, "unwind") == 0) {
+		const char *s = expect_scalar(p, value, "profiling.unwind", CONFIG_MAX_STRING);
+
+		if (s && strcmp(s, "cfi") == 0)
+			pr->frame_pointers_only = false;
+		else if (s && strcmp(s, "frame_pointers") == 0)
+			pr->frame_pointers_only = true;
+		else if (s)
+			fail(p, value, "profiling.unwind: '%s' is cfi or frame_pointers", s);
+	} else
 		fail(p, key_node,
 		     "unknown key '%s' in profiling (known: oncpu_hz, duration, silence, "
-		     "flush_interval)",
+		     "flush_interval, unwind)",
+		     key);
+}
+
+static void uplink_pair(struct parser *p, const char *key, yaml_node_t *key_node,
+			yaml_node_t *value, void *ctx)
+{
+	struct config_uplink *u = ctx;
+
+	if (strcmp(key, "spool_max_mb") == 0)
+		set_u32(p, value, "uplink.spool_max_mb", &u->spool_max_mb, 1,
+			CONFIG_SPOOL_MAX_MB_MAX);
+	else if (strcmp(key, "metrics_max_points") == 0)
+		set_u32(p, value, "uplink.metrics_max_points", &u->metrics_max_points,
+			CONFIG_METRICS_MAX_POINTS_MIN, CONFIG_METRICS_MAX_POINTS_MAX);
+	else if (strcmp(key, "retry_max") == 0)
+		set_seconds(p, value, "uplink.retry_max", &u->retry_max_s, 1,
+			    CONFIG_RETRY_MAX_S_MAX);
+	else
+		fail(p, key_node,
+		     "unknown key '%s' in uplink (known: spool_max_mb, metrics_max_points, "
+		     "retry_max)",
 		     key);
 }
 
@@ -540,8 +570,16 @@ static void top_pair(struct parser *p, const char *key, yaml_node_t *key_node, y
 		}
 	} else if (strcmp(key, "profiling") == 0) {
 		walk_mapping(p, value, "profiling", profiling_pair, &c->profiling);
+	} else if (strcmp(key, "uplink") == 0) {
+		walk_mapping(p, value, "uplink", uplink_pair, &c->uplink);
 	} else if (strcmp(key, "token_file") == 0) {
 		set_string(p, value, "token_file", &c->token_file, 1);
+	} else if (strcmp(key, "tls_ca") == 0) {
+		set_string(p, value, "tls_ca", &c->tls_ca, 1);
+	} else if (strcmp(key, "tls_cert") == 0) {
+		set_string(p, value, "tls_cert", &c->tls_cert, 1);
+	} else if (strcmp(key, "tls_key") == 0) {
+		set_string(p, value, "tls_key", &c->tls_key, 1);
 	} else if (strcmp(key, "spool_dir") == 0) {
 		set_string(p, value, "spool_dir", &c->spool_dir, 0);
 	} else if (strcmp(key, "listen") == 0) {
@@ -549,7 +587,7 @@ static void top_pair(struct parser *p, const char *key, yaml_node_t *key_node, y
 	} else {
 		fail(p, key_node,
 		     "unknown key '%s' (known: server, instance, processes, profiling, "
-		     "token_file, spool_dir, listen)",
+		     "uplink, token_file, tls_ca, tls_cert, tls_key, spool_dir, listen)",
 		     key);
 	}
 }
@@ -565,6 +603,9 @@ struct config *config_free(struct config *c)
 		rule_free(c->rules[i]);
 	free(c->rules);
 	free(c->token_file);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->spool_dir);
 	free(c->listen);
 	free(c);
@@ -582,12 +623,19 @@ static struct config *config_new_defaults(const char *name)
 	c->profiling.duration_s = CONFIG_DEFAULT_DURATION_S;
 	c->profiling.silence_s = CONFIG_DEFAULT_SILENCE_S;
 	c->profiling.flush_interval_s = CONFIG_DEFAULT_FLUSH_INTERVAL_S;
+	c->uplink.spool_max_mb = CONFIG_DEFAULT_SPOOL_MAX_MB;
+	c->uplink.metrics_max_points = CONFIG_DEFAULT_METRICS_MAX_POINTS;
+	c->uplink.retry_max_s = CONFIG_DEFAULT_RETRY_MAX_S;
 	c->source_name = strdup(name);
 	c->server = strdup(CONFIG_DEFAULT_SERVER);
 	c->token_file = strdup(CONFIG_DEFAULT_TOKEN_FILE);
+	c->tls_ca = strdup("");
+	c->tls_cert = strdup("");
+	c->tls_key = strdup("");
 	c->spool_dir = strdup(CONFIG_DEFAULT_SPOOL_DIR);
 	c->listen = strdup(CONFIG_DEFAULT_LISTEN);
-	if (!c->source_name || !c->server || !c->token_file || !c->spool_dir || !c->listen ||
+	if (!c->source_name || !c->server || !c->token_file || !c->tls_ca || !c->tls_cert ||
+	    !c->tls_key || !c->spool_dir || !c->listen ||
 	    template_compile(CONFIG_DEFAULT_INSTANCE, &c->instance, reason, sizeof(reason)) < 0)
 		return config_free(c);
 	return c;

@@ -1,5 +1,6 @@
 /* config: the agent's YAML config (DESIGN.md section 7) — server, instance
- * template, process rules, profiling defaults, token file, spool directory and
+ * template, process rules, profiling defaults, token file, TLS files, spool
+ * directory and
  * the agent's own metrics address — parsed with libyaml into an immutable
  * struct config. Regexes and templates are compiled once here.
  *
@@ -11,38 +12,46 @@
 #define CONTPROF_AGENT_CONFIG_H
 
 #include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "agent/template.h"
 
 /* Defaults. */
-#define CONFIG_DEFAULT_SERVER		"http://127.0.0.1:8080"
-#define CONFIG_DEFAULT_INSTANCE		"{hostname}"
-#define CONFIG_DEFAULT_PROCESS		"{comm}"
-#define CONFIG_DEFAULT_ONCPU_HZ		99
-#define CONFIG_DEFAULT_DURATION_S	600
-#define CONFIG_DEFAULT_SILENCE_S	1200
-#define CONFIG_DEFAULT_FLUSH_INTERVAL_S 5
-#define CONFIG_DEFAULT_SPOOL_DIR	"/var/lib/contprof/spool"
-#define CONFIG_DEFAULT_TOKEN_FILE	"" /* no token */
-#define CONFIG_DEFAULT_LISTEN		"" /* no agent metrics endpoint */
+#define CONFIG_DEFAULT_SERVER		  "http://127.0.0.1:8080"
+#define CONFIG_DEFAULT_INSTANCE		  "{hostname}"
+#define CONFIG_DEFAULT_PROCESS		  "{comm}"
+#define CONFIG_DEFAULT_ONCPU_HZ		  99
+#define CONFIG_DEFAULT_DURATION_S	  600
+#define CONFIG_DEFAULT_SILENCE_S	  1200
+#define CONFIG_DEFAULT_FLUSH_INTERVAL_S	  5
+#define CONFIG_DEFAULT_SPOOL_DIR	  "/var/lib/contprof/spool"
+#define CONFIG_DEFAULT_TOKEN_FILE	  ""	 /* no token */
+#define CONFIG_DEFAULT_LISTEN		  ""	 /* no agent metrics endpoint */
+#define CONFIG_DEFAULT_SPOOL_MAX_MB	  256	 /* uplink: durable messages on disk */
+#define CONFIG_DEFAULT_METRICS_MAX_POINTS 200000 /* uplink: metric points in memory */
+#define CONFIG_DEFAULT_RETRY_MAX_S	  30	 /* uplink: longest wait between retries */
 
 /* Bounds (inclusive). */
-#define CONFIG_ONCPU_HZ_MIN	    1
-#define CONFIG_ONCPU_HZ_MAX	    1000
-#define CONFIG_DURATION_S_MIN	    1
-#define CONFIG_DURATION_S_MAX	    86400
-#define CONFIG_SILENCE_S_MAX	    (7 * 86400)
-#define CONFIG_FLUSH_INTERVAL_S_MIN 1
-#define CONFIG_FLUSH_INTERVAL_S_MAX 60
-#define CONFIG_MAX_FILE_BYTES	    (1024 * 1024)
-#define CONFIG_MAX_RULES	    1024
-#define CONFIG_MAX_LABELS	    64	 /* per rule */
-#define CONFIG_MAX_LABEL_KEY	    64	 /* bytes */
-#define CONFIG_MAX_STRING	    4096 /* bytes: server, paths, listen, regexes */
-#define CONFIG_MAX_KEYS		    256	 /* per mapping (bounds the duplicate check) */
-#define CONFIG_MAX_ERRORS	    50	 /* collected; the rest are counted */
+#define CONFIG_ONCPU_HZ_MIN	      1
+#define CONFIG_ONCPU_HZ_MAX	      1000
+#define CONFIG_DURATION_S_MIN	      1
+#define CONFIG_DURATION_S_MAX	      86400
+#define CONFIG_SILENCE_S_MAX	      (7 * 86400)
+#define CONFIG_FLUSH_INTERVAL_S_MIN   1
+#define CONFIG_FLUSH_INTERVAL_S_MAX   60
+#define CONFIG_SPOOL_MAX_MB_MAX	      (64 * 1024)
+#define CONFIG_METRICS_MAX_POINTS_MIN 10
+#define CONFIG_METRICS_MAX_POINTS_MAX 10000000
+#define CONFIG_RETRY_MAX_S_MAX	      600
+#define CONFIG_MAX_FILE_BYTES	      (1024 * 1024)
+#define CONFIG_MAX_RULES	      1024
+#define CONFIG_MAX_LABELS	      64   /* per rule */
+#define CONFIG_MAX_LABEL_KEY	      64   /* bytes */
+#define CONFIG_MAX_STRING	      4096 /* bytes: server, paths, listen, regexes */
+#define CONFIG_MAX_KEYS		      256  /* per mapping (bounds the duplicate check) */
+#define CONFIG_MAX_ERRORS	      50   /* collected; the rest are counted */
 
 enum config_match_field {
 	CONFIG_MATCH_CMDLINE,
@@ -72,6 +81,15 @@ struct config_profiling {
 	uint32_t duration_s;
 	uint32_t silence_s;
 	uint32_t flush_interval_s;
+	bool frame_pointers_only; /* unwind: frame_pointers (default cfi) */
+};
+
+/* `uplink:` — what is kept while the server is away, and how often it is
+ * tried again. */
+struct config_uplink {
+	uint32_t spool_max_mb;
+	uint32_t metrics_max_points;
+	uint32_t retry_max_s;
 };
 
 struct config {
@@ -81,7 +99,11 @@ struct config {
 	struct config_rule **rules; /* first match wins */
 	size_t n_rules;
 	struct config_profiling profiling;
+	struct config_uplink uplink;
 	char *token_file; /* "" = none */
+	char *tls_ca;	  /* "" = the system's CAs (https server URLs) */
+	char *tls_cert;	  /* "" = no client certificate */
+	char *tls_key;
 	char *spool_dir;
 	char *listen; /* "" = no metrics endpoint */
 };

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/pidset.h"
 #include "agent/procstat.h"
 #include "util/parse.h"
 #include "util/readfile.h"
@@ -35,14 +36,12 @@ struct discover {
 	 * match by exec — an event and a probe — or by a process renaming
 	 * itself, which the full probe every DISCOVER_FULL_PROBE_EVERY scans
 	 * catches). */
-	struct unmatched *unmatched, *unmatched_next;
-	size_t n_unmatched, cap_unmatched, n_unmatched_next, cap_unmatched_next;
-	bool scanning_partial;
-};
-
-struct unmatched {
-	uint32_t pid;
-	uint64_t start_time_ticks;
+	struct pidset unmatched, unmatched_next;
+	bool scanning, scanning_partial;
+	/* The owner hands over every exec and exit (discover_trust_events):
+	 * a partial scan then reads nothing of a process it already knows. */
+	bool events_trusted;
+	uint64_t scan_serial; /* of the scan running or last run, from 1 */
 };
 
 static uint64_t fnv_add(uint64_t h, const char *s)
@@ -133,50 +132,28 @@ struct discover *discover_free(struct discover *d)
 	for (size_t i = 0; i < d->n_procs; i++)
 		proc_free(d->procs[i]);
 	free(d->procs);
-	free(d->unmatched);
-	free(d->unmatched_next);
+	pidset_release(&d->unmatched);
+	pidset_release(&d->unmatched_next);
 	free(d);
 	return NULL;
 }
 
 static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start_time_ticks)
 {
-	size_t lo = 0, hi = d->n_unmatched;
+	const struct pidset_entry *u = pidset_find(&d->unmatched, pid);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (d->unmatched[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < d->n_unmatched && d->unmatched[lo].pid == pid &&
-	       d->unmatched[lo].start_time_ticks == start_time_ticks;
+	return u && u->start_time_ticks == start_time_ticks;
 }
 
-/* Remembers an unmatched process for the next scan (best effort: on ENOMEM
- * it is simply probed again). */
+/* Remembers an unmatched process for the next scan: in the scan's new set,
+ * or, outside a scan (an exec event's probe), in the current one (best
+ * effort: when full, it is simply probed again). */
 static void note_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
 {
-	if (d->n_unmatched_next == d->cap_unmatched_next) {
-		size_t cap = d->cap_unmatched_next ? d->cap_unmatched_next * 2 : 256;
-		struct unmatched *grown = realloc(d->unmatched_next, cap * sizeof(*grown));
-
-		if (!grown)
-			return;
-		d->unmatched_next = grown;
-		d->cap_unmatched_next = cap;
-	}
-	d->unmatched_next[d->n_unmatched_next++] =
-	    (struct unmatched){.pid = pid, .start_time_ticks = start_time_ticks};
-}
-
-static int cmp_unmatched(const void *a, const void *b)
-{
-	uint32_t x = ((const struct unmatched *)a)->pid, y = ((const struct unmatched *)b)->pid;
-
-	return x < y ? -1 : x > y;
+	if (d->scanning)
+		pidset_append(&d->unmatched_next, pid, start_time_ticks);
+	else
+		pidset_insert(&d->unmatched, pid, start_time_ticks);
 }
 
 size_t discover_count(const struct discover *d)
@@ -395,8 +372,13 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 	if (readfile_fmt(buf, sizeof(buf), "%s/proc/%u/stat", d->root, pid) < 0 ||
 	    procstat_parse_stat(buf, &st) < 0)
 		return 0;
-	if ((st.flags & PROCSTAT_PF_KTHREAD) || procstat_stat_is_dead(&st))
+	if (st.flags & PROCSTAT_PF_KTHREAD) {
+		/* Becomes a user process only by exec, which an event reports. */
+		note_unmatched(d, pid, st.start_time_ticks);
 		return 0;
+	}
+	if (procstat_stat_is_dead(&st))
+		return 0; /* not noted: its pid is free again once reaped */
 	if (known && known->start_time_ticks != st.start_time_ticks)
 		known = NULL; /* another process under the same pid */
 	if (d->scanning_partial && !known && was_unmatched(d, pid, st.start_time_ticks)) {
@@ -607,6 +589,7 @@ static int refresh_pid(struct discover *d, uint32_t pid)
 
 int discover_handle_event(struct discover *d, const struct procevent_record *record)
 {
+	struct pidset_entry *u;
 	int found;
 	size_t i;
 
@@ -614,6 +597,9 @@ int discover_handle_event(struct discover *d, const struct procevent_record *rec
 	case PROCEVENT_EXEC:
 		return refresh_pid(d, record->pid);
 	case PROCEVENT_EXIT:
+		u = pidset_find(&d->unmatched, record->pid);
+		if (u)
+			u->exited = true; /* the pid may come back as another process */
 		i = find_index(d, record->pid, &found);
 		if (!found)
 			return 0;
@@ -664,6 +650,26 @@ static int cand_push(struct cand_list *l, struct discover_proc *p)
 	return 0;
 }
 
+/* With trusted events, a pid the table holds or the last scan found
+ * unmatched (and no exit came for since) is still that process, unchanged but
+ * for a rename (the full probe's job): marks it seen, reads nothing. */
+static bool skip_known(struct discover *d, uint32_t pid)
+{
+	const struct pidset_entry *u;
+	int found;
+	size_t i = find_index(d, pid, &found);
+
+	if (found) {
+		d->procs[i]->seen_scan = d->scan_serial;
+		return true;
+	}
+	u = pidset_find(&d->unmatched, pid);
+	if (!u || u->exited)
+		return false;
+	note_unmatched(d, pid, u->start_time_ticks);
+	return true;
+}
+
 static int collect(struct discover *d, struct cand_list *l, int full)
 {
 	char path[PATH_MAX];
@@ -676,13 +682,16 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 	dir = opendir(path);
 	if (!dir)
 		return -errno;
-	d->n_unmatched_next = 0;
+	d->unmatched_next.n = 0;
+	d->scanning = true;
 	d->scanning_partial = !full;
 	while ((de = readdir(dir)) != NULL) {
 		struct discover_proc *p = NULL;
 		uint32_t pid;
 
 		if (parse_u32(de->d_name, &pid) < 0 || pid == 0)
+			continue;
+		if (!full && d->events_trusted && skip_known(d, pid))
 			continue;
 		r = probe(d, pid, full ? NULL : discover_find_pid(d, pid), &p);
 		if (r < 0)
@@ -694,21 +703,16 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 		r = 0;
 	}
 	closedir(dir);
+	d->scanning = false;
 	d->scanning_partial = false;
 	if (r == 0) {
 		/* This scan's unmatched set replaces the last one. */
-		struct unmatched *old = d->unmatched;
-		size_t old_cap = d->cap_unmatched;
+		struct pidset old = d->unmatched;
 
-		if (d->n_unmatched_next)
-			qsort(d->unmatched_next, d->n_unmatched_next, sizeof(*d->unmatched_next),
-			      cmp_unmatched);
+		pidset_sort(&d->unmatched_next);
 		d->unmatched = d->unmatched_next;
-		d->n_unmatched = d->n_unmatched_next;
-		d->cap_unmatched = d->cap_unmatched_next;
 		d->unmatched_next = old;
-		d->cap_unmatched_next = old_cap;
-		d->n_unmatched_next = 0;
+		d->unmatched_next.n = 0;
 	}
 	if (l->n)
 		qsort(l->items, l->n, sizeof(*l->items), cmp_pid);
@@ -734,13 +738,14 @@ static struct discover_proc *cand_find(struct cand_list *l, uint32_t pid, size_t
 	return NULL;
 }
 
-int discover_scan(struct discover *d)
+static int scan(struct discover *d, bool full)
 {
 	struct cand_list l = {0};
 	size_t n_new = 0;
 	int r, changes = 0;
 
-	r = collect(d, &l, d->scans++ % DISCOVER_FULL_PROBE_EVERY == 0);
+	d->scan_serial++;
+	r = collect(d, &l, full || d->scans++ % DISCOVER_FULL_PROBE_EVERY == 0);
 	if (r < 0)
 		goto out;
 	/* 1: drop entries whose process is gone or changed identity, freeing
@@ -750,6 +755,8 @@ int discover_scan(struct discover *d)
 		size_t ci;
 		struct discover_proc *c = cand_find(&l, old->pid, &ci);
 
+		if (!c && old->seen_scan == d->scan_serial)
+			continue; /* skipped by a partial scan: unchanged */
 		if (!c || c->start_time_ticks != old->start_time_ticks ||
 		    c->base_hash != old->base_hash) {
 			remove_at(d, i);
@@ -785,4 +792,19 @@ out:
 		proc_free(l.items[ci]);
 	free(l.items);
 	return r < 0 ? r : changes;
+}
+
+int discover_scan(struct discover *d)
+{
+	return scan(d, false);
+}
+
+int discover_scan_full(struct discover *d)
+{
+	return scan(d, true);
+}
+
+void discover_trust_events(struct discover *d, bool trusted)
+{
+	d->events_trusted = trusted;
 }

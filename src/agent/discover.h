@@ -11,7 +11,12 @@
  * templates give service, instance, process name and labels. A rescan takes
  * exe and cgroup of an already known process (same pid and start time) from
  * its entry, except every DISCOVER_FULL_PROBE_EVERY-th scan (exe changes only
- * by exec, which an event reports; cgroup moves are rare).
+ * by exec, which an event reports; cgroup moves are rare). When the owner
+ * trusts its events (discover_trust_events: every exec and exit reaches
+ * discover_handle_event, and a loss is followed by discover_scan_full), a
+ * partial scan reads nothing of a pid it knows — matched, or unmatched with
+ * no exit since — and probes only new pids (fork-without-exec children): a
+ * renamed process or a rewritten command line then waits for the full probe.
  *
  * Identity: id = 64-bit FNV-1a hash, in hex, of (host, service, instance,
  * process name), so a restarted process (new pid) of the same name keeps its
@@ -31,6 +36,7 @@
 #define CONTPROF_AGENT_DISCOVER_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +52,7 @@
 #define DISCOVER_MAX_PROCS	    32768 /* matched processes kept */
 #define DISCOVER_HOST_MAX	    256
 #define DISCOVER_CGROUP_FILE_MAX    (64 * 1024) /* bytes read of /proc/PID/cgroup */
+#define DISCOVER_UNMATCHED_MAX	    65536	/* unmatched processes remembered */
 
 struct discover;
 
@@ -73,6 +80,7 @@ struct discover_proc {
 	struct discover_label *labels;
 	size_t n_labels;
 	uint64_t base_hash; /* (host, service, instance, name without "#N") */
+	uint64_t seen_scan; /* discover's own: the last scan that skipped it */
 };
 
 enum discover_change {
@@ -99,6 +107,11 @@ struct discover *discover_free(struct discover *d);
 /* Scans /proc, reports every change since the last scan. Returns the number
  * of changes, or -errno when /proc cannot be listed. */
 int discover_scan(struct discover *d);
+/* The same, probing every process afresh (after lost events). */
+int discover_scan_full(struct discover *d);
+/* trusted: the caller hands every exec and exit to discover_handle_event
+ * (see the header comment); partial scans then skip known pids. */
+void discover_trust_events(struct discover *d, bool trusted);
 /* Applies one exec/exit record: exec re-reads and matches the process now,
  * exit removes it. Returns the number of changes (0 or more) or -errno. */
 int discover_handle_event(struct discover *d, const struct procevent_record *record);

@@ -81,6 +81,9 @@ char *health_render(const struct health_figures *f, size_t *ret_len)
 	       "Spooled messages the server refused for good (4xx).", (double)u->messages_rejected);
 	metric(&b, "contprof_agent_spool_full_dropped_total", "counter",
 	       "Messages not spooled because the spool was full.", (double)u->spool_full_dropped);
+	metric(&b, "contprof_agent_spool_write_errors_total", "counter",
+	       "Messages lost because the spool could not be written (disk full, I/O error).",
+	       (double)u->spool_write_errors);
 	metric(&b, "contprof_agent_server_reachable", "gauge",
 	       "1 when the last exchange with the server got an answer.",
 	       u->server_reachable ? 1 : 0);

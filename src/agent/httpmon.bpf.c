@@ -34,6 +34,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
 
 #include "agent/httpmon_abi.h"
 
@@ -121,6 +122,8 @@ static __always_inline bool is_watched(__u32 tgid)
 		return false;
 	return watched[word] & (1ULL << (tgid & 63));
 }
+
+#include "agent/netprof.bpf.h"
 
 /* Method at the start of `b` (16 readable bytes): its enum and, in *len, the
  * length of the method token. The token must be followed by a space and the
@@ -397,6 +400,8 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 		c->desync = 0;
 	c->answered = 0;
 	push_request(c, tgid, fd, win, n, 0, ts);
+	if (is_net(tgid))
+		net_keep_request_head(tgid, fd, n, ts);
 	s.data = win;
 	s.n = n;
 	bpf_loop((n + 7) / 8, scan_word, &s, 0);
@@ -502,8 +507,16 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
 		return;
 	status = parse_status(head);
 	if (status) {
+		__u64 started = c->queue[c->head & (HTTPMON_QUEUE_DEPTH - 1)].start_ns;
+		bool pairs = !c->desync && c->count && (status >= 200 || status == 101);
+
 		c->answered = 1;
 		pop_response(c, tgid, fd, status, ts);
+		if (pairs && is_net(tgid))
+			net_send_heads((__u64)tgid << 32 | fd,
+				       (__u32)role << 30 | (__u32)status << 16 |
+					   (len < NETPROF_HEAD_MAX ? len : NETPROF_HEAD_MAX),
+				       started, ts, ubuf);
 	}
 	/* More status lines matter only while pipelined requests wait for
 	 * them (or after an interim one): else none could pair. */
@@ -550,7 +563,7 @@ static __always_inline int read_exit(long ret, bool vectored)
 	struct pt_regs *regs;
 	struct conn_key key;
 	struct conn *c;
-	__u64 buf, len;
+	__u64 buf, len, now;
 	__u32 fd;
 
 	if (ret <= 0 || !is_watched(tgid))
@@ -570,13 +583,14 @@ static __always_inline int read_exit(long ret, bool vectored)
 	}
 	key.tgid = tgid;
 	key.fd = fd;
+	now = bpf_ktime_get_ns();
+	if (is_net(tgid))
+		net_io(tgid, fd, NETPROF_IN, ret, now);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
-		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, ret, 0, 0,
-				 bpf_ktime_get_ns());
+		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, ret, 0, 0, now);
 	else
-		on_request_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, ret,
-				bpf_ktime_get_ns());
+		on_request_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, ret, now);
 	return 0;
 }
 
@@ -609,7 +623,7 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 	struct conn_key key;
 	struct conn *c;
 	long ret = ctx->ret;
-	__u64 len = ret;
+	__u64 len = ret, now;
 
 	if (ret <= 0 || !is_watched(tgid))
 		return 0;
@@ -621,13 +635,16 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (first.iov_len < len)
 		len = first.iov_len;
+	now = bpf_ktime_get_ns();
+	if (is_net(tgid))
+		net_io(tgid, key.fd, NETPROF_IN, ret, now);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
 		on_response_side(c, tgid, key.fd, HTTPMON_ROLE_CLIENT, (__u64)first.iov_base, len,
-				 ret, 0, 0, bpf_ktime_get_ns());
+				 ret, 0, 0, now);
 	else
 		on_request_side(c, tgid, key.fd, HTTPMON_ROLE_SERVER, (__u64)first.iov_base, len,
-				ret, bpf_ktime_get_ns());
+				ret, now);
 	return 0;
 }
 
@@ -639,16 +656,18 @@ static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total,
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct conn *c;
+	__u64 now;
 
 	if (!is_watched(tgid))
 		return 0;
+	now = bpf_ktime_get_ns();
+	if (is_net(tgid))
+		net_note_start(fd, now);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
-		on_response_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt,
-				 bpf_ktime_get_ns());
+		on_response_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt, now);
 	else
-		on_request_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total,
-				bpf_ktime_get_ns());
+		on_request_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, total, now);
 	return 0;
 }
 
@@ -700,30 +719,39 @@ int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
  * becomes a socket again goes through accept or connect, which reset it.
  * Requests waiting on a connection that closed are counted unpaired then. */
 
-static __always_inline int reset_fd(long fd)
+/* A new connection on fd: forgotten by httpmon; for a NETWORK task's
+ * process, an accepted one (server) is opened now, a connecting one notes
+ * its start (opened at connect's exit, netprof.bpf.h). */
+static __always_inline int reset_fd(long fd, bool accepted)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	if (fd < 0 || !is_watched(tgid))
 		return 0;
 	forget_conn(tgid, fd);
+	if (is_net(tgid)) {
+		if (accepted)
+			net_open(tgid, fd, HTTPMON_ROLE_SERVER, 0, bpf_ktime_get_ns());
+		else
+			net_note_start(fd, bpf_ktime_get_ns());
+	}
 	return 0;
 }
 
 SEC("tp/syscalls/sys_exit_accept")
 int exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
-	return reset_fd(ctx->ret);
+	return reset_fd(ctx->ret, true);
 }
 
 SEC("tp/syscalls/sys_exit_accept4")
 int exit_accept4(struct trace_event_raw_sys_exit *ctx)
 {
-	return reset_fd(ctx->ret);
+	return reset_fd(ctx->ret, true);
 }
 
 SEC("tp/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	return reset_fd(ctx->args[0]);
+	return reset_fd(ctx->args[0], false);
 }

@@ -31,11 +31,71 @@ struct httpmon {
 	struct link_batch *batch;
 	int epoll_fd; /* stable fd the loop polls; holds the ring's fd */
 	uint32_t wakeup_every;
-	size_t n_watched;
+	struct pidset http_pids, net_pids; /* httpmon_watch, httpmon_net_watch */
+	bool net_attached;
 	httpmon_fn fn;
 	void *ctx;
+	httpmon_net_fn net_fn;
+	void *net_ctx;
 	uint64_t load_ns, attach_ns, detach_ns;
 };
+
+/* The NETWORK-only programs (netprof.bpf.h): attached with the first
+ * httpmon_net_watch() and detached with the last httpmon_net_unwatch(). */
+static void net_programs(struct httpmon_bpf *skel, struct bpf_program **progs,
+			 struct bpf_link ***links)
+{
+	int i = 0;
+
+#define NET_PROG(name) (progs[i] = skel->progs.name, links[i] = &skel->links.name, i++)
+	NET_PROG(net_enter_read);
+	NET_PROG(net_enter_readv);
+	NET_PROG(net_enter_recvfrom);
+	NET_PROG(net_enter_recvmsg);
+	NET_PROG(net_exit_write);
+	NET_PROG(net_exit_writev);
+	NET_PROG(net_exit_sendto);
+	NET_PROG(net_exit_sendmsg);
+	NET_PROG(net_exit_connect);
+	NET_PROG(net_enter_close);
+	NET_PROG(net_retransmit);
+#undef NET_PROG
+}
+
+static bool pidset_has(const struct pidset *ps, uint32_t pid)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static int pidset_add(struct pidset *ps, uint32_t pid)
+{
+	if (pidset_has(ps, pid))
+		return 0;
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 16;
+		uint32_t *p = realloc(ps->pids, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		ps->pids = p;
+		ps->cap = cap;
+	}
+	ps->pids[ps->n++] = pid;
+	return 1;
+}
+
+static bool pidset_del(struct pidset *ps, uint32_t pid)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->pids[i] == pid) {
+			ps->pids[i] = ps->pids[--ps->n];
+			return true;
+		}
+	return false;
+}
 
 static uint64_t now_ns(void)
 {
@@ -81,6 +141,11 @@ static int on_record(void *ctx, void *data, size_t size)
 	/* Records carry only the URI bytes the request had. */
 	if (size < head)
 		return 0;
+	if (((const struct httpmon_event *)data)->kind != NETPROF_REC_REQUEST) {
+		if (hm->net_fn)
+			hm->net_fn(data, size, hm->net_ctx);
+		return 0;
+	}
 	memset(&e, 0, sizeof(e));
 	memcpy(&e, data, size < sizeof(e) ? size : sizeof(e));
 	if (e.uri_len > size - head)
@@ -132,6 +197,14 @@ static int load(struct httpmon *hm)
 	if (!hm->skel)
 		return -errno;
 	hm->skel->rodata->wakeup_every = hm->wakeup_every;
+	{
+		struct bpf_program *progs[HTTPMON_NET_PROGS];
+		struct bpf_link **links[HTTPMON_NET_PROGS];
+
+		net_programs(hm->skel, progs, links);
+		for (int i = 0; i < HTTPMON_NET_PROGS; i++)
+			bpf_program__set_autoattach(progs[i], false);
+	}
 	err = httpmon_bpf__load(hm->skel);
 	if (err)
 		goto fail;
@@ -186,6 +259,31 @@ static int attach(struct httpmon *hm)
 	return 0;
 }
 
+static int net_attach(struct httpmon *hm)
+{
+	struct bpf_program *progs[HTTPMON_NET_PROGS];
+	struct bpf_link **links[HTTPMON_NET_PROGS];
+
+	httpmon_wait_detached(hm);
+	net_programs(hm->skel, progs, links);
+	for (int i = 0; i < HTTPMON_NET_PROGS; i++) {
+		struct bpf_link *link = bpf_program__attach(progs[i]);
+
+		if (!link) {
+			int err = -errno;
+
+			for (int j = 0; j < i; j++) {
+				bpf_link__destroy(*links[j]);
+				*links[j] = NULL;
+			}
+			return err < 0 ? err : -EINVAL;
+		}
+		*links[i] = link;
+	}
+	hm->net_attached = true;
+	return 0;
+}
+
 static void *destroy_links(void *arg)
 {
 	struct link_batch *b = arg;
@@ -201,25 +299,51 @@ static void *destroy_links(void *arg)
  * (measured here: ~0.8 s for the 11 links), too long for the agent's loop:
  * the links are taken from the skeleton and destroyed on a thread; a later
  * attach or close joins it. Synchronous when no thread can be started. */
-static void detach(struct httpmon *hm)
+static bool is_net_link(struct httpmon *hm, struct bpf_link **link)
+{
+	struct bpf_program *progs[HTTPMON_NET_PROGS];
+	struct bpf_link **links[HTTPMON_NET_PROGS];
+
+	net_programs(hm->skel, progs, links);
+	for (int i = 0; i < HTTPMON_NET_PROGS; i++)
+		if (links[i] == link)
+			return true;
+	return false;
+}
+
+/* Detaches every program, or (only_net) the NETWORK-only ones. */
+static void detach(struct httpmon *hm, bool only_net)
 {
 	const struct bpf_object_skeleton *s = hm->skel->skeleton;
-	struct link_batch *b = calloc(1, sizeof(*b));
+	struct link_batch *b;
 
-	hm->attached = false;
+	httpmon_wait_detached(hm);
+	b = calloc(1, sizeof(*b));
+	if (!only_net)
+		hm->attached = false;
+	hm->net_attached = false;
 	if (b)
 		b->links = calloc((size_t)s->prog_cnt, sizeof(*b->links));
 	if (!b || !b->links) {
 		uint64_t t0 = now_ns();
 
 		free(b);
-		httpmon_bpf__detach(hm->skel);
+		for (int i = 0; i < s->prog_cnt; i++) {
+			struct bpf_link **link = s->progs[i].link;
+
+			if (only_net && !is_net_link(hm, link))
+				continue;
+			bpf_link__destroy(*link);
+			*link = NULL;
+		}
 		hm->detach_ns = now_ns() - t0;
 		return;
 	}
 	for (int i = 0; i < s->prog_cnt; i++) {
 		struct bpf_link **link = s->progs[i].link;
 
+		if (only_net && !is_net_link(hm, link))
+			continue;
 		if (*link)
 			b->links[b->n++] = *link;
 		*link = NULL;
@@ -242,14 +366,18 @@ struct httpmon *httpmon_close(struct httpmon *hm)
 	unload(hm);
 	if (hm->epoll_fd >= 0)
 		close(hm->epoll_fd);
+	free(hm->http_pids.pids);
+	free(hm->net_pids.pids);
 	free(hm);
 	return NULL;
 }
 
-static bool bit_get(const struct httpmon *hm, uint32_t pid)
+static void bit_set(__u64 *words, uint32_t pid, bool on)
 {
-	return __atomic_load_n(&hm->skel->bss->watched[pid / 64], __ATOMIC_RELAXED) &
-	       (1ull << (pid % 64));
+	if (on)
+		__atomic_fetch_or(&words[pid / 64], 1ull << (pid % 64), __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&words[pid / 64], ~(1ull << (pid % 64)), __ATOMIC_RELAXED);
 }
 
 int httpmon_watch(struct httpmon *hm, uint32_t pid)
@@ -263,30 +391,155 @@ int httpmon_watch(struct httpmon *hm, uint32_t pid)
 		if (err)
 			return err;
 	}
-	if (bit_get(hm, pid))
-		return 0;
-	__atomic_fetch_or(&hm->skel->bss->watched[pid / 64], 1ull << (pid % 64), __ATOMIC_RELAXED);
-	hm->n_watched++;
+	err = pidset_add(&hm->http_pids, pid);
+	if (err <= 0)
+		return err;
+	bit_set(hm->skel->bss->watched, pid, true);
 	return 0;
+}
+
+/* Detaches what no watched pid needs any more. */
+static void detach_unused(struct httpmon *hm)
+{
+	if (hm->attached && hm->http_pids.n == 0 && hm->net_pids.n == 0) {
+		detach(hm, false);
+		/* Deliver what was completed before the detach. */
+		ring_buffer__consume(hm->ring);
+	} else if (hm->net_attached && hm->net_pids.n == 0) {
+		detach(hm, true);
+	}
 }
 
 int httpmon_unwatch(struct httpmon *hm, uint32_t pid)
 {
-	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !hm->skel || !bit_get(hm, pid))
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !hm->skel || !pidset_del(&hm->http_pids, pid))
 		return -ENOENT;
-	__atomic_fetch_and(&hm->skel->bss->watched[pid / 64], ~(1ull << (pid % 64)),
-			   __ATOMIC_RELAXED);
-	if (--hm->n_watched == 0 && hm->attached) {
-		detach(hm);
-		/* Deliver what was completed before the detach. */
-		ring_buffer__consume(hm->ring);
-	}
+	if (!pidset_has(&hm->net_pids, pid))
+		bit_set(hm->skel->bss->watched, pid, false);
+	detach_unused(hm);
 	return 0;
+}
+
+void httpmon_set_net_fn(struct httpmon *hm, httpmon_net_fn fn, void *ctx)
+{
+	hm->net_fn = fn;
+	hm->net_ctx = ctx;
+}
+
+int httpmon_net_watch(struct httpmon *hm, uint32_t pid)
+{
+	int err;
+
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT)
+		return -EINVAL;
+	if (!hm->attached) {
+		err = attach(hm);
+		if (err)
+			return err;
+	}
+	if (!hm->net_attached) {
+		err = net_attach(hm);
+		if (err) {
+			detach_unused(hm);
+			return err;
+		}
+	}
+	err = pidset_add(&hm->net_pids, pid);
+	if (err <= 0)
+		return err;
+	bit_set(hm->skel->bss->net_watched, pid, true);
+	bit_set(hm->skel->bss->watched, pid, true);
+	return 0;
+}
+
+int httpmon_net_unwatch(struct httpmon *hm, uint32_t pid)
+{
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !hm->skel || !pidset_del(&hm->net_pids, pid))
+		return -ENOENT;
+	bit_set(hm->skel->bss->net_watched, pid, false);
+	if (!pidset_has(&hm->http_pids, pid))
+		bit_set(hm->skel->bss->watched, pid, false);
+	detach_unused(hm);
+	return 0;
+}
+
+size_t httpmon_net_watched_count(const struct httpmon *hm)
+{
+	return hm->net_pids.n;
+}
+
+void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budget)
+{
+	if (!hm->skel)
+		return;
+	__atomic_store_n(&hm->skel->bss->slow_floor_ns, floor_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&hm->skel->bss->heads_budget, budget, __ATOMIC_RELAXED);
+	__atomic_store_n(&hm->skel->bss->heads_sent, 0, __ATOMIC_RELAXED);
+}
+
+int httpmon_net_conns(struct httpmon *hm, httpmon_conn_fn fn, void *ctx)
+{
+	struct netprof_conn_key key, next;
+	struct netprof_conn conn;
+	int fd, n = 0;
+	void *prev = NULL;
+
+	if (!hm->skel)
+		return 0;
+	fd = bpf_map__fd(hm->skel->maps.netconns);
+	while (n < NETPROF_CONNS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &conn) == 0) {
+			fn(key.tgid, key.fd, &conn, ctx);
+			n++;
+		}
+	}
+	return n;
+}
+
+int httpmon_net_add_conn(struct httpmon *hm, uint32_t pid, uint32_t fd,
+			 const struct netprof_conn *conn)
+{
+	struct netprof_conn_key key = {.tgid = pid, .fd = fd};
+
+	if (!hm->skel)
+		return -ENOENT;
+	if (bpf_map_update_elem(bpf_map__fd(hm->skel->maps.netconns), &key, conn, BPF_NOEXIST))
+		return -errno;
+	return 0;
+}
+
+int httpmon_net_retransmits(struct httpmon *hm, httpmon_retrans_fn fn, void *ctx)
+{
+	struct netprof_tuple *keys, next;
+	void *prev = NULL;
+	size_t n = 0;
+	int fd;
+
+	if (!hm->skel)
+		return 0;
+	keys = calloc(NETPROF_RETRANS_MAX, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	fd = bpf_map__fd(hm->skel->maps.retrans);
+	while (n < NETPROF_RETRANS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		keys[n] = next;
+		prev = &keys[n++];
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t count;
+
+		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &count) == 0)
+			fn(&keys[i], count, ctx);
+	}
+	free(keys);
+	return (int)n;
 }
 
 size_t httpmon_watched_count(const struct httpmon *hm)
 {
-	return hm->n_watched;
+	return hm->http_pids.n;
 }
 
 int httpmon_fd(const struct httpmon *hm)

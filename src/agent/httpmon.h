@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "agent/httpmon_abi.h"
+#include "agent/netprof_abi.h"
 
 /* The agent's choice: wake the consumer on every 1024th record of a CPU
  * (tens of ms of a saturated server, ~50 KiB, far below the ring's 4 MiB);
@@ -58,6 +59,15 @@ struct httpmon_stats {
 
 struct httpmon;
 
+/* Pids watched for one purpose (few: a linear set). */
+struct pidset {
+	uint32_t *pids;
+	size_t n, cap;
+};
+
+/* Programs attached only while a NETWORK task runs (netprof.bpf.h). */
+#define HTTPMON_NET_PROGS 11
+
 /* Called for each completed request; `req` is valid during the call only. */
 typedef void (*httpmon_fn)(const struct httpmon_request *req, void *ctx);
 
@@ -86,6 +96,37 @@ int httpmon_fd(const struct httpmon *hm);
 int httpmon_consume(struct httpmon *hm);
 /* Waits up to timeout_ms on httpmon_fd() and consumes. */
 int httpmon_poll(struct httpmon *hm, int timeout_ms);
+/* ---- NETWORK tasks (netprof.h is the user): the same programs and
+ * connections, plus per-connection traffic of "net" pids. ---- */
+
+/* Receives the ring's other records (struct netprof_closed, netprof_heads:
+ * see `kind`), `size` bytes valid during the call. */
+typedef void (*httpmon_net_fn)(const void *record, size_t size, void *ctx);
+typedef void (*httpmon_conn_fn)(uint32_t pid, uint32_t fd, const struct netprof_conn *conn,
+				void *ctx);
+typedef void (*httpmon_retrans_fn)(const struct netprof_tuple *tuple, uint32_t count, void *ctx);
+
+void httpmon_set_net_fn(struct httpmon *hm, httpmon_net_fn fn, void *ctx);
+/* Watches `pid` for a NETWORK task too (its HTTP requests are delivered to
+ * the request callback as for httpmon_watch()); attaches the NETWORK-only
+ * programs with the first such pid. Independent of httpmon_watch(): each
+ * purpose is dropped by its own unwatch. 0 or -errno. */
+int httpmon_net_watch(struct httpmon *hm, uint32_t pid);
+int httpmon_net_unwatch(struct httpmon *hm, uint32_t pid);
+size_t httpmon_net_watched_count(const struct httpmon *hm);
+/* Requests at least this slow (and all 4xx/5xx) of net pids get a heads
+ * record, `budget` of them until the next call. */
+void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budget);
+/* Calls `fn` for every open connection of net pids; returns how many. */
+int httpmon_net_conns(struct httpmon *hm, httpmon_conn_fn fn, void *ctx);
+/* Tracks a connection that was open before its pid was net-watched. 0,
+ * -EEXIST or -errno. */
+int httpmon_net_add_conn(struct httpmon *hm, uint32_t pid, uint32_t fd,
+			 const struct netprof_conn *conn);
+/* Hands over (and clears) the retransmit counts by 4-tuple of the whole
+ * host; returns how many tuples. */
+int httpmon_net_retransmits(struct httpmon *hm, httpmon_retrans_fn fn, void *ctx);
+
 /* Kernel counters (summed over CPUs) and lifecycle timings. 0 or -errno. */
 int httpmon_stats(const struct httpmon *hm, struct httpmon_stats *ret);
 

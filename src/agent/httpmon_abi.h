@@ -70,7 +70,7 @@ struct httpmon_event {
 	__u8 method; /* enum httpmon_method */
 	__u16 status;
 	__u16 uri_len; /* valid bytes in uri[] (<= HTTPMON_URI_MAX) */
-	__u16 pad;
+	__u16 kind;    /* enum netprof_record_kind: 0 for this record */
 	__u64 start_ns;
 	__u64 end_ns;
 	char uri[HTTPMON_URI_MAX];

@@ -3,13 +3,16 @@
  * switched out, its stacks and the time are kept per thread; when it comes
  * back, the time it stayed off the CPU (if >= min_block_ns) is added to those
  * stacks with a count of one. Two programs with one body: tp_btf (preferred)
- * and a raw tracepoint, chosen by user space by trying to load the first. */
+ * and a raw tracepoint, chosen by user space by trying to load the first.
+ * User stacks of code without frame pointers: unwound once per blocking
+ * site in user space (unwind.bpf.h). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
 #include "agent/stackcount.bpf.h"
+#include "agent/unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -37,7 +40,7 @@ static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct
 		st.start_ns = now;
 		st.pid = prev_tgid;
 		st.gen = g;
-		st.user_stack = stackcount_stackid(ctx, g, BPF_F_USER_STACK);
+		st.user_stack = unwind_offcpu_user_stack(ctx, prev_tgid, g);
 		st.kernel_stack = stackcount_stackid(ctx, g, 0);
 		bpf_map_update_elem(&starts, &prev_tid, &st, BPF_ANY);
 	}

@@ -11,12 +11,15 @@
 #include <bpf/libbpf.h>
 
 #include "agent/bpfutil.h"
+#include "agent/snapunwind.h"
+#include "agent/unwind_abi.h"
 #include "agent/stackprof.h"
 #include "util/log.h"
 #include "offcpu.skel.h"
 
 struct offcpu_state {
 	struct offcpu_bpf *skel;
+	struct snapunwind *unwound;
 	const char *mode;
 };
 
@@ -28,6 +31,11 @@ static void offcpu_close(void *p)
 
 	if (!st)
 		return;
+	if (st->unwound) {
+		snapunwind_log_stats(st->unwound, "off-CPU profiler",
+				     st->skel->bss->unwind_dropped);
+		st->unwound = snapunwind_stop(st->unwound);
+	}
 	offcpu_bpf__destroy(st->skel);
 	free(st);
 	current_mode = NULL;
@@ -42,6 +50,8 @@ static int try_mode(struct offcpu_state *st, bool btf)
 	if (!st->skel)
 		return -errno ? -errno : -ENOMEM;
 	st->skel->rodata->min_block_ns = profiler_get_config()->offcpu_min_block_ns;
+	if (!profiler_get_config()->frame_pointers_only)
+		st->skel->rodata->unwind_stack_max = UNWIND_STACK_MAX;
 	bpf_program__set_autoload(st->skel->progs.offcpu_switch_btf, btf);
 	bpf_program__set_autoload(st->skel->progs.offcpu_switch_raw, !btf);
 	err = offcpu_bpf__load(st->skel);
@@ -84,6 +94,18 @@ static int offcpu_open(void **ret_state, struct stackdrain_maps *maps, int *ret_
 			 strerror(-err));
 		goto fail;
 	}
+	if (st->skel->rodata->unwind_stack_max) {
+		st->unwound = snapunwind_start(bpf_map__fd(st->skel->maps.snapshots),
+					       bpf_map__fd(st->skel->maps.fp_complete),
+					       bpf_map__fd(st->skel->maps.unwind_sites));
+		if (!st->unwound) {
+			err = -errno;
+			snprintf(reason, reason_len, "off-CPU profiler: cannot start unwinding: %s",
+				 strerror(-err));
+			goto fail;
+		}
+	}
+	maps->unwound = st->unwound;
 	maps->counts_fd[0] = bpf_map__fd(st->skel->maps.counts_0);
 	maps->counts_fd[1] = bpf_map__fd(st->skel->maps.counts_1);
 	maps->stacks_fd[0] = bpf_map__fd(st->skel->maps.stacks_0);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* oncpu (kernel side): a perf_event program on the software cpu-clock event of
  * every online CPU. A sample of a thread of a profiled process (pid filter)
- * counts one hit on {pid, user stack, kernel stack} in the current buffer. */
+ * counts one hit on {pid, user stack, kernel stack} in the current buffer,
+ * unless its user stack goes to user space for CFI unwinding (unwind.bpf.h). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "agent/stackcount.bpf.h"
+#include "agent/unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -22,6 +24,8 @@ int oncpu_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	owner = stackcount_wanted(tgid);
 	if (!owner)
+		return 0;
+	if (unwind_snapshot_sample(ctx, tgid))
 		return 0;
 	g = stackcount_gen();
 	key.pid = tgid;

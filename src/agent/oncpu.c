@@ -14,11 +14,14 @@
 
 #include "agent/bpfutil.h"
 #include "agent/cpus.h"
+#include "agent/snapunwind.h"
+#include "agent/unwind_abi.h"
 #include "agent/stackprof.h"
 #include "oncpu.skel.h"
 
 struct oncpu_state {
 	struct oncpu_bpf *skel;
+	struct snapunwind *unwound;
 	struct bpf_link **links;
 	int *fds;
 	size_t n;
@@ -30,6 +33,10 @@ static void oncpu_close(void *p)
 
 	if (!st)
 		return;
+	if (st->unwound) {
+		snapunwind_log_stats(st->unwound, "on-CPU profiler", st->skel->bss->unwind_dropped);
+		st->unwound = snapunwind_stop(st->unwound);
+	}
 	for (size_t i = 0; i < st->n; i++) {
 		bpf_link__destroy(st->links[i]);
 		if (st->fds[i] >= 0)
@@ -86,11 +93,24 @@ static int oncpu_open(void **ret_state, struct stackdrain_maps *maps, int *ret_p
 		snprintf(reason, reason_len, "on-CPU profiler: cannot open the BPF object");
 		goto fail;
 	}
+	if (!profiler_get_config()->frame_pointers_only)
+		st->skel->rodata->unwind_stack_max = UNWIND_STACK_MAX;
 	err = oncpu_bpf__load(st->skel);
 	if (err) {
 		snprintf(reason, reason_len, "on-CPU profiler: cannot load the BPF program: %s",
 			 strerror(-err));
 		goto fail;
+	}
+	if (st->skel->rodata->unwind_stack_max) {
+		st->unwound = snapunwind_start(bpf_map__fd(st->skel->maps.snapshots),
+					       bpf_map__fd(st->skel->maps.fp_complete),
+					       bpf_map__fd(st->skel->maps.unwind_sites));
+		if (!st->unwound) {
+			err = -errno;
+			snprintf(reason, reason_len, "on-CPU profiler: cannot start unwinding: %s",
+				 strerror(-err));
+			goto fail;
+		}
 	}
 	for (int i = 0; i < n_cpus; i++) {
 		int fd = open_cpu_clock(cpus[i], hz);
@@ -120,6 +140,7 @@ static int oncpu_open(void **ret_state, struct stackdrain_maps *maps, int *ret_p
 	maps->stacks_fd[0] = bpf_map__fd(st->skel->maps.stacks_0);
 	maps->stacks_fd[1] = bpf_map__fd(st->skel->maps.stacks_1);
 	maps->starts_fd = -1;
+	maps->unwound = st->unwound;
 	maps->gen = &st->skel->bss->gen;
 	maps->counts_max = bpf_map__max_entries(st->skel->maps.counts_0);
 	*ret_pids_fd = bpf_map__fd(st->skel->maps.pids);

@@ -165,14 +165,44 @@ static ssize_t pread_held(const struct procstat *ps, int *fd, uint32_t pid, cons
 	return n;
 }
 
+/* The leader's run time from its held schedstat; 0 or -errno. */
+static int read_leader_run(const struct procstat *ps, struct procstat_proc *proc, uint64_t *ret_ns)
+{
+	char buf[SMALL_BUF_BYTES];
+	ssize_t n = pread_held(ps, &proc->schedstat_fd, proc->pid, "schedstat", buf, sizeof(buf));
+
+	if (n < 0)
+		return gone_if_missing(n);
+	return procstat_parse_schedstat(buf, ret_ns);
+}
+
+/* Reads proc now. A process that had one thread at its last reading and
+ * whose thread has not run since (same schedstat run time) cannot have
+ * changed: only a running thread spends CPU, creates threads or exits (a
+ * killed process runs its own exit). Then its stat — the costly file, the
+ * kernel sums every thread and formats 52 fields — is not read again. */
 static int read_proc(struct procstat *ps, struct procstat_proc *proc, struct procstat_reading *ret)
 {
 	char buf[SMALL_BUF_BYTES];
 	struct procstat_reading rd = {0};
 	struct procstat_stat st;
+	uint64_t run_ns = 0;
+	int has_run = 0;
 	ssize_t n;
 	int r;
 
+	if (proc->has_reading && proc->last.threads == 1 && proc->last.has_leader_run) {
+		r = read_leader_run(ps, proc, &run_ns);
+		if (r == -ESRCH)
+			return r;
+		has_run = r == 0;
+		if (has_run && run_ns == proc->last.leader_run_ns) {
+			rd = proc->last;
+			rd.time_ns = now_ns();
+			*ret = rd;
+			return 0;
+		}
+	}
 	n = pread_held(ps, &proc->stat_fd, proc->pid, "stat", buf, sizeof(buf));
 	if (n < 0)
 		return gone_if_missing(n);
@@ -185,11 +215,13 @@ static int read_proc(struct procstat *ps, struct procstat_proc *proc, struct pro
 	rd.cpu_ticks = st.utime_ticks + st.stime_ticks;
 	rd.threads = st.num_threads;
 	rd.start_time_ticks = st.start_time_ticks;
-	/* The exact source is worth a read only when it covers the whole process. */
+	/* The exact source is worth a read only when it covers the whole
+	 * process; read after stat when not read above, so it is no older. */
 	if (st.num_threads == 1) {
-		n = pread_held(ps, &proc->schedstat_fd, proc->pid, "schedstat", buf, sizeof(buf));
-		if (n >= 0 && procstat_parse_schedstat(buf, &rd.leader_run_ns) == 0)
-			rd.has_leader_run = 1;
+		if (!has_run)
+			has_run = read_leader_run(ps, proc, &run_ns) == 0;
+		rd.leader_run_ns = run_ns;
+		rd.has_leader_run = has_run;
 	}
 	*ret = rd;
 	return 0;
@@ -317,29 +349,51 @@ static int read_affinity(struct procstat *ps, uint32_t pid, struct procstat_cpus
 	return r;
 }
 
-static int read_capacity(struct procstat *ps, uint32_t pid, bool use_cache,
+/* The cgroups of pid into *ret: proc's copy when younger than
+ * PROCSTAT_CGROUP_REFRESH_NS, else /proc/PID/cgroup (kept in proc). */
+static int read_cgroups(struct procstat *ps, uint32_t pid, struct procstat_proc *proc,
+			struct procstat_cgroups *ret)
+{
+	uint64_t now = now_ns();
+	char *buf;
+	ssize_t n;
+	int r;
+
+	if (proc && proc->has_cgroups && now - proc->cgroups_time_ns < PROCSTAT_CGROUP_REFRESH_NS) {
+		*ret = proc->cgroups;
+		return 0;
+	}
+	buf = malloc(CGROUP_BUF_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/cgroup", ps->root, pid);
+	r = n < 0 ? gone_if_missing(n) : procstat_parse_cgroup(buf, ret);
+	free(buf);
+	if (r == 0 && proc) {
+		proc->cgroups = *ret;
+		proc->cgroups_time_ns = now;
+		proc->has_cgroups = 1;
+	}
+	return r;
+}
+
+/* proc: the watched process (its cgroups are kept), NULL for a one-off. */
+static int read_capacity(struct procstat *ps, uint32_t pid, struct procstat_proc *proc,
 			 struct procstat_capacity *ret)
 {
 	struct procstat_capacity cap = {0};
 	struct procstat_cpuset allowed;
 	struct procstat_cgroups cgroups;
-	char *buf;
+	bool use_cache = proc != NULL;
 	double q1, q2;
-	ssize_t n;
 	int r;
 
 	r = host_current(ps);
 	if (r < 0)
 		return r;
-	buf = malloc(CGROUP_BUF_BYTES);
-	if (!buf)
-		return -ENOMEM;
 	r = read_affinity(ps, pid, &allowed);
-	if (r == 0) {
-		n = readfile_fmt(buf, CGROUP_BUF_BYTES, "%s/proc/%u/cgroup", ps->root, pid);
-		r = n < 0 ? gone_if_missing(n) : procstat_parse_cgroup(buf, &cgroups);
-	}
-	free(buf);
+	if (r == 0)
+		r = read_cgroups(ps, pid, proc, &cgroups);
 	if (r < 0)
 		return r;
 	cap.online = procstat_cpuset_count(&ps->online);
@@ -361,7 +415,7 @@ static int read_capacity(struct procstat *ps, uint32_t pid, bool use_cache,
 
 int procstat_capacity(struct procstat *ps, uint32_t pid, struct procstat_capacity *ret)
 {
-	return read_capacity(ps, pid, false, ret);
+	return read_capacity(ps, pid, NULL, ret);
 }
 
 void procstat_proc_init(struct procstat_proc *proc, uint32_t pid)
@@ -396,7 +450,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 	}
 	if (!proc->has_capacity ||
 	    rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS) {
-		r = read_capacity(ps, proc->pid, true, &proc->capacity);
+		r = read_capacity(ps, proc->pid, proc, &proc->capacity);
 		if (r < 0) {
 			if (r == -ESRCH)
 				procstat_proc_release(proc);

@@ -10,7 +10,9 @@
  * cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us; both on hybrid hosts). It
  * is recomputed every PROCSTAT_CAPACITY_REFRESH_NS, as affinity and quota can
  * change; within that period processes of one cgroup share one reading of its
- * quotas (procstat_capacity() itself always reads afresh). On this host the
+ * quotas (procstat_capacity() itself always reads afresh). Which cgroup a
+ * watched process is in (/proc/PID/cgroup: moves are rare, the read is not
+ * cheap) is read again every PROCSTAT_CGROUP_REFRESH_NS. On this host the
  * affinity is sched_getaffinity(), one syscall.
  *
  * CPU time source: /proc/PID/stat utime + stime covers every thread (dead ones
@@ -19,7 +21,10 @@
  * uses the schedstat delta unless it disagrees with the tick delta by more
  * than two ticks (a short-lived thread ran); everything else uses ticks.
  * The thread count is /proc/PID/stat's num_threads (the same counter as
- * status's Threads, without a second file read); the affinity is status's
+ * status's Threads, without a second file read). A process that had one
+ * thread and whose thread has not run since (schedstat's run time unchanged)
+ * keeps its last reading without a read of stat, the costly file: only a
+ * running thread spends CPU, makes threads or exits. The affinity is status's
  * Cpus_allowed_list (what sched_getaffinity returns, readable under a fixture
  * root).
  *
@@ -33,8 +38,9 @@
 #include <sys/types.h>
 
 #define PROCSTAT_MAX_CPUS	       4096
-#define PROCSTAT_CAPACITY_REFRESH_NS   (5ULL * 1000000000ULL) /* per process */
-#define PROCSTAT_HOST_REFRESH_NS       (5ULL * 1000000000ULL) /* online CPUs, cgroup mounts */
+#define PROCSTAT_CAPACITY_REFRESH_NS   (5ULL * 1000000000ULL)  /* per process */
+#define PROCSTAT_CGROUP_REFRESH_NS     (30ULL * 1000000000ULL) /* its cgroup paths */
+#define PROCSTAT_HOST_REFRESH_NS       (5ULL * 1000000000ULL)  /* online CPUs, cgroup mounts */
 #define PROCSTAT_SCHEDSTAT_SLACK_TICKS 2
 #define PROCSTAT_COMM_MAX	       16 /* TASK_COMM_LEN, NUL included */
 #define PROCSTAT_CGROUP_PATH_MAX       1024
@@ -148,6 +154,9 @@ struct procstat_proc {
 	int has_capacity;
 	uint64_t capacity_time_ns;
 	struct procstat_capacity capacity;
+	int has_cgroups; /* the paths of /proc/PID/cgroup, read at cgroups_time_ns */
+	uint64_t cgroups_time_ns;
+	struct procstat_cgroups cgroups;
 };
 
 /* One second of a process. */

@@ -5,13 +5,14 @@
 
 #include <stdio.h>
 
+#include "agent/netprof.h"
 #include "agent/offcpu.h"
 #include "agent/oncpu.h"
 
 static const struct profiler_ops *const registry[POLICY_TARGET_COUNT] = {
     [POLICY_TARGET_ON_CPU] = &oncpu_profiler,
     [POLICY_TARGET_OFF_CPU] = &offcpu_profiler,
-    [POLICY_TARGET_NETWORK] = NULL,
+    [POLICY_TARGET_NETWORK] = &netprof_profiler,
 };
 
 static struct profiler_config config = {
@@ -25,6 +26,7 @@ void profiler_configure(const struct profiler_config *c)
 	if (config.oncpu_hz > PROFILER_ONCPU_HZ_MAX)
 		config.oncpu_hz = PROFILER_ONCPU_HZ_MAX;
 	config.offcpu_min_block_ns = c->offcpu_min_block_ns;
+	config.frame_pointers_only = c->frame_pointers_only;
 }
 
 const struct profiler_config *profiler_get_config(void)

@@ -12,6 +12,8 @@
 #ifndef CONTPROF_AGENT_PROFILER_H
 #define CONTPROF_AGENT_PROFILER_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,11 +44,14 @@ struct profile_stack {
 	uint64_t duration_ns; /* OFF_CPU: time blocked; 0 otherwise */
 };
 
-/* Receives the data of one flush: a time slice [start_ms, end_ms). */
+/* Receives the data of one flush: a time slice [start_ms, end_ms) of
+ * stacks, or (NETWORK) the task's whole topology so far (borrowed; see
+ * netagg.h for its shape). */
 struct profile_sink {
 	void (*slice)(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
 		      int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
 	void *ctx;
+	void (*topology)(void *ctx, const char *task_id, const json_t *doc);
 };
 
 struct profiler_session;
@@ -72,6 +77,9 @@ struct profiler_ops {
 struct profiler_config {
 	uint32_t oncpu_hz;	      /* cpu-clock samples per second per CPU */
 	uint64_t offcpu_min_block_ns; /* shorter blocks are not counted */
+	/* On-CPU: keep every user stack on the frame-pointer walk, no CFI
+	 * unwinding of the stacks it leaves truncated (unwind_abi.h). */
+	bool frame_pointers_only;
 };
 
 #define PROFILER_DEFAULT_ONCPU_HZ	     99

@@ -13,7 +13,9 @@
 
 #include <bpf/bpf.h>
 
+#include "agent/snapunwind.h"
 #include "agent/stackcount.h"
+#include "agent/unwind_abi.h"
 
 #define CACHE_BUCKETS 1024
 /* When membarrier cannot wait for a grace period: programs run for
@@ -35,6 +37,7 @@ struct stackdrain {
 	uint64_t *inflight; /* refs still needed after this drain, sorted */
 	size_t n_inflight, inflight_cap;
 	uint64_t ips[STACKCOUNT_DEPTH_MAX];
+	uint64_t completed[STACKCOUNT_DEPTH_MAX + SNAPUNWIND_TAIL_MAX];
 };
 
 static uint64_t make_ref(uint32_t gen, int32_t id)
@@ -119,8 +122,8 @@ static int cache_fill(struct stackdrain *d, int stacks_fd, uint32_t gen, int32_t
 	struct cached_stack **slot = cache_slot(d, ref), *c;
 	uint32_t n = 0;
 
-	if (id < 0 || *slot)
-		return 0;
+	if (id < 0 || id >= UNWIND_ID_BASE || *slot)
+		return 0; /* no stack, an unwound one (snapunwind), or copied already */
 	memset(d->ips, 0, sizeof(d->ips));
 	if (bpf_map_lookup_elem(stacks_fd, &id, d->ips) != 0)
 		return 0; /* gone: the record shows it as lost */
@@ -279,6 +282,24 @@ static void resolve_part(struct stackdrain *d, uint32_t gen, int32_t id, const u
 	*err = 0;
 }
 
+/* A user stack whose frame-pointer walk the unwinder learned as complete:
+ * its outermost frames the walk cannot see are added back. */
+static void complete_user(struct stackdrain *d, struct stackdrain_record *r)
+{
+	int n_tail;
+
+	if (!d->maps.unwound || r->user_err || !r->n_user || r->user_complete)
+		return;
+	n_tail = snapunwind_tail(d->maps.unwound, r->pid, r->user[r->n_user - 1],
+				 d->completed + r->n_user);
+	if (n_tail < 0)
+		return;
+	memcpy(d->completed, r->user, r->n_user * sizeof(uint64_t));
+	r->user = d->completed;
+	r->n_user += (size_t)n_tail;
+	r->user_complete = true;
+}
+
 int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx)
 {
 	uint32_t old_gen = __atomic_load_n(d->maps.gen, __ATOMIC_RELAXED);
@@ -319,10 +340,22 @@ int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx)
 		struct stackdrain_record r = {
 		    .pid = k->pid, .count = d->values[i].count, .total_ns = d->values[i].total_ns};
 
-		resolve_part(d, k->gen, k->user_stack, &r.user, &r.n_user, &r.user_err);
+		if (k->user_stack >= UNWIND_ID_BASE && d->maps.unwound)
+			r.user_err = snapunwind_lookup(d->maps.unwound, k->user_stack, &r.user,
+						       &r.n_user, &r.user_complete);
+		else
+			resolve_part(d, k->gen, k->user_stack, &r.user, &r.n_user, &r.user_err);
 		resolve_part(d, k->gen, k->kernel_stack, &r.kernel, &r.n_kernel, &r.kernel_err);
+		complete_user(d, &r);
 		fn(ctx, &r);
 	}
 	cache_clear_unpinned(d);
+	if (d->maps.unwound) {
+		err2 = snapunwind_drain(d->maps.unwound, fn, ctx);
+		if (err2 < 0 && !err)
+			err = err2;
+		else if (err2 > 0)
+			n += (uint32_t)err2;
+	}
 	return err ? err : (int)n;
 }

@@ -14,6 +14,7 @@
 #ifndef CONTPROF_AGENT_STACKDRAIN_H
 #define CONTPROF_AGENT_STACKDRAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ struct stackdrain_maps {
 	int starts_fd;	     /* off-CPU blocked threads, or -1 */
 	uint32_t *gen;	     /* the BPF global `gen` (mmapped .bss) */
 	uint32_t counts_max; /* max_entries of one counts map */
+	/* Stacks unwound in user space (snapunwind.h) drained along, or NULL. */
+	struct snapunwind *unwound;
 };
 
 /* One drained count. A stack part is either present (err 0, n_* frames,
@@ -37,6 +40,7 @@ struct stackdrain_record {
 	const uint64_t *kernel;
 	size_t n_kernel;
 	int kernel_err;
+	bool user_complete; /* unwound up to the thread entry (CFI) */
 	uint64_t count;
 	uint64_t total_ns;
 };
@@ -48,7 +52,10 @@ struct stackdrain;
 /* `maps` is copied. NULL on ENOMEM. */
 struct stackdrain *stackdrain_new(const struct stackdrain_maps *maps);
 struct stackdrain *stackdrain_free(struct stackdrain *d);
-/* Drains the current buffer and calls `fn` once per count. Returns the
+struct snapunwind;
+
+/* Drains the current buffer and calls `fn` once per count, then the stacks
+ * unwound in user space (maps->unwound) likewise. Returns the
  * number of records or -errno (a map operation failed; what was read so far
  * was delivered). */
 int stackdrain_run(struct stackdrain *d, stackdrain_fn fn, void *ctx);

@@ -38,6 +38,10 @@ struct profiler_session {
 	struct foldtab *pending;
 	uint32_t slice_no;
 	int64_t slice_start_ms;
+	/* Slice times are wall ms on the session's own timeline: the wall
+	 * clock at the start plus monotonic time since, so a clock step never
+	 * makes a slice end before it starts or overlap the one before. */
+	int64_t anchor_wall_ms, anchor_mono_ms;
 	struct stackprof_stats stats;
 };
 
@@ -56,12 +60,17 @@ static struct symbolizer *symbolizer;
 static struct pid_refs symbolizer_pids;
 static char fold_buf[FOLD_MAX];
 
-static int64_t wall_ms(void)
+static int64_t clock_ms(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t session_now_ms(const struct profiler_session *s)
+{
+	return s->anchor_wall_ms + (clock_ms(CLOCK_MONOTONIC) - s->anchor_mono_ms);
 }
 
 static struct pid_ref *pid_ref_find(struct pid_refs *r, pid_t pid)
@@ -175,7 +184,8 @@ static size_t fold_record(const struct stackdrain_record *r, bool *ret_truncated
 		for (size_t i = r->n_user; i-- > 0;) {
 			symbolizer_user(symbolizer, (pid_t)r->pid, r->user[i], i > 0, name,
 					sizeof(name));
-			if (i == r->n_user - 1 && !stackprof_reaches_entry(name))
+			if (i == r->n_user - 1 && !r->user_complete &&
+			    !stackprof_reaches_entry(name))
 				truncated = true;
 			if (i == r->n_user - 1 && truncated)
 				fold_frame(&f, STACKPROF_TRUNCATED_FRAME, "");
@@ -460,7 +470,9 @@ int stackprof_start(const struct stackprof_backend *backend, const char *task_id
 		err = -ESRCH;
 		goto fail;
 	}
-	s->slice_start_ms = wall_ms();
+	s->anchor_wall_ms = clock_ms(CLOCK_REALTIME);
+	s->anchor_mono_ms = clock_ms(CLOCK_MONOTONIC);
+	s->slice_start_ms = s->anchor_wall_ms;
 	sh->sessions[sh->n_sessions++] = s;
 	*ret = s;
 	return 0;
@@ -529,7 +541,7 @@ int stackprof_update_pids(struct profiler_session *s, const pid_t *pids, size_t 
 int stackprof_flush(struct profiler_session *s, const struct profile_sink *sink)
 {
 	const struct profile_stack *stacks = NULL;
-	int64_t now = wall_ms();
+	int64_t now = session_now_ms(s);
 	size_t n = 0;
 	int err = drain_all(s->shared);
 

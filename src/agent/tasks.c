@@ -18,6 +18,7 @@ struct running_task {
 	struct profiler_session *session;
 	pid_t pids[TASK_PIDS_MAX];
 	size_t n_pids;
+	int64_t start_mono_ms;
 	int64_t planned_end_mono_ms;
 	int64_t next_flush_mono_ms;
 };
@@ -50,7 +51,7 @@ struct taskmgr *taskmgr_new(const struct task_events *events, uint32_t flush_int
 }
 
 static void end_task(struct taskmgr *tm, size_t index, enum task_status status, const char *reason,
-		     int64_t wall_ms)
+		     int64_t mono_ms)
 {
 	struct running_task *t = tm->tasks[index];
 
@@ -58,7 +59,8 @@ static void end_task(struct taskmgr *tm, size_t index, enum task_status status, 
 		t->ops->stop(t->session, &tm->events.sink);
 	t->session = NULL;
 	t->info.status = status;
-	t->info.end_wall_ms = wall_ms;
+	t->info.end_wall_ms =
+	    t->info.start_wall_ms + (mono_ms > t->start_mono_ms ? mono_ms - t->start_mono_ms : 0);
 	snprintf(t->info.reason, sizeof(t->info.reason), "%s", reason ? reason : "");
 	if (tm->events.ended)
 		tm->events.ended(tm->events.ctx, &t->info);
@@ -66,13 +68,13 @@ static void end_task(struct taskmgr *tm, size_t index, enum task_status status, 
 	tm->tasks[index] = tm->tasks[--tm->n_tasks];
 }
 
-struct taskmgr *taskmgr_free(struct taskmgr *tm, int64_t wall_ms)
+struct taskmgr *taskmgr_free(struct taskmgr *tm, int64_t mono_ms)
 {
 	if (!tm)
 		return NULL;
 	while (tm->n_tasks)
 		end_task(tm, tm->n_tasks - 1, TASK_FINISHED, "stopped early: agent stopped",
-			 wall_ms);
+			 mono_ms);
 	free(tm);
 	return NULL;
 }
@@ -120,6 +122,7 @@ int taskmgr_start(struct taskmgr *tm, const struct engine_decision *decision, bo
 	t->info.status = TASK_RUNNING;
 	memcpy(t->pids, pids, n_pids * sizeof(*pids));
 	t->n_pids = n_pids;
+	t->start_mono_ms = mono_ms;
 	t->planned_end_mono_ms = mono_ms + (int64_t)decision->duration_s * 1000;
 	t->next_flush_mono_ms = mono_ms + (int64_t)tm->flush_interval_s * 1000;
 	tm->tasks[tm->n_tasks++] = t;
@@ -138,17 +141,17 @@ int taskmgr_start(struct taskmgr *tm, const struct engine_decision *decision, bo
 			t->session = NULL;
 	}
 	if (!t->session)
-		end_task(tm, tm->n_tasks - 1, TASK_FAILED, reason, wall_ms);
+		end_task(tm, tm->n_tasks - 1, TASK_FAILED, reason, mono_ms);
 	return 0;
 }
 
-void taskmgr_tick(struct taskmgr *tm, int64_t wall_ms, int64_t mono_ms)
+void taskmgr_tick(struct taskmgr *tm, int64_t mono_ms)
 {
 	for (size_t i = tm->n_tasks; i-- > 0;) {
 		struct running_task *t = tm->tasks[i];
 
 		if (mono_ms >= t->planned_end_mono_ms) {
-			end_task(tm, i, TASK_FINISHED, "", wall_ms);
+			end_task(tm, i, TASK_FINISHED, "", mono_ms);
 			continue;
 		}
 		if (mono_ms >= t->next_flush_mono_ms) {
@@ -160,13 +163,13 @@ void taskmgr_tick(struct taskmgr *tm, int64_t wall_ms, int64_t mono_ms)
 
 				snprintf(reason, sizeof(reason), "%s profiler failed: %s",
 					 t->ops->name, strerror(-err));
-				end_task(tm, i, TASK_FAILED, reason, wall_ms);
+				end_task(tm, i, TASK_FAILED, reason, mono_ms);
 			}
 		}
 	}
 }
 
-void taskmgr_pid_exited(struct taskmgr *tm, pid_t pid, int64_t wall_ms)
+void taskmgr_pid_exited(struct taskmgr *tm, pid_t pid, int64_t mono_ms)
 {
 	for (size_t i = tm->n_tasks; i-- > 0;) {
 		struct running_task *t = tm->tasks[i];
@@ -179,7 +182,7 @@ void taskmgr_pid_exited(struct taskmgr *tm, pid_t pid, int64_t wall_ms)
 			continue;
 		t->n_pids = kept;
 		if (kept == 0)
-			end_task(tm, i, TASK_FINISHED, "process exited", wall_ms);
+			end_task(tm, i, TASK_FINISHED, "process exited", mono_ms);
 		else if (t->ops->update_pids)
 			t->ops->update_pids(t->session, t->pids, t->n_pids);
 	}

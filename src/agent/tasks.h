@@ -6,8 +6,11 @@
  * a profiler that fails to start) ends the task FAILED with the reason. Tasks
  * end FINISHED at their planned end, when their process exits, or when the
  * agent stops (with a reason saying so). Does not own: deciding when to start
- * (engine.h), the wire format (uplink), clocks (times are handed in: wall ms for
- * what is reported, monotonic ms for schedules). Not thread-safe.
+ * (engine.h), the wire format (uplink), clocks (times are handed in: the wall
+ * ms of the start, monotonic ms for everything after). A task's end time is
+ * its start's wall time plus the monotonic time it ran, so a step of the
+ * wall clock (NTP, an operator) never gives a task a negative or a
+ * day-long duration. Not thread-safe.
  */
 #ifndef CONTPROF_AGENT_TASKS_H
 #define CONTPROF_AGENT_TASKS_H
@@ -54,7 +57,7 @@ struct taskmgr;
 /* `flush_interval_s` >= 1. NULL on ENOMEM. `events` is copied. */
 struct taskmgr *taskmgr_new(const struct task_events *events, uint32_t flush_interval_s);
 /* Stops every running task (reason "agent stopped") and frees. NULL-safe. */
-struct taskmgr *taskmgr_free(struct taskmgr *tm, int64_t wall_ms);
+struct taskmgr *taskmgr_free(struct taskmgr *tm, int64_t mono_ms);
 
 /* Starts a task for `decision` over `pids` now. `task_id` NULL: a new id is
  * made (a manual task from the server brings its own). Reports `started`, and
@@ -66,11 +69,11 @@ int taskmgr_start(struct taskmgr *tm, const struct engine_decision *decision, bo
 		  int64_t mono_ms);
 
 /* Flushes tasks whose flush is due and ends those past their planned end. */
-void taskmgr_tick(struct taskmgr *tm, int64_t wall_ms, int64_t mono_ms);
+void taskmgr_tick(struct taskmgr *tm, int64_t mono_ms);
 
 /* A process exited: single-process tasks on it end FINISHED ("process
  * exited"); NETWORK tasks drop the pid and go on while others remain. */
-void taskmgr_pid_exited(struct taskmgr *tm, pid_t pid, int64_t wall_ms);
+void taskmgr_pid_exited(struct taskmgr *tm, pid_t pid, int64_t mono_ms);
 
 size_t taskmgr_running(const struct taskmgr *tm);
 /* The running task with this id, or NULL. */

@@ -8,6 +8,7 @@
 #include "agent/uplink.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,8 @@ struct metric_point {
 
 struct uplink {
 	struct uplink_options opts;
-	char *server_url, *token, *agent_id, *host;
+	char *server_url, *token, *agent_id, *host, *spool_dir;
+	struct uplink_http_tls tls; /* owned copies */
 	struct spool *spool;
 	int wake_fd;
 
@@ -54,6 +56,8 @@ struct uplink {
 	struct metric_point *points;
 	size_t n_points;
 	bool spool_kick;
+	bool spool_failing;		  /* the last append failed on a write */
+	uint64_t spool_errors_at_failure; /* spool_write_errors when it started */
 	struct uplink_stats stats;
 };
 
@@ -65,6 +69,7 @@ void uplink_options_default(struct uplink_options *o)
 	o->metrics_interval_ms = UPLINK_DEFAULT_METRICS_INTERVAL_MS;
 	o->register_interval_ms = UPLINK_DEFAULT_REGISTER_INTERVAL_MS;
 	o->sync_wait_ms = UPLINK_DEFAULT_SYNC_WAIT_MS;
+	o->backoff_max_ms = UPLINK_BACKOFF_MAX_MS;
 }
 
 static int64_t mono_ms(void)
@@ -75,13 +80,15 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t next_backoff(uint32_t current)
+static uint32_t next_backoff(const struct uplink *ul, uint32_t current)
 {
 	uint32_t next = current ? current * 2 : UPLINK_BACKOFF_MIN_MS;
+	uint32_t max = ul->opts.backoff_max_ms >= UPLINK_BACKOFF_MIN_MS ? ul->opts.backoff_max_ms
+									: UPLINK_BACKOFF_MIN_MS;
 	uint32_t jitter = 0;
 
-	if (next > UPLINK_BACKOFF_MAX_MS)
-		next = UPLINK_BACKOFF_MAX_MS;
+	if (next > max)
+		next = max;
 	if (getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK) != sizeof(jitter))
 		jitter = (uint32_t)mono_ms();
 	/* 75 % .. 125 % of the step, so agents do not retry in lockstep. */
@@ -269,6 +276,7 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 
 	for (size_t i = 0; points_of && i < n; i++) {
 		struct metric_point *p = &ul->points[i];
+		bool whole;
 
 		if (!points_of[p->series]) {
 			json_t *key = json_array_get(ul->metric_series, p->series);
@@ -280,8 +288,11 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 			json_array_append_new(series_out, s);
 			points_of[p->series] = json_object_get(s, "points");
 		}
-		json_array_append_new(points_of[p->series],
-				      json_pack("[I, f]", (json_int_t)p->time_ms, p->value));
+		whole = p->value == floor(p->value) && fabs(p->value) < 1e15; /* no %.17g */
+		json_array_append_new(
+		    points_of[p->series],
+		    json_pack("[I, o]", (json_int_t)p->time_ms,
+			      whole ? json_integer((json_int_t)p->value) : json_real(p->value)));
 	}
 	pthread_mutex_unlock(&ul->lock);
 	free(points_of);
@@ -315,10 +326,12 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 static void *sender_main(void *arg)
 {
 	struct uplink *ul = arg;
-	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, &ul->sender_abort);
+	struct uplink_http *h =
+	    uplink_http_new(ul->server_url, ul->token, &ul->tls, &ul->sender_abort);
 	int64_t next_register = 0, next_metrics = mono_ms() + ul->opts.metrics_interval_ms;
 	int64_t retry_at = 0;
 	uint32_t backoff = 0;
+	int reachable_logged = -1; /* -1 before the first exchange */
 
 	if (!h) {
 		log_error("uplink: cannot create an HTTP client");
@@ -341,12 +354,21 @@ static void *sender_main(void *arg)
 				err = send_metrics(ul, h);
 				next_metrics = now + ul->opts.metrics_interval_ms;
 			}
+			bool reachable = err != -ECONNREFUSED && err != -ETIMEDOUT &&
+					 err != -EHOSTUNREACH && err != -EIO;
 			pthread_mutex_lock(&ul->lock);
-			ul->stats.server_reachable = err != -ECONNREFUSED && err != -ETIMEDOUT &&
-						     err != -EHOSTUNREACH && err != -EIO;
+			ul->stats.server_reachable = reachable;
 			pthread_mutex_unlock(&ul->lock);
+			/* Once per change, not per retry. */
+			if (!reachable && reachable_logged != 0)
+				log_warn("uplink: cannot reach the server at %s (%s): tasks and "
+					 "profiles wait in the spool, retrying",
+					 ul->server_url, strerror(-err));
+			else if (reachable && reachable_logged == 0)
+				log_info("uplink: server at %s reachable again", ul->server_url);
+			reachable_logged = reachable;
 			if (err) {
-				backoff = next_backoff(backoff);
+				backoff = next_backoff(ul, backoff);
 				retry_at = mono_ms() + backoff;
 			} else {
 				backoff = 0;
@@ -374,7 +396,8 @@ static void *sender_main(void *arg)
 static void *syncer_main(void *arg)
 {
 	struct uplink *ul = arg;
-	struct uplink_http *h = uplink_http_new(ul->server_url, ul->token, &ul->sync_restart);
+	struct uplink_http *h =
+	    uplink_http_new(ul->server_url, ul->token, &ul->tls, &ul->sync_restart);
 	uint32_t backoff = 0;
 
 	if (!h) {
@@ -403,7 +426,7 @@ static void *syncer_main(void *arg)
 		if (r != 0) {
 			struct timespec ts;
 
-			backoff = next_backoff(backoff);
+			backoff = next_backoff(ul, backoff);
 			/* Sleep in short steps so a stop or a restart is seen. */
 			for (uint32_t slept = 0;
 			     slept < backoff && !ul->stopping && !ul->sync_restart; slept += 100) {
@@ -460,8 +483,10 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	}
 	ul->server_url = strdup(opts->server_url);
 	ul->token = opts->token ? strdup(opts->token) : NULL;
+
 	ul->agent_id = strdup(opts->agent_id);
 	ul->host = strdup(opts->host);
+	ul->spool_dir = strdup(opts->spool_dir);
 	ul->services = json_object();
 	ul->sync_results = json_array();
 	ul->metric_series = json_array();
@@ -469,8 +494,9 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	ul->points =
 	    calloc(opts->metrics_max_points ? opts->metrics_max_points : 1, sizeof(*ul->points));
 	ul->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->services || !ul->sync_results ||
-	    !ul->metric_series || !ul->series_index || !ul->points || (opts->token && !ul->token)) {
+	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->spool_dir || !ul->services ||
+	    !ul->sync_results || !ul->metric_series || !ul->series_index || !ul->points ||
+	    (opts->token && !ul->token) || uplink_http_tls_copy(&opts->tls, &ul->tls) < 0) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -514,14 +540,14 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 		 * its requests bounded by the deadline; past it, cut short. */
 		struct timespec until;
 
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until); /* a wall clock step changes nothing */
 		until.tv_sec += flush_ms / 1000;
 		until.tv_nsec += (long)(flush_ms % 1000) * 1000000;
 		if (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
 		}
-		if (pthread_timedjoin_np(ul->sender, NULL, &until) != 0) {
+		if (pthread_clockjoin_np(ul->sender, NULL, CLOCK_MONOTONIC, &until) != 0) {
 			ul->sender_abort = true;
 			pthread_join(ul->sender, NULL);
 		}
@@ -546,8 +572,10 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 	free(ul->points);
 	free(ul->server_url);
 	free(ul->token);
+	uplink_http_tls_clear(&ul->tls);
 	free(ul->agent_id);
 	free(ul->host);
+	free(ul->spool_dir);
 	pthread_cond_destroy(&ul->sender_cond);
 	pthread_mutex_destroy(&ul->lock);
 	free(ul);
@@ -566,14 +594,29 @@ static int enqueue(struct uplink *ul, const char *method, const char *path, json
 		return -ENOMEM;
 	pthread_mutex_lock(&ul->lock);
 	err = spool_append(ul->spool, text, strlen(text));
-	if (err == -ENOSPC)
+	if (err == -ENOBUFS)
 		ul->stats.spool_full_dropped++;
+	else if (err)
+		ul->stats.spool_write_errors++;
 	ul->spool_kick = true;
 	pthread_cond_signal(&ul->sender_cond);
 	pthread_mutex_unlock(&ul->lock);
 	free(text);
-	if (err && err != -ENOSPC)
-		log_error("uplink: cannot spool %s %s: %s", method, path, strerror(-err));
+	/* Once when writes start failing (a full disk), once when they work
+	 * again: the counter says how many were lost in between. */
+	if (err && err != -ENOBUFS && !ul->spool_failing) {
+		ul->spool_failing = true;
+		ul->spool_errors_at_failure = ul->stats.spool_write_errors - 1;
+		log_error("uplink: cannot write to the spool in %s (%s): task reports and "
+			  "profiles are dropped until it can (counted in "
+			  "contprof_agent_spool_write_errors_total); first lost: %s %s",
+			  ul->spool_dir, strerror(-err), method, path);
+	} else if (!err && ul->spool_failing) {
+		ul->spool_failing = false;
+		log_info("uplink: the spool is writable again; %llu messages were lost",
+			 (unsigned long long)(ul->stats.spool_write_errors -
+					      ul->spool_errors_at_failure));
+	}
 	return err;
 }
 

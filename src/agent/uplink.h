@@ -12,7 +12,8 @@
  *  - The process list is sent when it changes and every register interval.
  *  - Policy sync is a long poll over the services the loop names; results
  *    are queued for the loop, which is woken through uplink_fd().
- * Failures back off exponentially with jitter (1 s to 30 s).
+ * Failures back off exponentially with jitter (1 s to backoff_max_ms, 30 s by
+ * default).
  * Every function here is called from the loop's thread.
  */
 #ifndef CONTPROF_AGENT_UPLINK_H
@@ -25,6 +26,7 @@
 #include <jansson.h>
 
 #include "agent/profiler.h"
+#include "agent/uplink_http.h"
 #include "agent/tasks.h"
 
 #define UPLINK_DEFAULT_SPOOL_MAX_BYTES	    (256ULL * 1024 * 1024)
@@ -38,8 +40,9 @@
 #define UPLINK_NOT_FOUND_ATTEMPTS	    5 /* 404s, each after a fresh register, before a drop */
 
 struct uplink_options {
-	const char *server_url; /* e.g. http://127.0.0.1:8080 */
-	const char *token;	/* or NULL */
+	const char *server_url;	    /* e.g. http://127.0.0.1:8080 */
+	const char *token;	    /* or NULL */
+	struct uplink_http_tls tls; /* paths copied; all NULL: system CAs */
 	const char *agent_id;
 	const char *host;
 	const char *spool_dir;
@@ -48,12 +51,14 @@ struct uplink_options {
 	uint32_t metrics_interval_ms;
 	uint32_t register_interval_ms;
 	uint32_t sync_wait_ms;
+	uint32_t backoff_max_ms; /* >= UPLINK_BACKOFF_MIN_MS */
 };
 
 struct uplink_stats {
 	uint64_t spool_records, spool_bytes;
 	uint64_t metrics_buffered, metrics_dropped, metrics_sent;
 	uint64_t messages_sent, messages_rejected, spool_full_dropped;
+	uint64_t spool_write_errors;
 	bool server_reachable;
 };
 
@@ -71,7 +76,10 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret);
  * lost (logged). NULL-safe. */
 struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms);
 
-/* Durable messages. 0, or -ENOSPC when the spool is full (counted). */
+/* Durable messages. 0, or -ENOBUFS when the spool is at its bound
+ * (counted as spool_full_dropped), or the -errno of a failed write, e.g.
+ * -ENOSPC for a full disk (counted as spool_write_errors; logged when
+ * writing starts failing and when it works again). */
 /* A registration of `processes` (array, stolen) in the spool's order, so the
  * messages after it name processes the server knows even when they exited
  * before the server could hear of them (it was away). */

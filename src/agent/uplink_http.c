@@ -12,6 +12,7 @@ struct uplink_http {
 	CURL *curl;
 	char *base_url;
 	char *auth_header;
+	struct uplink_http_tls tls; /* owned copies */
 	const volatile bool *abort_flag;
 	char error[CURL_ERROR_SIZE + 2048 + 16];
 };
@@ -61,19 +62,58 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return h->abort_flag && *h->abort_flag ? 1 : 0;
 }
 
+/* A copy of a path, NULL for none; *failed set on ENOMEM. */
+static char *path_dup(const char *path, bool *failed)
+{
+	char *copy;
+
+	if (!path || !*path)
+		return NULL;
+	copy = strdup(path);
+	if (!copy)
+		*failed = true;
+	return copy;
+}
+
+int uplink_http_tls_copy(const struct uplink_http_tls *in, struct uplink_http_tls *out)
+{
+	bool failed = false;
+
+	out->ca_file = path_dup(in->ca_file, &failed);
+	out->cert_file = path_dup(in->cert_file, &failed);
+	out->key_file = path_dup(in->key_file, &failed);
+	if (failed) {
+		uplink_http_tls_clear(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void uplink_http_tls_clear(struct uplink_http_tls *tls)
+{
+	free((char *)tls->ca_file);
+	free((char *)tls->cert_file);
+	free((char *)tls->key_file);
+	memset(tls, 0, sizeof(*tls));
+}
+
 struct uplink_http *uplink_http_new(const char *base_url, const char *token,
+				    const struct uplink_http_tls *tls,
 				    const volatile bool *abort_flag)
 {
 	struct uplink_http *h = calloc(1, sizeof(*h));
+	bool failed = false;
 
 	if (!h)
 		return NULL;
+	if (tls && uplink_http_tls_copy(tls, &h->tls) < 0)
+		failed = true;
 	h->curl = curl_easy_init();
 	h->base_url = strdup(base_url);
 	h->abort_flag = abort_flag;
 	if (token && asprintf(&h->auth_header, "Authorization: Bearer %s", token) < 0)
 		h->auth_header = NULL;
-	if (!h->curl || !h->base_url || (token && !h->auth_header))
+	if (!h->curl || !h->base_url || (token && !h->auth_header) || failed)
 		return uplink_http_free(h);
 	/* Strip a trailing slash so paths join cleanly. */
 	size_t n = strlen(h->base_url);
@@ -89,7 +129,10 @@ struct uplink_http *uplink_http_free(struct uplink_http *h)
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	free(h->base_url);
+	if (h->auth_header)
+		explicit_bzero(h->auth_header, strlen(h->auth_header));
 	free(h->auth_header);
+	uplink_http_tls_clear(&h->tls);
 	free(h);
 	return NULL;
 }
@@ -132,7 +175,14 @@ int uplink_http_send(struct uplink_http *h, const char *method, const char *path
 	if (h->auth_header)
 		headers = curl_slist_append(headers, h->auth_header);
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
+	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (h->tls.ca_file)
+		curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->tls.ca_file);
+	if (h->tls.cert_file)
+		curl_easy_setopt(h->curl, CURLOPT_SSLCERT, h->tls.cert_file);
+	if (h->tls.key_file)
+		curl_easy_setopt(h->curl, CURLOPT_SSLKEY, h->tls.key_file);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);

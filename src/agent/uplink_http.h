@@ -1,5 +1,8 @@
 /* uplink_http: one blocking HTTP exchange with the server for the uplink's
- * threads (libcurl easy handle per thread). Internal to the uplink. */
+ * threads (libcurl easy handle per thread), over HTTPS when the server URL
+ * says so: the server is checked against a CA file (else the system's CAs)
+ * and a client certificate is presented when one is configured. Internal to
+ * the uplink. */
 #ifndef CONTPROF_AGENT_UPLINK_HTTP_H
 #define CONTPROF_AGENT_UPLINK_HTTP_H
 
@@ -11,9 +14,23 @@
 
 struct uplink_http;
 
+/* PEM file paths, each NULL or "" for none; libcurl reads them itself
+ * (checked for readability and key permissions at the agent's start). */
+struct uplink_http_tls {
+	const char *ca_file;   /* CA bundle the server's certificate must chain to */
+	const char *cert_file; /* client certificate, with key_file */
+	const char *key_file;
+};
+
+/* Copies each path of `in` (empty ones become NULL) into `out`, which then
+ * owns them: 0 or -ENOMEM. Free with uplink_http_tls_clear(). */
+int uplink_http_tls_copy(const struct uplink_http_tls *in, struct uplink_http_tls *out);
+void uplink_http_tls_clear(struct uplink_http_tls *tls);
+
 /* `abort_flag` (may be NULL) is polled during the transfer: when it becomes
  * true the exchange ends with -ECANCELED. */
 struct uplink_http *uplink_http_new(const char *base_url, const char *token,
+				    const struct uplink_http_tls *tls /* may be NULL */,
 				    const volatile bool *abort_flag);
 struct uplink_http *uplink_http_free(struct uplink_http *h);
 

@@ -16,16 +16,20 @@
 
 #include "util/log.h"
 #include "util/parse.h"
+#include "util/token.h"
 
 #define RUNNING_HINT "is it running? (contprof up / contprof server)"
-#define TOKEN_HINT   "pass --token-file FILE or set " CLIENT_TOKEN_ENV
-#define SNIPPET_LEN  160 /* bytes of a non-JSON error body quoted back */
+#define TOKEN_HINT                                                                                 \
+	"pass --token-file FILE or set " CLIENT_TOKEN_ENV " (or " CLIENT_WRITE_TOKEN_ENV           \
+	") to the server's write token"
+#define SNIPPET_LEN 160 /* bytes of a non-JSON error body quoted back */
 
 struct client {
 	CURL *curl;
 	bool curl_global;
 	char *base_url;
-	char *auth_header; /* "Authorization: Bearer ..." or NULL */
+	char *auth_header;		   /* "Authorization: Bearer ..." or NULL */
+	char *tls_ca, *tls_cert, *tls_key; /* PEM paths, or NULL */
 	char *errors[CLIENT_MAX_ERROR_LINES];
 	size_t n_errors;
 	size_t n_dropped; /* reason lines past CLIENT_MAX_ERROR_LINES */
@@ -47,6 +51,12 @@ int client_options_take(struct client_options *opts, int opt, const char *arg)
 		opts->server_url = arg;
 	else if (opt == CLIENT_OPT_TOKEN_FILE)
 		opts->token_file = arg;
+	else if (opt == CLIENT_OPT_TLS_CA)
+		opts->tls_ca = arg;
+	else if (opt == CLIENT_OPT_TLS_CERT)
+		opts->tls_cert = arg;
+	else if (opt == CLIENT_OPT_TLS_KEY)
+		opts->tls_key = arg;
 	else
 		return 0;
 	return 1;
@@ -92,6 +102,53 @@ static void auth_clear(struct client *c)
 	}
 }
 
+static void tls_clear(struct client *c)
+{
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
+	c->tls_ca = c->tls_cert = c->tls_key = NULL;
+}
+
+/* One TLS file: the option, else the environment variable. Checks it can be
+ * read (a key: that others cannot). 0 (*ret NULL when none) or -errno. */
+static int tls_file(struct client *c, const char *opt, const char *env, bool is_key, char **ret)
+{
+	char reason[TOKEN_ERROR_MAX_LEN], *pem = NULL;
+	const char *path = opt ? opt : getenv(env);
+	int err;
+
+	if (!path || !*path)
+		return 0;
+	err = token_read_pem(path, is_key, &pem, reason, sizeof(reason));
+	if (pem)
+		explicit_bzero(pem, strlen(pem));
+	free(pem);
+	if (err) {
+		error_add(c, "%s", reason);
+		return err;
+	}
+	*ret = strdup(path);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int configure_tls(struct client *c, const struct client_options *opts)
+{
+	int err;
+
+	tls_clear(c);
+	err = tls_file(c, opts->tls_ca, CLIENT_TLS_CA_ENV, false, &c->tls_ca);
+	if (!err)
+		err = tls_file(c, opts->tls_cert, CLIENT_TLS_CERT_ENV, false, &c->tls_cert);
+	if (!err)
+		err = tls_file(c, opts->tls_key, CLIENT_TLS_KEY_ENV, true, &c->tls_key);
+	if (!err && !c->tls_cert != !c->tls_key) {
+		error_add(c, "a client certificate needs both --tls-cert and --tls-key");
+		err = -EINVAL;
+	}
+	return err;
+}
+
 struct client *client_new(void)
 {
 	struct client *c = calloc(1, sizeof(*c));
@@ -118,6 +175,7 @@ struct client *client_free(struct client *c)
 		curl_global_cleanup();
 	free(c->base_url);
 	auth_clear(c);
+	tls_clear(c);
 	free(c);
 	return NULL;
 }
@@ -186,7 +244,7 @@ static int read_token_file(struct client *c, const char *path)
 {
 	char buf[CLIENT_MAX_TOKEN_BYTES + 2];
 	size_t len = 0;
-	char from[300];
+	char from[300], reason[TOKEN_ERROR_MAX_LEN];
 	int fd, err = 0;
 
 	snprintf(from, sizeof(from), "token file %s", path);
@@ -194,6 +252,12 @@ static int read_token_file(struct client *c, const char *path)
 	if (fd < 0) {
 		err = -errno;
 		error_add(c, "cannot read token file %s: %s", path, strerror(-err));
+		return err;
+	}
+	err = token_check_private_fd(fd, path, reason, sizeof(reason));
+	if (err < 0) {
+		error_add(c, "token file %s", reason);
+		close(fd);
 		return err;
 	}
 	while (len < sizeof(buf) - 1) {
@@ -231,7 +295,7 @@ cleanup:
 int client_configure(struct client *c, const struct client_options *opts)
 {
 	const char *url = opts->server_url, *from = "--server";
-	const char *env_token = getenv(CLIENT_TOKEN_ENV);
+	const char *env_name = CLIENT_WRITE_TOKEN_ENV, *env_token = getenv(env_name);
 	size_t len;
 	int err;
 
@@ -255,15 +319,23 @@ int client_configure(struct client *c, const struct client_options *opts)
 	len = strlen(c->base_url);
 	while (len > 0 && c->base_url[len - 1] == '/')
 		c->base_url[--len] = '\0';
+	err = configure_tls(c, opts);
+	if (err)
+		return err;
 
+	if (!env_token || !*env_token) {
+		env_name = CLIENT_TOKEN_ENV;
+		env_token = getenv(env_name);
+	}
 	if (opts->token_file)
 		return read_token_file(c, opts->token_file);
 	if (env_token && *env_token) {
-		char *copy = strdup(env_token);
+		char *copy = strdup(env_token), env_from[64];
 
 		if (!copy)
 			return -ENOMEM;
-		err = set_token(c, copy, "$" CLIENT_TOKEN_ENV);
+		snprintf(env_from, sizeof(env_from), "$%s", env_name);
+		err = set_token(c, copy, env_from);
 		explicit_bzero(copy, strlen(copy));
 		free(copy);
 		return err;
@@ -396,6 +468,16 @@ static int transport_error(struct client *c, CURLcode code, const struct sink *s
 		return -ENOMEM;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		error_add(c,
+			  "the certificate of %s is not trusted (%s) \u2014 pass --tls-ca FILE "
+			  "with the CA that signed it",
+			  c->base_url, detail);
+		return -EACCES;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+		error_add(c, "TLS with %s failed (%s)", c->base_url, detail);
+		return -EPROTO;
 	default:
 		error_add(c, "request to %s failed (%s)", c->base_url, detail);
 		return -EIO;
@@ -502,6 +584,12 @@ int client_request(struct client *c, const char *method, const char *path, const
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_seen);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &sink);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	if (c->tls_ca)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->tls_ca);
+	if (c->tls_cert) {
+		curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->tls_cert);
+		curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->tls_key);
+	}
 	if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	if (payload || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {

@@ -2,8 +2,11 @@
  * (DESIGN.md section 7) with libcurl's easy interface.
  *
  * Owns: choosing the server (`--server URL`, else $CONTPROF_SERVER, else
- * CLIENT_DEFAULT_SERVER) and the bearer token (`--token-file F`, else
- * $CONTPROF_TOKEN); sending GET/PUT/POST/DELETE with JSON bodies; bounding
+ * CLIENT_DEFAULT_SERVER), the bearer token — the server's write token —
+ * (`--token-file F`, else $CONTPROF_WRITE_TOKEN, else $CONTPROF_TOKEN; a
+ * file must be private to its owner), TLS (`--tls-ca F` the server's
+ * certificate must chain to, `--tls-cert F --tls-key F` a client
+ * certificate, else $CONTPROF_TLS_CA / _CERT / _KEY); sending GET/PUT/POST/DELETE with JSON bodies; bounding
  * the response size and the time a request may take; and turning every
  * failure into text that says what happened — transport failures name the
  * server and the cause, HTTP errors carry every entry of the server's
@@ -24,6 +27,10 @@
 #define CLIENT_DEFAULT_SERVER	  "http://127.0.0.1:8080"
 #define CLIENT_SERVER_ENV	  "CONTPROF_SERVER"
 #define CLIENT_TOKEN_ENV	  "CONTPROF_TOKEN"
+#define CLIENT_WRITE_TOKEN_ENV	  "CONTPROF_WRITE_TOKEN" /* wins over CLIENT_TOKEN_ENV */
+#define CLIENT_TLS_CA_ENV	  "CONTPROF_TLS_CA"
+#define CLIENT_TLS_CERT_ENV	  "CONTPROF_TLS_CERT"
+#define CLIENT_TLS_KEY_ENV	  "CONTPROF_TLS_KEY"
 #define CLIENT_MAX_RESPONSE_BYTES (256u * 1024 * 1024)
 #define CLIENT_MAX_TOKEN_BYTES	  4096
 #define CLIENT_MAX_URL_LEN	  2048
@@ -36,23 +43,37 @@
 enum {
 	CLIENT_OPT_SERVER = 0x1000,
 	CLIENT_OPT_TOKEN_FILE,
+	CLIENT_OPT_TLS_CA,
+	CLIENT_OPT_TLS_CERT,
+	CLIENT_OPT_TLS_KEY,
 };
 
 /* clang-format off */
 #define CLIENT_LONG_OPTIONS                                                \
 	{"server", required_argument, NULL, CLIENT_OPT_SERVER},            \
-	{"token-file", required_argument, NULL, CLIENT_OPT_TOKEN_FILE}
+	{"token-file", required_argument, NULL, CLIENT_OPT_TOKEN_FILE},     \
+	{"tls-ca", required_argument, NULL, CLIENT_OPT_TLS_CA},            \
+	{"tls-cert", required_argument, NULL, CLIENT_OPT_TLS_CERT},        \
+	{"tls-key", required_argument, NULL, CLIENT_OPT_TLS_KEY}
 /* clang-format on */
 
 #define CLIENT_OPTIONS_HELP                                                                        \
 	"  --server URL        server to ask (default: $" CLIENT_SERVER_ENV ", else "              \
 	"" CLIENT_DEFAULT_SERVER ")\n"                                                             \
-	"  --token-file FILE   send the token in FILE as a bearer token (default: "                \
-	"$" CLIENT_TOKEN_ENV ")\n"
+	"  --token-file FILE   send the token in FILE (the server's write token) as a\n"           \
+	"                      bearer token (default: $" CLIENT_WRITE_TOKEN_ENV ", else $"         \
+	"" CLIENT_TOKEN_ENV ")\n"                                                                  \
+	"  --tls-ca FILE       PEM CA an https server's certificate must chain to\n"               \
+	"                      (default: $" CLIENT_TLS_CA_ENV ", else the system's CAs)\n"         \
+	"  --tls-cert FILE, --tls-key FILE  client certificate to present (default:\n"             \
+	"                      $" CLIENT_TLS_CERT_ENV ", $" CLIENT_TLS_KEY_ENV ")\n"
 
 struct client_options {
 	const char *server_url; /* NULL: environment, then default */
 	const char *token_file; /* NULL: environment, then none */
+	const char *tls_ca;	/* NULL: environment, then the system's CAs */
+	const char *tls_cert;	/* NULL: environment, then none */
+	const char *tls_key;
 };
 
 /* Records a client option from getopt_long; returns 1 when `opt` was one. */

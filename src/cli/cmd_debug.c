@@ -92,10 +92,14 @@ int cmd_debug(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "http") == 0) /* own --help */
 		return cmd_debug_http(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "network") == 0) /* own --help */
+		return cmd_debug_network(argc - 1, argv + 1);
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		printf("usage: contprof debug proc-events [--count N] [--timeout SECONDS]\n"
 		       "       contprof debug watch --pid PID [--seconds N]\n"
-		       "       contprof debug discover [--config agent.yaml] [--seconds N]\n\n"
+		       "       contprof debug discover [--config agent.yaml] [--seconds N]\n"
+		       "       contprof debug http --pid PID ...      (see --help)\n"
+		       "       contprof debug network --pid PID ...   (see --help)\n\n"
 		       "proc-events: loads the agent's exec/exit BPF program and prints one JSON\n"
 		       "  line per process exec or exit until N events or the timeout.\n"
 		       "watch: prints one JSON line per second for a process: CPU %% of the\n"

@@ -10,14 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/foldtab.h"
+#include "agent/procstat.h"
 #include "agent/offcpu.h"
 #include "agent/profiler.h"
 #include "agent/stackprof.h"
 #include "cli/commands.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "util/readfile.h"
 
 #define DEBUG_PROFILE_PIDS_MAX	      64
 #define DEBUG_PROFILE_DEFAULT_SECONDS 5
@@ -118,6 +121,24 @@ static void report_totals(const struct profile_stack *stacks, size_t n, uint32_t
 	fprintf(stderr, "\n");
 }
 
+/* CPU time (utime + stime of every thread, s) the processes used so far;
+ * gone ones count 0. For the on-CPU check: samples ~ this x Hz. */
+static double processes_cpu_s(const pid_t *pids, size_t n)
+{
+	long ticks_per_s = sysconf(_SC_CLK_TCK);
+	uint64_t ticks = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct procstat_stat st;
+		char buf[1024];
+
+		if (readfile_fmt(buf, sizeof(buf), "/proc/%d/stat", (int)pids[i]) >= 0 &&
+		    procstat_parse_stat(buf, &st) == 0)
+			ticks += st.utime_ticks + st.stime_ticks;
+	}
+	return ticks_per_s > 0 ? (double)ticks / (double)ticks_per_s : 0;
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -139,11 +160,14 @@ static int usage(FILE *out)
 	fprintf(out,
 		"usage: contprof debug profile --pid PID [--pid PID...] --target ON_CPU|OFF_CPU\n"
 		"                              [--seconds N] [--hz N] [--flush-interval S]\n"
-		"                              [--min-block-us N] [--slices]\n\n"
+		"                              [--min-block-us N] [--slices]\n"
+		"                              [--frame-pointers-only]\n\n"
 		"Profiles the processes with the agent's profiler for N seconds (default %d, or\n"
 		"until they all exit) and prints folded stacks, root first: \"stack count\"\n"
 		"(ON_CPU) or \"stack count total_ns\" (OFF_CPU); kernel frames end in _[k].\n"
 		"--slices prints every flush slice (default every %d s) instead of the merge.\n"
+		"--frame-pointers-only: no CFI unwinding of the user stacks that the\n"
+		"frame-pointer walk leaves truncated (ON_CPU).\n"
 		"Totals (samples, truncated share, lost) go to stderr.\n\n"
 		"examples:\n"
 		"  contprof debug profile --pid 1234 --target ON_CPU --seconds 10 --hz 199\n"
@@ -161,6 +185,7 @@ int cmd_debug_profile(int argc, char **argv)
 					     {"flush-interval", required_argument, NULL, 'f'},
 					     {"min-block-us", required_argument, NULL, 'm'},
 					     {"slices", no_argument, NULL, 'S'},
+					     {"frame-pointers-only", no_argument, NULL, 'F'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	pid_t pids[DEBUG_PROFILE_PIDS_MAX];
@@ -168,6 +193,7 @@ int cmd_debug_profile(int argc, char **argv)
 	uint32_t seconds = DEBUG_PROFILE_DEFAULT_SECONDS, flush_s = DEBUG_PROFILE_DEFAULT_FLUSH_S;
 	uint32_t hz = PROFILER_DEFAULT_ONCPU_HZ, v;
 	uint64_t min_block_us = 0;
+	bool fp_only = false;
 	int target = -1, opt, rc = 1;
 	struct collector c = {0};
 	struct profile_sink sink = {.slice = on_slice, .ctx = &c};
@@ -177,10 +203,11 @@ int cmd_debug_profile(int argc, char **argv)
 	size_t n_stacks;
 	char reason[256] = "";
 	int64_t end_ms, next_flush_ms;
+	double cpu_start_s, cpu_s;
 	struct sigaction sa = {.sa_handler = on_signal};
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:t:s:z:f:m:Sh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:t:s:z:f:m:SFh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			if (parse_u32(optarg, &v) || !v || v > INT32_MAX ||
@@ -229,6 +256,9 @@ int cmd_debug_profile(int argc, char **argv)
 		case 'S':
 			c.print_slices = true;
 			break;
+		case 'F':
+			fp_only = true;
+			break;
 		case 'h':
 			return usage(stdout);
 		default:
@@ -239,8 +269,9 @@ int cmd_debug_profile(int argc, char **argv)
 		fprintf(stderr, "debug profile: --pid and --target are required\n");
 		return usage(stderr);
 	}
-	profiler_configure(
-	    &(struct profiler_config){.oncpu_hz = hz, .offcpu_min_block_ns = min_block_us * 1000});
+	profiler_configure(&(struct profiler_config){.oncpu_hz = hz,
+						     .offcpu_min_block_ns = min_block_us * 1000,
+						     .frame_pointers_only = fp_only});
 	ops = profiler_for((enum policy_target)target, reason, sizeof(reason));
 	if (!ops) {
 		log_error("debug profile: %s", reason);
@@ -258,6 +289,7 @@ int cmd_debug_profile(int argc, char **argv)
 		log_error("debug profile: %s", reason);
 		goto out;
 	}
+	cpu_start_s = processes_cpu_s(pids, n_pids);
 	if (target == POLICY_TARGET_ON_CPU)
 		fprintf(stderr, "debug profile: profiling %zu process(es) on CPU at %u Hz\n",
 			n_pids, hz);
@@ -278,7 +310,13 @@ int cmd_debug_profile(int argc, char **argv)
 			next_flush_ms += (int64_t)flush_s * 1000;
 		}
 	}
+	cpu_s = processes_cpu_s(pids, n_pids) - cpu_start_s;
 	ops->stop(session, &sink);
+	if (target == POLICY_TARGET_ON_CPU)
+		fprintf(stderr,
+			"debug profile: the processes ran %.2f s on CPU while sampled: about %.0f "
+			"samples expected at %u Hz\n",
+			cpu_s, cpu_s * hz, hz);
 	if (foldtab_view(c.merged, &stacks, &n_stacks) == 0) {
 		if (!c.print_slices)
 			print_stacks(stacks, n_stacks, c.durations);

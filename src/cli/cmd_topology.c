@@ -3,8 +3,8 @@
  * nodes, the edges between them with their traffic, and the sampled slow or
  * failed requests.
  *
- * The document is the agent's (docs/agent-api.md, "Topology"); this reads,
- * showing "-" for whatever is absent:
+ * The document is the agent's (docs/agent-api.md, "Topology"; every field in
+ * docs/netprof.md); this reads, showing "-" for whatever is absent:
  *   nodes   [{id, service, instance, process|name, pid, address}]
  *   edges   [{from, to, role, bytes_out, bytes_in,
  *             http: {requests, status: {"5xx"}, latency_ms: {avg, p99}}}]

@@ -28,6 +28,8 @@ int debug_watch(int argc, char **argv);
 int debug_discover(int argc, char **argv);
 /* `contprof debug http` (cmd_debug_http.c). */
 int cmd_debug_http(int argc, char **argv);
+/* `contprof debug network` (cmd_debug_network.c). */
+int cmd_debug_network(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 /* `contprof debug profile ...` (cmd_debug_profile.c). */
 int cmd_debug_profile(int argc, char **argv);

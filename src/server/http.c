@@ -2,6 +2,7 @@
 #include "server/http.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,8 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/log.h"
 #include "core/utf8.h"
+#include "util/log.h"
+#include "util/token.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -23,10 +25,11 @@ struct request_state {
 	int route;	/* index, -1 none */
 	int path_route; /* a route whose path matched with another method, or -1 */
 	bool too_large;
-	bool over_budget;  /* every connection's bodies together were too large */
-	bool unauthorized; /* token needed and missing or wrong: body dropped */
-	size_t dropped;	   /* bytes of a refused body read and dropped so far */
-	char *params_buf;  /* copy of the path split into parameters */
+	bool over_budget;    /* every connection's bodies together were too large */
+	bool unauthorized;   /* token needed and missing or wrong: body dropped */
+	bool no_client_cert; /* TLS client certificate required, not valid */
+	size_t dropped;	     /* bytes of a refused body read and dropped so far */
+	char *params_buf;    /* copy of the path split into parameters */
 	const char *params[HTTP_MAX_PARAMS];
 	char *body;
 	size_t len, cap, max;
@@ -38,18 +41,6 @@ static int64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-bool http_token_equal(const char *expected, const char *given)
-{
-	size_t le = strlen(expected), lg = strlen(given);
-	unsigned char diff = (unsigned char)(le != lg);
-
-	if (le == 0)
-		return false;
-	for (size_t i = 0; i < lg; i++)
-		diff |= (unsigned char)(given[i] ^ expected[i % le]);
-	return diff == 0;
 }
 
 const char *http_query(const struct http_request *req, const char *key)
@@ -104,6 +95,11 @@ void http_reply_store_error(struct http_response *resp, int err, const char *wha
 		http_reply_error(resp, 404, "unknown %s '%s'", what, id);
 	else if (err == -ENOMEM)
 		http_reply_error(resp, 503, "out of memory");
+	else if (err == -ENOSPC)
+		http_reply_error(resp, 507,
+				 "store full: no space left on the server's disk; nothing of this "
+				 "%s was stored, send it again later",
+				 what);
 	else
 		http_reply_error(resp, 500, "store failure (%s); see the server log",
 				 strerror(-err));
@@ -213,7 +209,17 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
 	return ret;
 }
 
-static bool token_ok(struct http_server *srv, struct MHD_Connection *conn)
+/* The token the route needs (NULL: none configured or none needed). */
+static const char *route_token(const struct http_server *srv, const struct http_route *route)
+{
+	if (route->flags & HTTP_ROUTE_AGENT)
+		return srv->cfg.agent_token;
+	if (route->flags & HTTP_ROUTE_WRITE)
+		return srv->cfg.write_token;
+	return NULL;
+}
+
+static bool token_ok(const char *expected, struct MHD_Connection *conn)
 {
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 
@@ -222,7 +228,21 @@ static bool token_ok(struct http_server *srv, struct MHD_Connection *conn)
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	return http_token_equal(srv->cfg.token, auth);
+	return token_equal(expected, auth);
+}
+
+/* With a client CA configured: does the peer hold a certificate it signed? */
+static bool client_cert_ok(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	unsigned status = 0;
+
+	if (!info || !info->tls_session)
+		return false;
+	if (gnutls_certificate_verify_peers2((gnutls_session_t)info->tls_session, &status) < 0)
+		return false;
+	return status == 0;
 }
 
 /* Decides the answer once the whole body is in (or refused). */
@@ -235,13 +255,18 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
 			    : st->path_route >= 0 ? srv->cfg.routes[st->path_route].pattern
 						  : "unmatched";
 
-	if (!route && st->path_route >= 0) {
+	if (st->no_client_cert) {
+		http_reply_error(&resp, 403,
+				 "a TLS client certificate signed by the server's client CA is "
+				 "required");
+	} else if (!route && st->path_route >= 0) {
 		http_reply_error(&resp, 405, "method %s is not allowed on %s", method, url);
 	} else if (!route) {
 		http_reply_error(&resp, 404, "no such endpoint: %s %s", method, url);
 	} else if (st->unauthorized) {
 		http_reply_error(&resp, 401,
-				 "missing or wrong token: send 'Authorization: Bearer TOKEN'");
+				 "missing or wrong %s token: send 'Authorization: Bearer TOKEN'",
+				 route->flags & HTTP_ROUTE_AGENT ? "agent" : "write");
 		resp.header_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		snprintf(resp.header_value, sizeof(resp.header_value), "Bearer");
 	} else if (st->over_budget) {
@@ -338,9 +363,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		*con_cls = st;
 		route_request(srv, method, url, st);
-		if (st->route >= 0 && (srv->cfg.routes[st->route].flags & HTTP_ROUTE_TOKEN) &&
-		    srv->cfg.token && !token_ok(srv, conn))
-			st->unauthorized = true;
+		if (srv->cfg.tls_client_ca_pem && !client_cert_ok(conn))
+			st->no_client_cert = true;
+		if (st->route >= 0) {
+			const char *expected = route_token(srv, &srv->cfg.routes[st->route]);
+
+			if (expected && !token_ok(expected, conn))
+				st->unauthorized = true;
+		}
 		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (st->route >= 0 && clen) {
@@ -362,7 +392,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t size = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (st->route >= 0 && !st->unauthorized && !st->too_large && !st->over_budget)
+		if (st->route >= 0 && !st->unauthorized && !st->no_client_cert && !st->too_large &&
+		    !st->over_budget)
 			return body_append(srv, st, upload_data, size) ? MHD_YES : MHD_NO;
 		/* A refused body is drained (so the client reads the answer) up to
 		 * a bound; beyond it the connection is closed. */
@@ -402,12 +433,58 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", msg);
 }
 
+/* A route that changes anything must say which token guards it. */
+static int check_routes(const struct http_config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->n_routes; i++) {
+		const struct http_route *r = &cfg->routes[i];
+
+		if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+			continue;
+		if (!(r->flags & (HTTP_ROUTE_AGENT | HTTP_ROUTE_WRITE))) {
+			snprintf(err, errlen, "route %s %s changes state but needs no token",
+				 r->method, r->pattern);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 struct http_server *http_start(const struct http_config *cfg, char *err, size_t errlen)
 {
-	struct http_server *srv = calloc(1, sizeof(*srv));
+	struct http_server *srv;
 	unsigned flags =
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem tls[5] = {{MHD_OPTION_END, 0, NULL}};
+	size_t n_tls = 0;
 
+	if (check_routes(cfg, err, errlen) < 0)
+		return NULL;
+	if (cfg->tls_cert_pem || cfg->tls_key_pem) {
+		if (!cfg->tls_cert_pem || !cfg->tls_key_pem) {
+			snprintf(err, errlen, "TLS needs both a certificate and a key");
+			return NULL;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			snprintf(err, errlen, "this libmicrohttpd was built without TLS");
+			return NULL;
+		}
+		flags |= MHD_USE_TLS;
+		tls[n_tls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+						       (void *)cfg->tls_cert_pem};
+		tls[n_tls++] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem};
+		tls[n_tls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						       (void *)HTTP_TLS_PRIORITIES};
+		if (cfg->tls_client_ca_pem)
+			tls[n_tls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							       (void *)cfg->tls_client_ca_pem};
+		tls[n_tls] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	} else if (cfg->tls_client_ca_pem) {
+		snprintf(err, errlen, "a client CA needs TLS (a certificate and a key)");
+		return NULL;
+	}
+	srv = calloc(1, sizeof(*srv));
 	if (!srv) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -415,15 +492,23 @@ struct http_server *http_start(const struct http_config *cfg, char *err, size_t 
 	srv->cfg = *cfg;
 	if (cfg->addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	errno = 0;
 	srv->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, cfg->addr,
-	    MHD_OPTION_CONNECTION_LIMIT,
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
+	    cfg->addr, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)(cfg->conn_limit ? cfg->conn_limit : HTTP_DEFAULT_CONN_LIMIT),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
 	    srv, MHD_OPTION_END);
 	if (!srv->daemon) {
-		snprintf(err, errlen, "cannot listen: %s", strerror(errno ? errno : EADDRINUSE));
+		if (flags & MHD_USE_TLS)
+			snprintf(err, errlen,
+				 "cannot listen with TLS: %s (is the certificate/key pair valid "
+				 "PEM? see the log with -v)",
+				 strerror(errno ? errno : EADDRINUSE));
+		else
+			snprintf(err, errlen, "cannot listen: %s",
+				 strerror(errno ? errno : EADDRINUSE));
 		free(srv);
 		return NULL;
 	}

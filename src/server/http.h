@@ -11,7 +11,9 @@
  * Owns: reading the request (body up to the route's limit, else 413 before
  * or while reading; 503 when all connections together buffer more than
  * HTTP_BODY_BUDGET_BYTES), matching method + path ("{}" segments are parameters),
- * 404/405, the bearer token (401), handing a filled `http_request` to the
+ * 404/405, the bearer tokens (401: the agent token on agent routes, the
+ * write token on write routes), TLS (certificate and key in memory,
+ * optionally requiring client certificates signed by a CA), handing a filled `http_request` to the
  * route's handler and sending its `http_response`. Does not own: what the
  * routes do (routes_*.c), counting (the observer callback).
  */
@@ -30,6 +32,8 @@
 #define HTTP_CONN_TIMEOUT_S	  120
 #define HTTP_MAX_PATH_SEGMENTS	  16
 #define HTTP_MAX_HEADER_VALUE_LEN 128
+/* GnuTLS priorities of the HTTPS server: its defaults, TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* Request bodies buffered at once over all connections; above it: 503. */
 #define HTTP_BODY_BUDGET_BYTES (512u * 1024 * 1024)
 /* Too-large bodies up to this size are read and dropped before the 413. */
@@ -62,8 +66,11 @@ struct http_response {
 
 typedef void (*http_handler_fn)(struct http_request *req, struct http_response *resp);
 
+/* Every route that changes anything (any method but GET and HEAD) must
+ * carry one of these; http_start() refuses a table where one does not. */
 enum {
-	HTTP_ROUTE_TOKEN = 1 << 0, /* needs the token when one is configured */
+	HTTP_ROUTE_AGENT = 1 << 0, /* needs the agent token when one is configured */
+	HTTP_ROUTE_WRITE = 1 << 1, /* needs the write token when one is configured */
 };
 
 struct http_route {
@@ -83,7 +90,13 @@ struct http_config {
 	socklen_t addr_len;
 	const struct http_route *routes;
 	size_t n_routes;
-	const char *token; /* NULL: no token checked */
+	const char *agent_token; /* NULL: HTTP_ROUTE_AGENT routes are open */
+	const char *write_token; /* NULL: HTTP_ROUTE_WRITE routes are open */
+	/* TLS, all PEM text (NULL: plain HTTP). With tls_client_ca_pem every
+	 * request needs a client certificate signed by that CA (else 403). */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
+	const char *tls_client_ca_pem;
 	unsigned conn_limit;
 	http_observe_fn observe;
 	void *ctx;
@@ -114,9 +127,5 @@ void http_reply_body(struct http_response *resp, int status, const char *content
 		     char *body /* stolen */, size_t len);
 /* Maps a store error to a reply: -ENOENT 404 ("unknown WHAT 'ID'"), else 500. */
 void http_reply_store_error(struct http_response *resp, int err, const char *what, const char *id);
-
-/* Constant-time comparison of two NUL-terminated secrets (time depends only
- * on the length of `given`). */
-bool http_token_equal(const char *expected, const char *given);
 
 #endif

@@ -629,16 +629,16 @@ done:
 }
 
 const struct http_route routes_agent[] = {
-    {"POST", "/api/v1/agent/register", agent_register, HTTP_ROUTE_TOKEN, SERVER_AGENT_BODY_MAX},
-    {"POST", "/api/v1/agent/sync", agent_sync, HTTP_ROUTE_TOKEN, SERVER_QUERY_BODY_MAX * 4},
-    {"POST", "/api/v1/agent/metrics", agent_metrics, HTTP_ROUTE_TOKEN, SERVER_AGENT_BODY_MAX},
-    {"POST", "/api/v1/agent/tasks", agent_task_report, HTTP_ROUTE_TOKEN, SERVER_QUERY_BODY_MAX},
-    {"POST", "/api/v1/agent/tasks/{}/finish", agent_task_finish, HTTP_ROUTE_TOKEN,
+    {"POST", "/api/v1/agent/register", agent_register, HTTP_ROUTE_AGENT, SERVER_AGENT_BODY_MAX},
+    {"POST", "/api/v1/agent/sync", agent_sync, HTTP_ROUTE_AGENT, SERVER_QUERY_BODY_MAX * 4},
+    {"POST", "/api/v1/agent/metrics", agent_metrics, HTTP_ROUTE_AGENT, SERVER_AGENT_BODY_MAX},
+    {"POST", "/api/v1/agent/tasks", agent_task_report, HTTP_ROUTE_AGENT, SERVER_QUERY_BODY_MAX},
+    {"POST", "/api/v1/agent/tasks/{}/finish", agent_task_finish, HTTP_ROUTE_AGENT,
      SERVER_QUERY_BODY_MAX},
-    {"POST", "/api/v1/agent/tasks/{}/fail", agent_task_fail, HTTP_ROUTE_TOKEN,
+    {"POST", "/api/v1/agent/tasks/{}/fail", agent_task_fail, HTTP_ROUTE_AGENT,
      SERVER_QUERY_BODY_MAX},
-    {"POST", "/api/v1/agent/tasks/{}/slices", agent_slice, HTTP_ROUTE_TOKEN, SERVER_AGENT_BODY_MAX},
-    {"PUT", "/api/v1/agent/tasks/{}/topology", agent_topology, HTTP_ROUTE_TOKEN,
+    {"POST", "/api/v1/agent/tasks/{}/slices", agent_slice, HTTP_ROUTE_AGENT, SERVER_AGENT_BODY_MAX},
+    {"PUT", "/api/v1/agent/tasks/{}/topology", agent_topology, HTTP_ROUTE_AGENT,
      SERVER_AGENT_BODY_MAX},
 };
 const size_t routes_agent_count = sizeof(routes_agent) / sizeof(routes_agent[0]);

@@ -169,7 +169,7 @@ static void topology(struct http_request *req, struct http_response *resp)
 
 const struct http_route routes_tasks[] = {
     {"GET", "/api/v1/tasks", tasks_list, 0, 0},
-    {"POST", "/api/v1/tasks", task_create, HTTP_ROUTE_TOKEN, SERVER_QUERY_BODY_MAX},
+    {"POST", "/api/v1/tasks", task_create, HTTP_ROUTE_WRITE, SERVER_QUERY_BODY_MAX},
     {"GET", "/api/v1/tasks/{}", task_get, 0, 0},
     {"GET", "/api/v1/tasks/{}/flamegraph", flame, 0, 0},
     {"GET", "/api/v1/tasks/{}/topology", topology, 0, 0},

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "server/webui.h"
 #include "util/evloop.h"
 #include "util/log.h"
+#include "util/token.h"
 
 #define RETENTION_BUSY_INTERVAL_MS 200 /* when a batch left more to delete */
 
@@ -102,13 +104,46 @@ static int64_t wall_ms(void)
 
 struct server {
 	struct server_ctx ctx;
+	char *tls_cert, *tls_key, *tls_client_ca; /* PEM text */
 	struct http_route *routes;
 	struct http_server *http;
 	bool sync_ready;
 	int64_t retention_interval_ms;
+	int64_t agent_silence_ms;
+	int64_t started_wall_ms;
 	struct evloop_timer *retention_timer;
 	struct evloop *loop;
 };
+
+/* Reads the PEM files named in opts into s. 0, or -EINVAL / -EPERM / -errno
+ * logged once. */
+static int read_tls(struct server *s, const struct server_options *opts)
+{
+	char err[TOKEN_ERROR_MAX_LEN];
+	int r = 0;
+
+	if (!opts->tls_cert_file != !opts->tls_key_file) {
+		log_error("server: TLS needs both --tls-cert and --tls-key");
+		return -EINVAL;
+	}
+	if (opts->tls_client_ca_file && !opts->tls_cert_file) {
+		log_error("server: --tls-client-ca needs TLS (--tls-cert and --tls-key)");
+		return -EINVAL;
+	}
+	if (!opts->tls_cert_file)
+		return 0;
+	r = token_read_pem(opts->tls_cert_file, false, &s->tls_cert, err, sizeof(err));
+	if (r == 0)
+		r = token_read_pem(opts->tls_key_file, true, &s->tls_key, err, sizeof(err));
+	if (r == 0 && opts->tls_client_ca_file)
+		r = token_read_pem(opts->tls_client_ca_file, false, &s->tls_client_ca, err,
+				   sizeof(err));
+	if (r < 0) {
+		log_error("server: %s", err);
+		return r == -EPERM ? -EPERM : -EINVAL;
+	}
+	return 0;
+}
 
 int server_start(const struct server_options *opts, struct server **ret)
 {
@@ -118,6 +153,7 @@ int server_start(const struct server_options *opts, struct server **ret)
 	struct server *s;
 	char err[512];
 	size_t n = 0;
+	int err_no;
 
 	if (server_parse_listen(opts->listen, &addr, &addr_len, &loopback) < 0) {
 		log_error("server: cannot use listen address '%s' (expected HOST:PORT, e.g. "
@@ -125,18 +161,37 @@ int server_start(const struct server_options *opts, struct server **ret)
 			  opts->listen);
 		return -EINVAL;
 	}
-	if (!loopback && !opts->token) {
-		log_error("server: refusing to listen on non-loopback address %s without a token: "
-			  "pass --token-file FILE or set CONTPROF_TOKEN (agents and writes then "
-			  "need 'Authorization: Bearer TOKEN')",
-			  opts->listen);
+	if (!loopback && (!opts->agent_token || !opts->write_token)) {
+		log_error("server: refusing to listen on non-loopback address %s without %s: "
+			  "pass --agent-token-file FILE and --write-token-file FILE (or "
+			  "--token-file FILE for both; or set CONTPROF_AGENT_TOKEN, "
+			  "CONTPROF_WRITE_TOKEN, CONTPROF_TOKEN)",
+			  opts->listen,
+			  !opts->agent_token && !opts->write_token ? "a token"
+			  : !opts->agent_token			   ? "an agent token"
+								   : "a write token");
 		return -EPERM;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	err_no = read_tls(s, opts);
+	if (err_no < 0) {
+		server_stop(s);
+		return err_no;
+	}
+	if (opts->agent_token && opts->write_token &&
+	    token_equal(opts->agent_token, opts->write_token))
+		log_warn("server: the agent token and the write token are the same: every agent "
+			 "can change policies and start tasks (separate them: docs/security.md)");
+	if (!loopback && !s->tls_cert)
+		log_warn("server: listening on %s without TLS: tokens and profiles cross the "
+			 "network in clear text (see --tls-cert, --tls-key)",
+			 opts->listen);
 	s->retention_interval_ms = opts->retention_interval_ms > 0 ? opts->retention_interval_ms
 								   : SERVER_RETENTION_INTERVAL_MS;
+	s->agent_silence_ms = opts->store.agent_silence_ms;
+	s->started_wall_ms = wall_ms();
 	s->ctx.store = store_open(opts->store_url, &opts->store, err, sizeof(err));
 	if (!s->ctx.store) {
 		log_error("server: cannot open store %s: %s", opts->store_url, err);
@@ -173,7 +228,11 @@ int server_start(const struct server_options *opts, struct server **ret)
 		.addr_len = addr_len,
 		.routes = s->routes,
 		.n_routes = n,
-		.token = opts->token,
+		.agent_token = opts->agent_token,
+		.write_token = opts->write_token,
+		.tls_cert_pem = s->tls_cert,
+		.tls_key_pem = s->tls_key,
+		.tls_client_ca_pem = s->tls_client_ca,
 		.observe = observe,
 		.ctx = &s->ctx,
 	    },
@@ -183,8 +242,11 @@ int server_start(const struct server_options *opts, struct server **ret)
 		server_stop(s);
 		return -EADDRINUSE;
 	}
-	log_info("server: listening on %s port %u (store %s%s)", opts->listen, http_port(s->http),
-		 opts->store_url, opts->token ? ", token required" : "");
+	log_info("server: listening on %s port %u (%s, store %s%s%s%s)", opts->listen,
+		 http_port(s->http), s->tls_cert ? "https" : "http", opts->store_url,
+		 opts->agent_token ? ", agent token required" : "",
+		 opts->write_token ? ", write token required" : "",
+		 s->tls_client_ca ? ", client certificates required" : "");
 	*ret = s;
 	return 0;
 }
@@ -198,10 +260,24 @@ static void on_retention(struct evloop *loop, uint64_t expirations, void *ctx)
 {
 	struct server *s = ctx;
 	bool more = false;
+	int64_t now = wall_ms();
+	uint64_t closed = 0;
 
 	(void)expirations;
-	if (store_retention(s->ctx.store, wall_ms(), &more) < 0)
+	if (store_retention(s->ctx.store, now, &more) < 0)
 		log_warn("server: retention pass failed; retrying later");
+	/* An agent is silent when it sent no keepalive for the whole timeout
+	 * while this server ran: after an outage of the server, agents get
+	 * that long to come back before their tasks are closed. */
+	if (s->agent_silence_ms > 0 && now - s->started_wall_ms >= s->agent_silence_ms) {
+		if (store_fail_silent_tasks(s->ctx.store, now - s->agent_silence_ms, now, &closed) <
+		    0)
+			log_warn("server: cannot close the tasks of silent agents; retrying later");
+		else if (closed)
+			log_info("server: %" PRIu64 " running tasks failed: %s (no keepalive for "
+				 "%" PRId64 " s)",
+				 closed, STORE_SILENT_REASON, s->agent_silence_ms / 1000);
+	}
 	/* Re-arm: soon when a batch left more to delete, else after the interval. */
 	s->retention_timer = NULL;
 	if (evloop_add_timer(loop,
@@ -239,6 +315,11 @@ struct server *server_stop(struct server *s)
 	if (s->sync_ready)
 		sync_destroy(&s->ctx.sync);
 	free(s->routes);
+	free(s->tls_cert);
+	if (s->tls_key)
+		explicit_bzero(s->tls_key, strlen(s->tls_key));
+	free(s->tls_key);
+	free(s->tls_client_ca);
 	s->ctx.prom = prom_free(s->ctx.prom);
 	s->ctx.store = store_close(s->ctx.store);
 	free(s);

@@ -3,8 +3,9 @@
  *
  * Owns: the lifecycle (open the store, listen, serve, stop cleanly: long
  * polls woken, connections joined, store closed), the listen-address and
- * token rules (a non-loopback address needs a token), and the retention
- * timer. Does not own: the routes (routes_*.c), the storage (store.h).
+ * token rules (a non-loopback address needs both the agent token and the
+ * write token), and the retention
+ * timer, reading the TLS certificate, key and client CA. Does not own: the routes (routes_*.c), the storage (store.h).
  */
 #ifndef CONTPROF_SERVER_SERVER_H
 #define CONTPROF_SERVER_SERVER_H
@@ -18,9 +19,13 @@
 #define SERVER_DEFAULT_STORE  "sqlite:contprof.db"
 
 struct server_options {
-	const char *listen;    /* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
-	const char *store_url; /* "sqlite:PATH" */
-	const char *token;     /* NULL: none */
+	const char *listen;		/* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
+	const char *store_url;		/* "sqlite:PATH" */
+	const char *agent_token;	/* NULL: agent endpoints are open */
+	const char *write_token;	/* NULL: policy and task writes are open */
+	const char *tls_cert_file;	/* PEM; with tls_key_file: HTTPS */
+	const char *tls_key_file;	/* PEM; others may not read it */
+	const char *tls_client_ca_file; /* PEM; NULL: no client certificates */
 	struct store_options store;
 	int64_t retention_interval_ms;
 };
@@ -29,8 +34,9 @@ struct server;
 struct evloop;
 
 /* Opens the store and starts serving (HTTP threads of its own); returns at
- * once. 0 and *ret, or -EINVAL (bad listen address), -EPERM (non-loopback
- * without a token), -EIO (store), -EADDRINUSE, -ENOMEM — each logged once. */
+ * once. 0 and *ret, or -EINVAL (bad listen address, unusable TLS files),
+ * -EPERM (non-loopback without both tokens, a world-readable key), -EIO
+ * (store), -EADDRINUSE, -ENOMEM — each logged once. */
 int server_start(const struct server_options *opts, struct server **ret);
 /* Runs retention on `loop`'s thread (a timer). 0 or -errno. */
 int server_attach(struct server *server, struct evloop *loop);

@@ -38,6 +38,7 @@ void store_options_default(struct store_options *opts)
 	opts->tasks_ms = STORE_DEFAULT_TASKS_MS;
 	opts->processes_ms = STORE_DEFAULT_PROCESSES_MS;
 	opts->retention_batch_rows = STORE_RETENTION_BATCH_ROWS;
+	opts->agent_silence_ms = STORE_DEFAULT_AGENT_SILENCE_MS;
 }
 
 const char *store_op_name(enum store_op op)
@@ -267,6 +268,12 @@ int store_put_topology(struct store *st, const char *task_id, const json_t *doc,
 int store_get_topology(struct store *st, const char *task_id, json_t **ret)
 {
 	TIMED(STORE_OP_QUERY, get_topology(st->rd, task_id, ret));
+}
+
+int store_fail_silent_tasks(struct store *st, int64_t cutoff_ms, int64_t now_ms,
+			    uint64_t *ret_closed)
+{
+	TIMED(STORE_OP_RETENTION, fail_silent_tasks(st->be, cutoff_ms, now_ms, ret_closed));
 }
 
 int store_retention(struct store *st, int64_t now_ms, bool *ret_more)

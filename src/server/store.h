@@ -30,6 +30,10 @@
 #define STORE_DEFAULT_TASKS_MS	       (7LL * 86400 * 1000) /* 7 d, profiles too */
 #define STORE_DEFAULT_PROCESSES_MS     (7LL * 86400 * 1000) /* unseen processes */
 #define STORE_RETENTION_BATCH_ROWS     2000		    /* rows per delete */
+/* A RUNNING task whose agent sent no keepalive for this long is closed FAILED
+ * with STORE_SILENT_REASON (0: never). */
+#define STORE_DEFAULT_AGENT_SILENCE_MS (10LL * 60 * 1000) /* 10 min */
+#define STORE_SILENT_REASON	       "agent went silent"
 #define STORE_MINUTE_MS		       60000LL
 
 struct store_options {
@@ -38,6 +42,7 @@ struct store_options {
 	int64_t tasks_ms;
 	int64_t processes_ms;
 	uint32_t retention_batch_rows;
+	int64_t agent_silence_ms;
 };
 
 void store_options_default(struct store_options *opts);
@@ -200,7 +205,9 @@ int store_latest_metrics(struct store *st, store_latest_fn fn, void *ctx);
  * task of another process or target. */
 int store_add_task(struct store *st, const struct store_task *task, int64_t now_ms);
 /* Ends a task: status "FINISHED" or "FAILED" (reason may be NULL).
- * -ENOENT unknown id. Ending an ended task again keeps the first end. */
+ * -ENOENT unknown id. Ending an ended task again keeps the first end, except
+ * a task the server closed because its agent went silent: the agent's own
+ * end, arriving late, replaces that one. */
 int store_finish_task(struct store *st, const char *id, const char *status, const char *reason,
 		      int64_t end_ms);
 /* Creates a PENDING manual task for a known process; *ret_id is malloc'd.
@@ -239,6 +246,11 @@ int store_get_topology(struct store *st, const char *task_id, json_t **ret);
 /* Deletes at most one batch of each kind of expired row; *ret_more is set
  * when a kind had a full batch (call again soon). */
 int store_retention(struct store *st, int64_t now_ms, bool *ret_more);
+/* RUNNING tasks whose agent sent its last keepalive
+ * before `cutoff_ms` (or never) end FAILED with STORE_SILENT_REASON and
+ * end_ms = now_ms. *ret_closed counts them. 0 or -errno. */
+int store_fail_silent_tasks(struct store *st, int64_t cutoff_ms, int64_t now_ms,
+			    uint64_t *ret_closed);
 
 /* The operations a backend implements; see the functions above. Each takes
  * the backend's own handle; store.c dispatches and times the calls. */
@@ -285,6 +297,7 @@ struct store_ops {
 	int (*put_topology)(struct store_backend *, const char *, const json_t *, int64_t);
 	int (*get_topology)(struct store_backend *, const char *, json_t **);
 	int (*retention)(struct store_backend *, int64_t, bool *);
+	int (*fail_silent_tasks)(struct store_backend *, int64_t, int64_t, uint64_t *);
 	/* Optional (NULL: nothing to watch). */
 	int (*watch)(struct store_backend *, store_change_fn, void *);
 	void (*unwatch)(struct store_backend *);

@@ -97,7 +97,8 @@ const char *const pg_stmt_sql[PG_STMT_COUNT] = {
     [PG_TASK_START_PENDING] = "UPDATE tasks SET status='RUNNING', start_ms=$2, duration_s=$3,"
 			      " agent_id=$4 WHERE id=$1 AND status='PENDING'",
     [PG_TASK_FINISH] = "UPDATE tasks SET status=$2, reason=$3, end_ms=$4 WHERE id=$1 AND"
-		       " status IN ('RUNNING', 'PENDING')",
+		       " (status IN ('RUNNING', 'PENDING') OR (status='FAILED' AND"
+		       " reason='" STORE_SILENT_REASON "'))",
     [PG_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id=$1",
     [PG_TASK_LIST] = "SELECT " TASK_COLUMNS " FROM tasks WHERE ($1::text IS NULL OR service=$1)"
 		     " AND ($2::text IS NULL OR process_id=$2) AND start_ms>=$3"
@@ -160,6 +161,10 @@ const char *const pg_stmt_sql[PG_STMT_COUNT] = {
 		      " last_seen_ms<$1 LIMIT $2)",
     [PG_RET_PENDING] = "UPDATE tasks SET status='FAILED', end_ms=$2, reason='no agent picked the"
 		       " manual task up in time' WHERE status='PENDING' AND created_ms<$1",
+    [PG_TASK_FAIL_SILENT] =
+	"UPDATE tasks SET status='FAILED', end_ms=$2, reason='" STORE_SILENT_REASON
+	"' WHERE status='RUNNING' AND NOT EXISTS(SELECT 1"
+	" FROM agents WHERE agents.id=tasks.agent_id AND last_seen_ms>=$1)",
     [PG_RET_RAW_DEFAULT] = "DELETE FROM metrics_raw_default WHERE ctid IN (SELECT ctid FROM"
 			   " metrics_raw_default WHERE time_ms<$1 LIMIT $2)",
     [PG_RET_MINUTE_DEFAULT] = "DELETE FROM metrics_minute_default WHERE ctid IN (SELECT ctid"
@@ -558,6 +563,7 @@ static int pg_get_process(struct store_backend *be, const char *id, json_t **ret
 	    .latest_metrics = pg_latest_metrics,                                                   \
 	    .add_task = pg_add_task,                                                               \
 	    .finish_task = pg_finish_task,                                                         \
+	    .fail_silent_tasks = pg_fail_silent_tasks,                                             \
 	    .create_manual_task = pg_create_manual_task,                                           \
 	    .pending_tasks = pg_pending_tasks,                                                     \
 	    .list_tasks = pg_list_tasks,                                                           \

@@ -79,6 +79,7 @@ enum pg_stmt {
 	PG_RET_STACKS,
 	PG_RET_AGENTS,
 	PG_RET_PENDING,
+	PG_TASK_FAIL_SILENT,
 	PG_RET_RAW_DEFAULT,
 	PG_RET_MINUTE_DEFAULT,
 	PG_RET_SAMPLES_DEFAULT,
@@ -201,6 +202,8 @@ int pg_metric_history(struct store_backend *be, const char *process_id, const ch
 		      const struct store_page *page, json_t **ret);
 int pg_latest_metrics(struct store_backend *be, store_latest_fn fn, void *ctx);
 int pg_add_task(struct store_backend *be, const struct store_task *task, int64_t now_ms);
+int pg_fail_silent_tasks(struct store_backend *be, int64_t cutoff_ms, int64_t now_ms,
+			 uint64_t *ret_closed);
 int pg_finish_task(struct store_backend *be, const char *id, const char *status, const char *reason,
 		   int64_t end_ms);
 int pg_create_manual_task(struct store_backend *be, const char *process_id, const char *target,

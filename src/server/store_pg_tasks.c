@@ -183,6 +183,33 @@ int pg_finish_task(struct store_backend *be, const char *id, const char *status,
 	return pg_run(be, "finish task", op_finish_task, &a);
 }
 
+struct silent_args {
+	int64_t cutoff_ms, now_ms;
+	uint64_t closed;
+};
+
+static int op_fail_silent(struct store_backend *be, struct pg_conn *c, void *arg)
+{
+	struct silent_args *a = arg;
+	struct pg_params p = {0};
+
+	(void)be;
+	pp_i64(&p, a->cutoff_ms);
+	pp_i64(&p, a->now_ms);
+	return pg_command(c, PG_TASK_FAIL_SILENT, &p, &a->closed);
+}
+
+int pg_fail_silent_tasks(struct store_backend *be, int64_t cutoff_ms, int64_t now_ms,
+			 uint64_t *ret_closed)
+{
+	struct silent_args a = {.cutoff_ms = cutoff_ms, .now_ms = now_ms};
+	int r = pg_run(be, "close silent tasks", op_fail_silent, &a);
+
+	if (r == 0)
+		*ret_closed = a.closed;
+	return r;
+}
+
 struct manual_args {
 	const char *id, *process_id, *target, *cause;
 	uint32_t duration_s;

@@ -112,7 +112,8 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_TASK_START_PENDING] = "UPDATE tasks SET status='RUNNING', start_ms=?2, duration_s=?3,"
 			      " agent_id=?4 WHERE id=?1 AND status='PENDING'",
     [SQ_TASK_FINISH] = "UPDATE tasks SET status=?2, reason=?3, end_ms=?4 WHERE id=?1 AND"
-		       " status IN ('RUNNING', 'PENDING')",
+		       " (status IN ('RUNNING', 'PENDING') OR (status='FAILED' AND"
+		       " reason='" STORE_SILENT_REASON "'))",
     [SQ_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id=?1",
     [SQ_TASK_LIST] = "SELECT " TASK_COLUMNS " FROM tasks WHERE (?1 IS NULL OR service=?1) AND"
 		     " (?2 IS NULL OR process_id=?2) AND start_ms>=?3"
@@ -169,12 +170,18 @@ static const char *const stmt_sql[SQ_COUNT] = {
 		      " last_seen_ms<?1 LIMIT ?2)",
     [SQ_RET_PENDING] = "UPDATE tasks SET status='FAILED', end_ms=?2, reason='no agent picked the"
 		       " manual task up in time' WHERE status='PENDING' AND created_ms<?1",
+    [SQ_TASK_FAIL_SILENT] =
+	"UPDATE tasks SET status='FAILED', end_ms=?2, reason='" STORE_SILENT_REASON
+	"' WHERE status='RUNNING' AND NOT EXISTS(SELECT 1"
+	" FROM agents WHERE agents.id=tasks.agent_id AND last_seen_ms>=?1)",
 };
 
 int sq_fail(struct store_backend *be, const char *what)
 {
 	log_error("store: %s: %s", what, sqlite3_errmsg(be->db));
-	return -EIO;
+	/* A full disk is worth telling apart: the caller answers 507 and the
+	 * agent keeps the data for later. */
+	return sqlite3_errcode(be->db) == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
 int sq_bind_text(sqlite3_stmt *s, int idx, const char *text)
@@ -292,8 +299,12 @@ static struct store_backend *sq_open(const char *path, const struct store_option
 		goto fail;
 	}
 	sqlite3_busy_timeout(be->db, 5000);
+	/* synchronous=FULL: a write is on disk (the WAL fsync'd) before the
+	 * agent hears 200 and drops it from its spool. NORMAL would survive a
+	 * killed server but could lose the last acknowledged commits to a
+	 * power cut or kernel crash, which the agent could never resend. */
 	if (sqlite3_exec(be->db,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
 			 NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(be->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -679,6 +690,7 @@ const struct store_ops store_sqlite_ops = {
     .latest_metrics = sq_latest_metrics,
     .add_task = sq_add_task,
     .finish_task = sq_finish_task,
+    .fail_silent_tasks = sq_fail_silent_tasks,
     .create_manual_task = sq_create_manual_task,
     .pending_tasks = sq_pending_tasks,
     .list_tasks = sq_list_tasks,

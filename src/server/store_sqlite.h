@@ -66,6 +66,7 @@ enum sq_stmt {
 	SQ_RET_STACKS,
 	SQ_RET_AGENTS,
 	SQ_RET_PENDING,
+	SQ_TASK_FAIL_SILENT,
 	SQ_COUNT
 };
 
@@ -87,7 +88,8 @@ struct store_backend {
 	int64_t retention_series_cursor;
 };
 
-/* Logs the database's message for a failed `what` and returns -EIO. */
+/* Logs the database's message for a failed `what` and returns -ENOSPC
+ * (disk full) or -EIO. */
 int sq_fail(struct store_backend *be, const char *what);
 /* Binds a string, or NULL when s is NULL. */
 int sq_bind_text(sqlite3_stmt *s, int idx, const char *text);
@@ -113,6 +115,8 @@ int sq_metric_history(struct store_backend *be, const char *process_id, const ch
 		      const struct store_page *page, json_t **ret);
 int sq_latest_metrics(struct store_backend *be, store_latest_fn fn, void *ctx);
 int sq_add_task(struct store_backend *be, const struct store_task *task, int64_t now_ms);
+int sq_fail_silent_tasks(struct store_backend *be, int64_t cutoff_ms, int64_t now_ms,
+			 uint64_t *ret_closed);
 int sq_finish_task(struct store_backend *be, const char *id, const char *status, const char *reason,
 		   int64_t end_ms);
 int sq_create_manual_task(struct store_backend *be, const char *process_id, const char *target,

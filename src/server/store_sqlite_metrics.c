@@ -45,8 +45,9 @@ static int series_resolve(struct store_backend *be, const struct store_metric_se
 	sq_bind_text(s, 1, ser->process_id);
 	sq_bind_text(s, 2, ser->monitor);
 	sq_bind_text(s, 3, ser->uri);
-	if (sq_exec(be, SQ_SERIES_INSERT) < 0)
-		return -EIO;
+	rc = sq_exec(be, SQ_SERIES_INSERT);
+	if (rc < 0)
+		return rc;
 	*ret_id = sqlite3_last_insert_rowid(be->db);
 	return 0;
 }

@@ -93,6 +93,7 @@ static int stack_resolve(struct store_backend *be, const char *text, size_t len,
 {
 	uint64_t h0 = stack_hash(text, len, 0);
 	size_t slot = cache_slot(&be->stacks, h0);
+	int r;
 
 	if (be->stacks.hashes[slot] == h0) {
 		int64_t id = be->stacks.ids[2 * slot];
@@ -103,8 +104,8 @@ static int stack_resolve(struct store_backend *be, const char *text, size_t len,
 			sqlite3_bind_int64(s, 1, id);
 			sqlite3_bind_int64(s, 2, now_ms);
 			sqlite3_bind_int64(s, 3, now_ms - STORE_STACK_TOUCH_MS);
-			if (sq_exec(be, SQ_STACK_TOUCH) < 0)
-				return -EIO;
+			if ((r = sq_exec(be, SQ_STACK_TOUCH)) < 0)
+				return r;
 			be->stacks.ids[2 * slot + 1] = now_ms;
 		}
 		*ret_id = id;
@@ -134,15 +135,15 @@ static int stack_resolve(struct store_backend *be, const char *text, size_t len,
 			sqlite3_bind_int64(s, 1, id);
 			sqlite3_bind_int64(s, 2, now_ms);
 			sqlite3_bind_int64(s, 3, now_ms - STORE_STACK_TOUCH_MS);
-			if (sq_exec(be, SQ_STACK_TOUCH) < 0)
-				return -EIO;
+			if ((r = sq_exec(be, SQ_STACK_TOUCH)) < 0)
+				return r;
 		} else if (rc == SQLITE_DONE) {
 			s = sq_stmt(be, SQ_STACK_INSERT);
 			sqlite3_bind_int64(s, 1, (sqlite3_int64)h);
 			sqlite3_bind_text(s, 2, text, (int)len, SQLITE_STATIC);
 			sqlite3_bind_int64(s, 3, now_ms);
-			if (sq_exec(be, SQ_STACK_INSERT) < 0)
-				return -EIO;
+			if ((r = sq_exec(be, SQ_STACK_INSERT)) < 0)
+				return r;
 			id = sqlite3_last_insert_rowid(be->db);
 		} else {
 			return sq_fail(be, "find stack");

@@ -149,6 +149,23 @@ int sq_finish_task(struct store_backend *be, const char *id, const char *status,
 	return r;
 }
 
+int sq_fail_silent_tasks(struct store_backend *be, int64_t cutoff_ms, int64_t now_ms,
+			 uint64_t *ret_closed)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	pthread_mutex_lock(&be->lock);
+	s = sq_stmt(be, SQ_TASK_FAIL_SILENT);
+	sqlite3_bind_int64(s, 1, cutoff_ms);
+	sqlite3_bind_int64(s, 2, now_ms);
+	r = sq_exec(be, SQ_TASK_FAIL_SILENT);
+	if (r == 0)
+		*ret_closed = (uint64_t)sqlite3_changes(be->db);
+	pthread_mutex_unlock(&be->lock);
+	return r;
+}
+
 int sq_create_manual_task(struct store_backend *be, const char *process_id, const char *target,
 			  uint32_t duration_s, int64_t now_ms, char **ret_id)
 {

@@ -274,17 +274,47 @@ struct spool *spool_close(struct spool *s)
 	return NULL;
 }
 
+/* Writes the header and the record whole. A short write (the disk filled
+ * up mid-record) is continued, so the error it ends with is the real one
+ * (ENOSPC), never a stale errno. 0 or -errno. */
+static int write_record(int fd, const unsigned char *hdr, const void *data, size_t len)
+{
+	struct iovec iov[2] = {{.iov_base = (void *)hdr, .iov_len = HEADER_BYTES},
+			       {.iov_base = (void *)data, .iov_len = len}};
+	struct iovec *v = iov;
+	int nv = 2;
+
+	while (nv > 0) {
+		ssize_t n = writev(fd, v, nv);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		while (nv > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			nv--;
+		}
+		if (nv > 0) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
 int spool_append(struct spool *s, const void *data, size_t len)
 {
 	unsigned char hdr[HEADER_BYTES];
-	struct iovec iov[2];
-	ssize_t n;
 	int err;
 
 	if (len > SPOOL_RECORD_MAX_BYTES)
 		return -EMSGSIZE;
 	if (s->pending_bytes + len + HEADER_BYTES > s->max_bytes)
-		return -ENOSPC;
+		return -ENOBUFS;
 	if (s->tail_size >= SPOOL_SEGMENT_MAX_BYTES) {
 		s->tail_seg++;
 		err = open_tail(s);
@@ -293,15 +323,14 @@ int spool_append(struct spool *s, const void *data, size_t len)
 	}
 	put_u32(hdr, (uint32_t)len);
 	put_u32(hdr + 4, (uint32_t)crc32(0L, data, (uInt)len));
-	iov[0] = (struct iovec){.iov_base = hdr, .iov_len = HEADER_BYTES};
-	iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
-	n = writev(s->tail_fd, iov, 2);
-	if (n != (ssize_t)(len + HEADER_BYTES) || fdatasync(s->tail_fd) < 0) {
-		err = n < 0 || errno ? -errno : -EIO;
+	err = write_record(s->tail_fd, hdr, data, len);
+	if (!err && fdatasync(s->tail_fd) < 0)
+		err = -errno;
+	if (err) {
 		/* Leave no half record behind. */
 		if (ftruncate(s->tail_fd, (off_t)s->tail_size) < 0)
 			return -EIO;
-		return err ? err : -EIO;
+		return err;
 	}
 	s->tail_size += len + HEADER_BYTES;
 	s->pending_bytes += len + HEADER_BYTES;

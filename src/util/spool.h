@@ -25,8 +25,8 @@ struct spool;
 int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret);
 struct spool *spool_close(struct spool *spool);
 
-/* Appends one record durably. -ENOSPC when it would exceed the bound (the
- * caller counts the drop), -EMSGSIZE for a record over SPOOL_RECORD_MAX_BYTES,
+/* Appends one record durably. -ENOBUFS when it would exceed the bound (the
+ * caller counts the drop), -ENOSPC when the disk is full, -EMSGSIZE for a record over SPOOL_RECORD_MAX_BYTES,
  * other -errno on I/O errors (nothing half-written stays visible). */
 int spool_append(struct spool *spool, const void *data, size_t len);
 

@@ -10,12 +10,13 @@ import { ROOT, start, track, waitFor } from './lib.mjs';
 export const FIXTURES = path.join(ROOT, process.env.CONTPROF_FIXTURES || 'build/fixtures');
 
 // Starts `contprof agent` with `yaml` as its config; returns the child with
-// .dir (state dir) and .stop().
-export async function startAgent(serverUrl, yaml, { stateDir, args = [] } = {}) {
+// .dir (state dir) and .stop(). `env` adds to the environment.
+export async function startAgent(serverUrl, yaml, { stateDir, args = [], env } = {}) {
   const dir = stateDir || fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-agent-'));
   const config = path.join(dir, 'agent.yaml');
   fs.writeFileSync(config, `server: ${serverUrl}\n${yaml}`);
-  const child = start(['-v', 'agent', '--config', config, '--state-dir', dir, ...args]);
+  const child = start(['-v', 'agent', '--config', config, '--state-dir', dir, ...args],
+    env ? { env: { ...process.env, ...env } } : {});
   child.dir = dir;
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`agent exited early: ${child.err()}`);

@@ -97,3 +97,27 @@ test('suite: an unknown benchmark is refused before anything runs', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /no benchmark bench\/no-such-bench\.sh/);
 });
+
+test('store_size in the quick suite: the five store figures, consistent with each other', { timeout: 120000 }, () => {
+  const results = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-bench-test-'));
+  try {
+    const r = suite(results, ['store_size']);
+    assert.equal(r.status, 0, `bench.sh failed:\n${r.stdout}\n${r.stderr}`);
+    const doc = JSON.parse(fs.readFileSync(path.join(results, 'latest.json'), 'utf8'));
+    const fig = Object.fromEntries(doc.figures.map((f) => [f.name, f]));
+    assert.deepEqual(Object.keys(fig).sort(), ['store.bytes_per_raw_point', 'store.bytes_per_rollup_row',
+      'store.process_day_kb', 'store.process_rollup_day_kb', 'store.process_steady_kb']);
+    const v = (name) => fig[name].median;
+    // Bytes, not times: a stored row is more than its 8-byte value and far
+    // less than a page; the totals follow from the rows as documented.
+    assert.ok(v('store.bytes_per_raw_point') > 8 && v('store.bytes_per_raw_point') < 200, JSON.stringify(fig));
+    assert.ok(v('store.bytes_per_rollup_row') > 16 && v('store.bytes_per_rollup_row') < 400, JSON.stringify(fig));
+    const rawWindowKb = v('store.process_day_kb') - v('store.process_rollup_day_kb');
+    assert.ok(Math.abs(rawWindowKb - v('store.bytes_per_raw_point') * 3.54 * 3600 / 1024) < 2, JSON.stringify(fig));
+    assert.ok(Math.abs(v('store.process_steady_kb') - (rawWindowKb + 7 * v('store.process_rollup_day_kb'))) < 1,
+      JSON.stringify(fig));
+    assert.match(fs.readFileSync(path.join(results, 'store_size.log'), 'utf8'), /5 processes, 0\.50 h streamed/);
+  } finally {
+    fs.rmSync(results, { recursive: true, force: true });
+  }
+});

@@ -512,7 +512,7 @@ describe('a server that wants a token', { skip: NO_SERVER }, () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-token-'));
     tokenFile = path.join(dir, 'token');
-    fs.writeFileSync(tokenFile, `${TOKEN}\n`);
+    fs.writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     srv = await startServer({ args: ['--token-file', tokenFile] });
     await seed(srv.url, TOKEN);
   });

@@ -2,8 +2,11 @@
 // runs one cycle of its compressed schedule and each misbehaviour must have
 // produced exactly one task of the right target, on the right service, with
 // the right cause, started while it misbehaved (nothing during the calm);
-// the CPU task's flame graph must name the guilty function; Ctrl-C must stop
-// everything, demo processes included.
+// the CPU task's flame graph must name the guilty function; the UI (Debian's
+// chromium through playwright-core) must show the tasks with their causes and
+// the guilty function in the flame graph; Ctrl-C must stop everything, demo
+// processes included. The UI's screenshots land in build/test-artifacts/webui/
+// (demo-task-cpu.png is the README's picture, docs/images/ui-task.png).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { start, run, waitFor } from './lib.mjs';
 import { api } from './server_lib.mjs';
+import { launchBrowser, ARTIFACTS } from './browser_lib.mjs';
 
 // warm-up, trouble, calm (s): the cycle is cpu, errors, slow, threads. The
 // warm-up covers the agent's start: loading the HTTP monitor's BPF programs
@@ -67,6 +71,7 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
   const child = start(['up', '--demo', '--listen', '127.0.0.1:0', '--data', data],
     { env: { ...process.env, CONTPROF_DEMO_SCHEDULE: SCHEDULE.join(',') } });
   const pids = [];
+  let browser = null; // launched during the last calm, when the load matters least
   try {
     const url = await waitFor(() => {
       if (child.exitCode !== null) throw new Error(`up exited early: ${child.err()}`);
@@ -104,6 +109,10 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
     // starts after it, with the same tasks silenced).
     const threads = await waitFor(() => phases(child.err()).find((p) => p.name === 'threads'),
       { what: 'the threads phase', ms: 100000, every: 250 });
+    // Chromium starts in seconds on a busy host: meanwhile, not after. The
+    // threads phase counts threads, which a busy CPU does not change.
+    browser = launchBrowser({ width: 1280, height: 1400 });
+    browser.catch(() => {}); // awaited below; a failure shows there
     await waitFor(() => Date.now() > threads.end + LATE_MS, { what: 'the cycle to end', ms: 30000, every: 250 });
     const seen = phases(child.err());
     const tasks = (await api(url, 'GET', '/api/v1/tasks')).json;
@@ -143,6 +152,38 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
     assert.equal(flame.code, 0, flame.stderr);
     assert.match(fs.readFileSync(svg, 'utf8'), /demo_compute_discount/);
 
+    // The UI shows what a user comes for: the CPU task's cause and the guilty
+    // function in its flame graph, and every task with its cause on the
+    // process page. One browser, a few pages: seconds, not minutes.
+    const browserStart = Date.now();
+    const b = await browser;
+    const { page } = b;
+    await page.goto(`${url}/ui/tasks/${encodeURIComponent(cpu.id)}`);
+    const cause = page.locator('dd.cause');
+    await cause.waitFor();
+    assert.ok((await cause.innerText()).includes(cpu.cause.message), await cause.innerText());
+    assert.match(await cause.innerText(), /PROCESS_CPU ≥ \d+ %: \d+ of the last \d+ s matched/);
+    await page.locator('.flame-chart g[name="demo_compute_discount"]').first().waitFor();
+    assert.match(await page.locator('.flame-details').innerText(), /samples in total/);
+    // The guilty frame is drawn wide once the graph's transition is over.
+    await page.waitForFunction(() => [...document.querySelectorAll('.flame-chart g[name="demo_compute_discount"] rect')]
+      .some((r) => r.getBoundingClientRect().width > 300));
+    await page.waitForTimeout(400); // the other frames' transitions (300 ms) too
+    // Clipped inside the tall viewport: a full-page shot would resize the
+    // page, and the flame graph would redraw (empty) for it.
+    const chart = await page.locator('.flame-chart').boundingBox();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-task-cpu.png'),
+      clip: { x: 0, y: 0, width: 1280, height: Math.min(1400, Math.ceil(chart.y + chart.height + 16)) } });
+    await page.goto(`${url}/ui/processes/${encodeURIComponent(procs.backend.id)}`);
+    for (const phase of ['cpu', 'threads']) {
+      const row = page.locator(`tr[data-task="${byPhase[phase].id}"]`);
+      await row.waitFor();
+      assert.ok((await row.innerText()).includes(byPhase[phase].cause.message), await row.innerText());
+    }
+    await b.shot('demo-process-backend');
+    assert.deepEqual(b.problems, [], 'no page errors');
+    t.diagnostic(`the UI checks took ${Date.now() - browserStart} ms after the cycle`);
+
     // The piled-up threads show where they wait, most of the time off CPU.
     const offcpu = await api(url, 'GET',
       `/api/v1/tasks/${byPhase.threads.id}/flamegraph?format=folded&aggregate=duration`);
@@ -176,6 +217,8 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
       assert.ok(topo.samples.some((x) => x.status >= 500), 'failed requests sampled');
     }
   } finally {
+    const b = browser && await browser.catch(() => null);
+    if (b) await b.close();
     const { code } = await child.stop('SIGINT');
     assert.equal(code, 0, child.err());
     assert.match(child.err(), /up: stopped/);

@@ -243,6 +243,8 @@ test('a process exiting mid-task keeps its resolved frames; the task ends', asyn
   assert.equal(sum(r.stacks, (s) => s.stack.includes('[unknown]')), 0);
 });
 
+// With CFI unwinding off (--frame-pointers-only); with it on, the same stacks
+// are complete (tests/integration/unwind.test.mjs).
 test('code without frame pointers shows as [truncated], with its share', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-nofp-'));
   const bin = path.join(dir, 'nofp');
@@ -250,7 +252,7 @@ test('code without frame pointers shows as [truncated], with its share', async (
     path.join(ROOT, 'tests/fixtures/lib/nofp.c')]);
   const fx = await fixture(bin);
   try {
-    const r = await profile(fx.pid, 'ON_CPU', 2);
+    const r = await profile(fx.pid, 'ON_CPU', 2, ['--frame-pointers-only']);
     assert.equal(r.code, 0, r.stderr);
     const all = sum(r.stacks, () => true);
     const truncated = sum(r.stacks, (s) => s.frames[0] === '[truncated]');

@@ -160,7 +160,7 @@ test('a non-loopback server refuses to start without a token', async () => {
   assert.match(r.stderr, /refusing to listen on non-loopback address 0\.0\.0\.0:0 without a token/);
   const badFile = await run(['server', '--token-file', '/nonexistent/token']);
   assert.equal(badFile.code, 1);
-  assert.match(badFile.stderr, /cannot read a token from \/nonexistent\/token/);
+  assert.match(badFile.stderr, /the agent token: cannot read token file \/nonexistent\/token/);
   const badListen = await run(['server', '--listen', 'nonsense']);
   assert.equal(badListen.code, 2);
   assert.match(badListen.stderr, /cannot use listen address 'nonsense'/);
@@ -173,7 +173,7 @@ test('a non-loopback server refuses to start without a token', async () => {
 test('with a token: agent API and writes need it, reads do not (non-loopback)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-token-'));
   const file = path.join(dir, 'token');
-  fs.writeFileSync(file, '  s3cret-token \n');
+  fs.writeFileSync(file, '  s3cret-token \n', { mode: 0o600 });
   const srv = await startServer({ listen: '0.0.0.0:0', args: ['--token-file', file] });
   const good = { authorization: 'Bearer s3cret-token' };
   try {

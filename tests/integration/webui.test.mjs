@@ -328,7 +328,7 @@ describe('web UI', { timeout: 90000 }, () => {
 
   test('a server with a token: the editor asks for it and saves with it', async () => {
     const tokenFile = path.join(srv.dir, 'token');
-    fs.writeFileSync(tokenFile, 's3cret-token\n');
+    fs.writeFileSync(tokenFile, 's3cret-token\n', { mode: 0o600 });
     const tsrv = await startServer({ args: ['--token-file', tokenFile] });
     try {
       await page.goto(tsrv.url + '/ui/services/billing/policy');
@@ -337,7 +337,7 @@ describe('web UI', { timeout: 90000 }, () => {
       await page.fill('input[name="targets[0].items[0].period"]', '4');
       await page.getByRole('button', { name: 'Save policy' }).click();
       await page.locator('input[name="token"]').waitFor();
-      assert.match(await page.locator('.field-error[data-for=""]').innerText(), /missing or wrong token/);
+      assert.match(await page.locator('.field-error[data-for=""]').innerText(), /missing or wrong write token/);
       await page.fill('input[name="token"]', 's3cret-token');
       await page.getByRole('button', { name: 'Use token' }).click();
       await page.locator('.save-status.ok').waitFor();

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -188,6 +189,21 @@ TEST(token_from_file_or_environment)
 	CHECK(ftruncate(fd, 0) == 0);
 	CHECK(pwrite(fd, "s3cret\n", 7, 0) == 7);
 	CHECK_INT_EQ(client_configure(c, &opts), 0);
+	/* Others may read it: refused before it is used. */
+	CHECK(fchmod(fd, 0644) == 0);
+	CHECK_INT_EQ(client_configure(c, &opts), -EPERM);
+	CHECK(strstr(client_error_line(c, 0), "chmod 600") != NULL);
+	CHECK(fchmod(fd, 0600) == 0);
+	/* The write token's own variable wins over the shared one. */
+	opts.token_file = NULL;
+	setenv(CLIENT_TOKEN_ENV, "a b", 1);
+	setenv(CLIENT_WRITE_TOKEN_ENV, "writetoken", 1);
+	CHECK_INT_EQ(client_configure(c, &opts), 0);
+	unsetenv(CLIENT_WRITE_TOKEN_ENV);
+	CHECK_INT_EQ(client_configure(c, &opts), -EINVAL);
+	CHECK(strstr(client_error_line(c, 0), "$" CLIENT_TOKEN_ENV) != NULL);
+	unsetenv(CLIENT_TOKEN_ENV);
+	opts.token_file = path;
 	close(fd);
 	unlink(path);
 	CHECK_INT_EQ(client_configure(c, &opts), -ENOENT);

@@ -46,7 +46,8 @@ TEST(config_full_file)
 	    "  - match:\n"
 	    "      exe: ^/usr/bin/python3\n"
 	    "    service: \"py-{comm}\"\n"
-	    "profiling: {oncpu_hz: 49, duration: 10m, silence: 0, flush_interval: 2}\n"
+	    "profiling: {oncpu_hz: 49, duration: 10m, silence: 0, flush_interval: 2,\n"
+	    "            unwind: frame_pointers}\n"
 	    "token_file: /etc/contprof/token\n"
 	    "spool_dir: /var/tmp/spool\n"
 	    "listen: 127.0.0.1:9400\n";
@@ -76,6 +77,7 @@ TEST(config_full_file)
 	CHECK_INT_EQ(c->profiling.duration_s, 600);
 	CHECK_INT_EQ(c->profiling.silence_s, 0);
 	CHECK_INT_EQ(c->profiling.flush_interval_s, 2);
+	CHECK(c->profiling.frame_pointers_only);
 	CHECK_STR_EQ(c->token_file, "/etc/contprof/token");
 	CHECK_STR_EQ(c->spool_dir, "/var/tmp/spool");
 	CHECK_STR_EQ(c->listen, "127.0.0.1:9400");
@@ -96,6 +98,7 @@ TEST(config_empty_file_gives_defaults)
 	CHECK_INT_EQ(c->profiling.duration_s, CONFIG_DEFAULT_DURATION_S);
 	CHECK_INT_EQ(c->profiling.silence_s, CONFIG_DEFAULT_SILENCE_S);
 	CHECK_INT_EQ(c->profiling.flush_interval_s, CONFIG_DEFAULT_FLUSH_INTERVAL_S);
+	CHECK(!c->profiling.frame_pointers_only);
 	CHECK_STR_EQ(c->spool_dir, CONFIG_DEFAULT_SPOOL_DIR);
 	CHECK_STR_EQ(c->token_file, "");
 	CHECK_STR_EQ(c->listen, "");
@@ -328,6 +331,36 @@ TEST(config_reasons_are_one_line)
 	config_errors_clear(&e);
 }
 
+TEST(config_uplink_bounds)
+{
+	struct config_errors e = {0};
+	struct config *c = NULL;
+
+	CHECK_INT_EQ(parse("", &c, &e), 0);
+	CHECK_INT_EQ(c->uplink.spool_max_mb, CONFIG_DEFAULT_SPOOL_MAX_MB);
+	CHECK_INT_EQ(c->uplink.metrics_max_points, CONFIG_DEFAULT_METRICS_MAX_POINTS);
+	CHECK_INT_EQ(c->uplink.retry_max_s, CONFIG_DEFAULT_RETRY_MAX_S);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(
+	    parse("uplink: {spool_max_mb: 8, metrics_max_points: 300, retry_max: 2m}\n", &c, &e),
+	    0);
+	CHECK_INT_EQ(c->uplink.spool_max_mb, 8);
+	CHECK_INT_EQ(c->uplink.metrics_max_points, 300);
+	CHECK_INT_EQ(c->uplink.retry_max_s, 120);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(parse("uplink:\n  spool_max_mb: 0\n  metrics_max_points: 5\n"
+			   "  retry_max: 11m\n  backlog: 3\n",
+			   &c, &e),
+		     -EINVAL);
+	CHECK_ERROR(&e, "agent.yaml:2: uplink.spool_max_mb");
+	CHECK_ERROR(&e, "agent.yaml:3: uplink.metrics_max_points");
+	CHECK_ERROR(&e, "agent.yaml:4: uplink.retry_max");
+	CHECK_ERROR(&e, "agent.yaml:5: unknown key 'backlog' in uplink");
+	config_errors_clear(&e);
+}
+
 int main(void)
 {
 	RUN(config_reasons_are_one_line);
@@ -341,5 +374,6 @@ int main(void)
 	RUN(config_error_list_is_bounded);
 	RUN(config_mapping_size_is_bounded);
 	RUN(config_load_file_and_missing_file);
+	RUN(config_uplink_bounds);
 	return harness_finish();
 }

@@ -378,6 +378,64 @@ TEST(discover_rescans_reuse_cgroup_until_a_full_probe)
 	fixture_cleanup(&f);
 }
 
+/* With trusted exec/exit events a partial scan reads nothing of the pids it
+ * knows (matched, unmatched, kernel threads), probes new pids, trusts exits
+ * to free a pid for reuse, and still sees a process vanish; a full scan reads
+ * everything again. */
+TEST(discover_trusted_events_skip_known_pids)
+{
+	struct config *c = load("processes:\n  - match: {comm: \"^app$\"}\n    service: s\n");
+	struct procevent_record ev;
+	struct fixture f;
+	struct seen s = {0};
+	struct discover *d;
+
+	CHECK(fixture_init(&f) == 0);
+	add_proc(&f, 100, "app", "app", "/opt/app", 0, 'S', 10);
+	add_proc(&f, 200, "other", "other", "/bin/other", 0, 'S', 20);
+	add_proc(&f, 300, "kworker", "", NULL, 0x00200000, 'I', 5);
+	d = open_discover(&f, c, &s);
+	discover_trust_events(d, true);
+	CHECK_INT_EQ(discover_scan(d), 1); /* the first scan is full */
+	/* Known pids are not read: stat unreadable, a rename, a kernel thread
+	 * turned "app" — all unseen by a partial scan. */
+	fixture_remove(&f, "proc/100/stat");
+	add_proc(&f, 200, "app", "app", "/opt/app", 0, 'S', 20);
+	add_proc(&f, 300, "app", "", NULL, 0x00200000, 'I', 5);
+	CHECK_INT_EQ(discover_scan(d), 0);
+	CHECK_INT_EQ(discover_count(d), 1);
+	CHECK(discover_find_pid(d, 100) != NULL);
+	/* A new pid (fork without exec) is probed. */
+	add_proc(&f, 400, "app", "app", "/opt/app", 0, 'S', 40);
+	CHECK_INT_EQ(discover_scan(d), 1);
+	CHECK(discover_find_pid(d, 400) != NULL);
+	/* An exit frees the pid: its next process is probed. */
+	ev = event(PROCEVENT_EXIT, 200);
+	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
+	add_proc(&f, 200, "app", "app", "/opt/app", 0, 'S', 50);
+	CHECK_INT_EQ(discover_scan(d), 1);
+	CHECK_INT_EQ(discover_find_pid(d, 200)->start_time_ticks, 50);
+	/* A process an exec event found unmatched is not probed again. */
+	add_proc(&f, 500, "tool", "tool", "/bin/tool", 0, 'S', 60);
+	ev = event(PROCEVENT_EXEC, 500);
+	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
+	add_proc(&f, 500, "app", "app", "/opt/app", 0, 'S', 60);
+	CHECK_INT_EQ(discover_scan(d), 0);
+	CHECK(discover_find_pid(d, 500) == NULL);
+	/* A vanished pid is gone without any read. */
+	remove_proc(&f, 400);
+	CHECK_INT_EQ(discover_scan(d), 1);
+	CHECK(seen_find(&s, DISCOVER_GONE, 400) >= 0);
+	/* The full scan reads everything: 100 is unreadable now (gone). */
+	CHECK_INT_EQ(discover_scan_full(d), 2);
+	CHECK(discover_find_pid(d, 100) == NULL);
+	CHECK(discover_find_pid(d, 300) == NULL); /* still a kernel thread */
+	CHECK(discover_find_pid(d, 500) != NULL); /* renamed: seen in full */
+	discover_free(d);
+	config_free(c);
+	fixture_cleanup(&f);
+}
+
 TEST(discover_empty_expansion_falls_back_to_comm)
 {
 	struct config *c = load("processes:\n  - match: {comm: x}\n    service: \"{exe}\"\n");
@@ -440,6 +498,7 @@ int main(void)
 	RUN(discover_exec_changes_attributes_or_identity);
 	RUN(discover_rescans_reuse_cgroup_until_a_full_probe);
 	RUN(discover_empty_expansion_falls_back_to_comm);
+	RUN(discover_trusted_events_skip_known_pids);
 	RUN(discover_scan_fails_without_proc);
 	RUN(discover_identity_and_cgroup_name);
 	return harness_finish();

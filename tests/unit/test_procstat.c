@@ -411,6 +411,94 @@ TEST(reader_single_thread_uses_schedstat)
 	fixture_cleanup(&f);
 }
 
+/* A one-thread process whose thread has not run since the last sample cannot
+ * have changed: the sample reuses the last reading (stat not read; here its
+ * file changes unseen) until the run time moves, then stat is read again. */
+TEST(reader_idle_single_thread_skips_stat)
+{
+	struct procstat_sample s;
+	struct procstat_proc proc;
+	struct procstat *ps = NULL;
+	struct fixture f;
+	char text[512];
+
+	host_fixture(&f);
+	proc_fixture(&f, 500, "0-3", "0::/\n", 100, 1, 5);
+	fixture_write(&f, "proc/500/schedstat", "1000000000 0 10\n");
+	CHECK_INT_EQ(procstat_open(f.root, &ps), 0);
+	procstat_proc_init(&proc, 500);
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_INT_EQ(s.threads, 1);
+	/* Not run: a stat that says otherwise is not read. */
+	stat_line(text, sizeof(text), "busy", 'R', 0, 900, 0, 7, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK(s.has_cpu);
+	CHECK_INT_EQ(s.cpu_ns, 0);
+	CHECK_INT_EQ(s.threads, 1);
+	/* Ran 80 ms and is alone again: schedstat's ns. */
+	stat_line(text, sizeof(text), "busy", 'R', 0, 108, 0, 1, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1080000000 0 11\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	if (procstat_ticks_per_s(ps) == 100)
+		CHECK_INT_EQ(s.cpu_ns, 80000000ULL);
+	/* Ran and made threads: stat's count and ticks. */
+	stat_line(text, sizeof(text), "busy", 'R', 0, 120, 0, 4, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1090000000 0 12\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_INT_EQ(s.threads, 4);
+	CHECK_INT_EQ(s.cpu_ns, 12 * (1000000000ULL / (uint64_t)procstat_ticks_per_s(ps)));
+	/* Alone again, then it exits (its run time moves): a zombie is gone. */
+	stat_line(text, sizeof(text), "busy", 'S', 0, 121, 0, 1, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1100000000 0 13\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	stat_line(text, sizeof(text), "busy", 'Z', 0, 121, 0, 1, 5);
+	fixture_write(&f, "proc/500/stat", text);
+	fixture_write(&f, "proc/500/schedstat", "1100500000 0 14\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), -ESRCH);
+	procstat_proc_release(&proc);
+	procstat_close(ps);
+	fixture_cleanup(&f);
+}
+
+/* A watched process's cgroup paths are kept between capacity refreshes
+ * (PROCSTAT_CGROUP_REFRESH_NS); the refresh itself re-reads the quota. The
+ * test forces both refreshes by clearing proc's flags. */
+TEST(reader_keeps_cgroup_paths_of_a_watched_process)
+{
+	struct procstat_sample s;
+	struct procstat_proc proc;
+	struct procstat *ps = NULL;
+	struct fixture f;
+
+	host_fixture(&f);
+	proc_fixture(&f, 600, "0-3", "0::/a\n", 10, 2, 5);
+	fixture_write(&f, "sys/fs/cgroup/a/cpu.max", "50000 100000\n");
+	fixture_write(&f, "sys/fs/cgroup/c/cpu.max", "25000 100000\n");
+	CHECK_INT_EQ(procstat_open(f.root, &ps), 0);
+	procstat_proc_init(&proc, 600);
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.quota_cpus, 0.5);
+	CHECK(proc.has_cgroups);
+	/* Moved: a capacity refresh within the cgroup period keeps the path. */
+	fixture_write(&f, "proc/600/cgroup", "0::/c\n");
+	proc.has_capacity = 0;
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.quota_cpus, 0.5);
+	/* Once the paths are due, the move is seen. */
+	proc.has_cgroups = 0;
+	proc.has_capacity = 0;
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.quota_cpus, 0.25);
+	procstat_proc_release(&proc);
+	CHECK(!proc.has_cgroups);
+	procstat_close(ps);
+	fixture_cleanup(&f);
+}
+
 int main(void)
 {
 	RUN(parse_stat_fields);
@@ -430,5 +518,7 @@ int main(void)
 	RUN(reader_open_needs_online_cpus);
 	RUN(reader_sample_sequence_reuse_and_exit);
 	RUN(reader_single_thread_uses_schedstat);
+	RUN(reader_idle_single_thread_skips_stat);
+	RUN(reader_keeps_cgroup_paths_of_a_watched_process);
 	return harness_finish();
 }

@@ -100,7 +100,7 @@ TEST(bound_refuses_with_enospc_and_frees_on_ack)
 	CHECK_INT_EQ(spool_open(dir, 250, &s), 0);
 	CHECK_INT_EQ(spool_append(s, rec, sizeof(rec)), 0);
 	CHECK_INT_EQ(spool_append(s, rec, sizeof(rec)), 0);
-	CHECK_INT_EQ(spool_append(s, rec, sizeof(rec)), -ENOSPC);
+	CHECK_INT_EQ(spool_append(s, rec, sizeof(rec)), -ENOBUFS);
 	CHECK_INT_EQ(spool_records(s), 2);
 	void *data;
 	size_t len;

@@ -113,8 +113,9 @@ TEST(sessions_share_programs_and_split_samples)
 	const struct profiler_ops *ops;
 	struct profiler_session *a = NULL, *b = NULL, *both = NULL;
 	struct tally ta = {0}, tb = {0}, tboth = {0};
-	struct profile_sink sa = {count_slice, &ta}, sb = {count_slice, &tb},
-			    sboth = {count_slice, &tboth};
+	struct profile_sink sa = {.slice = count_slice, .ctx = &ta},
+			    sb = {.slice = count_slice, .ctx = &tb},
+			    sboth = {.slice = count_slice, .ctx = &tboth};
 	char reason[256] = "";
 	pid_t alpha = spawn_burner(child_burn_alpha), beta = spawn_burner(child_burn_beta);
 	pid_t pair[2] = {alpha, beta};
@@ -173,7 +174,7 @@ TEST(update_pids_moves_the_filter_and_restart_works)
 	const struct profiler_ops *ops = profiler_for(POLICY_TARGET_ON_CPU, NULL, 0);
 	struct profiler_session *s = NULL;
 	struct tally t = {0};
-	struct profile_sink sink = {count_slice, &t};
+	struct profile_sink sink = {.slice = count_slice, .ctx = &t};
 	char reason[256];
 	pid_t alpha = spawn_burner(child_burn_alpha), beta = spawn_burner(child_burn_beta);
 

@@ -140,14 +140,14 @@ TEST(task_runs_flushes_and_finishes_at_planned_end)
 	CHECK_INT_EQ(rec.starts, 1);
 	CHECK_INT_EQ(taskmgr_running(tm), 1);
 	CHECK(taskmgr_find(tm, rec.last_started_id) != NULL);
-	taskmgr_tick(tm, 1700000004000, 5999);
+	taskmgr_tick(tm, 5999);
 	CHECK_INT_EQ(rec.flushes, 0);
-	taskmgr_tick(tm, 1700000005000, 6000);
+	taskmgr_tick(tm, 6000);
 	CHECK_INT_EQ(rec.flushes, 1);
 	CHECK_INT_EQ(rec.slices, 1);
-	taskmgr_tick(tm, 1700000010000, 11000);
+	taskmgr_tick(tm, 11000);
 	CHECK_INT_EQ(rec.flushes, 2);
-	taskmgr_tick(tm, 1700000012000, 13000);
+	taskmgr_tick(tm, 13000);
 	CHECK_INT_EQ(rec.stops, 1);
 	CHECK_INT_EQ(rec.ended_events, 1);
 	CHECK_INT_EQ(rec.last_ended.status, TASK_FINISHED);
@@ -185,7 +185,7 @@ TEST(profiler_start_failure_and_flush_failure_fail_the_task)
 	rec.fail_start = 0;
 	rec.fail_flush = 1;
 	CHECK_INT_EQ(taskmgr_start(tm, &d, false, NULL, &pid, 1, 5, 5), 0);
-	taskmgr_tick(tm, 10, 5005);
+	taskmgr_tick(tm, 5005);
 	CHECK_INT_EQ(rec.last_ended.status, TASK_FAILED);
 	CHECK(strstr(rec.last_ended.reason, "recording profiler failed") != NULL);
 	CHECK_INT_EQ(rec.stops, 1);
@@ -238,6 +238,35 @@ TEST(ids_are_unique_and_manual_ids_are_kept)
 	CHECK(taskmgr_free(NULL, 0) == NULL);
 }
 
+/* The wall clock stepped while a task runs (it is read only at the start):
+ * the schedule follows the monotonic clock, and the end is the start plus
+ * the monotonic time the task ran, whatever path ends it. */
+TEST(wall_clock_steps_do_not_move_the_schedule)
+{
+	struct taskmgr *tm = new_manager();
+	struct engine_decision d = decision(POLICY_TARGET_ON_CPU, 10);
+	pid_t pid = 42;
+
+	CHECK_INT_EQ(taskmgr_start(tm, &d, false, NULL, &pid, 1, 1700000000000, 1000), 0);
+	taskmgr_tick(tm, 6000);
+	CHECK_INT_EQ(rec.flushes, 1);
+	taskmgr_tick(tm, 7000);
+	CHECK_INT_EQ(rec.flushes, 1);
+	CHECK_INT_EQ(rec.ended_events, 0);
+	taskmgr_tick(tm, 11000);
+	CHECK_INT_EQ(rec.ended_events, 1);
+	CHECK_INT_EQ(rec.last_ended.status, TASK_FINISHED);
+	CHECK_INT_EQ(rec.last_ended.end_wall_ms, 1700000010000);
+	/* Ended by a process exit after 2.5 s, and by the agent's stop. */
+	CHECK_INT_EQ(taskmgr_start(tm, &d, false, NULL, &pid, 1, 1690000000000, 20000), 0);
+	taskmgr_pid_exited(tm, pid, 22500);
+	CHECK_INT_EQ(rec.ended_events, 2);
+	CHECK_INT_EQ(rec.last_ended.end_wall_ms, 1690000002500);
+	CHECK_INT_EQ(taskmgr_start(tm, &d, false, NULL, &pid, 1, 1710000000000, 30000), 0);
+	taskmgr_free(tm, 29000); /* a monotonic time before the start: never negative */
+	CHECK_INT_EQ(rec.last_ended.end_wall_ms, 1710000000000);
+}
+
 int main(void)
 {
 	RUN(task_runs_flushes_and_finishes_at_planned_end);
@@ -245,5 +274,6 @@ int main(void)
 	RUN(profiler_start_failure_and_flush_failure_fail_the_task);
 	RUN(process_exit_ends_single_process_tasks_and_shrinks_network_ones);
 	RUN(ids_are_unique_and_manual_ids_are_kept);
+	RUN(wall_clock_steps_do_not_move_the_schedule);
 	return harness_finish();
 }

@@ -46,7 +46,7 @@ export function TokenPrompt({ onSaved }) {
   const use = () => { setToken(value.trim()); onSaved && onSaved(); };
   return (
     <div class="token">
-      <label>This server needs a token for changes:{' '}
+      <label>This server needs its write token for changes:{' '}
         <input type="password" name="token" value={value} autocomplete="off" onInput={(e) => setValue(e.target.value)}
           onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); use(); } }} />
       </label>{' '}

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# bench/netprof.sh — what a NETWORK task costs a saturated nginx.
+#
+# nginx (one process, pinned to CPU $SERVER_CPU) serves a small static file to
+# `wrk -t2 -c50` on loopback (pinned to CPU $CLIENT_CPU), as bench/httpmon.sh
+# does. Configurations, alternated in every round ($CONFIGS):
+#   none      nothing attached
+#   http      the HTTP monitor alone (`contprof debug http --quiet --policy`):
+#             its cost must not move now that it carries the NETWORK hooks
+#   network   a NETWORK task on nginx (`contprof debug network`, 1 s flushes):
+#             the shared programs plus the NETWORK-only ones, per-connection
+#             traffic, syscall times, samples, topology every flush
+# Prints req/s per configuration and round, then, with kernel.bpf_stats_enabled
+# (restored after), the BPF run time added per request over $STATS_RUNS runs.
+#
+# Usage: bench/netprof.sh              (RUNS=3 DURATION=15 by default)
+#        BENCH_QUICK=1: RUNS=1 DURATION=3 STATS_RUNS=1 (checks that it runs)
+# BENCH_FIGURES=FILE: FIGURE lines for scripts/bench.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ ${BENCH_QUICK:-0} != 0 ]]; then
+	RUNS=${RUNS:-1} DURATION=${DURATION:-3} STATS_RUNS=${STATS_RUNS:-1}
+fi
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-15}
+STATS_RUNS=${STATS_RUNS:-3}
+CONFIGS=${CONFIGS:-"none http network"}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+BIN=${CONTPROF_BIN:-build/contprof}
+PORT=${PORT:-18490}
+
+for tool in nginx wrk bpftool taskset python3 curl; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool missing (scripts/setup.sh installs it)" >&2; exit 1; }
+done
+[[ -x $BIN ]] || { echo "bench: $BIN missing (run make)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/netprof-bench.XXXXXX)
+nginx_pid='' mon_pid='' old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+cleanup() {
+	[[ -n $mon_pid ]] && kill "$mon_pid" 2>/dev/null && wait "$mon_pid" 2>/dev/null
+	[[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/html" "$work/tmp"
+head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
+cat >"$work/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1;
+error_log stderr error; pid $work/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  server { listen 127.0.0.1:$PORT; root $work/html; }
+}
+CONF
+cat >"$work/policy.json" <<'JSON'
+{"service":"bench","targets":[{"target":"NETWORK","items":[
+  {"monitor":"HTTP_ERROR_RATE","threshold":50,"period":10,"count":5}]}]}
+JSON
+
+taskset -c "$SERVER_CPU" nginx -p "$work" -c "$work/nginx.conf" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+
+prog_ids() { bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))'; }
+# Sum of run_time_ns and run_cnt over the programs whose ids are given.
+prog_stats() {
+	bpftool prog show -j | python3 -c '
+import json, sys
+ids = set(int(x) for x in sys.argv[1:])
+t = c = 0
+for p in json.load(sys.stdin):
+    if p["id"] in ids:
+        t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
+print(t, c)' "$@"
+}
+
+start_config() {
+	local cfg=$1 before after
+	before=$(prog_ids)
+	case $cfg in
+	none) mon_ids=''; return 0 ;;
+	http) "$BIN" debug http --quiet --pid "$nginx_pid" --policy "$work/policy.json" \
+		>"$work/mon.out" 2>"$work/mon.err" & ;;
+	network) "$BIN" debug network --pid "$nginx_pid" >"$work/mon.out" 2>"$work/mon.err" & ;;
+	*) echo "bench: unknown configuration $cfg" >&2; exit 1 ;;
+	esac
+	mon_pid=$!
+	for _ in $(seq 600); do grep -q watching "$work/mon.err" && break; sleep 0.1; done
+	grep -q watching "$work/mon.err" || { echo "bench: $cfg did not start: $(cat "$work/mon.err")" >&2; exit 1; }
+	sleep 1
+	after=$(prog_ids)
+	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
+}
+
+stop_config() {
+	[[ -z $mon_pid ]] && return 0
+	kill -INT "$mon_pid" 2>/dev/null || true
+	wait "$mon_pid" 2>/dev/null || true
+	mon_pid=''
+}
+
+# Runs wrk; prints "requests_per_s completed_requests".
+run_wrk() {
+	local out
+	out=$(taskset -c "$CLIENT_CPU" wrk -t2 -c50 -d"${DURATION}s" "http://127.0.0.1:$PORT/index.html")
+	awk '/Requests\/sec/ {rps=$2} / requests in / {n=$1} END {print rps, n}' <<<"$out"
+}
+
+figure() { [[ -z ${BENCH_FIGURES:-} ]] || echo "FIGURE $*" >>"$BENCH_FIGURES"; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "bench: nginx pid $nginx_pid on CPU $SERVER_CPU, wrk -t2 -c50 -d${DURATION}s on CPU $CLIENT_CPU, load $(cut -d' ' -f1-3 /proc/loadavg)"
+taskset -c "$CLIENT_CPU" wrk -t2 -c50 -d2s "http://127.0.0.1:$PORT/index.html" >/dev/null
+
+for round in $(seq "$RUNS"); do
+	for cfg in $CONFIGS; do
+		start_config "$cfg"
+		read -r rps n < <(run_wrk)
+		stop_config
+		echo "$rps" >>"$work/rps.$cfg"
+		[[ $cfg == none ]] && none_rps=$rps
+		figure "netprof.${cfg}_rps $rps req/s higher - nginx requests/s, $cfg"
+		if [[ $cfg != none && -n ${none_rps:-} ]]; then
+			ratio=$(awk -v a="$rps" -v b="$none_rps" 'BEGIN {printf "%.3f", a / b}')
+			echo "$ratio" >>"$work/ratio.$cfg"
+			figure "netprof.${cfg}_ratio $ratio ratio higher - nginx requests/s with $cfg / without, same round"
+		fi
+		printf 'round %d  %-8s %10.0f req/s\n' "$round" "$cfg" "$rps"
+	done
+done
+
+sysctl -qw kernel.bpf_stats_enabled=1
+for round in $(seq "$STATS_RUNS"); do
+	for cfg in $CONFIGS; do
+		[[ $cfg == none ]] && continue
+		start_config "$cfg"
+		read -r t0 c0 < <(prog_stats $mon_ids)
+		read -r rps n < <(run_wrk)
+		read -r t1 c1 < <(prog_stats $mon_ids)
+		stop_config
+		us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", n ? t / n / 1000 : 0}')
+		echo "$us" >>"$work/us.$cfg"
+		target='<=2'; [[ $cfg == http ]] && target='<=1'
+		figure "netprof.${cfg}_bpf_us_per_request $us us $target - BPF run time per nginx request, $cfg"
+		printf 'stats %d  %-8s %10.0f req/s  %7.3f us BPF/request  %.1f program runs/request\n' \
+			"$round" "$cfg" "$rps" "$us" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print n ? c / n : 0}')"
+		[[ $cfg == network ]] && tail -1 "$work/mon.out" >"$work/stats.network"
+	done
+done
+sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+[[ -f $work/stats.network ]] && echo "network, kernel counters of the last run: $(cat "$work/stats.network")"
+
+echo
+echo "medians over $RUNS rounds (req/s, per-round ratio to none) and $STATS_RUNS stats runs (BPF us/request):"
+for cfg in $CONFIGS; do
+	m=$(median <"$work/rps.$cfg")
+	rr=-; [[ -f $work/ratio.$cfg ]] && rr=$(median <"$work/ratio.$cfg")
+	us=-; [[ -f $work/us.$cfg ]] && us=$(median <"$work/us.$cfg")
+	printf '  %-8s %10.0f req/s  ratio %6s  BPF %6s us/request\n' "$cfg" "$m" "$rr" "$us"
+done

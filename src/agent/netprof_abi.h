@@ -1,0 +1,107 @@
+/* netprof ABI: what the NETWORK profiler's kernel part (netprof.bpf.h,
+ * compiled into httpmon.bpf.c: one set of programs, one connection
+ * tracking) shares with user space (netprof.c). Fixed-width types only.
+ *
+ * For processes whose bit is set in `net_watched` (a subset of `watched`)
+ * the kernel keeps one `struct netprof_conn` per TCP socket fd in the
+ * `netconns` hash: addresses read from the socket at accept/connect, bytes
+ * and calls each way, time spent in the read/write syscalls (a log2
+ * histogram each way) and retransmits. close(2) sends the final value
+ * through the httpmon ring as a NETPROF_REC_CLOSED record and deletes it;
+ * accept/connect send a NETPROF_REC_OPENED one; user space reads the live
+ * ones at each flush.
+ *
+ * Slow or failed requests of those processes also get a NETPROF_REC_HEADS
+ * record: the first bytes of the request and of the response (each at most
+ * NETPROF_HEAD_MAX), right after the request's own httpmon record.
+ */
+#ifndef CONTPROF_AGENT_NETPROF_ABI_H
+#define CONTPROF_AGENT_NETPROF_ABI_H
+
+#define NETPROF_HEAD_MAX     1024
+#define NETPROF_HIST_BUCKETS 32 /* bucket b: [2^b, 2^(b+1)) ns; 0 holds < 2 ns */
+#define NETPROF_CONNS_MAX    16384
+#define NETPROF_RETRANS_MAX  4096
+
+/* httpmon_event.kind of the ring's records. */
+enum netprof_record_kind {
+	NETPROF_REC_REQUEST = 0, /* struct httpmon_event */
+	NETPROF_REC_CLOSED = 1,	 /* struct netprof_closed */
+	NETPROF_REC_HEADS = 2,	 /* struct netprof_heads */
+	NETPROF_REC_OPENED = 3,	 /* struct netprof_closed, close_ns 0 */
+};
+
+enum netprof_dir {
+	NETPROF_IN = 0, /* read family */
+	NETPROF_OUT = 1,
+	NETPROF_DIRS
+};
+
+/* Addresses: IPv4 as ::ffff:a.b.c.d; ports in host order. */
+struct netprof_addr {
+	__u8 addr[16];
+	__u16 port;
+	__u16 pad[3];
+};
+
+struct netprof_conn {
+	__u8 role;   /* enum httpmon_role: accepted = SERVER, connected = CLIENT */
+	__u8 family; /* AF_INET / AF_INET6, 0 when unknown */
+	__u8 pad[6];
+	__u64 open_ns;	  /* CLOCK_MONOTONIC of the accept/connect */
+	__u64 connect_ns; /* time in connect(2) (blocking), 0 otherwise */
+	struct netprof_addr local;
+	struct netprof_addr remote;
+	__u64 bytes[NETPROF_DIRS];
+	__u64 calls[NETPROF_DIRS];
+	__u64 syscall_ns[NETPROF_DIRS];
+	__u32 hist[NETPROF_DIRS][NETPROF_HIST_BUCKETS];
+	__u32 retransmits;
+	__u32 pad2;
+};
+
+struct netprof_conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+/* A closed connection's last value. `kind` sits where httpmon_event has it. */
+struct netprof_closed {
+	__u32 pid;
+	__u32 fd;
+	__u8 role;
+	__u8 pad0;
+	__u16 pad1;
+	__u16 pad2;
+	__u16 kind; /* NETPROF_REC_CLOSED */
+	__u64 close_ns;
+	struct netprof_conn conn;
+};
+
+/* First bytes of a slow or failed request's request and response. */
+struct netprof_heads {
+	__u32 pid;
+	__u32 fd;
+	__u8 role;
+	__u8 pad0;
+	__u16 status;
+	__u16 pad2;
+	__u16 kind;	/* NETPROF_REC_HEADS */
+	__u64 start_ns; /* the request's, to match its httpmon record */
+	__u16 req_len;
+	__u16 resp_len;
+	__u32 pad3;
+	char req[NETPROF_HEAD_MAX];
+	char resp[NETPROF_HEAD_MAX];
+};
+
+/* Retransmits by 4-tuple (sock tracepoints carry no pid). */
+struct netprof_tuple {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
+};
+
+#endif

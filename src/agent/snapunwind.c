@@ -1,0 +1,478 @@
+/* snapunwind: see snapunwind.h. The thread wakes every SNAPUNWIND_POLL_MS
+ * (the BPF side writes without wake-ups, so a busy host costs no wake-up per
+ * sample) or when a drain asks it to catch up. The table is a chained hash
+ * of stacks keyed by their content, guarded by `lock`; a drain swaps it for
+ * an empty one and reads it outside the lock. */
+#include "agent/snapunwind.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/unwind.h"
+#include "util/log.h"
+
+#define BUCKETS 4096
+
+struct agg {
+	struct agg *next;
+	uint64_t hash;
+	uint32_t pid;
+	int32_t user_err, kernel_err;
+	uint16_t n_user, n_kernel;
+	bool complete;
+	uint64_t count;
+	uint64_t ips[]; /* n_user user pcs, then n_kernel kernel ips */
+};
+
+struct table {
+	struct agg *buckets[BUCKETS];
+	size_t n;
+};
+
+/* A learned frame-pointer walk: its pid and outermost address, and the
+ * outermost frames the CFI found beyond it. */
+struct tail {
+	struct tail *next;
+	uint32_t pid, n;
+	uint64_t top;
+	uint64_t pcs[SNAPUNWIND_TAIL_MAX];
+};
+
+/* An off-CPU blocking site's unwound stack; immutable once published. */
+struct site {
+	uint32_t n;
+	bool complete;
+	uint64_t pcs[];
+};
+
+struct snapunwind {
+	pthread_t thread;
+	bool thread_started;
+	struct ring_buffer *rb;
+	int fp_complete_fd, sites_fd;
+	struct unwinder *unwinder;
+	struct site *sites[SNAPUNWIND_SITES_MAX];
+	size_t n_sites; /* published: read under `lock` */
+	pthread_mutex_t lock;
+	pthread_cond_t wake, caught_up;
+	bool stop;
+	uint64_t sync_requested, sync_done;
+	struct table *table;
+	struct tail *tails[BUCKETS];
+	size_t n_tails;
+	struct snapunwind_stats stats;
+	uint64_t pcs[STACKCOUNT_DEPTH_MAX]; /* the thread's scratch */
+};
+
+static int64_t clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t hash_words(uint64_t h, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static void table_free(struct table *t)
+{
+	if (!t)
+		return;
+	for (size_t b = 0; b < BUCKETS; b++) {
+		struct agg *a = t->buckets[b];
+
+		while (a) {
+			struct agg *next = a->next;
+
+			free(a);
+			a = next;
+		}
+	}
+	free(t);
+}
+
+/* Counts one stack; called with `lock` held. A full table counts the
+ * sample as lost for its pid (an entry with no frames). */
+static void table_add(struct table *t, uint32_t pid, bool complete, int32_t user_err,
+		      const uint64_t *user, size_t n_user, int32_t kernel_err,
+		      const uint64_t *kernel, size_t n_kernel)
+{
+	uint64_t head[4] = {pid, complete, (uint32_t)user_err, (uint32_t)kernel_err};
+	uint64_t h;
+	struct agg **slot, *a;
+
+	if (t->n >= SNAPUNWIND_STACKS_MAX) {
+		complete = false;
+		user_err = -ENOSPC;
+		n_user = 0;
+		kernel_err = -EFAULT;
+		n_kernel = 0;
+		head[1] = 0;
+		head[2] = (uint32_t)user_err;
+		head[3] = (uint32_t)kernel_err;
+	}
+	h = hash_words(0xcbf29ce484222325ULL, head, 4);
+	h = hash_words(h ^ n_user, user, n_user);
+	h = hash_words(h ^ n_kernel, kernel, n_kernel);
+	for (slot = &t->buckets[h % BUCKETS]; (a = *slot); slot = &a->next) {
+		if (a->hash == h && a->pid == pid && a->complete == complete &&
+		    a->user_err == user_err && a->kernel_err == kernel_err && a->n_user == n_user &&
+		    a->n_kernel == n_kernel && !memcmp(a->ips, user, n_user * sizeof(uint64_t)) &&
+		    !memcmp(a->ips + n_user, kernel, n_kernel * sizeof(uint64_t))) {
+			a->count++;
+			return;
+		}
+	}
+	a = malloc(sizeof(*a) + (n_user + n_kernel) * sizeof(uint64_t));
+	if (!a)
+		return; /* out of memory: the sample is gone, nothing sane to do */
+	*a = (struct agg){.hash = h,
+			  .pid = pid,
+			  .user_err = user_err,
+			  .kernel_err = kernel_err,
+			  .n_user = (uint16_t)n_user,
+			  .n_kernel = (uint16_t)n_kernel,
+			  .complete = complete,
+			  .count = 1};
+	memcpy(a->ips, user, n_user * sizeof(uint64_t));
+	memcpy(a->ips + n_user, kernel, n_kernel * sizeof(uint64_t));
+	*slot = a;
+	t->n++;
+}
+
+/* How many outermost frames the CFI found beyond a frame-pointer walk that
+ * is otherwise identical (-1: the walks differ, or too many are missing). */
+static int fp_walk_tail(const struct unwind_snapshot *s, const uint64_t *pcs, size_t n)
+{
+	if (s->n_fp <= 0 || (size_t)s->n_fp > n || n - (size_t)s->n_fp > SNAPUNWIND_TAIL_MAX)
+		return -1;
+	if (memcmp(s->fp_ips, pcs, (size_t)s->n_fp * sizeof(uint64_t)) != 0)
+		return -1;
+	return (int)(n - (size_t)s->n_fp);
+}
+
+static struct tail **tail_slot(struct snapunwind *su, uint32_t pid, uint64_t top)
+{
+	uint64_t key[2] = {pid, top};
+	struct tail **p = &su->tails[hash_words(0xcbf29ce484222325ULL, key, 2) % BUCKETS];
+
+	while (*p && ((*p)->pid != pid || (*p)->top != top))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Remembers the tail of a complete frame-pointer walk and lets the kernel
+ * keep such samples; called with `lock` held. */
+static void learn_fp_walk(struct snapunwind *su, const struct unwind_snapshot *s,
+			  const uint64_t *pcs, int n_tail)
+{
+	struct unwind_top_key key = {.pid = s->pid, .ip = s->fp_ips[s->n_fp - 1]};
+	struct tail **slot = tail_slot(su, s->pid, key.ip), *t;
+	uint8_t one = 1;
+
+	if (*slot || su->n_tails >= SNAPUNWIND_TOPS_MAX)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	t->pid = s->pid;
+	t->top = key.ip;
+	t->n = (uint32_t)n_tail;
+	memcpy(t->pcs, pcs + s->n_fp, (size_t)n_tail * sizeof(uint64_t));
+	*slot = t;
+	su->n_tails++;
+	if (bpf_map_update_elem(su->fp_complete_fd, &key, &one, BPF_ANY) == 0)
+		su->stats.learned++;
+}
+
+int snapunwind_tail(struct snapunwind *su, uint32_t pid, uint64_t top, uint64_t *ret_pcs)
+{
+	const struct tail *t;
+	int n = -1;
+
+	pthread_mutex_lock(&su->lock);
+	t = *tail_slot(su, pid, top);
+	if (t) {
+		memcpy(ret_pcs, t->pcs, t->n * sizeof(uint64_t));
+		n = (int)t->n;
+	}
+	pthread_mutex_unlock(&su->lock);
+	return n;
+}
+
+/* Off-CPU: publishes the unwound stack of a blocking site and tells the
+ * kernel its id (or that it failed: its blocks keep the frame-pointer walk). */
+static void name_site(struct snapunwind *su, const struct unwind_snapshot *s, const uint64_t *pcs,
+		      size_t n, bool complete, int n_tail, uint64_t t0)
+{
+	struct unwind_site_key key = {
+	    .pid = s->pid, .ip = s->regs[UNWIND_REG_IP], .sp = s->regs[UNWIND_REG_SP]};
+	int32_t value = UNWIND_SITE_FAILED;
+	struct site *site = NULL;
+
+	if (pcs && n && su->n_sites < SNAPUNWIND_SITES_MAX) {
+		site = malloc(sizeof(*site) + n * sizeof(uint64_t));
+		if (site) {
+			site->n = (uint32_t)n;
+			site->complete = complete;
+			memcpy(site->pcs, pcs, n * sizeof(uint64_t));
+		}
+	}
+	pthread_mutex_lock(&su->lock);
+	if (n_tail >= 0)
+		learn_fp_walk(su, s, su->pcs, n_tail);
+	if (site) {
+		value = UNWIND_ID_BASE + (int32_t)su->n_sites;
+		su->sites[su->n_sites++] = site;
+	}
+	su->stats.snapshots++;
+	su->stats.complete += complete;
+	su->stats.failed += !site;
+	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	pthread_mutex_unlock(&su->lock);
+	bpf_map_update_elem(su->sites_fd, &key, &value, BPF_ANY);
+}
+
+int snapunwind_lookup(struct snapunwind *su, int32_t id, const uint64_t **ret_pcs, size_t *ret_n,
+		      bool *ret_complete)
+{
+	const struct site *site = NULL;
+
+	pthread_mutex_lock(&su->lock);
+	if (id >= UNWIND_ID_BASE && (size_t)(id - UNWIND_ID_BASE) < su->n_sites)
+		site = su->sites[id - UNWIND_ID_BASE];
+	pthread_mutex_unlock(&su->lock);
+	if (!site)
+		return -ENOENT;
+	*ret_pcs = site->pcs;
+	*ret_n = site->n;
+	*ret_complete = site->complete;
+	return 0;
+}
+
+static int on_snapshot(void *ctx, void *data, size_t size)
+{
+	struct snapunwind *su = ctx;
+	const struct unwind_snapshot *s = data;
+	const size_t header = offsetof(struct unwind_snapshot, stack);
+	uint64_t t0 = thread_cpu_ns();
+	const uint64_t *user = su->pcs;
+	size_t n = 0, n_kernel;
+	bool complete = false;
+	int32_t kernel_err = 0;
+	int err, n_tail;
+
+	if (size < header || s->stack_len > size - header || s->n_fp > STACKCOUNT_DEPTH_MAX ||
+	    s->n_kernel > STACKCOUNT_DEPTH_MAX)
+		return 0; /* not ours: ignore */
+	err = unwinder_unwind(su->unwinder, s, clock_ms(CLOCK_MONOTONIC), su->pcs,
+			      STACKCOUNT_DEPTH_MAX, &n, &complete);
+	if (err && s->n_fp > 0) {
+		user = (const uint64_t *)s->fp_ips; /* better the frame-pointer walk than nothing */
+		n = (size_t)s->n_fp;
+	}
+	n_tail = complete && !err ? fp_walk_tail(s, su->pcs, n) : -1;
+	if (s->kind == UNWIND_KIND_SITE) {
+		name_site(su, s, err ? NULL : su->pcs, n, complete, n_tail, t0);
+		return 0;
+	}
+	n_kernel = s->n_kernel > 0 ? (size_t)s->n_kernel : 0;
+	if (s->n_kernel <= 0)
+		kernel_err = s->n_kernel < 0 ? s->n_kernel : -EFAULT;
+	pthread_mutex_lock(&su->lock);
+	if (n_tail >= 0)
+		learn_fp_walk(su, s, su->pcs, n_tail);
+	table_add(su->table, s->pid, complete, n ? 0 : -EFAULT, user, n, kernel_err,
+		  (const uint64_t *)s->kernel_ips, n_kernel);
+	su->stats.snapshots++;
+	su->stats.complete += complete;
+	su->stats.failed += err != 0;
+	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	pthread_mutex_unlock(&su->lock);
+	return 0;
+}
+
+static void *run(void *arg)
+{
+	struct snapunwind *su = arg;
+
+	pthread_mutex_lock(&su->lock);
+	while (!su->stop) {
+		uint64_t requested;
+
+		if (su->sync_requested == su->sync_done) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += SNAPUNWIND_POLL_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&su->wake, &su->lock, &until);
+		}
+		requested = su->sync_requested;
+		pthread_mutex_unlock(&su->lock);
+		ring_buffer__consume(su->rb);
+		unwinder_expire(su->unwinder, clock_ms(CLOCK_MONOTONIC));
+		pthread_mutex_lock(&su->lock);
+		su->sync_done = requested;
+		pthread_cond_broadcast(&su->caught_up);
+	}
+	pthread_mutex_unlock(&su->lock);
+	return NULL;
+}
+
+struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd, int sites_fd)
+{
+	struct snapunwind *su = calloc(1, sizeof(*su));
+	pthread_condattr_t attr;
+	int err = ENOMEM;
+
+	if (!su)
+		goto fail;
+	pthread_mutex_init(&su->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&su->wake, &attr);
+	pthread_cond_init(&su->caught_up, &attr);
+	pthread_condattr_destroy(&attr);
+	su->fp_complete_fd = fp_complete_fd;
+	su->sites_fd = sites_fd;
+	su->table = calloc(1, sizeof(*su->table));
+	su->unwinder = unwinder_new();
+	if (!su->table || !su->unwinder)
+		goto fail;
+	su->rb = ring_buffer__new(snapshots_fd, on_snapshot, su, NULL);
+	if (!su->rb) {
+		err = errno ? errno : EINVAL;
+		goto fail;
+	}
+	err = pthread_create(&su->thread, NULL, run, su);
+	if (err)
+		goto fail;
+	su->thread_started = true;
+	return su;
+fail:
+	snapunwind_stop(su);
+	errno = err;
+	return NULL;
+}
+
+struct snapunwind *snapunwind_stop(struct snapunwind *su)
+{
+	if (!su)
+		return NULL;
+	if (su->thread_started) {
+		pthread_mutex_lock(&su->lock);
+		su->stop = true;
+		pthread_cond_signal(&su->wake);
+		pthread_mutex_unlock(&su->lock);
+		pthread_join(su->thread, NULL);
+	}
+	for (size_t b = 0; b < BUCKETS; b++) {
+		while (su->tails[b]) {
+			struct tail *t = su->tails[b];
+
+			su->tails[b] = t->next;
+			free(t);
+		}
+	}
+	for (size_t i = 0; i < su->n_sites; i++)
+		free(su->sites[i]);
+	ring_buffer__free(su->rb);
+	unwinder_free(su->unwinder);
+	table_free(su->table);
+	pthread_cond_destroy(&su->wake);
+	pthread_cond_destroy(&su->caught_up);
+	pthread_mutex_destroy(&su->lock);
+	free(su);
+	return NULL;
+}
+
+int snapunwind_drain(struct snapunwind *su, stackdrain_fn fn, void *ctx)
+{
+	struct table *fresh = calloc(1, sizeof(*fresh)), *t;
+	struct timespec until;
+	uint64_t ticket;
+	int n = 0;
+
+	if (!fresh)
+		return -ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SNAPUNWIND_SYNC_MS / 1000;
+	pthread_mutex_lock(&su->lock);
+	ticket = ++su->sync_requested;
+	pthread_cond_signal(&su->wake);
+	while (su->sync_done < ticket && !su->stop)
+		if (pthread_cond_timedwait(&su->caught_up, &su->lock, &until) == ETIMEDOUT)
+			break;
+	t = su->table;
+	su->table = fresh;
+	pthread_mutex_unlock(&su->lock);
+	for (size_t b = 0; b < BUCKETS; b++) {
+		for (const struct agg *a = t->buckets[b]; a; a = a->next) {
+			struct stackdrain_record r = {
+			    .pid = a->pid,
+			    .user = a->ips,
+			    .n_user = a->n_user,
+			    .user_err = a->user_err,
+			    .user_complete = a->complete,
+			    .kernel = a->ips + a->n_user,
+			    .n_kernel = a->n_kernel,
+			    .kernel_err = a->kernel_err,
+			    .count = a->count,
+			};
+
+			fn(ctx, &r);
+			n++;
+		}
+	}
+	table_free(t);
+	return n;
+}
+
+void snapunwind_log_stats(struct snapunwind *su, const char *who, uint64_t dropped)
+{
+	struct snapunwind_stats us;
+
+	snapunwind_get_stats(su, &us);
+	if (!us.snapshots && !dropped)
+		return;
+	log_info("%s: CFI unwinding: %llu snapshots, %llu complete, %llu failed, %llu dropped, "
+		 "%llu frame-pointer tops learned, %.1f us per snapshot",
+		 who, (unsigned long long)us.snapshots, (unsigned long long)us.complete,
+		 (unsigned long long)us.failed, (unsigned long long)dropped,
+		 (unsigned long long)us.learned,
+		 us.snapshots ? (double)us.unwind_ns / 1e3 / (double)us.snapshots : 0.0);
+}
+
+void snapunwind_get_stats(struct snapunwind *su, struct snapunwind_stats *ret)
+{
+	pthread_mutex_lock(&su->lock);
+	*ret = su->stats;
+	pthread_mutex_unlock(&su->lock);
+}

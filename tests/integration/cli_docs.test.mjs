@@ -1,0 +1,101 @@
+// docs/cli.md against the binary's own help: the synopsis block of
+// docs/cli.md must list every command of `contprof --help` (and every policy
+// subcommand) with exactly the usage its `--help` prints (whitespace aside),
+// and every option a command's --help lists must be explained in the docs
+// (docs/cli.md, or the command's own page: docs/server.md, docs/agent.md,
+// docs/demo.md). Adding an option without documenting it fails here.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, run } from './lib.mjs';
+
+const CLI_MD = fs.readFileSync(path.join(ROOT, 'docs/cli.md'), 'utf8');
+const OWN_PAGE = { server: 'server.md', agent: 'agent.md', up: 'demo.md' };
+const squash = (s) => s.replace(/\s+/g, ' ').trim();
+
+// The names listed under `heading:` in a help text, one per indented line.
+function listed(help, heading) {
+  const block = help.split(`\n${heading}:\n`)[1] || '';
+  return [...block.split('\n\n')[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]);
+}
+
+// Each synopsis of a usage block: "contprof ..." with its continuation lines.
+function synopses(lines) {
+  const out = [];
+  for (const line of lines) {
+    const start = line.match(/^(?:usage:)?\s*(contprof\s.*)$/);
+    if (start) out.push(start[1]);
+    else if (/^\s+\S/.test(line) && out.length) out[out.length - 1] += ` ${line}`;
+    else break;
+  }
+  return out.map(squash);
+}
+
+// The synopsis block of docs/cli.md: the fenced block under "## Synopsis".
+function docSynopses() {
+  const section = CLI_MD.split(/^## Synopsis.*$/m)[1];
+  assert.ok(section, 'docs/cli.md has a "## Synopsis" section');
+  const block = section.match(/```\n([\s\S]*?)```/)[1];
+  return synopses(block.split('\n').filter((l) => l.trim()));
+}
+
+// The options a help text lists under "options:" (long names, and -o).
+function options(help) {
+  const block = help.split('\noptions:\n')[1] || '';
+  const names = [];
+  for (const m of block.split('\n\n')[0].matchAll(/^ {2}((?:-\w, )?--?[\w-]+)/gm)) {
+    const name = m[1].split(', ').pop();
+    if (name !== '--help') names.push(name);
+  }
+  return names;
+}
+
+async function help(args) {
+  const r = await run([...args, '--help']);
+  assert.equal(r.code, 0, `${args.join(' ')} --help: ${r.stderr}`);
+  return r.stdout;
+}
+
+test('docs/cli.md: its synopsis is what every command\'s --help says, and every option is documented', async () => {
+  const commands = listed(await help([]), 'commands');
+  assert.ok(commands.includes('tasks') && commands.includes('agent'), commands.join(' '));
+  const subcommands = listed(await help(['policy']), 'subcommands');
+  assert.deepEqual(subcommands, ['validate', 'get', 'set', 'delete']);
+  const invocations = commands.flatMap((c) => (c === 'policy' ? subcommands.map((s) => [c, s]) : [[c]]));
+
+  const doc = docSynopses();
+  const problems = [];
+  const want = [];
+  for (const args of invocations) {
+    const text = await help(args);
+    const usage = synopses(text.split('\n'));
+    assert.ok(usage.length > 0, `${args.join(' ')} --help starts with its usage:\n${text}`);
+    want.push(...usage);
+    for (const u of usage) if (!doc.includes(u)) problems.push(`not in docs/cli.md's synopsis: ${u}`);
+    const pages = [CLI_MD];
+    if (OWN_PAGE[args[0]]) pages.push(fs.readFileSync(path.join(ROOT, 'docs', OWN_PAGE[args[0]]), 'utf8'));
+    for (const opt of options(text)) {
+      const re = new RegExp(`(^|[^\\w-])${opt.replace(/[-]/g, '\\-')}(?![\\w-])`);
+      if (!pages.some((p) => re.test(p))) problems.push(`contprof ${args.join(' ')} ${opt}: not in docs/cli.md${OWN_PAGE[args[0]] ? ` nor docs/${OWN_PAGE[args[0]]}` : ''}`);
+    }
+  }
+  for (const d of doc) if (!want.includes(d)) problems.push(`docs/cli.md's synopsis has what no --help says: ${d}`);
+  assert.deepEqual(problems, [], problems.join('\n'));
+});
+
+test('README links every page of docs/, and every relative link of README and docs/ resolves', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const pages = fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md'));
+  const unlinked = pages.filter((p) => !readme.includes(`](docs/${p})`));
+  assert.deepEqual(unlinked, [], 'docs pages the README does not link');
+  const broken = [];
+  for (const file of ['README.md', ...pages.map((p) => `docs/${p}`)]) {
+    const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+    for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(m[1])) continue; // http:, mailto:
+      if (!fs.existsSync(path.join(ROOT, path.dirname(file), m[1]))) broken.push(`${file}: ${m[1]}`);
+    }
+  }
+  assert.deepEqual(broken, [], 'links to missing files');
+});
