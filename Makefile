@@ -4,6 +4,8 @@
 #   make test        everything the README's test command runs (see scripts/test.sh)
 #   make unit        unit tests of the current build flavour
 #   make format-check / make format
+#   make fuzz-NAME   libFuzzer target tests/fuzz/fuzz_NAME.c for FUZZ_TIME s
+#   make fuzz        every fuzz target, FUZZ_TIME s each (see tests/fuzz/README.md)
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, systemd units, docs,
 #                    example config (docs/install.md); make uninstall
 # Sources are found by directory: a new .c file under src/ is built without
@@ -15,6 +17,9 @@ BUILD := build/san
 endif
 ifeq ($(COVERAGE),1)
 BUILD := build/cov
+endif
+ifeq ($(FUZZ),1)
+BUILD := build/fuzz
 endif
 
 CC      ?= gcc
@@ -42,6 +47,14 @@ ifeq ($(COVERAGE),1)
 CFLAGS  += -O0 --coverage
 LDFLAGS += --coverage
 endif
+# libFuzzer flavour: clang, the library instrumented for coverage guidance,
+# ASan + UBSan without recovery; only the fuzzers link libFuzzer's main.
+ifeq ($(FUZZ),1)
+CC      := $(CLANG)
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer -Wno-format-nonliteral
+LDFLAGS += -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+endif
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -I$(BUILD)/bpf -Isrc
@@ -68,7 +81,7 @@ WEB_OBJ   := $(BUILD)/obj/web/webui_assets.o
 LIB_OBJ   += $(WEB_OBJ)
 
 .SECONDARY:
-.PHONY: all unit test format format-check clean bench bench-compare install uninstall
+.PHONY: all unit test format format-check clean bench bench-compare install uninstall fuzz fuzzers
 all: $(BUILD)/contprof $(TEST_BIN) $(FIXTURE_BIN)
 
 # Test fixtures (workloads and servers the integration tests run): clang with
@@ -127,6 +140,27 @@ $(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
 # pointers (leaves too) and no tail calls.
 $(BUILD)/obj/src/demo/%.o: CFLAGS += -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
                                   -fno-optimize-sibling-calls
+
+# Fuzzers: tests/fuzz/fuzz_NAME.c -> build/fuzz/fuzzers/NAME (FUZZ=1 flavour);
+# scripts/fuzz.sh runs them on their committed corpus tests/fuzz/corpus/NAME/.
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_TIME ?= 20
+$(BUILD)/fuzzers/%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBRARY)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/tests/fuzz/%.o: CFLAGS += -Itests/fuzz
+
+fuzzers:
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_NAMES:%=build/fuzz/fuzzers/%)
+
+fuzz-%:
+	@$(MAKE) --no-print-directory FUZZ=1 build/fuzz/fuzzers/$*
+	@scripts/fuzz.sh $(FUZZ_TIME) $*
+
+fuzz: fuzzers
+	@scripts/fuzz.sh $(FUZZ_TIME) $(FUZZ_NAMES)
 
 unit: $(TEST_BIN) $(FIXTURE_BIN)
 	@scripts/run-unit.sh $(BUILD)/tests

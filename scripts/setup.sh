@@ -14,6 +14,8 @@ PACKAGES=(
   libiberty-dev   # demangling (C++, Rust) in the symbolizer
   # tests: formatting, coverage, integration runner, sanitizer runtime
   clang-format gcovr nodejs procps iproute2 util-linux
+  # fuzzing (make fuzz): libFuzzer and clang's sanitizer runtimes for clang 14
+  libclang-rt-14-dev
   # fault tests: the store read directly, the agent's wall clock stepped
   sqlite3 faketime
   # browser tests of the web UI (playwright-core drives it headless)

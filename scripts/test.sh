@@ -7,6 +7,8 @@
 #      with the web UI's browser tests, and tests/web/ (the UI's JS modules)
 #   7. the server's integration tests again on PostgreSQL: a throwaway
 #      cluster (scripts/pg-cluster.sh) started here and removed on exit
+#   8. every libFuzzer target for a short run (FUZZ_TIME, default 20 s each)
+#      on its committed corpus (make fuzz; tests/fuzz/README.md)
 # Prints a summary "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +55,9 @@ grep -E '^ *(not )?ok [0-9]+ - |^# (tests|pass|fail) ' <<<"$pg_out"
 pg_pass=$(grep -E '^# pass ' <<<"$pg_out" | awk '{print $3}'); pg_fail=$(grep -E '^# fail ' <<<"$pg_out" | awk '{print $3}')
 int_pass=$(( ${int_pass:-0} + ${pg_pass:-0} )); int_fail=$(( ${int_fail:-0} + ${pg_fail:-0} ))
 ((pg_rc != 0)) && int_rc=1
+
+step "fuzz targets (${FUZZ_TIME:-20} s each)"
+make -s fuzz FUZZ_TIME="${FUZZ_TIME:-20}" || failed_steps+=(fuzz)
 
 sum() { grep -Eo '[0-9]+ passed, [0-9]+ failed$' <<<"$1" | tail -1; }
 read -r up _ uf _ <<<"$(sum "$unit_out")"; read -r sp _ sf _ <<<"$(sum "$san_out")"

@@ -13,6 +13,7 @@
 
 #include <yaml.h>
 
+#include "core/regex_guard.h"
 #include "util/parse.h"
 
 static const char default_yaml[] =
@@ -71,6 +72,10 @@ static void errors_add(struct config_errors *errors, int *oom, const char *name,
 		return;
 	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* One line per reason, whatever the quoted YAML text holds. */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (line > 0)
 		n = asprintf(&line_text, "%s:%d: %s", name, line, msg);
 	else
@@ -339,6 +344,7 @@ static void match_pair(struct parser *p, const char *key, yaml_node_t *key_node,
 	enum config_match_field field;
 	const char *pattern;
 	char reason[256];
+	bool backreference = false;
 	int r;
 
 	if (strcmp(key, "cmdline") == 0)
@@ -359,6 +365,20 @@ static void match_pair(struct parser *p, const char *key, yaml_node_t *key_node,
 	pattern = expect_scalar(p, value, "match pattern", CONFIG_MAX_STRING);
 	if (!pattern)
 		return;
+	/* glibc's regcomp expands nested {m,n} (gigabytes for three levels) and
+	 * back-references match in exponential time: refuse both up front. */
+	if (regex_guard_repeat_product(pattern, &backreference) > REGEX_GUARD_REPEAT_MAX) {
+		fail(p, value,
+		     "regular expression for %s: repetition counts multiply to more than %d", key,
+		     REGEX_GUARD_REPEAT_MAX);
+		return;
+	}
+	if (backreference) {
+		fail(p, value,
+		     "regular expression for %s: back-references (\\1 to \\9) are not allowed",
+		     key);
+		return;
+	}
 	r = regcomp(&m->rule->regex, pattern, REG_EXTENDED | REG_NOSUB);
 	if (r != 0) {
 		regerror(r, &m->rule->regex, reason, sizeof(reason));

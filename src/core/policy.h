@@ -42,6 +42,8 @@
 #include <jansson.h>
 #include <regex.h>
 
+#include "core/regex_guard.h"
+
 enum policy_target {
 	POLICY_TARGET_ON_CPU,
 	POLICY_TARGET_OFF_CPU,
@@ -75,7 +77,7 @@ enum policy_monitor {
 #define POLICY_VERSION_HEX_LEN	    64
 #define POLICY_CANONICAL_MAX_BYTES  (4 * POLICY_DOC_MAX_BYTES)
 #define POLICY_ERRORS_MAX	    64
-#define POLICY_URI_REGEX_REPEAT_MAX 1000
+#define POLICY_URI_REGEX_REPEAT_MAX REGEX_GUARD_REPEAT_MAX
 /* regcomp() flags of uri_regex, for validation and for matching alike. */
 #define POLICY_URI_REGEX_FLAGS (REG_EXTENDED | REG_NOSUB)
 /* Longest shortest-round-trip number, "-2.2250738585072014e-308" and NUL. */

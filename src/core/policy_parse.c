@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/regex_guard.h"
+#include "core/utf8.h"
 
 #define REASON_MAX_LEN 640
 #define PLACE_MAX_LEN  64
@@ -230,69 +232,6 @@ static const char *check_text(struct validator *v, const char *place, const char
 
 /* ---- uri_regex ---------------------------------------------------------- */
 
-/* Past a bracket expression starting at `p` ('['): its closing ']', or the
- * last character when it is not closed (regcomp reports that). */
-static const char *skip_bracket(const char *p)
-{
-	const char *q = p + 1;
-
-	if (*q == '^')
-		q++;
-	if (*q == ']') /* a leading ']' is a member */
-		q++;
-	for (; *q && *q != ']'; q++) {
-		if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
-			const char terminator[3] = {q[1], ']', '\0'};
-			const char *end = strstr(q + 2, terminator);
-
-			if (!end)
-				break;
-			q = end + 1;
-		}
-	}
-	return *q ? q : q - 1;
-}
-
-/* Product of the bounds of the interval expressions ({m}, {m,}, {m,n}, {,n})
- * of an ERE, each counted as max(m, n, 1), saturating above the limit. Counting
- * intervals in sequence as if nested overestimates, never underestimates,
- * the copies glibc's regcomp makes. Sets *backreference when the ERE holds
- * one (\1..\9, a glibc extension whose matching can take exponential time). */
-static unsigned long regex_repeat_product(const char *re, bool *backreference)
-{
-	unsigned long product = 1;
-
-	for (const char *p = re; *p; p++) {
-		unsigned long low, high;
-		char *end;
-
-		if (*p == '\\' && p[1]) {
-			*backreference |= p[1] >= '1' && p[1] <= '9';
-			p++;
-			continue;
-		}
-		if (*p == '[') {
-			p = skip_bracket(p);
-			continue;
-		}
-		if (*p != '{')
-			continue;
-		/* {m}, {m,}, {m,n}, and GNU's {,n}; anything else counts as 1 */
-		end = (char *)p + 1;
-		low = isdigit((unsigned char)*end) ? strtoul(end, &end, 10) : 0;
-		high = low;
-		if (*end == ',' && isdigit((unsigned char)end[1]))
-			high = strtoul(end + 1, &end, 10);
-		high = high > low ? high : low;
-		high = high ? high : 1;
-		product = high > POLICY_URI_REGEX_REPEAT_MAX ? POLICY_URI_REGEX_REPEAT_MAX + 1
-							     : product * high;
-		product = product > POLICY_URI_REGEX_REPEAT_MAX ? POLICY_URI_REGEX_REPEAT_MAX + 1
-								: product;
-	}
-	return product;
-}
-
 static const char *check_uri_regex(struct validator *v, const char *place, const json_t *value)
 {
 	char msg[REASON_MAX_LEN / 2];
@@ -303,7 +242,7 @@ static const char *check_uri_regex(struct validator *v, const char *place, const
 
 	if (!s)
 		return NULL;
-	if (regex_repeat_product(s, &backreference) > POLICY_URI_REGEX_REPEAT_MAX) {
+	if (regex_guard_repeat_product(s, &backreference) > POLICY_URI_REGEX_REPEAT_MAX) {
 		report(v, place, "uri_regex", "repetition counts multiply to more than %d",
 		       POLICY_URI_REGEX_REPEAT_MAX);
 		return NULL;
@@ -722,6 +661,12 @@ int policy_parse(const char *json, size_t len, struct policy **ret, struct polic
 	if (!doc && (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]))
 		return -ENOMEM;
 	if (!doc) {
+		/* jansson quotes the bytes near the error as they were: keep the
+		 * reason one line of valid UTF-8 (found by fuzzing). */
+		for (char *c = jerr.text; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		utf8_repair(jerr.text);
 		report(&v, "", NULL, "invalid JSON at line %d, column %d: %s", jerr.line,
 		       jerr.column, jerr.text);
 		return v.oom ? -ENOMEM : -EINVAL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/utf8.h"
 #include "util/log.h"
 #include "util/token.h"
 
@@ -84,6 +85,7 @@ void http_reply_error(struct http_response *resp, int status, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_repair(msg); /* else json_pack fails and the reply says "out of memory" */
 	http_reply_errors(resp, status, json_pack("[s]", msg));
 }
 

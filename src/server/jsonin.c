@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 void jsonin_error(json_t *errors, const char *fmt, ...)
 {
 	char msg[512];
@@ -14,6 +16,9 @@ void jsonin_error(json_t *errors, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Quoted client text or the cut at sizeof(msg) may break UTF-8, which
+	 * jansson refuses: the reason would be lost and the request accepted. */
+	utf8_repair(msg);
 	json_array_append_new(errors, json_string(msg));
 }
 
@@ -196,4 +201,36 @@ bool jsonin_array(json_t *errors, const json_t *obj, const char *where, const ch
 	}
 	*ret = (json_t *)v;
 	return true;
+}
+
+bool jsonin_known_fields(json_t *errors, const json_t *obj, const char *where,
+			 const char *const *known)
+{
+	char expected[256] = "", key_where[256];
+	const char *key;
+	size_t n_known = 0, used = 0;
+	bool ok = true;
+	json_t *v;
+
+	while (known[n_known])
+		n_known++;
+	for (size_t i = 0; i < n_known && used < sizeof(expected); i++)
+		used += (size_t)snprintf(expected + used, sizeof(expected) - used, "%s%s",
+					 i == 0		    ? ""
+					 : i + 1 == n_known ? " or "
+							    : ", ",
+					 known[i]);
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		size_t i = 0;
+
+		while (i < n_known && strcmp(known[i], key) != 0)
+			i++;
+		if (i < n_known)
+			continue;
+		place(key_where, sizeof(key_where), where, key);
+		jsonin_error(errors, "%.128s: unknown field (expected %s)", key_where, expected);
+		ok = false;
+	}
+	return ok;
 }

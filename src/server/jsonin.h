@@ -39,6 +39,13 @@ bool jsonin_object(json_t *errors, const json_t *obj, const char *where, const c
 bool jsonin_array(json_t *errors, const json_t *obj, const char *where, const char *key,
 		  bool required, size_t max_items, json_t **ret);
 
+/* Reports every key of `obj` not in the NULL-terminated `known` list
+ * ("where.key: unknown field (expected a, b or c)"); true when there is none.
+ * For public request formats, where a misspelt optional field must not be
+ * silently ignored. */
+bool jsonin_known_fields(json_t *errors, const json_t *obj, const char *where,
+			 const char *const *known);
+
 bool jsonin_is_id(const char *s);
 
 #endif

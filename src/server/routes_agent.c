@@ -102,8 +102,8 @@ static void agent_register(struct http_request *req, struct http_response *resp)
 				    json_string_length(value) > SERVER_MAX_LABEL_LEN ||
 				    strlen(key) > JSONIN_NAME_MAX_LEN)
 					jsonin_error(errors,
-						     "%s.labels.%s: must be a string of at most %d "
-						     "bytes",
+						     "%s.labels.%.64s: must be a string of at most "
+						     "%d bytes",
 						     where, key, SERVER_MAX_LABEL_LEN);
 			}
 		}
@@ -188,7 +188,7 @@ static void agent_sync(struct http_request *req, struct http_response *resp)
 			if (!(json_is_string(value) || json_is_null(value)) ||
 			    json_string_length(value) > POLICY_VERSION_HEX_LEN)
 				jsonin_error(errors,
-					     "services.%s: must be the version string the agent "
+					     "services.%.64s: must be the version string the agent "
 					     "holds, or \"\"/null for none",
 					     key);
 			if (strlen(key) == 0 || strlen(key) > POLICY_SERVICE_MAX_LEN)

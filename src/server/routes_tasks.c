@@ -54,6 +54,7 @@ static void task_get(struct http_request *req, struct http_response *resp)
 
 static void task_create(struct http_request *req, struct http_response *resp)
 {
+	static const char *const fields[] = {"process_id", "target", "duration", NULL};
 	struct server_ctx *ctx = ctx_of(req);
 	json_t *errors = json_array(), *doc, *task = NULL;
 	const char *process_id = NULL, *target = NULL;
@@ -69,6 +70,7 @@ static void task_create(struct http_request *req, struct http_response *resp)
 			jsonin_error(errors, "target: must be ON_CPU, OFF_CPU or NETWORK");
 		jsonin_int(errors, doc, "", "duration", false, 1, SERVER_TASK_DURATION_MAX_S,
 			   &duration);
+		jsonin_known_fields(errors, doc, "", fields);
 	}
 	if (json_array_size(errors)) {
 		http_reply_errors(resp, 400, json_incref(errors));

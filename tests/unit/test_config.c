@@ -291,6 +291,46 @@ TEST(config_load_file_and_missing_file)
 	CHECK(config_free(NULL) == NULL);
 }
 
+/* Found by fuzzing: nested intervals made regcomp run for minutes (glibc
+ * expands them); back-references can match in exponential time. */
+TEST(config_costly_regexes_refused)
+{
+	const char *yaml = "processes:\n"
+			   "  - match: {comm: \"((a{1,255}){1,255}){1,255}\"}\n"
+			   "    service: s\n"
+			   "  - match: {cmdline: \"^(a+)\\\\1$\"}\n"
+			   "    service: t\n"
+			   "  - match: {exe: \"^/bin/[a-z]{1,100}$\"}\n"
+			   "    service: u\n";
+	struct config_errors e = {0};
+	struct config *c = NULL;
+
+	CHECK_INT_EQ(parse(yaml, &c, &e), -EINVAL);
+	CHECK(c == NULL);
+	CHECK_INT_EQ(e.count, 2);
+	CHECK_ERROR(&e, "agent.yaml:2: regular expression for comm: repetition counts multiply to "
+			"more than 1000");
+	CHECK_ERROR(&e, "agent.yaml:4: regular expression for cmdline: back-references");
+	config_errors_clear(&e);
+}
+
+/* Found by fuzzing: a reason quoting YAML text with a line break. */
+TEST(config_reasons_are_one_line)
+{
+	const char *yaml =
+	    "\"ser\\nver\": x\nprocesses:\n  - match: {comm: \"(\\t\"}\n    service: s\n";
+	struct config_errors e = {0};
+	struct config *c = NULL;
+
+	CHECK_INT_EQ(parse(yaml, &c, &e), -EINVAL);
+	CHECK_INT_EQ(e.count, 2);
+	CHECK_ERROR(&e, "agent.yaml:1: unknown key 'ser?ver'");
+	CHECK_ERROR(&e, "agent.yaml:3: bad regular expression '(?'");
+	for (size_t i = 0; i < e.count; i++)
+		CHECK(strchr(e.messages[i], '\n') == NULL && strchr(e.messages[i], '\t') == NULL);
+	config_errors_clear(&e);
+}
+
 TEST(config_uplink_bounds)
 {
 	struct config_errors e = {0};
@@ -323,6 +363,8 @@ TEST(config_uplink_bounds)
 
 int main(void)
 {
+	RUN(config_reasons_are_one_line);
+	RUN(config_costly_regexes_refused);
 	RUN(config_full_file);
 	RUN(config_empty_file_gives_defaults);
 	RUN(config_builtin_default_matches_every_comm);

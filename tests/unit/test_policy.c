@@ -446,6 +446,35 @@ TEST(allocation_failures_fail_cleanly)
 	CHECK(walk_failures(many_reasons_step, -EINVAL) > POLICY_ERRORS_MAX);
 }
 
+/* Found by fuzzing: jansson quotes the raw bytes near a syntax error, which
+ * may be invalid UTF-8 or a line break; the reason must stay one line of
+ * valid UTF-8 (the server sends it as a JSON string). */
+TEST(invalid_json_reason_is_clean_utf8)
+{
+	static const char *const docs[] = {
+	    "{\"\\u12\xc3\xa9\": 1}", /* "near" ends inside a character */
+	    "{\"\\u0\n1\": 1}",	      /* "near" holds a line break */
+	};
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct policy_errors errors = {0};
+		struct policy *p = NULL;
+
+		harness_context("doc %zu", i);
+		CHECK_INT_EQ(policy_parse(docs[i], strlen(docs[i]), &p, &errors), -EINVAL);
+		CHECK_INT_EQ(errors.n, 1);
+		if (errors.n == 1) {
+			json_t *s = json_string(errors.reasons[0]);
+
+			CHECK(strstr(errors.reasons[0], "invalid JSON at line") != NULL);
+			CHECK(strchr(errors.reasons[0], '\n') == NULL);
+			CHECK(s != NULL);
+			json_decref(s);
+		}
+		policy_errors_clear(&errors);
+	}
+}
+
 int main(void)
 {
 	json_set_alloc_funcs(failing_json_malloc, free);
@@ -459,5 +488,6 @@ int main(void)
 	RUN(rich_document_model_is_in_canonical_order);
 	RUN(valid_documents_pass);
 	RUN(allocation_failures_fail_cleanly);
+	RUN(invalid_json_reason_is_clean_utf8);
 	return harness_finish();
 }

@@ -1,0 +1,100 @@
+/* Unit tests of core/regex_guard: the interval product and back-reference
+ * detection that keep costly EREs away from glibc's regcomp. */
+#include <stdbool.h>
+
+#include "core/regex_guard.h"
+#include "harness.h"
+
+TEST(regex_guard_products)
+{
+	static const struct {
+		const char *re;
+		unsigned long product;
+		bool backreference;
+	} cases[] = {
+	    {"^/api/", 1, false},
+	    {"a{3}", 3, false},
+	    {"a{2,5}", 5, false},
+	    {"a{7,}", 7, false},
+	    {"a{,4}", 4, false},
+	    {"a{0}", 1, false},
+	    {"(a{10}){20}", 200, false},
+	    {"a{10}b{10}c{10}", 1000, false},
+	    {"a{10}b{10}c{11}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a{1001}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"((a{1,255}){1,255}){1,255}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a\\{500}\\{500}", 1, false}, /* escaped braces are literals */
+	    {"[{]{5}", 5, false},	   /* a brace inside brackets is a member */
+	    {"[]{]{6}", 6, false},	   /* a leading ']' is a member */
+	    {"[^]{]{6}", 6, false},	   /* also after '^' */
+	    {"[[:alpha:]{]{2}", 2, false}, /* a class does not close the bracket */
+	    {"[[:alpha:{9}", 9, false},	   /* unclosed class: counted, too many is safe */
+	    {"[abc{9}", 1, false},	   /* an unclosed bracket */
+	    {"^/a+/b+/c+/d+/e+/f+/g+/h+/i+/j+/k+$", 1, false}, /* '+' on characters */
+	    {"(ab)+", 1, false},
+	    {"((a+)+)+", 4 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a+++++", 16 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a+++++++", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a+++++++++++", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"(((((((((((x)+)+)+)+)+)+)+)+)+)+)+", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a{10}+", 20 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a*+", 2 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a?+{3}", 6 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"a?{3}", 3, false},	 /* '?' is no closure */
+	    {"(a{10}){20}", 200, false}, /* intervals over intervals: cheap */
+	    {"(a{1,10}){1,100}", 1000, false},
+	    {"a{5,}", 5, false},
+	    {"a{5,}{2}", 10 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"^(/[a-z0-9]+)*$", REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"(a*b)c{50}", 50, false}, /* the closure is not repeated */
+	    {"(a*b){50}", 50 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"((a*)b){2}", 2 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    /* found by fuzzing: seconds to minutes in regcomp */
+	    {"a*{1,50}*{1,20}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a**{1,400}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"/**********{1,255}*********/", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"a**{1,50}", 50 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"x{1*04}+", 1, false}, /* not an interval: '+' on a character */
+	    {"\\)+", 1, false},	    /* an escaped ')' is a character */
+	    {"[)]+", 1, false},
+	    {"(a+)\\1", 1, true},
+	    {"(a)(b)\\9{4}", 4, true},
+	    {"\\0\\\\1", 1, false}, /* \0 and an escaped backslash */
+	    {"trailing\\", 1, false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool backreference = false;
+
+		harness_context("%s", cases[i].re);
+		CHECK_INT_EQ(regex_guard_repeat_product(cases[i].re, &backreference),
+			     cases[i].product);
+		CHECK_INT_EQ(backreference, cases[i].backreference);
+	}
+}
+
+/* Groups deeper than tracked count as nested; a stray ')' is harmless. */
+TEST(regex_guard_deep_groups)
+{
+	char re[2 * (REGEX_GUARD_GROUP_DEPTH + 8) + 2];
+	bool backreference = false;
+	size_t n = 0;
+
+	for (int i = 0; i < REGEX_GUARD_GROUP_DEPTH + 8; i++)
+		re[n++] = '(';
+	re[n++] = 'a';
+	for (int i = 0; i < REGEX_GUARD_GROUP_DEPTH + 8; i++)
+		re[n++] = ')';
+	re[n] = '\0';
+	CHECK_INT_EQ(regex_guard_repeat_product(re, &backreference), REGEX_GUARD_NESTED_WEIGHT);
+	CHECK_INT_EQ(regex_guard_repeat_product("a)+", &backreference), 1);
+	CHECK_INT_EQ(regex_guard_repeat_product("(a)+", &backreference), 1);
+	CHECK(!backreference);
+}
+
+int main(void)
+{
+	RUN(regex_guard_products);
+	RUN(regex_guard_deep_groups);
+	return harness_finish();
+}
