@@ -105,6 +105,21 @@ static void http_forget(struct agent *a, const struct watched *w)
 		httpmon_unwatch(a->httpmon, w->pid);
 }
 
+/* Delivers the monitor's records and finishes a load in background; logs a
+ * failed load/attach once, with what waited for it. */
+static void consume_httpmon(struct agent *a)
+{
+	int err;
+
+	httpmon_consume(a->httpmon);
+	err = httpmon_take_error(a->httpmon);
+	if (err)
+		log_warn("agent: cannot load or attach the HTTP monitor (eBPF) for %zu HTTP and "
+			 "%zu NETWORK pid(s): %s; the next watch retries",
+			 httpmon_watched_count(a->httpmon), httpmon_net_watched_count(a->httpmon),
+			 strerror(-err));
+}
+
 static void on_http_request(const struct httpmon_request *req, void *ctx)
 {
 	struct agent *a = ctx;
@@ -396,7 +411,7 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 				      load);
 	}
 	if (a->httpmon) {
-		httpmon_consume(a->httpmon);
+		consume_httpmon(a);
 		httpagg_tick(a->httpagg, second, on_http_value, a);
 	}
 	engine_tick(a->engine, second, mono, agent_on_decision, a);
@@ -505,7 +520,7 @@ static void on_httpmon_ready(struct evloop *loop, int fd, uint32_t events, void 
 	(void)loop;
 	(void)fd;
 	(void)events;
-	httpmon_consume(a->httpmon);
+	consume_httpmon(a);
 }
 
 static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)

@@ -111,6 +111,13 @@ static int run(const pid_t *pids, size_t n_pids, uint32_t seconds, uint32_t flus
 		log_error("debug network: %s", reason[0] ? reason : strerror(-err));
 		goto out;
 	}
+	/* The programs load on a thread of the monitor's; ready seeds. */
+	err = httpmon_wait_ready(hm, -1);
+	if (err) {
+		log_error("debug network: cannot load or attach the HTTP monitor: %s",
+			  strerror(-err));
+		goto out;
+	}
 	fprintf(stderr, "debug network: watching\n");
 	start_ms = monotonic_ms();
 	next_flush_ms = start_ms + (int64_t)flush_s * 1000;
