@@ -540,6 +540,7 @@ static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *
 static void fill_health(void *ctx, struct health_figures *f)
 {
 	struct agent *a = ctx;
+	struct httpmon_stats hs;
 	uint64_t rss = 0;
 	double cpu_s = 0;
 
@@ -559,6 +560,11 @@ static void fill_health(void *ctx, struct health_figures *f)
 	f->procevents_active = a->procevents != NULL;
 	f->procevents_dropped = a->procevents ? procevents_dropped(a->procevents) : 0;
 	f->rescans_forced = a->rescans_forced;
+	if (a->httpmon && httpmon_stats(a->httpmon, &hs) == 0) {
+		f->httpmon_loading = hs.loading;
+		f->httpmon_loaded = hs.loaded;
+		f->httpmon_load_s = (double)hs.load_ns / 1e9;
+	}
 	f->discover_dropped = discover_dropped(a->discover);
 	if (health_self_usage(&cpu_s, &rss) == 0) {
 		f->cpu_seconds = cpu_s;
