@@ -105,8 +105,7 @@ static void http_forget(struct agent *a, const struct watched *w)
 		httpmon_unwatch(a->httpmon, w->pid);
 }
 
-/* Delivers the monitor's records and finishes a load in background; logs a
- * failed load/attach once, with what waited for it. */
+/* Records, and a background load finished; a failed one is logged once. */
 static void consume_httpmon(struct agent *a)
 {
 	int err;

@@ -267,8 +267,8 @@ static int start_load(struct httpmon *hm)
 	return 0;
 }
 
-/* Joins the loader; returns its skeleton (NULL on failure, see `err`). */
-static struct httpmon_bpf *join_loader(struct httpmon *hm, int *err)
+/* Joins the loader; returns its skeleton (NULL on failure: load.err). */
+static struct httpmon_bpf *join_loader(struct httpmon *hm)
 {
 	uint64_t count;
 
@@ -277,15 +277,8 @@ static struct httpmon_bpf *join_loader(struct httpmon *hm, int *err)
 	/* Non-blocking: clears the readiness the thread signalled. */
 	if (read(hm->load_efd, &count, sizeof(count)) < 0)
 		count = 0;
-	*err = hm->load.err;
 	hm->load_ns = hm->load.took_ns;
 	return hm->load.skel;
-}
-
-static void set_error(struct httpmon *hm, int err)
-{
-	hm->error = err;
-	hm->error_fresh = err != 0;
 }
 
 void httpmon_wait_detached(struct httpmon *hm)
@@ -422,11 +415,8 @@ struct httpmon *httpmon_close(struct httpmon *hm)
 {
 	if (!hm)
 		return NULL;
-	if (hm->loading) {
-		int err;
-
-		httpmon_bpf__destroy(join_loader(hm, &err));
-	}
+	if (hm->loading)
+		httpmon_bpf__destroy(join_loader(hm));
 	unload(hm);
 	if (hm->load_efd >= 0)
 		close(hm->load_efd);
@@ -654,7 +644,8 @@ static void finish_load(struct httpmon *hm)
 	struct epoll_event ev = {.events = EPOLLIN};
 	int err;
 
-	hm->skel = join_loader(hm, &err);
+	hm->skel = join_loader(hm);
+	err = hm->load.err;
 	if (!err) {
 		hm->ring =
 		    ring_buffer__new(bpf_map__fd(hm->skel->maps.events), on_record, hm, NULL);
@@ -670,7 +661,8 @@ static void finish_load(struct httpmon *hm)
 		httpmon_net_set_heads(hm, hm->heads_floor_ns, hm->heads_budget);
 		err = sync_kernel(hm);
 	}
-	set_error(hm, err);
+	hm->error = err;
+	hm->error_fresh = err != 0;
 	if (hm->ready_fn)
 		hm->ready_fn(err, hm->ready_ctx);
 }

@@ -339,10 +339,15 @@ static void retransmitted(const struct netprof_tuple *t, uint32_t count, void *c
 		netagg_retransmits(s->agg, t, count);
 }
 
-static int np_flush(struct profiler_session *s, const struct profile_sink *sink)
+/* While the programs load (in the background) nothing is measured yet: the
+ * first upload waits for them, so it still means "monitoring is live";
+ * a task stopped before that uploads what it has. */
+static int flush(struct profiler_session *s, const struct profile_sink *sink, bool final)
 {
 	json_t *doc;
 
+	if (!final && !httpmon_ready(G.hm))
+		return 0;
 	/* Records first: a connection closed since is no longer live. */
 	httpmon_consume(G.hm);
 	httpmon_net_conns(G.hm, live_conn, NULL);
@@ -364,8 +369,13 @@ static void np_stop(struct profiler_session *s, const struct profile_sink *sink)
 {
 	if (!s)
 		return;
-	np_flush(s, sink);
+	flush(s, sink, true);
 	session_free(s);
+}
+
+static int np_flush(struct profiler_session *s, const struct profile_sink *sink)
+{
+	return flush(s, sink, false);
 }
 
 const struct profiler_ops netprof_profiler = {
