@@ -246,9 +246,8 @@ out:
 	r->skel = skel;
 	r->err = err < 0 ? err : (err ? -EINVAL : 0);
 	r->took_ns = now_ns() - t0;
-	/* Last: the owner may join as soon as it reads this. */
-	if (write(r->efd, &one, sizeof(one)) != sizeof(one))
-		r->err = r->err ? r->err : -EIO;
+	/* Last (an eventfd write of 1 cannot fail): the owner joins on it. */
+	(void)!write(r->efd, &one, sizeof(one));
 	return NULL;
 }
 
@@ -438,8 +437,8 @@ static void bit_set(__u64 *words, uint32_t pid, bool on)
 
 /* Makes the kernel side match the pidsets: attaches (and the NETWORK-only
  * programs when net pids exist) and sets every watched pid's bits. Needs the
- * object loaded and no load in progress. 0 or -errno (bits are set anyway,
- * a later watch retries the attach). */
+ * object loaded and no load in progress. 0 or -errno (the pids stay in
+ * their sets: a later watch retries). */
 static int sync_kernel(struct httpmon *hm)
 {
 	int err;
