@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -336,6 +339,53 @@ TEST(closing_while_loading_joins_the_loader)
 	CHECK(httpmon_close(m) == NULL);
 }
 
+/* In a child without capabilities (root still, but no CAP_BPF): the load
+ * fails for real. Returns 0, or the number of the first failed expectation. */
+static int failed_load_in_child(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {0};
+	struct httpmon_stats st;
+	struct httpmon *m;
+	int err;
+
+	if (syscall(SYS_capset, &hdr, data) || httpmon_open(collect, NULL, 0, &m))
+		return 1;
+	if (httpmon_watch(m, (uint32_t)getpid()) != 0) /* pending */
+		return 2;
+	err = httpmon_wait_ready(m, -1);
+	if (err >= 0)
+		return 3;
+	if (httpmon_stats(m, &st) != 0 || st.error != err || st.loaded || st.loading)
+		return 4;
+	if (httpmon_take_error(m) != err || httpmon_take_error(m) != 0) /* once */
+		return 5;
+	if (httpmon_watched_count(m) != 1 || httpmon_ready(m))
+		return 6;
+	/* A later watch retries. */
+	if (httpmon_watch(m, (uint32_t)getppid()) != 0)
+		return 7;
+	if (httpmon_stats(m, &st) != 0 || !st.loading)
+		return 8;
+	if (httpmon_wait_ready(m, -1) >= 0 || httpmon_take_error(m) >= 0)
+		return 9;
+	httpmon_close(m);
+	return 0;
+}
+
+TEST(a_failed_load_is_kept_reported_once_and_retried)
+{
+	int status = -1;
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(failed_load_in_child());
+	CHECK(child > 0);
+	CHECK_INT_EQ(waitpid(child, &status, 0), child);
+	CHECK(WIFEXITED(status));
+	CHECK_INT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST(bad_pids_are_refused)
 {
 	CHECK_INT_EQ(httpmon_watch(hm, 0), -EINVAL);
@@ -361,6 +411,7 @@ int main(void)
 	RUN(unwatching_while_loading_leaves_the_programs_loaded_not_attached);
 	RUN(net_pids_watched_while_loading_are_seeded_from_the_ready_callback);
 	RUN(closing_while_loading_joins_the_loader);
+	RUN(a_failed_load_is_kept_reported_once_and_retried);
 	close(conn.client);
 	close(conn.server);
 	httpmon_close(hm);
