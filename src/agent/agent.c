@@ -105,6 +105,20 @@ static void http_forget(struct agent *a, const struct watched *w)
 		httpmon_unwatch(a->httpmon, w->pid);
 }
 
+/* Records, and a background load finished; a failed one is logged once. */
+static void consume_httpmon(struct agent *a)
+{
+	int err;
+
+	httpmon_consume(a->httpmon);
+	err = httpmon_take_error(a->httpmon);
+	if (err)
+		log_warn("agent: cannot load or attach the HTTP monitor (eBPF) for %zu HTTP and "
+			 "%zu NETWORK pid(s): %s; the next watch retries",
+			 httpmon_watched_count(a->httpmon), httpmon_net_watched_count(a->httpmon),
+			 strerror(-err));
+}
+
 static void on_http_request(const struct httpmon_request *req, void *ctx)
 {
 	struct agent *a = ctx;
@@ -396,7 +410,7 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 				      load);
 	}
 	if (a->httpmon) {
-		httpmon_consume(a->httpmon);
+		consume_httpmon(a);
 		httpagg_tick(a->httpagg, second, on_http_value, a);
 	}
 	engine_tick(a->engine, second, mono, agent_on_decision, a);
@@ -505,7 +519,7 @@ static void on_httpmon_ready(struct evloop *loop, int fd, uint32_t events, void 
 	(void)loop;
 	(void)fd;
 	(void)events;
-	httpmon_consume(a->httpmon);
+	consume_httpmon(a);
 }
 
 static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -525,6 +539,7 @@ static void on_uplink_ready(struct evloop *loop, int fd, uint32_t events, void *
 static void fill_health(void *ctx, struct health_figures *f)
 {
 	struct agent *a = ctx;
+	struct httpmon_stats hs;
 	uint64_t rss = 0;
 	double cpu_s = 0;
 
@@ -544,6 +559,11 @@ static void fill_health(void *ctx, struct health_figures *f)
 	f->procevents_active = a->procevents != NULL;
 	f->procevents_dropped = a->procevents ? procevents_dropped(a->procevents) : 0;
 	f->rescans_forced = a->rescans_forced;
+	if (a->httpmon && httpmon_stats(a->httpmon, &hs) == 0) {
+		f->httpmon_loading = hs.loading;
+		f->httpmon_loaded = hs.loaded;
+		f->httpmon_load_s = (double)hs.load_ns / 1e9;
+	}
 	f->discover_dropped = discover_dropped(a->discover);
 	if (health_self_usage(&cpu_s, &rss) == 0) {
 		f->cpu_seconds = cpu_s;

@@ -90,6 +90,13 @@ char *health_render(const struct health_figures *f, size_t *ret_len)
 	metric(&b, "contprof_agent_procevents_active", "gauge",
 	       "1 when exec/exit events come from BPF, 0 when only rescans find processes.",
 	       f->procevents_active ? 1 : 0);
+	metric(&b, "contprof_agent_httpmon_loading", "gauge",
+	       "1 while the HTTP monitor's BPF programs load (off the agent's loop).",
+	       f->httpmon_loading ? 1 : 0);
+	metric(&b, "contprof_agent_httpmon_loaded", "gauge",
+	       "1 when the HTTP monitor's BPF programs are loaded.", f->httpmon_loaded ? 1 : 0);
+	metric(&b, "contprof_agent_httpmon_load_seconds", "gauge",
+	       "Duration of the last load of the HTTP monitor's BPF programs.", f->httpmon_load_s);
 	metric(&b, "contprof_agent_procevents_dropped_total", "counter",
 	       "Exec/exit events the kernel could not queue (each forces a rescan).",
 	       (double)f->procevents_dropped);

@@ -32,7 +32,9 @@ struct health_figures {
 	double tick_last_s, tick_max_s;
 	uint64_t tasks_running, tasks_started, tasks_failed;
 	struct uplink_stats uplink;
-	bool procevents_active; /* exec/exit events from BPF (else rescans only) */
+	bool procevents_active;		      /* exec/exit events from BPF (else rescans only) */
+	bool httpmon_loading, httpmon_loaded; /* HTTP monitor's BPF object: in background */
+	double httpmon_load_s;		      /* its last load, on the loader thread */
 	uint64_t procevents_dropped, discover_dropped, rescans_forced;
 	double cpu_seconds; /* user + system since the agent started */
 	double cpu_percent; /* of one core, over the last HEALTH_CPU_WINDOW_TICKS ticks */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,9 +24,28 @@ struct link_batch {
 	uint64_t took_ns;
 };
 
+/* The loader thread's input and result: written by the thread only, read by
+ * the owner only after pthread_join(). */
+struct load_result {
+	uint32_t wakeup_every; /* input */
+	int efd;	       /* input: written once when done */
+	struct httpmon_bpf *skel;
+	int err;
+	uint64_t took_ns;
+};
+
 struct httpmon {
-	struct httpmon_bpf *skel; /* NULL until the first watch */
+	struct httpmon_bpf *skel; /* NULL until the first load completed */
 	struct ring_buffer *ring;
+	bool loading; /* `loader` runs and must be joined */
+	pthread_t loader;
+	struct load_result load;
+	int load_efd;	  /* in epoll_fd: readable when the loader is done */
+	int error;	  /* last failed load/attach, 0 after a success */
+	bool error_fresh; /* not handed out by httpmon_take_error() yet */
+	httpmon_ready_fn ready_fn;
+	void *ready_ctx;
+	uint64_t heads_floor_ns, heads_budget; /* the last httpmon_net_set_heads() */
 	bool attached;
 	bool detaching; /* `detacher` runs and must be joined */
 	pthread_t detacher;
@@ -164,11 +185,20 @@ int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_every, struct httpmon
 	hm->fn = fn;
 	hm->ctx = ctx;
 	hm->wakeup_every = wakeup_every;
+	hm->load_efd = -1;
 	hm->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (hm->epoll_fd < 0) {
 		int err = -errno;
 
 		free(hm);
+		return err;
+	}
+	hm->load_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (hm->load_efd < 0 || epoll_ctl(hm->epoll_fd, EPOLL_CTL_ADD, hm->load_efd,
+					  &(struct epoll_event){.events = EPOLLIN})) {
+		int err = -errno;
+
+		httpmon_close(hm);
 		return err;
 	}
 	*ret = hm;
@@ -187,41 +217,67 @@ static void unload(struct httpmon *hm)
 	hm->attached = false;
 }
 
-static int load(struct httpmon *hm)
+/* The loader thread: opens and loads (the verifier: most of a second of
+ * CPU) a skeleton of its own; touches nothing but `r`. */
+static void *load_programs(void *arg)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
-	uint64_t t0 = now_ns();
+	struct load_result *r = arg;
+	struct bpf_program *progs[HTTPMON_NET_PROGS];
+	struct bpf_link **links[HTTPMON_NET_PROGS];
+	struct httpmon_bpf *skel;
+	uint64_t t0 = now_ns(), one = 1;
 	int err;
 
-	hm->skel = httpmon_bpf__open();
-	if (!hm->skel)
-		return -errno;
-	hm->skel->rodata->wakeup_every = hm->wakeup_every;
-	{
-		struct bpf_program *progs[HTTPMON_NET_PROGS];
-		struct bpf_link **links[HTTPMON_NET_PROGS];
+	skel = httpmon_bpf__open();
+	if (!skel) {
+		err = -errno;
+		goto out;
+	}
+	skel->rodata->wakeup_every = r->wakeup_every;
+	net_programs(skel, progs, links);
+	for (int i = 0; i < HTTPMON_NET_PROGS; i++)
+		bpf_program__set_autoattach(progs[i], false);
+	err = httpmon_bpf__load(skel);
+	if (err) {
+		httpmon_bpf__destroy(skel);
+		skel = NULL;
+	}
+out:
+	r->skel = skel;
+	r->err = err < 0 ? err : (err ? -EINVAL : 0);
+	r->took_ns = now_ns() - t0;
+	/* Last (an eventfd write of 1 cannot fail): the owner joins on it. */
+	(void)!write(r->efd, &one, sizeof(one));
+	return NULL;
+}
 
-		net_programs(hm->skel, progs, links);
-		for (int i = 0; i < HTTPMON_NET_PROGS; i++)
-			bpf_program__set_autoattach(progs[i], false);
-	}
-	err = httpmon_bpf__load(hm->skel);
+/* Starts the loader thread; the pids wait in their pidsets meanwhile. */
+static int start_load(struct httpmon *hm)
+{
+	int err;
+
+	memset(&hm->load, 0, sizeof(hm->load));
+	hm->load.wakeup_every = hm->wakeup_every;
+	hm->load.efd = hm->load_efd;
+	err = pthread_create(&hm->loader, NULL, load_programs, &hm->load);
 	if (err)
-		goto fail;
-	hm->ring = ring_buffer__new(bpf_map__fd(hm->skel->maps.events), on_record, hm, NULL);
-	if (!hm->ring) {
-		err = -errno;
-		goto fail;
-	}
-	if (epoll_ctl(hm->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(hm->ring), &ev)) {
-		err = -errno;
-		goto fail;
-	}
-	hm->load_ns = now_ns() - t0;
+		return -err;
+	hm->loading = true;
 	return 0;
-fail:
-	unload(hm);
-	return err < 0 ? err : -EINVAL;
+}
+
+/* Joins the loader; returns its skeleton (NULL on failure: load.err). */
+static struct httpmon_bpf *join_loader(struct httpmon *hm)
+{
+	uint64_t count;
+
+	pthread_join(hm->loader, NULL);
+	hm->loading = false;
+	/* Non-blocking: clears the readiness the thread signalled. */
+	if (read(hm->load_efd, &count, sizeof(count)) < 0)
+		count = 0;
+	hm->load_ns = hm->load.took_ns;
+	return hm->load.skel;
 }
 
 void httpmon_wait_detached(struct httpmon *hm)
@@ -241,11 +297,6 @@ static int attach(struct httpmon *hm)
 	uint64_t t0;
 	int err;
 
-	if (!hm->skel) {
-		err = load(hm);
-		if (err)
-			return err;
-	}
 	/* The old links must be gone, or each event would run twice. */
 	httpmon_wait_detached(hm);
 	t0 = now_ns();
@@ -363,7 +414,11 @@ struct httpmon *httpmon_close(struct httpmon *hm)
 {
 	if (!hm)
 		return NULL;
+	if (hm->loading)
+		httpmon_bpf__destroy(join_loader(hm));
 	unload(hm);
+	if (hm->load_efd >= 0)
+		close(hm->load_efd);
 	if (hm->epoll_fd >= 0)
 		close(hm->epoll_fd);
 	free(hm->http_pids.pids);
@@ -380,21 +435,29 @@ static void bit_set(__u64 *words, uint32_t pid, bool on)
 		__atomic_fetch_and(&words[pid / 64], ~(1ull << (pid % 64)), __ATOMIC_RELAXED);
 }
 
-int httpmon_watch(struct httpmon *hm, uint32_t pid)
+/* Makes the kernel side match the pidsets: attaches (and the NETWORK-only
+ * programs when net pids exist) and sets every watched pid's bits. Needs the
+ * object loaded and no load in progress. 0 or -errno (the pids stay in
+ * their sets: a later watch retries). */
+static int sync_kernel(struct httpmon *hm)
 {
 	int err;
 
-	if (pid == 0 || pid >= HTTPMON_PID_LIMIT)
-		return -EINVAL;
+	if (hm->http_pids.n == 0 && hm->net_pids.n == 0)
+		return 0;
 	if (!hm->attached) {
 		err = attach(hm);
 		if (err)
 			return err;
 	}
-	err = pidset_add(&hm->http_pids, pid);
-	if (err <= 0)
-		return err;
-	bit_set(hm->skel->bss->watched, pid, true);
+	for (size_t i = 0; i < hm->http_pids.n; i++)
+		bit_set(hm->skel->bss->watched, hm->http_pids.pids[i], true);
+	for (size_t i = 0; i < hm->net_pids.n; i++) {
+		bit_set(hm->skel->bss->net_watched, hm->net_pids.pids[i], true);
+		bit_set(hm->skel->bss->watched, hm->net_pids.pids[i], true);
+	}
+	if (hm->net_pids.n && !hm->net_attached)
+		return net_attach(hm);
 	return 0;
 }
 
@@ -410,10 +473,45 @@ static void detach_unused(struct httpmon *hm)
 	}
 }
 
+/* After `pid` joined `set`: loads in the background (pending: 0), or
+ * attaches at once when the object is loaded already; on a failure `pid`
+ * leaves `set` again. */
+static int watch_in(struct httpmon *hm, struct pidset *set, uint32_t pid)
+{
+	int added, err;
+
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT)
+		return -EINVAL;
+	added = pidset_add(set, pid);
+	if (added < 0)
+		return added;
+	if (hm->loading)
+		return 0;
+	err = hm->skel ? sync_kernel(hm) : start_load(hm);
+	if (err && added) {
+		pidset_del(set, pid);
+		if (hm->skel) {
+			if (!pidset_has(&hm->http_pids, pid) && !pidset_has(&hm->net_pids, pid))
+				bit_set(hm->skel->bss->watched, pid, false);
+			if (set == &hm->net_pids)
+				bit_set(hm->skel->bss->net_watched, pid, false);
+			detach_unused(hm);
+		}
+	}
+	return err;
+}
+
+int httpmon_watch(struct httpmon *hm, uint32_t pid)
+{
+	return watch_in(hm, &hm->http_pids, pid);
+}
+
 int httpmon_unwatch(struct httpmon *hm, uint32_t pid)
 {
-	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !hm->skel || !pidset_del(&hm->http_pids, pid))
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !pidset_del(&hm->http_pids, pid))
 		return -ENOENT;
+	if (!hm->skel || hm->loading)
+		return 0;
 	if (!pidset_has(&hm->net_pids, pid))
 		bit_set(hm->skel->bss->watched, pid, false);
 	detach_unused(hm);
@@ -426,36 +524,23 @@ void httpmon_set_net_fn(struct httpmon *hm, httpmon_net_fn fn, void *ctx)
 	hm->net_ctx = ctx;
 }
 
+void httpmon_set_ready_fn(struct httpmon *hm, httpmon_ready_fn fn, void *ctx)
+{
+	hm->ready_fn = fn;
+	hm->ready_ctx = ctx;
+}
+
 int httpmon_net_watch(struct httpmon *hm, uint32_t pid)
 {
-	int err;
-
-	if (pid == 0 || pid >= HTTPMON_PID_LIMIT)
-		return -EINVAL;
-	if (!hm->attached) {
-		err = attach(hm);
-		if (err)
-			return err;
-	}
-	if (!hm->net_attached) {
-		err = net_attach(hm);
-		if (err) {
-			detach_unused(hm);
-			return err;
-		}
-	}
-	err = pidset_add(&hm->net_pids, pid);
-	if (err <= 0)
-		return err;
-	bit_set(hm->skel->bss->net_watched, pid, true);
-	bit_set(hm->skel->bss->watched, pid, true);
-	return 0;
+	return watch_in(hm, &hm->net_pids, pid);
 }
 
 int httpmon_net_unwatch(struct httpmon *hm, uint32_t pid)
 {
-	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !hm->skel || !pidset_del(&hm->net_pids, pid))
+	if (pid == 0 || pid >= HTTPMON_PID_LIMIT || !pidset_del(&hm->net_pids, pid))
 		return -ENOENT;
+	if (!hm->skel || hm->loading)
+		return 0;
 	bit_set(hm->skel->bss->net_watched, pid, false);
 	if (!pidset_has(&hm->http_pids, pid))
 		bit_set(hm->skel->bss->watched, pid, false);
@@ -470,6 +555,9 @@ size_t httpmon_net_watched_count(const struct httpmon *hm)
 
 void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budget)
 {
+	/* Kept for a load in progress: finish_load() applies them. */
+	hm->heads_floor_ns = floor_ns;
+	hm->heads_budget = budget;
 	if (!hm->skel)
 		return;
 	__atomic_store_n(&hm->skel->bss->slow_floor_ns, floor_ns, __ATOMIC_RELAXED);
@@ -547,11 +635,80 @@ int httpmon_fd(const struct httpmon *hm)
 	return hm->epoll_fd;
 }
 
+/* The loader is done: installs its skeleton, creates the ring buffer and
+ * brings the kernel side in line with the pids watched meanwhile (none left:
+ * loaded, not attached). Then tells the ready callback. */
+static void finish_load(struct httpmon *hm)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int err;
+
+	hm->skel = join_loader(hm);
+	err = hm->load.err;
+	if (!err) {
+		hm->ring =
+		    ring_buffer__new(bpf_map__fd(hm->skel->maps.events), on_record, hm, NULL);
+		if (!hm->ring)
+			err = -errno;
+		else if (epoll_ctl(hm->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(hm->ring),
+				   &ev))
+			err = -errno;
+		if (err)
+			unload(hm);
+	}
+	if (!err) {
+		httpmon_net_set_heads(hm, hm->heads_floor_ns, hm->heads_budget);
+		err = sync_kernel(hm);
+	}
+	hm->error = err;
+	hm->error_fresh = err != 0;
+	if (hm->ready_fn)
+		hm->ready_fn(err, hm->ready_ctx);
+}
+
 int httpmon_consume(struct httpmon *hm)
 {
+	/* The loader writes its eventfd last; peek without consuming it. */
+	if (hm->loading) {
+		struct pollfd p = {.fd = hm->load_efd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) == 1)
+			finish_load(hm);
+	}
 	if (!hm->ring)
 		return 0;
 	return ring_buffer__consume(hm->ring);
+}
+
+bool httpmon_ready(const struct httpmon *hm)
+{
+	return hm->skel && !hm->loading;
+}
+
+int httpmon_take_error(struct httpmon *hm)
+{
+	if (!hm->error_fresh)
+		return 0;
+	hm->error_fresh = false;
+	return hm->error;
+}
+
+int httpmon_wait_ready(struct httpmon *hm, int timeout_ms)
+{
+	int waited = 0;
+
+	while (hm->loading && (timeout_ms < 0 || waited < timeout_ms)) {
+		struct pollfd p = {.fd = hm->load_efd, .events = POLLIN};
+		int n = poll(&p, 1, 100);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		waited += 100;
+		httpmon_consume(hm);
+	}
+	if (hm->loading)
+		return -ETIMEDOUT;
+	return hm->error;
 }
 
 int httpmon_poll(struct httpmon *hm, int timeout_ms)
@@ -573,7 +730,9 @@ int httpmon_stats(const struct httpmon *hm, struct httpmon_stats *ret)
 	st.attach_ns = hm->attach_ns;
 	st.detach_ns = hm->detach_ns;
 	st.loaded = hm->skel != NULL;
+	st.loading = hm->loading;
 	st.attached = hm->attached;
+	st.error = hm->error;
 	if (hm->skel) {
 		ncpu = libbpf_num_possible_cpus();
 		if (ncpu <= 0)

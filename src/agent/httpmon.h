@@ -5,19 +5,33 @@
  * delivery to a callback. Does not own: URI filters and per-second
  * aggregation (httpagg.h), policies, the event loop.
  *
- * Lifecycle: httpmon_open() loads nothing. The first httpmon_watch() loads
- * and attaches the programs (call bpfutil_setup() once before); when the last
- * watched pid is unwatched the programs are detached (no tracepoint stays
- * enabled, so the machine's syscalls leave the slow path) but stay loaded, so
- * the next watch only re-attaches. Measured here: load ~0.4-0.9 s of CPU
- * (the verifier), attach ~1 ms, detach ~0.8 s of waiting (done off the
- * caller's thread); httpmon_stats() reports the last of each.
+ * Lifecycle: httpmon_open() loads nothing. The first watch (of either kind)
+ * starts ONE loader thread that opens and loads the BPF object (call
+ * bpfutil_setup() once before) and returns 0 at once: the pid is pending
+ * until the programs are loaded. Measured here: load ~0.4-0.9 s of CPU (the
+ * verifier), 5-11 s seen on a loaded host, so it must not run on the
+ * caller's (the agent loop's) thread. When the loader is done, its eventfd
+ * (part of httpmon_fd()) becomes readable and the next httpmon_consume()
+ * finishes the load: installs the object, attaches, sets the bits of every
+ * pid watched meanwhile (those unwatched meanwhile are just gone; with none
+ * left the object stays loaded, not attached), attaches the NETWORK-only
+ * programs if net pids exist, then calls the ready callback. A failed load
+ * or attach is kept (httpmon_stats().error, httpmon_take_error() once for the
+ * owner to log); the pids stay in their sets and the next watch retries.
+ * Once loaded, a watch attaches synchronously (~1 ms) and reports its error.
+ * When the last watched pid is unwatched the programs are detached (no
+ * tracepoint stays enabled, so the machine's syscalls leave the slow path)
+ * but stay loaded, so the next watch only re-attaches. Detach: ~0.8 s of
+ * waiting, done off the caller's thread. httpmon_stats() reports the last
+ * load, attach and detach times. Synchronous users (CLI, tests) call
+ * httpmon_wait_ready() after their watches.
  *
  * The loop polls httpmon_fd() (stable for the object's life, readable when
- * records wait) and calls httpmon_consume(). With wakeup_every > 1 the kernel
- * wakes the fd only on every Nth record of a CPU, so the loop must also
- * call httpmon_consume() on its 1-second tick, before reading aggregates.
- * Not thread-safe: one owner.
+ * records wait or the loader is done) and calls httpmon_consume(). With
+ * wakeup_every > 1 the kernel wakes the fd only on every Nth record of a
+ * CPU, so the loop must also call httpmon_consume() on its 1-second tick,
+ * before reading aggregates. Not thread-safe: one owner; the loader thread
+ * touches only its own skeleton and a result read after joining it.
  */
 #ifndef CONTPROF_AGENT_HTTPMON_USER_H
 #define CONTPROF_AGENT_HTTPMON_USER_H
@@ -50,11 +64,13 @@ struct httpmon_request {
 
 struct httpmon_stats {
 	uint64_t counters[HTTPMON_CNT_COUNT]; /* enum httpmon_counter */
-	uint64_t load_ns;		      /* last open+load of the BPF object */
+	uint64_t load_ns;		      /* last open+load (on the loader thread) */
 	uint64_t attach_ns;		      /* last attach */
 	uint64_t detach_ns;		      /* last detach */
 	bool loaded;
+	bool loading; /* the loader thread runs */
 	bool attached;
+	int error; /* -errno of the last load/attach when it failed, else 0 */
 };
 
 struct httpmon;
@@ -78,12 +94,14 @@ int httpmon_open(httpmon_fn fn, void *ctx, uint32_t wakeup_every, struct httpmon
 /* Detaches, unloads, frees; accepts NULL; returns NULL. */
 struct httpmon *httpmon_close(struct httpmon *hm);
 
-/* Starts watching process `pid` (thread group id), loading/attaching the
- * programs if needed. Watching twice is a no-op. 0, -EINVAL (pid 0 or past
- * the kernel's limit) or the -errno of a failed load/attach (nothing
- * watched then). */
+/* Starts watching process `pid` (thread group id). Before the first load
+ * completed, starts the loader (if not running) and returns 0: pending until
+ * the programs are loaded. Once loaded, attaches if needed. Watching twice
+ * is a no-op. 0, -EINVAL (pid 0 or past the kernel's limit) or the -errno of
+ * a failed attach or thread start (`pid` not watched then). */
 int httpmon_watch(struct httpmon *hm, uint32_t pid);
-/* Stops watching `pid`; detaches when no pid is left. Detaching takes the
+/* Stops watching `pid` (while loading: just drops it); detaches when no pid
+ * is left. Detaching takes the
  * kernel most of a second, so it runs on a short-lived thread and this call
  * returns at once; a later watch (or close) waits for it. 0 or -ENOENT. */
 int httpmon_unwatch(struct httpmon *hm, uint32_t pid);
@@ -96,6 +114,18 @@ int httpmon_fd(const struct httpmon *hm);
 int httpmon_consume(struct httpmon *hm);
 /* Waits up to timeout_ms on httpmon_fd() and consumes. */
 int httpmon_poll(struct httpmon *hm, int timeout_ms);
+/* Consumes until a load in progress finished (timeout_ms < 0: no limit).
+ * 0, the load's/attach's -errno, or -ETIMEDOUT. */
+int httpmon_wait_ready(struct httpmon *hm, int timeout_ms);
+/* Loaded and no load in progress: httpmon_net_add_conn() etc. work. */
+bool httpmon_ready(const struct httpmon *hm);
+/* The last load/attach error if not handed out yet (then 0): for the owner
+ * to log each failure once. */
+int httpmon_take_error(struct httpmon *hm);
+/* Called by httpmon_consume() when a load finished (err 0: loaded, attached
+ * for the pids watched then). */
+typedef void (*httpmon_ready_fn)(int err, void *ctx);
+void httpmon_set_ready_fn(struct httpmon *hm, httpmon_ready_fn fn, void *ctx);
 /* ---- NETWORK tasks (netprof.h is the user): the same programs and
  * connections, plus per-connection traffic of "net" pids. ---- */
 
@@ -120,7 +150,8 @@ void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budge
 /* Calls `fn` for every open connection of net pids; returns how many. */
 int httpmon_net_conns(struct httpmon *hm, httpmon_conn_fn fn, void *ctx);
 /* Tracks a connection that was open before its pid was net-watched. 0,
- * -EEXIST or -errno. */
+ * -EEXIST, -ENOENT (not loaded yet: seed from the ready callback) or
+ * -errno. */
 int httpmon_net_add_conn(struct httpmon *hm, uint32_t pid, uint32_t fd,
 			 const struct netprof_conn *conn);
 /* Hands over (and clears) the retransmit counts by 4-tuple of the whole

@@ -171,13 +171,17 @@ static void on_net_record(const void *record, size_t size, void *ctx)
 	}
 }
 
+static void on_monitor_ready(int err, void *ctx);
+
 void netprof_init(struct httpmon *hm, netprof_describe_fn describe, void *ctx)
 {
 	G.hm = hm;
 	G.describe = describe;
 	G.describe_ctx = ctx;
-	if (hm)
+	if (hm) {
 		httpmon_set_net_fn(hm, on_net_record, NULL);
+		httpmon_set_ready_fn(hm, on_monitor_ready, NULL);
+	}
 	if (hm && !G.peer)
 		G.peer = netpeer_new("/proc");
 	if (!hm)
@@ -202,9 +206,22 @@ static int watch(struct profiler_session *s, uint32_t pid)
 	if (err)
 		return err;
 	netagg_add_process(s->agg, pid);
-	if (G.peer)
+	/* While the programs load, on_monitor_ready() seeds. */
+	if (G.peer && httpmon_ready(G.hm))
 		netpeer_each_conn(G.peer, pid, seed_conn, s);
 	return 0;
+}
+
+/* The programs are loaded: seeds the connections of every pid watched while
+ * they loaded (they were open before the kernel could see them opened). */
+static void on_monitor_ready(int err, void *ctx)
+{
+	(void)ctx;
+	if (err || !G.peer)
+		return;
+	for (struct profiler_session *s = G.sessions; s; s = s->next)
+		for (size_t i = 0; i < s->n_pids; i++)
+			netpeer_each_conn(G.peer, s->pids[i], seed_conn, s);
 }
 
 static void set_floor(void)
@@ -322,10 +339,15 @@ static void retransmitted(const struct netprof_tuple *t, uint32_t count, void *c
 		netagg_retransmits(s->agg, t, count);
 }
 
-static int np_flush(struct profiler_session *s, const struct profile_sink *sink)
+/* While the programs load (in the background) nothing is measured yet: the
+ * first upload waits for them, so it still means "monitoring is live";
+ * a task stopped before that uploads what it has. */
+static int flush(struct profiler_session *s, const struct profile_sink *sink, bool final)
 {
 	json_t *doc;
 
+	if (!final && !httpmon_ready(G.hm))
+		return 0;
 	/* Records first: a connection closed since is no longer live. */
 	httpmon_consume(G.hm);
 	httpmon_net_conns(G.hm, live_conn, NULL);
@@ -347,8 +369,13 @@ static void np_stop(struct profiler_session *s, const struct profile_sink *sink)
 {
 	if (!s)
 		return;
-	np_flush(s, sink);
+	flush(s, sink, true);
 	session_free(s);
+}
+
+static int np_flush(struct profiler_session *s, const struct profile_sink *sink)
+{
+	return flush(s, sink, false);
 }
 
 const struct profiler_ops netprof_profiler = {

@@ -234,6 +234,9 @@ static int run(uint32_t *pids, size_t n_pids, uint32_t seconds, bool quiet,
 	err = httpmon_open(print_request, &d, quiet ? HTTPMON_AGENT_WAKEUP_EVERY : 0, &hm);
 	for (size_t i = 0; !err && i < n_pids; i++)
 		err = httpmon_watch(hm, pids[i]);
+	/* The programs load on a thread of the monitor's: wait for them. */
+	if (!err)
+		err = httpmon_wait_ready(hm, -1);
 	if (err) {
 		log_error("debug http: cannot load or attach the HTTP monitor: %s", strerror(-err));
 		goto out;

@@ -117,3 +117,71 @@ test('HTTP_AVG_RESPONSE_TIME triggers on slow responses', async () => {
     await server.stop();
   }
 });
+
+async function scrapeHealth(agent) {
+  const m = agent.err().match(/metrics on \S+ \(port (\d+)\)/);
+  assert.ok(m, agent.err());
+  const text = await (await fetch(`http://127.0.0.1:${m[1]}/metrics`)).text();
+  const values = {};
+  for (const line of text.split('\n')) {
+    const v = line.match(/^contprof_agent_(\w+) (\S+)$/);
+    if (v) values[v[1]] = Number(v[2]);
+  }
+  return values;
+}
+
+test('the loop keeps ticking and answering while the first HTTP policy loads the programs', async () => {
+  const server = await startServer();
+  const http = await startHttpServer();
+  const agent = await startAgent(server.url, `${CONFIG}listen: 127.0.0.1:0\n`);
+  try {
+    await waitFor(async () => (await api(server.url, 'GET', '/api/v1/processes?service=shop')).json.length,
+      { what: 'fixture registered', ms: 15000 });
+    const before = await scrapeHealth(agent);
+    assert.equal(before.httpmon_loaded, 0);
+    assert.equal(before.httpmon_loading, 0);
+    const put = Date.now();
+    await api(server.url, 'PUT', '/api/v1/services/shop/policy', { service: 'shop',
+      targets: [{ target: 'ON_CPU', items: [
+        { monitor: 'HTTP_ERROR_RATE', threshold: 50, period: 5, count: 5, uri_list: ['/ok'] },
+        { monitor: 'PROCESS_THREAD_COUNT', threshold: 1000, period: 5, count: 5 }] }] });
+    // The loop serves /metrics itself: an answer saying "loading" can only
+    // come while the verifier runs on another thread.
+    const seen = [];
+    const loaded = await waitFor(async () => {
+      const v = await scrapeHealth(agent);
+      seen.push(v);
+      return v.httpmon_loaded === 1 ? v : null;
+    }, { what: 'HTTP monitor loaded', ms: 60000, every: 20 });
+    const loadedAt = Date.now();
+    const during = seen.filter((v) => v.httpmon_loading === 1);
+    assert.ok(during.length >= 1, `no answer while loading: ${JSON.stringify(seen.slice(-3))}`);
+    console.log(`load ${loaded.httpmon_load_seconds.toFixed(3)} s; ${during.length} answers while ` +
+      `loading, ticks ${during[0].ticks_total}..${during.at(-1).ticks_total}; ` +
+      `tick max ${loaded.tick_duration_max_seconds.toFixed(4)} s, overruns ${loaded.tick_overruns_total}`);
+    // Requests after the load are measured (the programs were attached).
+    await waitFor(() => /policy of shop applied/.test(agent.err()), { what: 'policy applied' });
+    const pid = (await api(server.url, 'GET', '/api/v1/processes?service=shop')).json[0].id;
+    const m = await waitFor(async () => {
+      await client(http.port, '/ok', 20);
+      const r = await api(server.url, 'GET',
+        `/api/v1/processes/${pid}/metrics?monitor=HTTP_ERROR_RATE&uri=${encodeURIComponent('/ok')}&from=${put - 60000}&to=${Date.now()}`);
+      return r.status === 200 && r.json.length ? r.json : null;
+    }, { what: 'HTTP_ERROR_RATE metrics', ms: 30000, every: 1000 });
+    assert.ok(m.every((p) => p.value === 0), JSON.stringify(m));
+    // A point every second from the policy on, across the load: the tick
+    // never stalled long enough to lose one (2 s allows one second-boundary jitter).
+    const t = await waitFor(async () => {
+      const r = await api(server.url, 'GET',
+        `/api/v1/processes/${pid}/metrics?monitor=PROCESS_THREAD_COUNT&from=${put - 60000}&to=${Date.now()}`);
+      return r.json.length && r.json.at(-1).time >= loadedAt + 1000 ? r.json : null;
+    }, { what: 'PROCESS_THREAD_COUNT past the load', ms: 20000 });
+    for (let i = 1; i < t.length; i++)
+      assert.ok(t[i].time - t[i - 1].time <= 2000, `gap before ${t[i].time}: ${JSON.stringify(t)}`);
+    assert.ok(t[0].time <= put + 5000, `first point ${t[0].time - put} ms after the PUT`);
+  } finally {
+    kill(http.child);
+    await agent.stop();
+    await server.stop();
+  }
+});

@@ -52,6 +52,8 @@ TEST(render_every_figure_with_help_type_and_value)
 		       .spool_write_errors = 9,
 		       .server_reachable = true},
 	    .procevents_active = true,
+	    .httpmon_loading = true,
+	    .httpmon_load_s = 0.75,
 	    .procevents_dropped = 8,
 	    .rescans_forced = 2,
 	    .discover_dropped = 9,
@@ -86,6 +88,9 @@ TEST(render_every_figure_with_help_type_and_value)
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_spool_write_errors_total"), 9);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_server_reachable"), 1);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_procevents_active"), 1);
+	CHECK_DBL_EQ(sample_of(text, "contprof_agent_httpmon_loading"), 1);
+	CHECK_DBL_EQ(sample_of(text, "contprof_agent_httpmon_loaded"), 0);
+	CHECK_DBL_EQ(sample_of(text, "contprof_agent_httpmon_load_seconds"), 0.75);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_procevents_dropped_total"), 8);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_rescans_forced_total"), 2);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_discover_dropped_total"), 9);
@@ -94,7 +99,7 @@ TEST(render_every_figure_with_help_type_and_value)
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_resident_memory_bytes"), 15 * 1024 * 1024);
 	/* One HELP and one TYPE per figure, counters named _total. */
 	CHECK_INT_EQ(count_of(text, "# HELP "), count_of(text, "# TYPE "));
-	CHECK_INT_EQ(count_of(text, "# HELP "), 27);
+	CHECK_INT_EQ(count_of(text, "# HELP "), 30);
 	CHECK(strstr(text, "# TYPE contprof_agent_metrics_dropped_total counter\n") != NULL);
 	CHECK(strstr(text, "# TYPE contprof_agent_spool_records gauge\n") != NULL);
 	CHECK(text[len - 1] == '\n');

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -117,9 +120,27 @@ static struct pair conn;
 
 TEST(both_roles_of_one_exchange_are_reported)
 {
+	struct httpmon_stats st;
+
 	seen.n = 0;
 	CHECK_INT_EQ(httpmon_watch(hm, (uint32_t)getpid()), 0);
 	CHECK_INT_EQ(httpmon_watched_count(hm), 1);
+	/* Returned with the load pending: the verifier did not run on this
+	 * thread (loading is cleared only by a consume on this thread). */
+	CHECK_INT_EQ(httpmon_stats(hm, &st), 0);
+	CHECK(st.loading);
+	CHECK(!st.loaded);
+	CHECK(!st.attached);
+	CHECK(!httpmon_ready(hm));
+	CHECK_INT_EQ(httpmon_wait_ready(hm, -1), 0);
+	CHECK(httpmon_ready(hm));
+	CHECK_INT_EQ(httpmon_stats(hm, &st), 0);
+	CHECK(!st.loading);
+	CHECK(st.loaded);
+	CHECK(st.attached);
+	CHECK(st.load_ns > 0);
+	CHECK_INT_EQ(st.error, 0);
+	CHECK_INT_EQ(httpmon_take_error(hm), 0);
 	exchange(&conn);
 	wait_for(hm, &seen, 2);
 	CHECK_INT_EQ(seen.n, 2);
@@ -221,6 +242,150 @@ TEST(unwatched_traffic_is_not_seen_and_rewatching_does_not_duplicate)
 	CHECK_INT_EQ(st.counters[HTTPMON_CNT_EMITTED], 12);
 }
 
+struct ready_seen {
+	struct httpmon *hm;
+	int calls, err, add_err;
+	bool ready;
+};
+
+/* netprof's use: seed a connection once the programs are loaded. */
+static void on_ready(int err, void *ctx)
+{
+	struct ready_seen *rs = ctx;
+	struct netprof_conn c = {.role = HTTPMON_ROLE_CLIENT, .family = AF_INET};
+
+	rs->calls++;
+	rs->err = err;
+	rs->ready = httpmon_ready(rs->hm);
+	rs->add_err = httpmon_net_add_conn(rs->hm, (uint32_t)getpid(), (uint32_t)conn.client, &c);
+}
+
+TEST(unwatching_while_loading_leaves_the_programs_loaded_not_attached)
+{
+	struct ready_seen rs = {0};
+	struct seen mine = {0};
+	struct httpmon_stats st;
+
+	CHECK_INT_EQ(httpmon_open(collect, &mine, 0, &rs.hm), 0);
+	httpmon_set_ready_fn(rs.hm, on_ready, &rs);
+	CHECK_INT_EQ(httpmon_watch(rs.hm, (uint32_t)getpid()), 0);
+	CHECK_INT_EQ(httpmon_net_watch(rs.hm, (uint32_t)getpid()), 0);
+	CHECK_INT_EQ(httpmon_net_watched_count(rs.hm), 1);
+	CHECK_INT_EQ(httpmon_unwatch(rs.hm, (uint32_t)getpid()), 0);
+	CHECK_INT_EQ(httpmon_unwatch(rs.hm, (uint32_t)getpid()), -ENOENT);
+	CHECK_INT_EQ(httpmon_net_unwatch(rs.hm, (uint32_t)getpid()), 0);
+	CHECK_INT_EQ(httpmon_net_watched_count(rs.hm), 0);
+	CHECK_INT_EQ(httpmon_wait_ready(rs.hm, -1), 0);
+	CHECK_INT_EQ(rs.calls, 1);
+	CHECK_INT_EQ(rs.err, 0);
+	CHECK_INT_EQ(httpmon_stats(rs.hm, &st), 0);
+	CHECK(st.loaded);
+	CHECK(!st.attached);
+	exchange(&conn);
+	wait_for(rs.hm, &mine, 1);
+	CHECK_INT_EQ(mine.n, 0);
+	/* Loaded already: the next watch attaches at once, no callback. */
+	CHECK_INT_EQ(httpmon_watch(rs.hm, (uint32_t)getpid()), 0);
+	CHECK(httpmon_ready(rs.hm));
+	exchange(&conn);
+	wait_for(rs.hm, &mine, 2);
+	CHECK_INT_EQ(mine.n, 2);
+	CHECK_INT_EQ(rs.calls, 1);
+	CHECK_INT_EQ(httpmon_unwatch(rs.hm, (uint32_t)getpid()), 0);
+	rs.hm = httpmon_close(rs.hm);
+}
+
+static void count_fd(uint32_t pid, uint32_t fd, const struct netprof_conn *c, void *ctx)
+{
+	int *n = ctx;
+
+	(void)c;
+	*n += pid == (uint32_t)getpid() && fd == (uint32_t)conn.client;
+}
+
+TEST(net_pids_watched_while_loading_are_seeded_from_the_ready_callback)
+{
+	struct netprof_conn c = {0};
+	struct ready_seen rs = {0};
+	struct seen mine = {0};
+	int n = 0;
+
+	CHECK_INT_EQ(httpmon_open(collect, &mine, 0, &rs.hm), 0);
+	httpmon_set_ready_fn(rs.hm, on_ready, &rs);
+	CHECK_INT_EQ(httpmon_net_watch(rs.hm, (uint32_t)getpid()), 0);
+	CHECK_INT_EQ(httpmon_net_add_conn(rs.hm, (uint32_t)getpid(), 1, &c), -ENOENT);
+	CHECK_INT_EQ(httpmon_wait_ready(rs.hm, -1), 0);
+	CHECK_INT_EQ(rs.calls, 1);
+	CHECK_INT_EQ(rs.err, 0);
+	CHECK(rs.ready);
+	CHECK_INT_EQ(rs.add_err, 0);
+	httpmon_net_conns(rs.hm, count_fd, &n);
+	CHECK_INT_EQ(n, 1);
+	CHECK_INT_EQ(httpmon_net_unwatch(rs.hm, (uint32_t)getpid()), 0);
+	httpmon_wait_detached(rs.hm);
+	rs.hm = httpmon_close(rs.hm);
+}
+
+TEST(closing_while_loading_joins_the_loader)
+{
+	struct httpmon *m;
+	struct httpmon_stats st;
+
+	CHECK_INT_EQ(httpmon_open(collect, NULL, 0, &m), 0);
+	CHECK_INT_EQ(httpmon_watch(m, (uint32_t)getpid()), 0);
+	CHECK_INT_EQ(httpmon_stats(m, &st), 0);
+	CHECK(st.loading);
+	/* The sanitizer build finds a skeleton or thread left behind. */
+	CHECK(httpmon_close(m) == NULL);
+}
+
+/* In a child without capabilities (root still, but no CAP_BPF): the load
+ * fails for real. Returns 0, or the number of the first failed expectation. */
+static int failed_load_in_child(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {0};
+	struct httpmon_stats st;
+	struct httpmon *m;
+	int err;
+
+	if (syscall(SYS_capset, &hdr, data) || httpmon_open(collect, NULL, 0, &m))
+		return 1;
+	if (httpmon_watch(m, (uint32_t)getpid()) != 0) /* pending */
+		return 2;
+	err = httpmon_wait_ready(m, -1);
+	if (err >= 0)
+		return 3;
+	if (httpmon_stats(m, &st) != 0 || st.error != err || st.loaded || st.loading)
+		return 4;
+	if (httpmon_take_error(m) != err || httpmon_take_error(m) != 0) /* once */
+		return 5;
+	if (httpmon_watched_count(m) != 1 || httpmon_ready(m))
+		return 6;
+	/* A later watch retries. */
+	if (httpmon_watch(m, (uint32_t)getppid()) != 0)
+		return 7;
+	if (httpmon_stats(m, &st) != 0 || !st.loading)
+		return 8;
+	if (httpmon_wait_ready(m, -1) >= 0 || httpmon_take_error(m) >= 0)
+		return 9;
+	httpmon_close(m);
+	return 0;
+}
+
+TEST(a_failed_load_is_kept_reported_once_and_retried)
+{
+	int status = -1;
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(failed_load_in_child());
+	CHECK(child > 0);
+	CHECK_INT_EQ(waitpid(child, &status, 0), child);
+	CHECK(WIFEXITED(status));
+	CHECK_INT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST(bad_pids_are_refused)
 {
 	CHECK_INT_EQ(httpmon_watch(hm, 0), -EINVAL);
@@ -243,6 +408,10 @@ int main(void)
 	RUN(interim_responses_do_not_complete_a_request);
 	RUN(unwatched_traffic_is_not_seen_and_rewatching_does_not_duplicate);
 	RUN(bad_pids_are_refused);
+	RUN(unwatching_while_loading_leaves_the_programs_loaded_not_attached);
+	RUN(net_pids_watched_while_loading_are_seeded_from_the_ready_callback);
+	RUN(closing_while_loading_joins_the_loader);
+	RUN(a_failed_load_is_kept_reported_once_and_retried);
 	close(conn.client);
 	close(conn.server);
 	httpmon_close(hm);
