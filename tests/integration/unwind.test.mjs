@@ -96,7 +96,7 @@ test('nginx under wrk: worker stacks reach _start through the master', async () 
       describe(stacks));
   } finally {
     kill(wrk);
-    ngx.stop();
+    await ngx.stop();
   }
 });
 
@@ -133,7 +133,7 @@ test('OFF_CPU: nginx workers under wrk block in epoll_wait under complete stacks
     assert.ok(total(stacks, (s) => inOrder(s.frames, order)) > all / 2, describe(stacks));
   } finally {
     kill(wrk);
-    ngx.stop();
+    await ngx.stop();
   }
 });
 

@@ -113,7 +113,20 @@ export async function startNginx(dir) {
       return kids.length === 2 && kids;
     } catch { return null; }
   }, { ms: 10000, what: 'nginx workers' });
-  return { master, workers, port, stop: () => kill(master) };
+  // SIGTERM lets the master stop its workers (a SIGKILLed master leaves them
+  // running, orphaned); whatever is still alive after that is killed.
+  const stop = async () => {
+    if (master.exitCode === null && master.signalCode === null) {
+      const exited = new Promise((r) => master.once('exit', r));
+      master.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    }
+    kill(master);
+    for (const w of workers) {
+      try { process.kill(w, 'SIGKILL'); } catch { /* already gone */ }
+    }
+  };
+  return { master, workers, port, stop };
 }
 
 // Runs wrk against url for `seconds`; returns the child.
