@@ -6,11 +6,13 @@
 #   bench/store_ingest.sh [--agents N] [--seconds S] [--fleet-agents N]
 #                         [--fleet-seconds S] [--no-fleet]
 # PostgreSQL is a throwaway cluster (scripts/pg-cluster.sh: durability off,
-# which flatters its write figures as synchronous=NORMAL flatters SQLite's),
-# removed on exit.
+# which flatters its write figures against SQLite's synchronous=FULL),
+# removed on exit. BENCH_FIGURES=FILE: FIGURE lines (scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agents=4 seconds=5 fleet_agents=1000 fleet_seconds=30 fleet=1
+# BENCH_QUICK=1: short phases (checks that it runs; the figures mean little).
+if [[ ${BENCH_QUICK:-0} != 0 ]]; then seconds=2 fleet_seconds=8; fi
 while (($#)); do
   case "$1" in
   --agents) agents=$2; shift 2 ;;
@@ -72,6 +74,14 @@ printf '%-44s %12s %12s\n' "metric points/s (60 s x 100 series/upload)" "$(field
 printf '%-44s %12s %12s\n' "stack samples/s (2000 rows/slice)" "$(field "$sq" samples_per_s)" "$(field "$pg" samples_per_s)"
 printf '%-44s %12s %12s\n' "flame graph 60k samples, median ms" "$(field "$sq" flame_median_ms)" "$(field "$pg" flame_median_ms)"
 echo "PostgreSQL CPU during its ingest run: $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.1f", b - a}') s"
+if [[ -n ${BENCH_FIGURES:-} ]]; then
+  {
+    echo "FIGURE store.sqlite_points_per_s $(field "$sq" points_per_s) points/s higher store.pg_points_per_s metric points/s ingested, SQLite"
+    echo "FIGURE store.pg_points_per_s $(field "$pg" points_per_s) points/s higher - metric points/s ingested, PostgreSQL"
+    echo "FIGURE store.sqlite_samples_per_s $(field "$sq" samples_per_s) samples/s higher store.pg_samples_per_s stack samples/s ingested, SQLite"
+    echo "FIGURE store.pg_samples_per_s $(field "$pg" samples_per_s) samples/s higher - stack samples/s ingested, PostgreSQL"
+  } >>"$BENCH_FIGURES"
+fi
 
 if ((fleet)); then
   fleet_db=$(pg_db fleet)
@@ -84,6 +94,12 @@ if ((fleet)); then
   cpu1=$(pg_cpu); t1=$(date +%s.%N)
   echo
   echo "simulated fleet on two servers sharing PostgreSQL: $out"
+  if [[ -n ${BENCH_FIGURES:-} ]]; then
+    {
+      echo "FIGURE store.fleet_sustained_points_per_s $(field "$out" sustained_points_per_s) points/s higher store.fleet_p99_ms fleet of agents on two servers sharing PostgreSQL: points/s sustained"
+      echo "FIGURE store.fleet_p99_ms $(field "$out" p99_ms) ms lower - fleet uploads: p99 latency"
+    } >>"$BENCH_FIGURES"
+  fi
   awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" \
     'BEGIN{printf "PostgreSQL CPU during the fleet run: %.1f s over %.1f s = %.0f %% of one core\n", b - a, e - s, 100 * (b - a) / (e - s)}'
 fi
