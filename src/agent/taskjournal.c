@@ -62,21 +62,6 @@ static int entry_path(const struct taskjournal *tj, const char *id, const char *
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int taskjournal_add(struct taskjournal *tj, const struct task_info *t)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
@@ -104,7 +89,7 @@ int taskjournal_add(struct taskjournal *tj, const struct task_info *t)
 		free(text);
 		return err;
 	}
-	err = write_all(fd, text, strlen(text));
+	err = fs_write_all(fd, text, strlen(text));
 	free(text);
 	if (!err && fsync(fd) < 0)
 		err = -errno;

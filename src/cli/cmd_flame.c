@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/flame_svg.h"
 #include "cli/format.h"
+#include "util/fsutil.h"
 #include "util/parse.h"
 
 #define WHO		  "contprof flame"
@@ -75,21 +76,6 @@ static const char *format_from_name(const char *path)
 	return NULL;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes buf to `path` through a temporary file renamed into place, or to
  * stdout when path is NULL or "-". Returns the exit code, reporting errors. */
 static int write_output(const char *path, const char *buf, size_t len)
@@ -113,7 +99,7 @@ static int write_output(const char *path, const char *buf, size_t len)
 		err = -errno;
 		goto fail;
 	}
-	err = write_all(fd, buf, len);
+	err = fs_write_all(fd, buf, len);
 	if (!err && fsync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && !err)
