@@ -332,6 +332,20 @@ static int pid_of_inode(struct netpeer *np, uint64_t inode, uint32_t *pid)
 	return 0;
 }
 
+/* pid_of_inode(), reading the socket links again when they are older than
+ * since_ns: the process may have opened the socket after they were read. */
+static int pid_of_inode_fresh(struct netpeer *np, uint64_t inode, uint64_t since_ns, uint32_t *pid)
+{
+	int err = pid_of_inode(np, inode, pid);
+
+	if (err == -ENOENT && links_stale(np, since_ns)) {
+		err = build_links(np);
+		if (!err)
+			err = pid_of_inode(np, inode, pid);
+	}
+	return err;
+}
+
 int netpeer_other_end(struct netpeer *np, const struct netprof_addr *local,
 		      const struct netprof_addr *remote, uint64_t since_ns, uint32_t *pid)
 {
@@ -346,14 +360,7 @@ int netpeer_other_end(struct netpeer *np, const struct netprof_addr *local,
 	}
 	if (!s || s->inode == 0)
 		return -ENOENT;
-	err = pid_of_inode(np, s->inode, pid);
-	if (err == -ENOENT && links_stale(np, since_ns)) {
-		/* The process may have opened it after the links were read. */
-		err = build_links(np);
-		if (!err)
-			err = pid_of_inode(np, s->inode, pid);
-	}
-	return err;
+	return pid_of_inode_fresh(np, s->inode, since_ns, pid);
 }
 
 static bool addr_is_any(const struct netprof_addr *a)
@@ -390,13 +397,7 @@ int netpeer_listener(struct netpeer *np, const struct netprof_addr *at, uint64_t
 	}
 	if (!s)
 		return -ENOENT;
-	err = pid_of_inode(np, s->inode, pid);
-	if (err == -ENOENT && links_stale(np, since_ns)) {
-		err = build_links(np);
-		if (!err)
-			err = pid_of_inode(np, s->inode, pid);
-	}
-	return err;
+	return pid_of_inode_fresh(np, s->inode, since_ns, pid);
 }
 
 static const struct netpeer_sock *sock_of_inode(const struct netpeer *np, uint64_t inode)
