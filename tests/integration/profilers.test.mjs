@@ -82,6 +82,7 @@ test('ON_CPU: two functions burning 3:1 split 75/25, samples = hz x CPU seconds'
     const three = sum(r.stacks, (s) => s.frames.includes('burn_three_quarters'));
     const one = sum(r.stacks, (s) => s.frames.includes('burn_one_quarter'));
     const share = three / (three + one);
+    t.diagnostic(`split ${three}/${one} = ${(share * 100).toFixed(1)} %`);
     assert.ok(Math.abs(share - 0.75) <= 0.03,
       `75/25 split within 3 points: ${three}/${one} = ${(share * 100).toFixed(1)} %`);
     // Every sample of the process, across six drains, exactly once.
