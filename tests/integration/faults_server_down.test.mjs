@@ -66,7 +66,12 @@ test(`a server away for ${DOWN_S} s gets every task and slice once, in order`, {
       `points beyond the bound dropped and counted: ${before.metrics_dropped_total} -> ${last.metrics_dropped_total}`);
 
     server = await startServer({ listen, store });
-    kill(target); // no new tasks: the last one ends "process exited"
+    // No new tasks, and none racing the exit: stopped, the target's slots
+    // fall under the threshold (period 2 s) before it goes, so a task that
+    // starts still finds it and ends FINISHED, "process exited".
+    kill(target, 'SIGSTOP');
+    await sleep(3000);
+    kill(target);
     await waitFor(async () => {
       const m = await agentMetrics(agent);
       return m.spool_records === 0 && m.tasks_running === 0 && m.server_reachable === 1;
@@ -84,7 +89,7 @@ test(`a server away for ${DOWN_S} s gets every task and slice once, in order`, {
     // Every task the agent started, once, in the order it started them.
     const startedIds = [...agent.err().matchAll(/task (\S+) started/g)].map((m) => m[1]);
     assert.ok(startedIds.length >= 6, `tasks kept triggering while away (${startedIds.length})`);
-    const stored = sqlite(db, 'SELECT id, status, start_ms, end_ms FROM tasks ORDER BY seq');
+    const stored = sqlite(db, 'SELECT id, status, reason, start_ms, end_ms FROM tasks ORDER BY seq');
     assert.deepEqual(stored.map((t) => t.id), startedIds, 'tasks stored once each, in start order');
     for (const t of stored) {
       assert.equal(t.status, 'FINISHED', JSON.stringify(t));
