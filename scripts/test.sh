@@ -15,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
 failed_steps=()
-step() { echo; echo "== $*"; }
+step() { echo; echo "== $* (at ${SECONDS} s)"; }
 
 step "format check"
 make -s format-check || failed_steps+=(format)
@@ -98,5 +98,6 @@ fails=$(( ${uf:-0} + ${sf:-0} + ${int_fail:-0} ))
 fails=$((fails + ${#failed_steps[@]}))
 echo
 ((${#failed_steps[@]})) && echo "failed steps: ${failed_steps[*]}"
+echo "suite time: ${SECONDS} s"
 echo "$passed passed, $fails failed"
 ((fails == 0))

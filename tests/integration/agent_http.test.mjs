@@ -37,6 +37,15 @@ function client(port, paths, requests) {
   });
 }
 
+// The policy applied and the HTTP monitor's programs loaded: they load on a
+// thread of their own when the first HTTP policy comes, which can take
+// seconds on a busy machine, and only then is traffic seen.
+async function monitorReady(agent) {
+  await waitFor(() => /policy of shop applied/.test(agent.err()), { what: 'policy applied' });
+  await waitFor(async () => (await scrapeHealth(agent)).httpmon_loaded === 1,
+    { what: 'HTTP monitor loaded', ms: 60000, every: 100 });
+}
+
 async function tasksOf(server, service) {
   return (await api(server.url, 'GET', `/api/v1/tasks?service=${service}`)).json;
 }
@@ -44,7 +53,7 @@ async function tasksOf(server, service) {
 test('HTTP_ERROR_RATE triggers a NETWORK task when the 500s come, not before', async () => {
   const server = await startServer();
   const http = await startHttpServer();
-  const agent = await startAgent(server.url, CONFIG);
+  const agent = await startAgent(server.url, `${CONFIG}listen: 127.0.0.1:0\n`);
   try {
     await waitFor(async () => (await api(server.url, 'GET', '/api/v1/processes?service=shop')).json.length,
       { what: 'fixture registered', ms: 15000 });
@@ -52,7 +61,7 @@ test('HTTP_ERROR_RATE triggers a NETWORK task when the 500s come, not before', a
       targets: [{ target: 'NETWORK', items: [{ monitor: 'HTTP_ERROR_RATE', threshold: 20,
         period: 5, count: 2, uri_regex: '^/(ok|fail)' }] }] });
     assert.equal(put.status, 200, put.text);
-    await waitFor(() => /policy of shop applied/.test(agent.err()), { what: 'policy applied' });
+    await monitorReady(agent);
     // Healthy traffic for three seconds: no task.
     for (let i = 0; i < 3; i++) {
       await client(http.port, '/ok', 50);
@@ -92,14 +101,14 @@ test('HTTP_ERROR_RATE triggers a NETWORK task when the 500s come, not before', a
 test('HTTP_AVG_RESPONSE_TIME triggers on slow responses', async () => {
   const server = await startServer();
   const http = await startHttpServer();
-  const agent = await startAgent(server.url, CONFIG);
+  const agent = await startAgent(server.url, `${CONFIG}listen: 127.0.0.1:0\n`);
   try {
     await waitFor(async () => (await api(server.url, 'GET', '/api/v1/processes?service=shop')).json.length,
       { what: 'fixture registered', ms: 15000 });
     await api(server.url, 'PUT', '/api/v1/services/shop/policy', { service: 'shop',
       targets: [{ target: 'ON_CPU', items: [{ monitor: 'HTTP_AVG_RESPONSE_TIME', threshold: 50,
         period: 5, count: 2, uri_list: ['/slow'] }] }] });
-    await waitFor(() => /policy of shop applied/.test(agent.err()), { what: 'policy applied' });
+    await monitorReady(agent);
     await client(http.port, '/ok', 100);
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal((await tasksOf(server, 'shop')).length, 0);
