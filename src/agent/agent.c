@@ -450,30 +450,47 @@ static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
 		log_warn("agent: cannot scan /proc");
 }
 
+/* Held records are packed in a->events, each at an 8-byte boundary. */
+_Static_assert(AGENT_PROCEVENTS_BATCH_BYTES >=
+		   sizeof(struct procevent_record) + PROCEVENT_CMDLINE_MAX,
+	       "a batch holds the largest record");
+static size_t event_span(const struct procevent_record *r)
+{
+	return (procevent_record_size(r) + 7) & ~(size_t)7;
+}
+
 /* Hands the held records to discover in order, but for the exec of a
  * process whose exit is in the same batch: it is gone, and probing it would
  * cost a failed /proc lookup (a busy host runs many short commands). */
 static void deliver_procevents(struct agent *a)
 {
-	for (size_t i = 0; i < a->n_events; i++) {
-		const struct procevent_record *r = &a->events[i];
+	for (size_t i = 0; i < a->events_used;) {
+		const struct procevent_record *r = (const void *)(a->events + i);
+		size_t next = i + event_span(r);
 		bool exited = false;
 
-		for (size_t j = i + 1; r->kind == PROCEVENT_EXEC && j < a->n_events && !exited; j++)
-			exited = a->events[j].kind == PROCEVENT_EXIT && a->events[j].pid == r->pid;
+		for (size_t j = next; r->kind == PROCEVENT_EXEC && j < a->events_used && !exited;) {
+			const struct procevent_record *later = (const void *)(a->events + j);
+
+			exited = later->kind == PROCEVENT_EXIT && later->pid == r->pid;
+			j += event_span(later);
+		}
 		if (!exited)
 			discover_handle_event(a->discover, r);
+		i = next;
 	}
-	a->n_events = 0;
+	a->events_used = 0;
 }
 
 static void on_procevent(const struct procevent_record *r, void *ctx)
 {
 	struct agent *a = ctx;
+	size_t span = event_span(r);
 
-	if (a->n_events == AGENT_PROCEVENTS_BATCH_MAX)
+	if (a->events_used + span > sizeof(a->events))
 		deliver_procevents(a);
-	a->events[a->n_events++] = *r;
+	memcpy(a->events + a->events_used, r, procevent_record_size(r));
+	a->events_used += span;
 }
 
 /* Takes every pending exec/exit record and applies them. */

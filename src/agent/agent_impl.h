@@ -68,8 +68,8 @@ struct agent {
 	uint64_t procevents_dropped_seen, rescans_forced;
 	struct evloop_timer *procevents_batch; /* set while the events fd rests */
 	/* The records of one consume, delivered after it (see agent.c). */
-	struct procevent_record events[AGENT_PROCEVENTS_BATCH_MAX];
-	size_t n_events;
+	_Alignas(8) unsigned char events[AGENT_PROCEVENTS_BATCH_BYTES]; /* records, 8-aligned */
+	size_t events_used;
 	int64_t next_publish_boot_ms; /* a young process becomes reportable then; 0 none */
 	struct health_server *health;
 	/* The agent's CPU time at the last ticks, for its CPU % (only with health). */

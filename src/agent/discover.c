@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/pidset.h"
+#include "agent/procevents.h"
 #include "agent/procstat.h"
 #include "util/parse.h"
 #include "util/readfile.h"
@@ -42,7 +43,11 @@ struct discover {
 	 * a partial scan then reads nothing of a process it already knows. */
 	bool events_trusted;
 	uint64_t scan_serial; /* of the scan running or last run, from 1 */
+	long ticks_per_s;     /* of /proc/PID/stat's start time */
 };
+
+_Static_assert(PROCEVENT_CMDLINE_MAX == DISCOVER_CMDLINE_MAX,
+	       "an exec event carries what a read of /proc/PID/cmdline gives");
 
 static uint64_t fnv_add(uint64_t h, const char *s)
 {
@@ -108,6 +113,7 @@ int discover_new(const struct config *config, const struct discover_options *opt
 	if (!d)
 		return -ENOMEM;
 	d->config = config;
+	d->ticks_per_s = sysconf(_SC_CLK_TCK);
 	d->fn = fn;
 	d->ctx = ctx;
 	if (root && strcmp(root, "/") != 0) {
@@ -211,6 +217,19 @@ const struct discover_proc *discover_find_id(const struct discover *d, const cha
 
 /* ---- probing one process ---- */
 
+/* The command line as rules see it: the n bytes of the argument area
+ * (NUL-separated), trailing NULs dropped, the others made spaces; buf has
+ * room for n + 1 bytes. */
+static void join_cmdline(char *buf, size_t n)
+{
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+}
+
 static char *read_cmdline(const struct discover *d, uint32_t pid)
 {
 	char *buf = malloc(DISCOVER_CMDLINE_MAX + 1);
@@ -219,14 +238,7 @@ static char *read_cmdline(const struct discover *d, uint32_t pid)
 	if (!buf)
 		return NULL;
 	n = readfile_fmt(buf, DISCOVER_CMDLINE_MAX + 1, "%s/proc/%u/cmdline", d->root, pid);
-	if (n < 0)
-		n = 0;
-	while (n > 0 && buf[n - 1] == '\0')
-		n--;
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[n] = '\0';
+	join_cmdline(buf, n < 0 ? 0 : (size_t)n);
 	return buf;
 }
 
@@ -355,12 +367,20 @@ static int first_matching_rule(const struct discover *d, struct discover_proc *p
 	return (int)rule;
 }
 
+/* An exec event's view of a process, used in place of /proc reads. */
+struct exec_view {
+	uint64_t start_time_ticks;
+	const char *cmdline; /* NULL: not carried */
+};
+
 /* Reads pid and matches it. known: its table entry when the caller may reuse
- * the slow-changing fields (see fill_exe), else NULL. Returns 1 with *ret (a
- * candidate without ordinal and id), 0 when it is not a candidate (kernel
- * thread, zombie, no rule matches, gone), or -ENOMEM. */
+ * the slow-changing fields (see fill_exe), else NULL. exec: what its exec
+ * event carried (the command line is taken from it when the process is still
+ * the one that event saw), else NULL. Returns 1 with *ret (a candidate
+ * without ordinal and id), 0 when it is not a candidate (kernel thread,
+ * zombie, no rule matches, gone), or -ENOMEM. */
 static int probe(struct discover *d, uint32_t pid, const struct discover_proc *known,
-		 struct discover_proc **ret)
+		 const struct exec_view *exec, struct discover_proc **ret)
 {
 	const struct config *c = d->config;
 	struct template_vars vars;
@@ -392,6 +412,9 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 	p->ppid = st.ppid;
 	p->start_time_ticks = st.start_time_ticks;
 	snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
+	if (exec && exec->cmdline && exec->start_time_ticks == st.start_time_ticks &&
+	    !(p->cmdline = strdup(exec->cmdline)))
+		goto oom;
 	rule = first_matching_rule(d, p, known);
 	if (rule < 0)
 		goto oom;
@@ -556,13 +579,13 @@ static enum reconcile_result reconcile_existing(struct discover *d, size_t i,
 }
 
 /* Brings pid's entry in line with a fresh probe. Returns changes or -errno. */
-static int refresh_pid(struct discover *d, uint32_t pid)
+static int refresh_pid(struct discover *d, uint32_t pid, const struct exec_view *exec)
 {
 	struct discover_proc *cand = NULL;
 	int found, r, changes = 0;
 	size_t i;
 
-	r = probe(d, pid, NULL, &cand);
+	r = probe(d, pid, NULL, exec, &cand);
 	if (r < 0)
 		return r;
 	i = find_index(d, pid, &found);
@@ -587,6 +610,55 @@ static int refresh_pid(struct discover *d, uint32_t pid)
 	return r < 0 ? r : changes + r;
 }
 
+/* Matches an exec from what its record carries (comm, command line, start
+ * time), reading /proc only for what it lacks: the exe when a rule tests it,
+ * the command line when the kernel could not copy it. A process that no rule
+ * matches costs no other read; one that matches is probed (its stat for
+ * liveness, exe, cgroup), matched again with the same command line. Returns
+ * changes or -errno. */
+static int handle_exec(struct discover *d, const struct procevent_record *r)
+{
+	struct exec_view view = {0};
+	struct discover_proc *p;
+	int found, rule;
+	size_t i;
+
+	if (procevent_start_time_ticks(r, d->ticks_per_s, &view.start_time_ticks) < 0 ||
+	    (r->task_flags & PROCSTAT_PF_KTHREAD))
+		return refresh_pid(d, r->pid, NULL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = r->pid;
+	memcpy(p->comm, r->comm, PROCEVENT_COMM_LEN);
+	p->comm[PROCEVENT_COMM_LEN] = '\0';
+	if (r->flags & PROCEVENT_F_CMDLINE) {
+		p->cmdline = malloc((size_t)r->cmdline_copied + 1);
+		if (!p->cmdline) {
+			proc_free(p);
+			return -ENOMEM;
+		}
+		memcpy(p->cmdline, r->cmdline, r->cmdline_copied);
+		join_cmdline(p->cmdline, r->cmdline_copied);
+	}
+	rule = first_matching_rule(d, p, NULL);
+	if (rule >= 0 && (size_t)rule < d->config->n_rules) {
+		view.cmdline = p->cmdline;
+		rule = refresh_pid(d, r->pid, &view);
+		proc_free(p);
+		return rule;
+	}
+	proc_free(p);
+	if (rule < 0)
+		return rule;
+	note_unmatched(d, r->pid, view.start_time_ticks);
+	i = find_index(d, r->pid, &found);
+	if (!found)
+		return 0;
+	remove_at(d, i); /* it runs another program now, which no rule matches */
+	return 1;
+}
+
 int discover_handle_event(struct discover *d, const struct procevent_record *record)
 {
 	struct pidset_entry *u;
@@ -595,7 +667,7 @@ int discover_handle_event(struct discover *d, const struct procevent_record *rec
 
 	switch (record->kind) {
 	case PROCEVENT_EXEC:
-		return refresh_pid(d, record->pid);
+		return handle_exec(d, record);
 	case PROCEVENT_EXIT:
 		u = pidset_find(&d->unmatched, record->pid);
 		if (u)
@@ -693,7 +765,7 @@ static int collect(struct discover *d, struct cand_list *l, int full)
 			continue;
 		if (!full && d->events_trusted && skip_known(d, pid))
 			continue;
-		r = probe(d, pid, full ? NULL : discover_find_pid(d, pid), &p);
+		r = probe(d, pid, full ? NULL : discover_find_pid(d, pid), NULL, &p);
 		if (r < 0)
 			break;
 		if (r == 1 && (r = cand_push(l, p)) < 0) {
