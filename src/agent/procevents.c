@@ -103,8 +103,7 @@ size_t procevent_record_size(const struct procevent_record *r)
 int procevent_start_time_ticks(const struct procevent_record *r, long ticks_per_s,
 			       uint64_t *ret_ticks)
 {
-	if (!(r->flags & PROCEVENT_F_DETAILS) || ticks_per_s <= 0 ||
-	    1000000000L % ticks_per_s != 0)
+	if (!(r->flags & PROCEVENT_F_DETAILS) || ticks_per_s <= 0 || 1000000000L % ticks_per_s != 0)
 		return -ENODATA;
 	/* What /proc/PID/stat shows: the kernel's nsec_to_clock_t(). */
 	*ret_ticks = r->start_boottime_ns / (uint64_t)(1000000000L / ticks_per_s);

@@ -121,7 +121,8 @@ static const struct procevent_record *exec_event(void *buf, size_t size, uint32_
 	r->ppid = 1;
 	snprintf(r->comm, sizeof(r->comm), "%s", comm);
 	r->flags = PROCEVENT_F_DETAILS;
-	r->start_boottime_ns = start_ticks * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+	r->start_boottime_ns =
+	    start_ticks * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
 	r->cmdline_len = (uint32_t)len;
 	if (args && CHECK(sizeof(*r) + len <= size)) {
 		memcpy(r->cmdline, args, len);
@@ -492,9 +493,9 @@ TEST(discover_exec_event_matches_by_its_cmdline)
 	/* No rule matches what the event carries: nothing is read (there is
 	 * nothing in /proc to read), and a partial scan does not probe the pid
 	 * (its /proc entry now claims comm "app": a rename, seen in full). */
-	CHECK_INT_EQ(discover_handle_event(d, exec_event(buf, sizeof(buf), 300, "bash",
-							 "bash|-c|x", 30)),
-		     0);
+	CHECK_INT_EQ(
+	    discover_handle_event(d, exec_event(buf, sizeof(buf), 300, "bash", "bash|-c|x", 30)),
+	    0);
 	add_proc(&f, 300, "app", "app", "/opt/app", 0, 'S', 30);
 	CHECK_INT_EQ(discover_scan(d), 0);
 	CHECK(discover_find_pid(d, 300) == NULL);
@@ -503,9 +504,9 @@ TEST(discover_exec_event_matches_by_its_cmdline)
 	/* Matched by the command line of the exec alone: the process rewrote
 	 * its arguments since (its /proc/PID/cmdline would match no rule). */
 	add_proc(&f, 400, "sleep", "sleep|1", "/usr/bin/sleep", 0, 'S', 40);
-	CHECK_INT_EQ(discover_handle_event(d, exec_event(buf, sizeof(buf), 400, "sleep",
-							 "sleep|7712", 40)),
-		     1);
+	CHECK_INT_EQ(
+	    discover_handle_event(d, exec_event(buf, sizeof(buf), 400, "sleep", "sleep|7712", 40)),
+	    1);
 	CHECK(discover_find_pid(d, 400) != NULL);
 	CHECK_STR_EQ(discover_find_pid(d, 400)->service, "s");
 	CHECK_STR_EQ(discover_find_pid(d, 400)->cmdline, "sleep 7712");
@@ -513,9 +514,9 @@ TEST(discover_exec_event_matches_by_its_cmdline)
 	CHECK_STR_EQ(discover_find_pid(d, 400)->cgroup, "/system.slice/app.service");
 	/* A matching process already gone by the time the record is read
 	 * (no /proc entry) is not added. */
-	CHECK_INT_EQ(discover_handle_event(d, exec_event(buf, sizeof(buf), 401, "sleep",
-							 "sleep|7713", 41)),
-		     0);
+	CHECK_INT_EQ(
+	    discover_handle_event(d, exec_event(buf, sizeof(buf), 401, "sleep", "sleep|7713", 41)),
+	    0);
 	CHECK(discover_find_pid(d, 401) == NULL);
 	/* No command line in the record: /proc/PID/cmdline decides. */
 	add_proc(&f, 402, "sleep", "sleep|7714", "/usr/bin/sleep", 0, 'S', 42);
@@ -524,8 +525,8 @@ TEST(discover_exec_event_matches_by_its_cmdline)
 	CHECK_STR_EQ(discover_find_pid(d, 402)->cmdline, "sleep 7714");
 	/* A matched process executes a program no rule matches: GONE from the
 	 * record alone. */
-	CHECK_INT_EQ(discover_handle_event(d, exec_event(buf, sizeof(buf), 400, "cat",
-							 "cat|/etc/hosts", 40)),
+	CHECK_INT_EQ(discover_handle_event(
+			 d, exec_event(buf, sizeof(buf), 400, "cat", "cat|/etc/hosts", 40)),
 		     1);
 	CHECK_INT_EQ(s.change[s.n - 1], DISCOVER_GONE);
 	CHECK(discover_find_pid(d, 400) == NULL);
