@@ -439,6 +439,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 {
 	struct procstat_sample s = {0};
 	struct procstat_reading rd;
+	uint64_t cpu_ns = 0;
 	int r = read_proc(ps, proc, &rd);
 
 	if (r == 0 && proc->has_reading && rd.start_time_ticks != proc->last.start_time_ticks)
@@ -448,8 +449,13 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 			procstat_proc_release(proc);
 		return r;
 	}
+	if (proc->has_reading && rd.time_ns > proc->last.time_ns)
+		cpu_ns = procstat_cpu_ns(&proc->last, &rd, ps->ticks_per_s);
+	/* The capacity only scales CPU used: a process that used none reads
+	 * 0 % whatever its capacity, so its refresh waits until it runs (a
+	 * process re-pinned or moved while idle is seen before its CPU). */
 	if (!proc->has_capacity ||
-	    rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS) {
+	    (cpu_ns > 0 && rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS)) {
 		r = read_capacity(ps, proc->pid, proc, &proc->capacity);
 		if (r < 0) {
 			if (r == -ESRCH)
@@ -464,7 +470,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 	if (proc->has_reading && rd.time_ns > proc->last.time_ns) {
 		s.has_cpu = 1;
 		s.elapsed_ns = rd.time_ns - proc->last.time_ns;
-		s.cpu_ns = procstat_cpu_ns(&proc->last, &rd, ps->ticks_per_s);
+		s.cpu_ns = cpu_ns;
 		s.cpu_percent = procstat_cpu_percent(s.cpu_ns, s.elapsed_ns, proc->capacity.cpus);
 	}
 	proc->last = rd;
