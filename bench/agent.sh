@@ -72,7 +72,7 @@ wait_for() {
 start_server() {
 	"$1" server --listen 127.0.0.1:0 --store "sqlite:$TMP/$2.db" 2>"$TMP/$2.log" &
 	PIDS+=($!)
-	wait_for "grep -q 'listening on' '$TMP/$2.log'" 10
+	wait_for "grep -qs 'listening on' '$TMP/$2.log'" 10
 	URL=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$TMP/$2.log" | head -1)
 }
 

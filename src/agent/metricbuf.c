@@ -20,6 +20,7 @@
 #define NO_POINT	  UINT32_MAX
 #define WHOLE_VALUE_LIMIT 1e15 /* whole values below this go out as integers */
 #define NUMBER_BUF_BYTES  32
+#define VALUE_CACHE	  64 /* formatted values kept during one encoding */
 
 struct series {
 	char *process_id; /* one allocation holding the three strings */
@@ -251,24 +252,42 @@ static void put_int(struct strbuf *b, int64_t v)
 	strbuf_append(b, p, (size_t)(buf + NUMBER_BUF_BYTES - p));
 }
 
+/* Values formatted with "%.17g" in one encoding, by their bits: the same
+ * value recurs in many series (SYSTEM_LOAD is one per process each second). */
+struct value_cache {
+	struct {
+		uint64_t bits;
+		uint8_t len; /* 0: empty */
+		char text[NUMBER_BUF_BYTES];
+	} e[VALUE_CACHE];
+};
+
 /* A finite value: whole ones as integers, others with every digit. */
-static void put_value(struct strbuf *b, double v)
+static void put_value(struct strbuf *b, struct value_cache *cache, double v)
 {
-	char buf[NUMBER_BUF_BYTES];
+	uint64_t bits;
+	size_t at;
 	int n;
 
 	if (v == floor(v) && fabs(v) < WHOLE_VALUE_LIMIT) {
 		put_int(b, (int64_t)v);
 		return;
 	}
-	n = snprintf(buf, sizeof(buf), "%.17g", v);
-	if (n > 0 && (size_t)n < sizeof(buf))
-		strbuf_append(b, buf, (size_t)n);
+	memcpy(&bits, &v, sizeof(bits));
+	at = (size_t)((bits * FNV_PRIME) >> 32) % VALUE_CACHE;
+	if (!cache->e[at].len || cache->e[at].bits != bits) {
+		n = snprintf(cache->e[at].text, NUMBER_BUF_BYTES, "%.17g", v);
+		if (n <= 0 || n >= NUMBER_BUF_BYTES)
+			return;
+		cache->e[at].bits = bits;
+		cache->e[at].len = (uint8_t)n;
+	}
+	strbuf_append(b, cache->e[at].text, cache->e[at].len);
 }
 
-/* The body into b; head, tail (n_series) and next (n) are scratch. */
+/* The body into b; head, tail (n_series), next (n) and cache are scratch. */
 static void write_body(struct strbuf *b, const struct metricbuf *m, const char *agent_id, size_t n,
-		       uint32_t *head, uint32_t *tail, uint32_t *next)
+		       uint32_t *head, uint32_t *tail, uint32_t *next, struct value_cache *cache)
 {
 	bool first_series = true;
 
@@ -302,7 +321,7 @@ static void write_body(struct strbuf *b, const struct metricbuf *m, const char *
 			strbuf_puts(b, i == head[s] ? "[" : ",[");
 			put_int(b, m->points[i].time_ms);
 			strbuf_append(b, ",", 1);
-			put_value(b, m->points[i].value);
+			put_value(b, cache, m->points[i].value);
 			strbuf_append(b, "]", 1);
 		}
 		strbuf_puts(b, "]}");
@@ -315,15 +334,17 @@ char *metricbuf_encode(const struct metricbuf *m, const char *agent_id, size_t n
 	uint32_t *head = malloc((m->n_series ? m->n_series : 1) * sizeof(*head));
 	uint32_t *tail = malloc((m->n_series ? m->n_series : 1) * sizeof(*tail));
 	uint32_t *next = malloc((n ? n : 1) * sizeof(*next));
+	struct value_cache *cache = calloc(1, sizeof(*cache));
 	char *body = NULL;
 	struct strbuf b;
 
 	strbuf_init(&b, BODY_MAX_BYTES);
-	if (head && tail && next && n <= m->n_points && n < NO_POINT) {
-		write_body(&b, m, agent_id, n, head, tail, next);
+	if (head && tail && next && cache && n <= m->n_points && n < NO_POINT) {
+		write_body(&b, m, agent_id, n, head, tail, next, cache);
 		body = strbuf_steal(&b);
 	}
 	strbuf_release(&b);
+	free(cache);
 	free(head);
 	free(tail);
 	free(next);

@@ -42,7 +42,7 @@ TEST(encode_groups_points_by_series_in_arrival_order)
 }
 
 /* Values that are not whole keep every digit: jansson reads back the same
- * double. */
+ * double, in each of two series (the second formatted from the cache). */
 TEST(encode_round_trips_values_through_a_json_parser)
 {
 	static const double values[] = {0.1, 1.0 / 3, 99.99999999999999, 1e300, -0.5, 1e15};
@@ -51,18 +51,22 @@ TEST(encode_round_trips_values_through_a_json_parser)
 	json_t *doc, *points;
 	char *body;
 
-	for (size_t i = 0; i < n; i++)
-		CHECK_INT_EQ(metricbuf_add(m, "p", "PROCESS_CPU", NULL, (int64_t)i * 1000,
-					   values[i], &dropped),
+	for (size_t i = 0; i < 2 * n; i++)
+		CHECK_INT_EQ(metricbuf_add(m, i < n ? "p" : "q", "SYSTEM_LOAD", NULL,
+					   (int64_t)(i % n) * 1000, values[i % n], &dropped),
 			     0);
-	body = metricbuf_encode(m, "h", n);
+	body = metricbuf_encode(m, "h", 2 * n);
 	doc = json_loads(body, 0, NULL);
 	CHECK(doc != NULL);
-	points = json_object_get(json_array_get(json_object_get(doc, "series"), 0), "points");
-	CHECK_INT_EQ(json_array_size(points), n);
-	for (size_t i = 0; i < n; i++)
-		CHECK_DBL_EQ(json_number_value(json_array_get(json_array_get(points, i), 1)),
-			     values[i]);
+	for (size_t s = 0; s < 2; s++) {
+		points =
+		    json_object_get(json_array_get(json_object_get(doc, "series"), s), "points");
+		CHECK_INT_EQ(json_array_size(points), n);
+		for (size_t i = 0; i < n; i++)
+			CHECK_DBL_EQ(
+			    json_number_value(json_array_get(json_array_get(points, i), 1)),
+			    values[i]);
+	}
 	json_decref(doc);
 	free(body);
 	metricbuf_free(m);
