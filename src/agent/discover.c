@@ -361,7 +361,7 @@ static int first_matching_rule(const struct discover *d, struct discover_proc *p
 		if ((field == CONFIG_MATCH_CMDLINE && fill_cmdline(d, p) < 0) ||
 		    (field == CONFIG_MATCH_EXE && fill_exe(d, p, known) < 0))
 			return -ENOMEM;
-		if (regexec(&c->rules[rule]->regex, match_subject(p, field), 0, NULL, 0) == 0)
+		if (config_rule_matches(c->rules[rule], match_subject(p, field)))
 			break;
 	}
 	return (int)rule;
