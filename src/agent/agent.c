@@ -351,9 +351,8 @@ static void check_procevents_dropped(struct agent *a)
 static void sample_own_cpu(struct agent *a, int64_t mono_ms)
 {
 	double cpu_s;
-	uint64_t rss;
 
-	if (health_self_usage(&cpu_s, &rss) < 0)
+	if (health_self_cpu(&cpu_s) < 0)
 		return;
 	a->cpu_ring_s[a->cpu_ring_next] = cpu_s;
 	a->cpu_ring_ms[a->cpu_ring_next] = mono_ms;
@@ -508,25 +507,29 @@ static void on_procevents_batch(struct evloop *loop, uint64_t expirations, void 
 	struct agent *a = ctx;
 
 	(void)expirations;
-	evloop_cancel_timer(loop, a->procevents_batch); /* one-shot: release it */
-	a->procevents_batch = NULL;
 	consume_procevents(a);
-	if (evloop_add_fd(loop, procevents_fd(a->procevents), EPOLLIN, on_procevents_ready, a) < 0)
+	if (evloop_mod_fd(loop, procevents_fd(a->procevents), EPOLLIN) < 0)
 		log_error("agent: cannot listen to exec/exit events any more");
 }
 
 /* Exec/exit events: handled at once, then the fd rests for
  * AGENT_PROCEVENTS_BATCH_MS, so a host that starts many short processes
- * wakes the agent a few times a second, not once per process. */
+ * wakes the agent a few times a second, not once per process. The pause's
+ * one-shot timer is made once and armed again for each pause. */
 static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
 {
 	struct agent *a = ctx;
+	int err;
 
 	(void)events;
 	consume_procevents(a);
-	if (evloop_add_timer(loop, AGENT_PROCEVENTS_BATCH_MS, 0, on_procevents_batch, a,
-			     &a->procevents_batch) == 0)
-		evloop_del_fd(loop, fd);
+	if (a->procevents_batch)
+		err = evloop_arm_timer(loop, a->procevents_batch, AGENT_PROCEVENTS_BATCH_MS);
+	else
+		err = evloop_add_timer(loop, AGENT_PROCEVENTS_BATCH_MS, 0, on_procevents_batch, a,
+				       &a->procevents_batch);
+	if (err == 0)
+		evloop_mod_fd(loop, fd, 0);
 }
 
 static void on_httpmon_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)

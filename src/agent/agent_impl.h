@@ -66,7 +66,7 @@ struct agent {
 	int64_t tick_last_ns, tick_max_ns;
 	uint64_t tasks_started, tasks_failed;
 	uint64_t procevents_dropped_seen, rescans_forced;
-	struct evloop_timer *procevents_batch; /* set while the events fd rests */
+	struct evloop_timer *procevents_batch; /* the events fd's pause; armed while it rests */
 	/* The records of one consume, delivered after it (see agent.c). */
 	_Alignas(8) unsigned char events[AGENT_PROCEVENTS_BATCH_BYTES]; /* records, 8-aligned */
 	size_t events_used;

@@ -180,7 +180,8 @@ int procstat_open(const char *root, struct procstat **ret);
 struct procstat *procstat_close(struct procstat *ps);
 long procstat_ticks_per_s(const struct procstat *ps);
 
-/* The host's 1-minute load average. 0 or -errno. */
+/* The host's 1-minute load average (/proc/loadavg, held open between
+ * calls). 0 or -errno. */
 int procstat_system_load(struct procstat *ps, double *ret_load1);
 /* Reads one process now (one-off: opens and closes its files). -ESRCH when
  * it is gone. */
