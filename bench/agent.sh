@@ -110,7 +110,7 @@ done
 "$BIN" agent --config "$TMP/agent.yaml" --state-dir "$TMP/agent" 2>"$TMP/agent.log" &
 AGENT=$!
 PIDS+=($AGENT)
-wait_for "grep -q 'metrics on' '$TMP/agent.log'" 10
+wait_for "grep -qs 'metrics on' '$TMP/agent.log'" 10
 MPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/agent.log" | head -1)
 metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 
@@ -125,7 +125,7 @@ if [[ -n $BASELINE ]]; then
 	"$BASELINE" agent --config "$TMP/base-agent.yaml" --state-dir "$TMP/base-agent" 2>"$TMP/base-agent.log" &
 	BASE_AGENT=$!
 	PIDS+=($BASE_AGENT)
-	wait_for "grep -q 'metrics on' '$TMP/base-agent.log'" 10
+	wait_for "grep -qs 'metrics on' '$TMP/base-agent.log'" 10
 	put_policies "$URL"
 	BPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/base-agent.log" | head -1)
 	wait_for '[ "$(curl -s "http://127.0.0.1:$BPORT/metrics" | awk '"'"'$1 == "contprof_agent_watched_processes" {print $2}'"'"')" = 100 ]' 30
