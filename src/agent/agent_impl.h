@@ -1,5 +1,6 @@
 /* agent_impl: the agent's state, shared by the files of the agent module
- * (agent.c: the loop, watch and discovery; agent_policies.c: policies from
+ * (agent.c: the loop, watch and discovery; agent_procevents.c: exec/exit
+ * events and rescans; agent_policies.c: policies from
  * the server and on disk; agent_tasks.c: starting tasks, manual tasks and
  * task events). Internal to src/agent/agent*.c; everything runs on the loop
  * thread. */
@@ -17,9 +18,11 @@
 #include "agent/discover.h"
 #include "agent/engine.h"
 #include "agent/health.h"
+#include "agent/procevent.h"
 #include "agent/procstat.h"
 #include "agent/taskjournal.h"
 #include "agent/tasks.h"
+#include "util/evloop.h"
 
 #define AGENT_UNREPORTED_MAX 64 /* tasks remembered as not yet reported */
 
@@ -93,6 +96,16 @@ struct watched *agent_find_watched(struct agent *a, const char *id);
 json_t *agent_process_json(const struct discover_proc *p);
 /* Watches exactly the live processes whose service has a policy. */
 void agent_rewatch_all(struct agent *a);
+
+/* agent_procevents.c */
+/* procevents handler: holds one record for the next delivery. */
+void agent_on_procevent(const struct procevent_record *r, void *ctx);
+/* The ring's fd is readable: delivers, then pauses it for a batch. */
+void agent_on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx);
+/* The periodic rescan timer (DISCOVER_RESCAN_INTERVAL_MS). */
+void agent_on_rescan(struct evloop *loop, uint64_t expirations, void *ctx);
+/* Rescans in full when the kernel dropped events since the last check. */
+void agent_check_procevents_dropped(struct agent *a);
 
 /* agent_policies.c */
 /* Installs (doc != NULL) or removes a service's policy, keeping it on disk
