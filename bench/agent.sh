@@ -72,7 +72,7 @@ wait_for() {
 start_server() {
 	"$1" server --listen 127.0.0.1:0 --store "sqlite:$TMP/$2.db" 2>"$TMP/$2.log" &
 	PIDS+=($!)
-	wait_for "grep -q 'listening on' '$TMP/$2.log'" 10
+	wait_for "grep -qs 'listening on' '$TMP/$2.log'" 10
 	URL=http://127.0.0.1:$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$TMP/$2.log" | head -1)
 }
 
@@ -110,7 +110,7 @@ done
 "$BIN" agent --config "$TMP/agent.yaml" --state-dir "$TMP/agent" 2>"$TMP/agent.log" &
 AGENT=$!
 PIDS+=($AGENT)
-wait_for "grep -q 'metrics on' '$TMP/agent.log'" 10
+wait_for "grep -qs 'metrics on' '$TMP/agent.log'" 10
 MPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/agent.log" | head -1)
 metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 
@@ -125,7 +125,7 @@ if [[ -n $BASELINE ]]; then
 	"$BASELINE" agent --config "$TMP/base-agent.yaml" --state-dir "$TMP/base-agent" 2>"$TMP/base-agent.log" &
 	BASE_AGENT=$!
 	PIDS+=($BASE_AGENT)
-	wait_for "grep -q 'metrics on' '$TMP/base-agent.log'" 10
+	wait_for "grep -qs 'metrics on' '$TMP/base-agent.log'" 10
 	put_policies "$URL"
 	BPORT=$(sed -n 's/.*metrics on .* (port \([0-9]*\)).*/\1/p' "$TMP/base-agent.log" | head -1)
 	wait_for '[ "$(curl -s "http://127.0.0.1:$BPORT/metrics" | awk '"'"'$1 == "contprof_agent_watched_processes" {print $2}'"'"')" = 100 ]' 30
@@ -135,19 +135,21 @@ fi
 # ---- 1. overhead ----
 cpu_ticks() { awk '{print $14 + $15}' "/proc/${1:-$AGENT}/stat"; }
 # ns on the CPU per thread (exact), "tid ns" lines.
-thread_ns() { for t in /proc/"$AGENT"/task/*; do echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat")"; done | sort; }
+thread_ns() { for t in /proc/"${1:-$AGENT}"/task/*; do echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat")"; done | sort; }
 status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$AGENT/status"; }
 sleep "$WARMUP"
 HZ=$(getconf CLK_TCK)
 t0=$(cpu_ticks)
 [[ -z $BASE_AGENT ]] || b0=$(cpu_ticks "$BASE_AGENT")
 thread_ns >"$TMP/ns0"
+[[ -z $BASE_AGENT ]] || thread_ns "$BASE_AGENT" >"$TMP/base-ns0"
 s0=$(date +%s.%N)
 load0=$(cut -d' ' -f1 /proc/loadavg)
 sleep "$DURATION"
 t1=$(cpu_ticks)
 [[ -z $BASE_AGENT ]] || b1=$(cpu_ticks "$BASE_AGENT")
 thread_ns >"$TMP/ns1"
+[[ -z $BASE_AGENT ]] || thread_ns "$BASE_AGENT" >"$TMP/base-ns1"
 s1=$(date +%s.%N)
 load1=$(cut -d' ' -f1 /proc/loadavg)
 rss_kb=$(status_kb VmRSS)
@@ -159,12 +161,20 @@ cpu_pct=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
 
 echo "agent overhead: $watched processes watched (10 services, 2 targets each), ${DURATION} s after ${WARMUP} s warm-up"
 echo "  cpu:  $cpu_pct % of one core ($((t1 - t0)) ticks of 1/$HZ s; target <= 0.2 %)"
-join "$TMP/ns0" "$TMP/ns1" | awk -v s0="$s0" -v s1="$s1" -v main="$AGENT" '
-	{d = ($3 - $2) / 1e6 / (s1 - s0); sum += d
-	 line = line sprintf("%s%s %.2f", line ? ", " : "", $1 == main ? "loop" : "thread " $1, d)}
-	END {printf "  cpu by thread (schedstat, ms per s): %s; total %.3f %% of one core\n", line, sum / 10}'
-[[ -z $BASE_AGENT ]] || echo "  baseline ($BASELINE), same window: $(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
-	'BEGIN {printf "%.3f", (b - a) / hz / (s1 - s0) * 100}') % of one core ($((b1 - b0)) ticks)"
+# by_thread PID NS0 NS1: ms on the CPU per second of each thread that lived
+# through the window (schedstat, exact), and their total.
+by_thread() {
+	join "$2" "$3" | awk -v s0="$s0" -v s1="$s1" -v main="$1" '
+		{d = ($3 - $2) / 1e6 / (s1 - s0); sum += d
+		 line = line sprintf("%s%s %.2f", line ? ", " : "", $1 == main ? "loop" : "thread " $1, d)}
+		END {printf "%s; total %.3f %% of one core", line, sum / 10}'
+}
+echo "  cpu by thread (schedstat, ms per s): $(by_thread "$AGENT" "$TMP/ns0" "$TMP/ns1")"
+[[ -z $BASE_AGENT ]] || {
+	echo "  baseline ($BASELINE), same window: $(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
+		'BEGIN {printf "%.3f", (b - a) / hz / (s1 - s0) * 100}') % of one core ($((b1 - b0)) ticks)"
+	echo "  baseline cpu by thread (schedstat, ms per s): $(by_thread "$BASE_AGENT" "$TMP/base-ns0" "$TMP/base-ns1")"
+}
 echo "  rss:  $((rss_kb / 1024)) MB now, $((hwm_kb / 1024)) MB peak (target <= 30 MB)"
 echo "  tick: max $(awk -v t="$tick_max" 'BEGIN {printf "%.2f", t * 1000}') ms"
 echo "  host load average: $load0 at start, $load1 at end"

@@ -331,29 +331,12 @@ static void record_metric(struct agent *a, const struct watched *w, enum policy_
 	uplink_metric(a->uplink, w->id, policy_monitor_name(monitor), NULL, wall_ms, value);
 }
 
-/* Events the kernel could not queue mean a missed exec or exit: rescan now
- * rather than at the next periodic scan. Checked every tick. */
-static void check_procevents_dropped(struct agent *a)
-{
-	uint64_t dropped = procevents_dropped(a->procevents);
-
-	if (dropped == a->procevents_dropped_seen)
-		return;
-	log_warn("agent: %" PRIu64 " exec/exit events dropped; rescanning /proc",
-		 dropped - a->procevents_dropped_seen);
-	a->procevents_dropped_seen = dropped;
-	a->rescans_forced++;
-	if (discover_scan_full(a->discover) < 0)
-		log_warn("agent: cannot scan /proc");
-}
-
 /* Keeps the agent's CPU time of the last ticks, for its CPU % figure. */
 static void sample_own_cpu(struct agent *a, int64_t mono_ms)
 {
 	double cpu_s;
-	uint64_t rss;
 
-	if (health_self_usage(&cpu_s, &rss) < 0)
+	if (health_self_cpu(&cpu_s) < 0)
 		return;
 	a->cpu_ring_s[a->cpu_ring_next] = cpu_s;
 	a->cpu_ring_ms[a->cpu_ring_next] = mono_ms;
@@ -418,7 +401,7 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 	if (a->n_pending_ends)
 		agent_retry_pending_ends(a);
 	if (a->procevents)
-		check_procevents_dropped(a);
+		agent_check_procevents_dropped(a);
 	if (a->processes_changed ||
 	    (a->next_publish_boot_ms && agent_clock_ms(CLOCK_BOOTTIME) >= a->next_publish_boot_ms))
 		publish_processes(a);
@@ -427,89 +410,6 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 	a->tick_last_ns = clock_ns(CLOCK_MONOTONIC) - started_ns;
 	if (a->tick_last_ns > a->tick_max_ns)
 		a->tick_max_ns = a->tick_last_ns;
-}
-
-static void consume_procevents(struct agent *a);
-
-static void on_rescan(struct evloop *loop, uint64_t expirations, void *ctx)
-{
-	struct agent *a = ctx;
-
-	(void)loop;
-	(void)expirations;
-	/* Exits that came meanwhile first: the scan trusts them, unless some
-	 * were lost (then the scan is a full one). */
-	if (a->procevents) {
-		consume_procevents(a);
-		if (procevents_dropped(a->procevents) != a->procevents_dropped_seen) {
-			check_procevents_dropped(a);
-			return;
-		}
-	}
-	if (discover_scan(a->discover) < 0)
-		log_warn("agent: cannot scan /proc");
-}
-
-/* Hands the held records to discover in order, but for the exec of a
- * process whose exit is in the same batch: it is gone, and probing it would
- * cost a failed /proc lookup (a busy host runs many short commands). */
-static void deliver_procevents(struct agent *a)
-{
-	for (size_t i = 0; i < a->n_events; i++) {
-		const struct procevent_record *r = &a->events[i];
-		bool exited = false;
-
-		for (size_t j = i + 1; r->kind == PROCEVENT_EXEC && j < a->n_events && !exited; j++)
-			exited = a->events[j].kind == PROCEVENT_EXIT && a->events[j].pid == r->pid;
-		if (!exited)
-			discover_handle_event(a->discover, r);
-	}
-	a->n_events = 0;
-}
-
-static void on_procevent(const struct procevent_record *r, void *ctx)
-{
-	struct agent *a = ctx;
-
-	if (a->n_events == AGENT_PROCEVENTS_BATCH_MAX)
-		deliver_procevents(a);
-	a->events[a->n_events++] = *r;
-}
-
-/* Takes every pending exec/exit record and applies them. */
-static void consume_procevents(struct agent *a)
-{
-	procevents_consume(a->procevents);
-	deliver_procevents(a);
-}
-
-static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx);
-
-/* The end of a batching pause: take what came meanwhile, listen again. */
-static void on_procevents_batch(struct evloop *loop, uint64_t expirations, void *ctx)
-{
-	struct agent *a = ctx;
-
-	(void)expirations;
-	evloop_cancel_timer(loop, a->procevents_batch); /* one-shot: release it */
-	a->procevents_batch = NULL;
-	consume_procevents(a);
-	if (evloop_add_fd(loop, procevents_fd(a->procevents), EPOLLIN, on_procevents_ready, a) < 0)
-		log_error("agent: cannot listen to exec/exit events any more");
-}
-
-/* Exec/exit events: handled at once, then the fd rests for
- * AGENT_PROCEVENTS_BATCH_MS, so a host that starts many short processes
- * wakes the agent a few times a second, not once per process. */
-static void on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
-{
-	struct agent *a = ctx;
-
-	(void)events;
-	consume_procevents(a);
-	if (evloop_add_timer(loop, AGENT_PROCEVENTS_BATCH_MS, 0, on_procevents_batch, a,
-			     &a->procevents_batch) == 0)
-		evloop_del_fd(loop, fd);
 }
 
 static void on_httpmon_ready(struct evloop *loop, int fd, uint32_t events, void *ctx)
@@ -667,7 +567,7 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	agent_log_preflight();
 	err = bpfutil_setup();
 	if (!err)
-		err = procevents_open(on_procevent, a, &a->procevents);
+		err = procevents_open(agent_on_procevent, a, &a->procevents);
 	if (!err)
 		discover_trust_events(a->discover, true);
 	if (err)
@@ -747,12 +647,13 @@ int agent_run(struct agent *a)
 			       (agent_clock_ms(CLOCK_REALTIME) + 500) % AGENT_TICK_MS),
 		    AGENT_TICK_MS, on_tick, a, NULL);
 	if (!err)
-		err = evloop_add_timer(a->loop, 0, DISCOVER_RESCAN_INTERVAL_MS, on_rescan, a, NULL);
+		err = evloop_add_timer(a->loop, 0, DISCOVER_RESCAN_INTERVAL_MS, agent_on_rescan, a,
+				       NULL);
 	if (!err)
 		err = evloop_add_fd(a->loop, uplink_fd(a->uplink), EPOLLIN, on_uplink_ready, a);
 	if (!err && a->procevents)
 		err = evloop_add_fd(a->loop, procevents_fd(a->procevents), EPOLLIN,
-				    on_procevents_ready, a);
+				    agent_on_procevents_ready, a);
 	if (!err && a->httpmon)
 		err = evloop_add_fd(a->loop, httpmon_fd(a->httpmon), EPOLLIN, on_httpmon_ready, a);
 	if (err) {

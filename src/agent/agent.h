@@ -23,12 +23,12 @@
 #include "agent/config.h"
 #include "agent/uplink_http.h"
 
-#define AGENT_TICK_MS		    1000
-#define AGENT_STOP_FLUSH_MS	    3000
-#define AGENT_PROCEVENTS_BATCH_MS   200 /* exec/exit events are taken at most this late */
-#define AGENT_PROCEVENTS_BATCH_MAX  512 /* records held to pair an exec with its exit */
-#define AGENT_GONE_FORGET_MS	    (2LL * 3600 * 1000) /* engine state of exited processes */
-#define AGENT_MANUAL_IDS_REMEMBERED 1024
+#define AGENT_TICK_MS		     1000
+#define AGENT_STOP_FLUSH_MS	     3000
+#define AGENT_PROCEVENTS_BATCH_MS    200	 /* exec/exit events are taken at most this late */
+#define AGENT_PROCEVENTS_BATCH_BYTES (64 * 1024) /* records held to pair an exec with its exit */
+#define AGENT_GONE_FORGET_MS	     (2LL * 3600 * 1000) /* engine state of exited processes */
+#define AGENT_MANUAL_IDS_REMEMBERED  1024
 /* A process of a service without a policy is reported to the server once it
  * has lived this long (watched ones at once). */
 #define AGENT_REPORT_MIN_AGE_MS 2000

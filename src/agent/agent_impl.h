@@ -1,5 +1,6 @@
 /* agent_impl: the agent's state, shared by the files of the agent module
- * (agent.c: the loop, watch and discovery; agent_policies.c: policies from
+ * (agent.c: the loop, watch and discovery; agent_procevents.c: exec/exit
+ * events and rescans; agent_policies.c: policies from
  * the server and on disk; agent_tasks.c: starting tasks, manual tasks and
  * task events). Internal to src/agent/agent*.c; everything runs on the loop
  * thread. */
@@ -17,9 +18,11 @@
 #include "agent/discover.h"
 #include "agent/engine.h"
 #include "agent/health.h"
+#include "agent/procevent.h"
 #include "agent/procstat.h"
 #include "agent/taskjournal.h"
 #include "agent/tasks.h"
+#include "util/evloop.h"
 
 #define AGENT_UNREPORTED_MAX 64 /* tasks remembered as not yet reported */
 
@@ -66,10 +69,10 @@ struct agent {
 	int64_t tick_last_ns, tick_max_ns;
 	uint64_t tasks_started, tasks_failed;
 	uint64_t procevents_dropped_seen, rescans_forced;
-	struct evloop_timer *procevents_batch; /* set while the events fd rests */
+	struct evloop_timer *procevents_batch; /* the events fd's pause; armed while it rests */
 	/* The records of one consume, delivered after it (see agent.c). */
-	struct procevent_record events[AGENT_PROCEVENTS_BATCH_MAX];
-	size_t n_events;
+	_Alignas(8) unsigned char events[AGENT_PROCEVENTS_BATCH_BYTES]; /* records, 8-aligned */
+	size_t events_used;
 	int64_t next_publish_boot_ms; /* a young process becomes reportable then; 0 none */
 	struct health_server *health;
 	/* The agent's CPU time at the last ticks, for its CPU % (only with health). */
@@ -93,6 +96,16 @@ struct watched *agent_find_watched(struct agent *a, const char *id);
 json_t *agent_process_json(const struct discover_proc *p);
 /* Watches exactly the live processes whose service has a policy. */
 void agent_rewatch_all(struct agent *a);
+
+/* agent_procevents.c */
+/* procevents handler: holds one record for the next delivery. */
+void agent_on_procevent(const struct procevent_record *r, void *ctx);
+/* The ring's fd is readable: delivers, then pauses it for a batch. */
+void agent_on_procevents_ready(struct evloop *loop, int fd, uint32_t events, void *ctx);
+/* The periodic rescan timer (DISCOVER_RESCAN_INTERVAL_MS). */
+void agent_on_rescan(struct evloop *loop, uint64_t expirations, void *ctx);
+/* Rescans in full when the kernel dropped events since the last check. */
+void agent_check_procevents_dropped(struct agent *a);
 
 /* agent_policies.c */
 /* Installs (doc != NULL) or removes a service's policy, keeping it on disk

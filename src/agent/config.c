@@ -391,6 +391,19 @@ static void match_pair(struct parser *p, const char *key, yaml_node_t *key_node,
 		regfree(&m->rule->regex);
 		return;
 	}
+	{
+		char prefix[CONFIG_RULE_PREFIX_MAX];
+
+		m->rule->prefix_len = regex_guard_anchored_prefix(pattern, prefix, sizeof(prefix));
+		m->rule->prefix = oom_check(p, strdup(prefix));
+	}
+}
+
+bool config_rule_matches(const struct config_rule *rule, const char *subject)
+{
+	if (rule->prefix_len && strncmp(subject, rule->prefix, rule->prefix_len) != 0)
+		return false;
+	return regexec(&rule->regex, subject, 0, NULL, 0) == 0;
 }
 
 static int label_key_ok(const char *key)
@@ -489,6 +502,7 @@ static void rule_free(struct config_rule *rule)
 	if (rule->pattern)
 		regfree(&rule->regex);
 	free(rule->pattern);
+	free(rule->prefix);
 	template_free(rule->service);
 	template_free(rule->process);
 	for (size_t i = 0; i < rule->n_labels; i++) {

@@ -43,6 +43,7 @@
 #define CONFIG_FLUSH_INTERVAL_S_MAX   60
 #define CONFIG_SPOOL_MAX_MB_MAX	      (64 * 1024)
 #define CONFIG_METRICS_MAX_POINTS_MIN 10
+#define CONFIG_RULE_PREFIX_MAX	      256 /* bytes of a pattern's literal prefix kept, NUL included */
 #define CONFIG_METRICS_MAX_POINTS_MAX 10000000
 #define CONFIG_RETRY_MAX_S_MAX	      600
 #define CONFIG_MAX_FILE_BYTES	      (1024 * 1024)
@@ -70,6 +71,8 @@ struct config_rule {
 	enum config_match_field field;
 	char *pattern;
 	regex_t regex; /* POSIX ERE, REG_NOSUB */
+	char *prefix;  /* what every match starts with ("" none); see config_rule_matches */
+	size_t prefix_len;
 	struct template *service;
 	struct template *process;
 	struct config_label *labels;
@@ -132,5 +135,11 @@ const char *config_default_yaml(void);
 struct config *config_free(struct config *c);
 void config_errors_clear(struct config_errors *errors);
 const char *config_match_field_name(enum config_match_field field);
+
+/* True when rule's pattern matches subject. A subject that does not start
+ * with the pattern's anchored literal prefix ("^sleep 77" of "^sleep 77[0-9]$")
+ * is refused without regexec(): a busy host's new processes mostly fail a
+ * rule at its first characters. */
+bool config_rule_matches(const struct config_rule *rule, const char *subject);
 
 #endif

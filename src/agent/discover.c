@@ -1,10 +1,10 @@
 /* discover: see discover.h. The table is an array of pointers sorted by pid.
  * A "probe" reads one process and matches it into a candidate entry; scans
- * and events reconcile candidates with the table in one place
- * (reconcile_existing / add_new) so both paths name processes identically. */
-#include "agent/discover.h"
+ * (discover_scan.c) and events (here) reconcile candidates with the table in
+ * one place (discover_reconcile / discover_add_new) so both paths name
+ * processes identically. */
+#include "agent/discover_impl.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -14,35 +14,15 @@
 #include <unistd.h>
 
 #include "agent/pidset.h"
+#include "agent/procevents.h"
 #include "agent/procstat.h"
-#include "util/parse.h"
 #include "util/readfile.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME  0x100000001b3ULL
 
-struct discover {
-	const struct config *config;
-	char root[PATH_MAX];
-	char hostname[DISCOVER_HOST_MAX];
-	discover_fn fn;
-	void *ctx;
-	struct discover_proc **procs; /* sorted by pid */
-	size_t n_procs, cap_procs;
-	uint64_t dropped;
-	uint64_t scans;
-	/* Processes the last scan saw match no rule, sorted by pid: a partial
-	 * scan skips their cmdline and exe reads (a rule can only start to
-	 * match by exec — an event and a probe — or by a process renaming
-	 * itself, which the full probe every DISCOVER_FULL_PROBE_EVERY scans
-	 * catches). */
-	struct pidset unmatched, unmatched_next;
-	bool scanning, scanning_partial;
-	/* The owner hands over every exec and exit (discover_trust_events):
-	 * a partial scan then reads nothing of a process it already knows. */
-	bool events_trusted;
-	uint64_t scan_serial; /* of the scan running or last run, from 1 */
-};
+_Static_assert(PROCEVENT_CMDLINE_MAX == DISCOVER_CMDLINE_MAX,
+	       "an exec event carries what a read of /proc/PID/cmdline gives");
 
 static uint64_t fnv_add(uint64_t h, const char *s)
 {
@@ -83,7 +63,7 @@ const char *discover_cgroup_name(const char *unified, const char *systemd_v1, co
 	return unified[0] ? unified : "/";
 }
 
-static void proc_free(struct discover_proc *p)
+void discover_proc_free(struct discover_proc *p)
 {
 	if (!p)
 		return;
@@ -108,6 +88,7 @@ int discover_new(const struct config *config, const struct discover_options *opt
 	if (!d)
 		return -ENOMEM;
 	d->config = config;
+	d->ticks_per_s = sysconf(_SC_CLK_TCK);
 	d->fn = fn;
 	d->ctx = ctx;
 	if (root && strcmp(root, "/") != 0) {
@@ -130,7 +111,7 @@ struct discover *discover_free(struct discover *d)
 	if (!d)
 		return NULL;
 	for (size_t i = 0; i < d->n_procs; i++)
-		proc_free(d->procs[i]);
+		discover_proc_free(d->procs[i]);
 	free(d->procs);
 	pidset_release(&d->unmatched);
 	pidset_release(&d->unmatched_next);
@@ -148,7 +129,7 @@ static bool was_unmatched(const struct discover *d, uint32_t pid, uint64_t start
 /* Remembers an unmatched process for the next scan: in the scan's new set,
  * or, outside a scan (an exec event's probe), in the current one (best
  * effort: when full, it is simply probed again). */
-static void note_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
+void discover_note_unmatched(struct discover *d, uint32_t pid, uint64_t start_time_ticks)
 {
 	if (d->scanning)
 		pidset_append(&d->unmatched_next, pid, start_time_ticks);
@@ -177,7 +158,7 @@ uint64_t discover_dropped(const struct discover *d)
 }
 
 /* Index of pid in the table, or of where it would go (*found = 0). */
-static size_t find_index(const struct discover *d, uint32_t pid, int *found)
+size_t discover_find_index(const struct discover *d, uint32_t pid, int *found)
 {
 	size_t lo = 0, hi = d->n_procs;
 
@@ -196,7 +177,7 @@ static size_t find_index(const struct discover *d, uint32_t pid, int *found)
 const struct discover_proc *discover_find_pid(const struct discover *d, uint32_t pid)
 {
 	int found;
-	size_t i = find_index(d, pid, &found);
+	size_t i = discover_find_index(d, pid, &found);
 
 	return found ? d->procs[i] : NULL;
 }
@@ -211,6 +192,19 @@ const struct discover_proc *discover_find_id(const struct discover *d, const cha
 
 /* ---- probing one process ---- */
 
+/* The command line as rules see it: the n bytes of the argument area
+ * (NUL-separated), trailing NULs dropped, the others made spaces; buf has
+ * room for n + 1 bytes. */
+static void join_cmdline(char *buf, size_t n)
+{
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+}
+
 static char *read_cmdline(const struct discover *d, uint32_t pid)
 {
 	char *buf = malloc(DISCOVER_CMDLINE_MAX + 1);
@@ -219,14 +213,7 @@ static char *read_cmdline(const struct discover *d, uint32_t pid)
 	if (!buf)
 		return NULL;
 	n = readfile_fmt(buf, DISCOVER_CMDLINE_MAX + 1, "%s/proc/%u/cmdline", d->root, pid);
-	if (n < 0)
-		n = 0;
-	while (n > 0 && buf[n - 1] == '\0')
-		n--;
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[n] = '\0';
+	join_cmdline(buf, n < 0 ? 0 : (size_t)n);
 	return buf;
 }
 
@@ -349,18 +336,20 @@ static int first_matching_rule(const struct discover *d, struct discover_proc *p
 		if ((field == CONFIG_MATCH_CMDLINE && fill_cmdline(d, p) < 0) ||
 		    (field == CONFIG_MATCH_EXE && fill_exe(d, p, known) < 0))
 			return -ENOMEM;
-		if (regexec(&c->rules[rule]->regex, match_subject(p, field), 0, NULL, 0) == 0)
+		if (config_rule_matches(c->rules[rule], match_subject(p, field)))
 			break;
 	}
 	return (int)rule;
 }
 
 /* Reads pid and matches it. known: its table entry when the caller may reuse
- * the slow-changing fields (see fill_exe), else NULL. Returns 1 with *ret (a
- * candidate without ordinal and id), 0 when it is not a candidate (kernel
- * thread, zombie, no rule matches, gone), or -ENOMEM. */
-static int probe(struct discover *d, uint32_t pid, const struct discover_proc *known,
-		 struct discover_proc **ret)
+ * the slow-changing fields (see fill_exe), else NULL. exec: what its exec
+ * event carried (the command line is taken from it when the process is still
+ * the one that event saw), else NULL. Returns 1 with *ret (a candidate
+ * without ordinal and id), 0 when it is not a candidate (kernel thread,
+ * zombie, no rule matches, gone), or -ENOMEM. */
+int discover_probe(struct discover *d, uint32_t pid, const struct discover_proc *known,
+		   const struct discover_exec_view *exec, struct discover_proc **ret)
 {
 	const struct config *c = d->config;
 	struct template_vars vars;
@@ -374,7 +363,7 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 		return 0;
 	if (st.flags & PROCSTAT_PF_KTHREAD) {
 		/* Becomes a user process only by exec, which an event reports. */
-		note_unmatched(d, pid, st.start_time_ticks);
+		discover_note_unmatched(d, pid, st.start_time_ticks);
 		return 0;
 	}
 	if (procstat_stat_is_dead(&st))
@@ -382,7 +371,7 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 	if (known && known->start_time_ticks != st.start_time_ticks)
 		known = NULL; /* another process under the same pid */
 	if (d->scanning_partial && !known && was_unmatched(d, pid, st.start_time_ticks)) {
-		note_unmatched(d, pid, st.start_time_ticks);
+		discover_note_unmatched(d, pid, st.start_time_ticks);
 		return 0;
 	}
 	p = calloc(1, sizeof(*p));
@@ -392,12 +381,15 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 	p->ppid = st.ppid;
 	p->start_time_ticks = st.start_time_ticks;
 	snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
+	if (exec && exec->cmdline && exec->start_time_ticks == st.start_time_ticks &&
+	    !(p->cmdline = strdup(exec->cmdline)))
+		goto oom;
 	rule = first_matching_rule(d, p, known);
 	if (rule < 0)
 		goto oom;
 	if ((size_t)rule == c->n_rules) {
-		note_unmatched(d, pid, st.start_time_ticks);
-		proc_free(p);
+		discover_note_unmatched(d, pid, st.start_time_ticks);
+		discover_proc_free(p);
 		return 0;
 	}
 	if (fill_cmdline(d, p) < 0 || fill_exe(d, p, known) < 0)
@@ -420,7 +412,7 @@ static int probe(struct discover *d, uint32_t pid, const struct discover_proc *k
 	*ret = p;
 	return 1;
 oom:
-	proc_free(p);
+	discover_proc_free(p);
 	return -ENOMEM;
 }
 
@@ -432,14 +424,14 @@ static void report(struct discover *d, enum discover_change change, const struct
 		d->fn(change, p, d->ctx);
 }
 
-static void remove_at(struct discover *d, size_t i)
+void discover_remove_at(struct discover *d, size_t i)
 {
 	struct discover_proc *p = d->procs[i];
 
 	report(d, DISCOVER_GONE, p);
 	memmove(&d->procs[i], &d->procs[i + 1], (d->n_procs - i - 1) * sizeof(*d->procs));
 	d->n_procs--;
-	proc_free(p);
+	discover_proc_free(p);
 }
 
 /* The lowest ordinal no live process of base_hash holds: one pass over the
@@ -468,14 +460,14 @@ static uint32_t free_ordinal(const struct discover *d, uint64_t base_hash)
 }
 
 /* Names the candidate, inserts it (taking ownership) and reports ADDED. */
-static int add_new(struct discover *d, struct discover_proc *p)
+int discover_add_new(struct discover *d, struct discover_proc *p)
 {
 	size_t len = strlen(p->name), i;
 	int found;
 
 	if (d->n_procs >= DISCOVER_MAX_PROCS) {
 		d->dropped++;
-		proc_free(p);
+		discover_proc_free(p);
 		return 0;
 	}
 	if (d->n_procs == d->cap_procs) {
@@ -483,7 +475,7 @@ static int add_new(struct discover *d, struct discover_proc *p)
 		struct discover_proc **grown = realloc(d->procs, cap * sizeof(*grown));
 
 		if (!grown) {
-			proc_free(p);
+			discover_proc_free(p);
 			return -ENOMEM;
 		}
 		d->procs = grown;
@@ -491,13 +483,13 @@ static int add_new(struct discover *d, struct discover_proc *p)
 	}
 	p->ordinal = free_ordinal(d, p->base_hash);
 	if (!p->ordinal) {
-		proc_free(p);
+		discover_proc_free(p);
 		return -ENOMEM;
 	}
 	if (p->ordinal > 1)
 		snprintf(p->name + len, sizeof(p->name) - len, "#%u", p->ordinal);
 	discover_identity(d->hostname, p->service, p->instance, p->name, p->id);
-	i = find_index(d, p->pid, &found);
+	i = discover_find_index(d, p->pid, &found);
 	memmove(&d->procs[i + 1], &d->procs[i], (d->n_procs - i) * sizeof(*d->procs));
 	d->procs[i] = p;
 	d->n_procs++;
@@ -523,68 +515,111 @@ static int same_attributes(const struct discover_proc *a, const struct discover_
 	return 1;
 }
 
-enum reconcile_result {
-	RECONCILE_KEPT,	    /* nothing changed; cand freed */
-	RECONCILE_REPLACED, /* CHANGED reported; cand is the entry now */
-	RECONCILE_REMOVED,  /* GONE reported; cand still needs add_new() */
-};
-
 /* The table entry at i has the pid of cand: keeps it when nothing changed,
  * replaces it when only attributes changed, removes it when the process or its
  * identity changed. */
-static enum reconcile_result reconcile_existing(struct discover *d, size_t i,
-						struct discover_proc *cand)
+enum discover_reconcile_result discover_reconcile(struct discover *d, size_t i,
+						  struct discover_proc *cand)
 {
 	struct discover_proc *old = d->procs[i];
 
 	if (old->start_time_ticks != cand->start_time_ticks || old->base_hash != cand->base_hash) {
-		remove_at(d, i);
-		return RECONCILE_REMOVED;
+		discover_remove_at(d, i);
+		return DISCOVER_RECONCILE_REMOVED;
 	}
 	if (same_attributes(old, cand)) {
 		old->ppid = cand->ppid;
-		proc_free(cand);
-		return RECONCILE_KEPT;
+		discover_proc_free(cand);
+		return DISCOVER_RECONCILE_KEPT;
 	}
 	cand->ordinal = old->ordinal;
 	memcpy(cand->name, old->name, sizeof(cand->name));
 	memcpy(cand->id, old->id, sizeof(cand->id));
 	d->procs[i] = cand;
-	proc_free(old);
+	discover_proc_free(old);
 	report(d, DISCOVER_CHANGED, cand);
-	return RECONCILE_REPLACED;
+	return DISCOVER_RECONCILE_REPLACED;
 }
 
 /* Brings pid's entry in line with a fresh probe. Returns changes or -errno. */
-static int refresh_pid(struct discover *d, uint32_t pid)
+static int refresh_pid(struct discover *d, uint32_t pid, const struct discover_exec_view *exec)
 {
 	struct discover_proc *cand = NULL;
 	int found, r, changes = 0;
 	size_t i;
 
-	r = probe(d, pid, NULL, &cand);
+	r = discover_probe(d, pid, NULL, exec, &cand);
 	if (r < 0)
 		return r;
-	i = find_index(d, pid, &found);
+	i = discover_find_index(d, pid, &found);
 	if (found && !cand) {
-		remove_at(d, i);
+		discover_remove_at(d, i);
 		return 1;
 	}
 	if (found) {
-		switch (reconcile_existing(d, i, cand)) {
-		case RECONCILE_KEPT:
+		switch (discover_reconcile(d, i, cand)) {
+		case DISCOVER_RECONCILE_KEPT:
 			return 0;
-		case RECONCILE_REPLACED:
+		case DISCOVER_RECONCILE_REPLACED:
 			return 1;
-		case RECONCILE_REMOVED:
+		case DISCOVER_RECONCILE_REMOVED:
 			changes = 1;
 			break;
 		}
 	}
 	if (!cand)
 		return changes;
-	r = add_new(d, cand);
+	r = discover_add_new(d, cand);
 	return r < 0 ? r : changes + r;
+}
+
+/* Matches an exec from what its record carries (comm, command line, start
+ * time), reading /proc only for what it lacks: the exe when a rule tests it,
+ * the command line when the kernel could not copy it. A process that no rule
+ * matches costs no other read; one that matches is probed (its stat for
+ * liveness, exe, cgroup), matched again with the same command line. Returns
+ * changes or -errno. */
+static int handle_exec(struct discover *d, const struct procevent_record *r)
+{
+	struct discover_exec_view view = {0};
+	struct discover_proc *p;
+	int found, rule;
+	size_t i;
+
+	if (procevent_start_time_ticks(r, d->ticks_per_s, &view.start_time_ticks) < 0 ||
+	    (r->task_flags & PROCSTAT_PF_KTHREAD))
+		return refresh_pid(d, r->pid, NULL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = r->pid;
+	memcpy(p->comm, r->comm, PROCEVENT_COMM_LEN);
+	p->comm[PROCEVENT_COMM_LEN] = '\0';
+	if (r->flags & PROCEVENT_F_CMDLINE) {
+		p->cmdline = malloc((size_t)r->cmdline_copied + 1);
+		if (!p->cmdline) {
+			discover_proc_free(p);
+			return -ENOMEM;
+		}
+		memcpy(p->cmdline, r->cmdline, r->cmdline_copied);
+		join_cmdline(p->cmdline, r->cmdline_copied);
+	}
+	rule = first_matching_rule(d, p, NULL);
+	if (rule >= 0 && (size_t)rule < d->config->n_rules) {
+		view.cmdline = p->cmdline;
+		rule = refresh_pid(d, r->pid, &view);
+		discover_proc_free(p);
+		return rule;
+	}
+	discover_proc_free(p);
+	if (rule < 0)
+		return rule;
+	discover_note_unmatched(d, r->pid, view.start_time_ticks);
+	i = discover_find_index(d, r->pid, &found);
+	if (!found)
+		return 0;
+	discover_remove_at(d, i); /* it runs another program now, which no rule matches */
+	return 1;
 }
 
 int discover_handle_event(struct discover *d, const struct procevent_record *record)
@@ -595,213 +630,19 @@ int discover_handle_event(struct discover *d, const struct procevent_record *rec
 
 	switch (record->kind) {
 	case PROCEVENT_EXEC:
-		return refresh_pid(d, record->pid);
+		return handle_exec(d, record);
 	case PROCEVENT_EXIT:
 		u = pidset_find(&d->unmatched, record->pid);
 		if (u)
 			u->exited = true; /* the pid may come back as another process */
-		i = find_index(d, record->pid, &found);
+		i = discover_find_index(d, record->pid, &found);
 		if (!found)
 			return 0;
-		remove_at(d, i);
+		discover_remove_at(d, i);
 		return 1;
 	default:
 		return 0;
 	}
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-	const struct discover_proc *x = *(struct discover_proc *const *)a;
-	const struct discover_proc *y = *(struct discover_proc *const *)b;
-
-	return (x->pid > y->pid) - (x->pid < y->pid);
-}
-
-static int cmp_start(const void *a, const void *b)
-{
-	const struct discover_proc *x = *(struct discover_proc *const *)a;
-	const struct discover_proc *y = *(struct discover_proc *const *)b;
-
-	if (x->start_time_ticks != y->start_time_ticks)
-		return (x->start_time_ticks > y->start_time_ticks) -
-		       (x->start_time_ticks < y->start_time_ticks);
-	return cmp_pid(a, b);
-}
-
-/* Every candidate of this scan, in pid order (read_dir sorts). */
-struct cand_list {
-	struct discover_proc **items;
-	size_t n, cap;
-};
-
-static int cand_push(struct cand_list *l, struct discover_proc *p)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		struct discover_proc **grown = realloc(l->items, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		l->items = grown;
-		l->cap = cap;
-	}
-	l->items[l->n++] = p;
-	return 0;
-}
-
-/* With trusted events, a pid the table holds or the last scan found
- * unmatched (and no exit came for since) is still that process, unchanged but
- * for a rename (the full probe's job): marks it seen, reads nothing. */
-static bool skip_known(struct discover *d, uint32_t pid)
-{
-	const struct pidset_entry *u;
-	int found;
-	size_t i = find_index(d, pid, &found);
-
-	if (found) {
-		d->procs[i]->seen_scan = d->scan_serial;
-		return true;
-	}
-	u = pidset_find(&d->unmatched, pid);
-	if (!u || u->exited)
-		return false;
-	note_unmatched(d, pid, u->start_time_ticks);
-	return true;
-}
-
-static int collect(struct discover *d, struct cand_list *l, int full)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-	int r = 0;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/proc", d->root) >= sizeof(path))
-		return -ENAMETOOLONG;
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	d->unmatched_next.n = 0;
-	d->scanning = true;
-	d->scanning_partial = !full;
-	while ((de = readdir(dir)) != NULL) {
-		struct discover_proc *p = NULL;
-		uint32_t pid;
-
-		if (parse_u32(de->d_name, &pid) < 0 || pid == 0)
-			continue;
-		if (!full && d->events_trusted && skip_known(d, pid))
-			continue;
-		r = probe(d, pid, full ? NULL : discover_find_pid(d, pid), &p);
-		if (r < 0)
-			break;
-		if (r == 1 && (r = cand_push(l, p)) < 0) {
-			proc_free(p);
-			break;
-		}
-		r = 0;
-	}
-	closedir(dir);
-	d->scanning = false;
-	d->scanning_partial = false;
-	if (r == 0) {
-		/* This scan's unmatched set replaces the last one. */
-		struct pidset old = d->unmatched;
-
-		pidset_sort(&d->unmatched_next);
-		d->unmatched = d->unmatched_next;
-		d->unmatched_next = old;
-		d->unmatched_next.n = 0;
-	}
-	if (l->n)
-		qsort(l->items, l->n, sizeof(*l->items), cmp_pid);
-	return r;
-}
-
-static struct discover_proc *cand_find(struct cand_list *l, uint32_t pid, size_t *ret_index)
-{
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (l->items[mid]->pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < l->n && l->items[lo]->pid == pid) {
-		*ret_index = lo;
-		return l->items[lo];
-	}
-	return NULL;
-}
-
-static int scan(struct discover *d, bool full)
-{
-	struct cand_list l = {0};
-	size_t n_new = 0;
-	int r, changes = 0;
-
-	d->scan_serial++;
-	r = collect(d, &l, full || d->scans++ % DISCOVER_FULL_PROBE_EVERY == 0);
-	if (r < 0)
-		goto out;
-	/* 1: drop entries whose process is gone or changed identity, freeing
-	 * their ordinals before anyone new takes one. */
-	for (size_t i = d->n_procs; i-- > 0;) {
-		struct discover_proc *old = d->procs[i];
-		size_t ci;
-		struct discover_proc *c = cand_find(&l, old->pid, &ci);
-
-		if (!c && old->seen_scan == d->scan_serial)
-			continue; /* skipped by a partial scan: unchanged */
-		if (!c || c->start_time_ticks != old->start_time_ticks ||
-		    c->base_hash != old->base_hash) {
-			remove_at(d, i);
-			changes++;
-		}
-	}
-	/* 2: update the entries that stay; 3: add the rest oldest first. */
-	for (size_t ci = 0; ci < l.n; ci++) {
-		int found;
-		size_t i = find_index(d, l.items[ci]->pid, &found);
-
-		if (found) {
-			/* Phase 1 removed every mismatch: kept or replaced. */
-			changes += reconcile_existing(d, i, l.items[ci]) == RECONCILE_REPLACED;
-			l.items[ci] = NULL;
-		} else {
-			l.items[n_new++] = l.items[ci];
-		}
-	}
-	l.n = n_new;
-	if (l.n)
-		qsort(l.items, l.n, sizeof(*l.items), cmp_start);
-	for (size_t ci = 0; ci < l.n; ci++) {
-		r = add_new(d, l.items[ci]);
-		l.items[ci] = NULL;
-		if (r < 0)
-			goto out;
-		changes += r;
-	}
-	r = 0;
-out:
-	for (size_t ci = 0; ci < l.n; ci++)
-		proc_free(l.items[ci]);
-	free(l.items);
-	return r < 0 ? r : changes;
-}
-
-int discover_scan(struct discover *d)
-{
-	return scan(d, false);
-}
-
-int discover_scan_full(struct discover *d)
-{
-	return scan(d, true);
 }
 
 void discover_trust_events(struct discover *d, bool trusted)

@@ -17,6 +17,11 @@
  * partial scan reads nothing of a pid it knows — matched, or unmatched with
  * no exit since — and probes only new pids (fork-without-exec children): a
  * renamed process or a rewritten command line then waits for the full probe.
+ * An exec record that carries the process's details (procevent.h: start
+ * time, comm, command line) is matched from them alone: a process no rule
+ * matches costs no /proc read (the exe is read only for an exe rule, the
+ * command line only when the kernel could not copy it); a matching one is
+ * then probed, matched with the command line of its exec.
  *
  * Identity: id = 64-bit FNV-1a hash, in hex, of (host, service, instance,
  * process name), so a restarted process (new pid) of the same name keeps its

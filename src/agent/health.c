@@ -118,15 +118,26 @@ char *health_render(const struct health_figures *f, size_t *ret_len)
 	return text;
 }
 
-int health_self_usage(double *ret_cpu_s, uint64_t *ret_rss_bytes)
+int health_self_cpu(double *ret_cpu_s)
 {
 	struct rusage ru;
-	unsigned long long size = 0, resident = 0;
-	FILE *f;
-	int n;
 
 	if (getrusage(RUSAGE_SELF, &ru) < 0)
 		return -errno;
+	*ret_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	return 0;
+}
+
+int health_self_usage(double *ret_cpu_s, uint64_t *ret_rss_bytes)
+{
+	unsigned long long size = 0, resident = 0;
+	double cpu_s;
+	FILE *f;
+	int n = health_self_cpu(&cpu_s);
+
+	if (n < 0)
+		return n;
 	f = fopen("/proc/self/statm", "re");
 	if (!f)
 		return -errno;
@@ -134,8 +145,7 @@ int health_self_usage(double *ret_cpu_s, uint64_t *ret_rss_bytes)
 	fclose(f);
 	if (n != 2)
 		return -EIO;
-	*ret_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	*ret_cpu_s = cpu_s;
 	*ret_rss_bytes = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 	return 0;
 }

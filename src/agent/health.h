@@ -51,6 +51,9 @@ char *health_render(const struct health_figures *f, size_t *ret_len);
 /* This process's CPU time (user + system, seconds) and resident set size
  * (bytes). 0 or -errno. */
 int health_self_usage(double *ret_cpu_s, uint64_t *ret_rss_bytes);
+/* This process's CPU time alone (user + system, s): one syscall, for the
+ * per-tick CPU ring. 0 or -errno. */
+int health_self_cpu(double *ret_cpu_s);
 
 struct health_server;
 

@@ -19,10 +19,12 @@ struct procevents {
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct procevents *pe = ctx;
+	const struct procevent_record *r = data;
 
-	if (size < sizeof(struct procevent_record))
+	if (size < sizeof(*r) || r->cmdline_copied > size - sizeof(*r) ||
+	    r->cmdline_copied > PROCEVENT_CMDLINE_MAX)
 		return 0;
-	pe->fn(data, pe->ctx);
+	pe->fn(r, pe->ctx);
 	return 0;
 }
 
@@ -91,4 +93,19 @@ uint64_t procevents_dropped(const struct procevents *pe)
 	if (bpf_map_lookup_elem(bpf_map__fd(pe->skel->maps.dropped), &zero, &n))
 		return 0;
 	return n;
+}
+
+size_t procevent_record_size(const struct procevent_record *r)
+{
+	return sizeof(*r) + r->cmdline_copied;
+}
+
+int procevent_start_time_ticks(const struct procevent_record *r, long ticks_per_s,
+			       uint64_t *ret_ticks)
+{
+	if (!(r->flags & PROCEVENT_F_DETAILS) || ticks_per_s <= 0 || 1000000000L % ticks_per_s != 0)
+		return -ENODATA;
+	/* What /proc/PID/stat shows: the kernel's nsec_to_clock_t(). */
+	*ret_ticks = r->start_boottime_ns / (uint64_t)(1000000000L / ticks_per_s);
+	return 0;
 }

@@ -38,6 +38,7 @@ struct procstat {
 	struct procstat_mounts mounts;
 	struct quota_entry quotas[PROCSTAT_QUOTA_CACHE];
 	size_t next_quota;
+	int loadavg_fd; /* /proc/loadavg held open: read every second; -1 closed */
 };
 
 static uint64_t now_ns(void)
@@ -107,6 +108,7 @@ int procstat_open(const char *root, struct procstat **ret)
 		while (n > 0 && ps->root[n - 1] == '/')
 			ps->root[--n] = '\0';
 	}
+	ps->loadavg_fd = -1;
 	ps->ticks_per_s = sysconf(_SC_CLK_TCK);
 	if (ps->ticks_per_s <= 0)
 		ps->ticks_per_s = 100;
@@ -121,6 +123,8 @@ int procstat_open(const char *root, struct procstat **ret)
 
 struct procstat *procstat_close(struct procstat *ps)
 {
+	if (ps && ps->loadavg_fd >= 0)
+		close(ps->loadavg_fd);
 	free(ps);
 	return NULL;
 }
@@ -132,11 +136,27 @@ long procstat_ticks_per_s(const struct procstat *ps)
 
 int procstat_system_load(struct procstat *ps, double *ret_load1)
 {
-	char buf[SMALL_BUF_BYTES];
-	ssize_t n = readfile_fmt(buf, sizeof(buf), "%s/proc/loadavg", ps->root);
+	char buf[SMALL_BUF_BYTES], path[PATH_MAX];
+	ssize_t n;
 
-	if (n < 0)
+	if (ps->loadavg_fd < 0) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/proc/loadavg", ps->root) >=
+		    sizeof(path))
+			return -ENAMETOOLONG;
+		ps->loadavg_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (ps->loadavg_fd < 0)
+			return -errno;
+	}
+	do
+		n = pread(ps->loadavg_fd, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		n = -errno;
+		close(ps->loadavg_fd);
+		ps->loadavg_fd = -1;
 		return (int)n;
+	}
+	buf[n] = '\0';
 	return procstat_parse_loadavg(buf, ret_load1);
 }
 
@@ -439,6 +459,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 {
 	struct procstat_sample s = {0};
 	struct procstat_reading rd;
+	uint64_t cpu_ns = 0;
 	int r = read_proc(ps, proc, &rd);
 
 	if (r == 0 && proc->has_reading && rd.start_time_ticks != proc->last.start_time_ticks)
@@ -448,8 +469,13 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 			procstat_proc_release(proc);
 		return r;
 	}
+	if (proc->has_reading && rd.time_ns > proc->last.time_ns)
+		cpu_ns = procstat_cpu_ns(&proc->last, &rd, ps->ticks_per_s);
+	/* The capacity only scales CPU used: a process that used none reads
+	 * 0 % whatever its capacity, so its refresh waits until it runs (a
+	 * process re-pinned or moved while idle is seen before its CPU). */
 	if (!proc->has_capacity ||
-	    rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS) {
+	    (cpu_ns > 0 && rd.time_ns - proc->capacity_time_ns >= PROCSTAT_CAPACITY_REFRESH_NS)) {
 		r = read_capacity(ps, proc->pid, proc, &proc->capacity);
 		if (r < 0) {
 			if (r == -ESRCH)
@@ -464,7 +490,7 @@ int procstat_sample(struct procstat *ps, struct procstat_proc *proc, struct proc
 	if (proc->has_reading && rd.time_ns > proc->last.time_ns) {
 		s.has_cpu = 1;
 		s.elapsed_ns = rd.time_ns - proc->last.time_ns;
-		s.cpu_ns = procstat_cpu_ns(&proc->last, &rd, ps->ticks_per_s);
+		s.cpu_ns = cpu_ns;
 		s.cpu_percent = procstat_cpu_percent(s.cpu_ns, s.elapsed_ns, proc->capacity.cpus);
 	}
 	proc->last = rd;

@@ -9,7 +9,11 @@
  * quota being the tightest of the process's cgroup and its ancestors (v2
  * cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us; both on hybrid hosts). It
  * is recomputed every PROCSTAT_CAPACITY_REFRESH_NS, as affinity and quota can
- * change; within that period processes of one cgroup share one reading of its
+ * change, but only for a sample in which the process used CPU: the capacity
+ * only scales CPU used (an idle process reads 0 % whatever it is), so an idle
+ * process costs no capacity reads and one re-pinned or moved while idle has
+ * its capacity read again before its next CPU is scaled by it. Within that
+ * period processes of one cgroup share one reading of its
  * quotas (procstat_capacity() itself always reads afresh). Which cgroup a
  * watched process is in (/proc/PID/cgroup: moves are rare, the read is not
  * cheap) is read again every PROCSTAT_CGROUP_REFRESH_NS. On this host the
@@ -166,7 +170,7 @@ struct procstat_sample {
 	uint64_t cpu_ns;     /* CPU used in the interval */
 	uint64_t elapsed_ns; /* length of the interval */
 	uint32_t threads;
-	struct procstat_capacity capacity;
+	struct procstat_capacity capacity; /* as last read: see the header comment */
 };
 
 /* root: prefix for /proc and /sys ("" or NULL = this host). Reads the online
@@ -176,7 +180,8 @@ int procstat_open(const char *root, struct procstat **ret);
 struct procstat *procstat_close(struct procstat *ps);
 long procstat_ticks_per_s(const struct procstat *ps);
 
-/* The host's 1-minute load average. 0 or -errno. */
+/* The host's 1-minute load average (/proc/loadavg, held open between
+ * calls). 0 or -errno. */
 int procstat_system_load(struct procstat *ps, double *ret_load1);
 /* Reads one process now (one-off: opens and closes its files). -ESRCH when
  * it is gone. */

@@ -8,7 +8,6 @@
 #include "agent/uplink.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/metricbuf.h"
 #include "agent/uplink_http.h"
 #include "util/log.h"
 #include "util/spool.h"
-
-struct metric_point {
-	uint32_t series;
-	int64_t time_ms;
-	double value;
-};
 
 struct uplink {
 	struct uplink_options opts;
@@ -48,13 +42,11 @@ struct uplink {
 	/* guarded by lock */
 	json_t *processes; /* latest list; NULL once sent and unchanged */
 	json_t *processes_sent;
+	char *register_text; /* sender only: the register body of processes_sent */
 	bool processes_dirty;
 	json_t *services;
-	json_t *sync_results;  /* array of sync answers for the loop */
-	json_t *metric_series; /* array of [process_id, monitor, uri] */
-	json_t *series_index;  /* "process_id US monitor US uri" -> index in metric_series */
-	struct metric_point *points;
-	size_t n_points;
+	json_t *sync_results; /* array of sync answers for the loop */
+	struct metricbuf *metrics;
 	bool spool_kick;
 	bool spool_failing;		  /* the last append failed on a write */
 	uint64_t spool_errors_at_failure; /* spool_write_errors when it started */
@@ -162,10 +154,11 @@ static int exchange(struct uplink *ul, struct uplink_http *h, const char *method
 	return 0;
 }
 
+/* Registers the latest process list; the body of an unchanged list (the
+ * periodic register) is the one built before. */
 static int send_register(struct uplink *ul, struct uplink_http *h)
 {
-	json_t *body;
-	char *text;
+	json_t *body = NULL;
 	int r;
 
 	pthread_mutex_lock(&ul->lock);
@@ -173,20 +166,23 @@ static int send_register(struct uplink *ul, struct uplink_http *h)
 		json_decref(ul->processes_sent);
 		ul->processes_sent = ul->processes;
 		ul->processes = NULL;
+		free(ul->register_text);
+		ul->register_text = NULL;
 	}
-	body = json_pack("{s:s, s:s, s:o}", "agent_id", ul->agent_id, "host", ul->host, "processes",
-			 ul->processes_sent ? json_incref(ul->processes_sent) : json_array());
+	if (!ul->register_text)
+		body = json_pack(
+		    "{s:s, s:s, s:o}", "agent_id", ul->agent_id, "host", ul->host, "processes",
+		    ul->processes_sent ? json_incref(ul->processes_sent) : json_array());
 	ul->processes_dirty = false;
 	pthread_mutex_unlock(&ul->lock);
-	if (!body)
-		return -ENOMEM;
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (!text)
-		return -ENOMEM;
-	r = exchange(ul, h, "POST", "/api/v1/agent/register", text, request_timeout_ms(ul), NULL,
-		     NULL);
-	free(text);
+	if (!ul->register_text) {
+		ul->register_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		if (!ul->register_text)
+			return -ENOMEM;
+	}
+	r = exchange(ul, h, "POST", "/api/v1/agent/register", ul->register_text,
+		     request_timeout_ms(ul), NULL, NULL);
 	if (r < 0) {
 		pthread_mutex_lock(&ul->lock);
 		ul->processes_dirty = true;
@@ -259,46 +255,16 @@ static int drain_spool(struct uplink *ul, struct uplink_http *h)
 /* Posts every buffered point as one batch; keeps them on failure. */
 static int send_metrics(struct uplink *ul, struct uplink_http *h)
 {
-	json_t *body, *series_out;
 	size_t n;
 	char *text;
 	int r;
 
 	pthread_mutex_lock(&ul->lock);
-	n = ul->n_points;
-	if (!n) {
-		pthread_mutex_unlock(&ul->lock);
-		return 0;
-	}
-	series_out = json_array();
-	size_t n_series = json_array_size(ul->metric_series);
-	json_t **points_of = calloc(n_series ? n_series : 1, sizeof(*points_of));
-
-	for (size_t i = 0; points_of && i < n; i++) {
-		struct metric_point *p = &ul->points[i];
-		bool whole;
-
-		if (!points_of[p->series]) {
-			json_t *key = json_array_get(ul->metric_series, p->series);
-			json_t *s =
-			    json_pack("{s:O, s:O, s:O, s:[]}", "process_id", json_array_get(key, 0),
-				      "monitor", json_array_get(key, 1), "uri",
-				      json_array_get(key, 2), "points");
-
-			json_array_append_new(series_out, s);
-			points_of[p->series] = json_object_get(s, "points");
-		}
-		whole = p->value == floor(p->value) && fabs(p->value) < 1e15; /* no %.17g */
-		json_array_append_new(
-		    points_of[p->series],
-		    json_pack("[I, o]", (json_int_t)p->time_ms,
-			      whole ? json_integer((json_int_t)p->value) : json_real(p->value)));
-	}
+	n = metricbuf_count(ul->metrics);
+	text = n ? metricbuf_encode(ul->metrics, ul->agent_id, n) : NULL;
 	pthread_mutex_unlock(&ul->lock);
-	free(points_of);
-	body = json_pack("{s:s, s:o}", "agent_id", ul->agent_id, "series", series_out);
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
+	if (!n)
+		return 0;
 	if (!text)
 		return -ENOMEM;
 	r = exchange(ul, h, "POST", "/api/v1/agent/metrics", text, request_timeout_ms(ul), NULL,
@@ -307,18 +273,13 @@ static int send_metrics(struct uplink *ul, struct uplink_http *h)
 	if (r < 0)
 		return r;
 	/* Delivered (or refused for good): drop the points sent. New points
-	 * arrived after them; the series table is kept while points use it. */
+	 * arrived after them. */
 	pthread_mutex_lock(&ul->lock);
-	memmove(ul->points, ul->points + n, (ul->n_points - n) * sizeof(*ul->points));
-	ul->n_points -= n;
+	metricbuf_consume(ul->metrics, n);
 	if (r == 0)
 		ul->stats.metrics_sent += n;
 	else
 		ul->stats.metrics_dropped += n;
-	if (ul->n_points == 0) {
-		json_array_clear(ul->metric_series);
-		json_object_clear(ul->series_index);
-	}
 	pthread_mutex_unlock(&ul->lock);
 	return 0;
 }
@@ -489,14 +450,11 @@ int uplink_open(const struct uplink_options *opts, struct uplink **ret)
 	ul->spool_dir = strdup(opts->spool_dir);
 	ul->services = json_object();
 	ul->sync_results = json_array();
-	ul->metric_series = json_array();
-	ul->series_index = json_object();
-	ul->points =
-	    calloc(opts->metrics_max_points ? opts->metrics_max_points : 1, sizeof(*ul->points));
+	ul->metrics = metricbuf_new(opts->metrics_max_points);
 	ul->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!ul->server_url || !ul->agent_id || !ul->host || !ul->spool_dir || !ul->services ||
-	    !ul->sync_results || !ul->metric_series || !ul->series_index || !ul->points ||
-	    (opts->token && !ul->token) || uplink_http_tls_copy(&opts->tls, &ul->tls) < 0) {
+	    !ul->sync_results || !ul->metrics || (opts->token && !ul->token) ||
+	    uplink_http_tls_copy(&opts->tls, &ul->tls) < 0) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -558,18 +516,17 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms)
 		log_info("uplink: %llu messages (%llu bytes) stay in the spool for the next start",
 			 (unsigned long long)spool_records(ul->spool),
 			 (unsigned long long)spool_bytes(ul->spool));
-	if (ul->n_points)
-		log_info("uplink: %zu metric points not delivered", ul->n_points);
+	if (ul->metrics && metricbuf_count(ul->metrics))
+		log_info("uplink: %zu metric points not delivered", metricbuf_count(ul->metrics));
 	spool_close(ul->spool);
 	if (ul->wake_fd >= 0)
 		close(ul->wake_fd);
 	json_decref(ul->processes);
 	json_decref(ul->processes_sent);
+	free(ul->register_text);
 	json_decref(ul->services);
 	json_decref(ul->sync_results);
-	json_decref(ul->metric_series);
-	json_decref(ul->series_index);
-	free(ul->points);
+	ul->metrics = metricbuf_free(ul->metrics);
 	free(ul->server_url);
 	free(ul->token);
 	uplink_http_tls_clear(&ul->tls);
@@ -717,55 +674,15 @@ int uplink_topology(struct uplink *ul, const char *task_id, const json_t *topolo
 	return enqueue(ul, "PUT", path, json_deep_copy(topology));
 }
 
-/* The index of a series in the table, added when new (a hash lookup: every
- * watched process sends a few points each second). -1 on ENOMEM. Called with
- * the lock held. */
-static long series_of(struct uplink *ul, const char *process_id, const char *monitor,
-		      const char *uri)
-{
-	char key[512];
-	json_t *found;
-	long index;
-
-	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", process_id, monitor, uri);
-	found = json_object_get(ul->series_index, key);
-	if (found)
-		return (long)json_integer_value(found);
-	index = (long)json_array_size(ul->metric_series);
-	if (json_array_append_new(ul->metric_series,
-				  json_pack("[s, s, s]", process_id, monitor, uri)))
-		return -1;
-	if (json_object_set_new(ul->series_index, key, json_integer(index))) {
-		json_array_remove(ul->metric_series, (size_t)index);
-		return -1;
-	}
-	return index;
-}
-
 void uplink_metric(struct uplink *ul, const char *process_id, const char *monitor, const char *uri,
 		   int64_t time_ms, double value)
 {
-	long series;
+	size_t dropped;
+	int r;
 
-	if (!uri)
-		uri = "";
 	pthread_mutex_lock(&ul->lock);
-	series = series_of(ul, process_id, monitor, uri);
-	if (series < 0) {
-		ul->stats.metrics_dropped++;
-		pthread_mutex_unlock(&ul->lock);
-		return;
-	}
-	if (ul->n_points == ul->opts.metrics_max_points) {
-		/* Full (server away): drop the oldest tenth, counted. */
-		size_t drop = ul->n_points / 10 ? ul->n_points / 10 : 1;
-
-		memmove(ul->points, ul->points + drop, (ul->n_points - drop) * sizeof(*ul->points));
-		ul->n_points -= drop;
-		ul->stats.metrics_dropped += drop;
-	}
-	ul->points[ul->n_points++] =
-	    (struct metric_point){.series = (uint32_t)series, .time_ms = time_ms, .value = value};
+	r = metricbuf_add(ul->metrics, process_id, monitor, uri, time_ms, value, &dropped);
+	ul->stats.metrics_dropped += dropped + (r < 0);
 	pthread_mutex_unlock(&ul->lock);
 }
 
@@ -839,6 +756,6 @@ void uplink_get_stats(struct uplink *ul, struct uplink_stats *ret)
 	*ret = ul->stats;
 	ret->spool_records = spool_records(ul->spool);
 	ret->spool_bytes = spool_bytes(ul->spool);
-	ret->metrics_buffered = ul->n_points;
+	ret->metrics_buffered = metricbuf_count(ul->metrics);
 	pthread_mutex_unlock(&ul->lock);
 }

@@ -6,7 +6,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "agent/bpfutil.h"
 #include "agent/procevents.h"
@@ -18,18 +22,50 @@ struct print_state {
 	uint32_t printed;
 };
 
+/* An exec's command line as discovery sees it (arguments joined by
+ * spaces), JSON-quoted; "null" when the record has none. */
+static char *cmdline_json(const struct procevent_record *r)
+{
+	char buf[PROCEVENT_CMDLINE_MAX + 1];
+	size_t n = r->cmdline_copied;
+	json_t *s;
+	char *text;
+
+	if (!(r->flags & PROCEVENT_F_CMDLINE))
+		return strdup("null");
+	memcpy(buf, r->cmdline, n);
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	s = json_stringn_nocheck(buf, n);
+	text = s ? json_dumps(s, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+	json_decref(s);
+	return text;
+}
+
 static void print_event(const struct procevent_record *r, void *ctx)
 {
 	struct print_state *st = ctx;
 	char comm[PROCEVENT_COMM_LEN + 1];
+	uint64_t start_ticks = 0;
+	char *cmdline = NULL;
 
 	memcpy(comm, r->comm, PROCEVENT_COMM_LEN);
 	comm[PROCEVENT_COMM_LEN] = '\0';
 	for (char *c = comm; *c; c++)
 		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
 			*c = '?';
-	printf("{\"event\":\"%s\",\"pid\":%u,\"ppid\":%u,\"exit_code\":%d,\"comm\":\"%s\"}\n",
+	printf("{\"event\":\"%s\",\"pid\":%u,\"ppid\":%u,\"exit_code\":%d,\"comm\":\"%s\"",
 	       r->kind == PROCEVENT_EXEC ? "exec" : "exit", r->pid, r->ppid, r->exit_code, comm);
+	if (procevent_start_time_ticks(r, sysconf(_SC_CLK_TCK), &start_ticks) == 0)
+		printf(",\"start_time_ticks\":%llu,\"cmdline_len\":%u",
+		       (unsigned long long)start_ticks, r->cmdline_len);
+	if (r->kind == PROCEVENT_EXEC && (cmdline = cmdline_json(r)) != NULL)
+		printf(",\"cmdline\":%s", cmdline);
+	free(cmdline);
+	printf("}\n");
 	fflush(stdout);
 	st->printed++;
 }

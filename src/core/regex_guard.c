@@ -141,3 +141,28 @@ unsigned long regex_guard_repeat_product(const char *re, bool *backreference)
 	 * four seconds (found by fuzzing), "(a{1,10}){1,100}" 14 ms. */
 	return w.nested ? times(w.product, REGEX_GUARD_NESTED_WEIGHT) : w.product;
 }
+
+size_t regex_guard_anchored_prefix(const char *re, char *buf, size_t size)
+{
+	static const char special[] = ".[]()*+?{}|^$\\";
+	size_t len = 0;
+	const char *p;
+
+	if (size)
+		buf[0] = '\0';
+	if (re[0] != '^' || strchr(re, '|') || size < 2)
+		return 0;
+	for (p = re + 1; *p && len < size - 1; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c >= 0x7f || strchr(special, c))
+			break;
+		buf[len++] = (char)c;
+	}
+	/* A repetition makes the character before it optional ('+' does not,
+	 * but one rule for all is simpler and only shortens the prefix). */
+	if (len && (*p == '*' || *p == '+' || *p == '?' || *p == '{'))
+		len--;
+	buf[len] = '\0';
+	return len;
+}

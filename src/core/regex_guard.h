@@ -6,12 +6,15 @@
  * references (\1..\9, a glibc extension to ERE) can make matching take
  * exponential time. Both policies' uri_regex (core/policy.h) and the agent
  * config's process patterns (agent/config.h) are refused when they hold
- * either; this module only measures.
+ * either; this module only measures. It also finds the literal text every
+ * match of an anchored ERE starts with, so that a caller can reject most
+ * subjects with a compare instead of a regexec().
  */
 #ifndef CONTPROF_CORE_REGEX_GUARD_H
 #define CONTPROF_CORE_REGEX_GUARD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Largest product of interval bounds a caller should accept. */
 #define REGEX_GUARD_REPEAT_MAX 1000
@@ -31,5 +34,12 @@
  * the copies regcomp makes. Sets *backreference (never clears it) when `re`
  * holds \1..\9. */
 unsigned long regex_guard_repeat_product(const char *re, bool *backreference);
+
+/* The literal text every string the ERE `re` matches (whole-string subject,
+ * no REG_NEWLINE, no REG_ICASE) starts with: re must start with '^' and hold
+ * no '|'; the prefix is the run of plain ASCII characters after it, less the
+ * last one when a repetition follows it ("^ab*" gives "a"). Written to buf
+ * (NUL-terminated, cut to size - 1); returns its length, 0 for none. */
+size_t regex_guard_anchored_prefix(const char *re, char *buf, size_t size);
 
 #endif

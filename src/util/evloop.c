@@ -20,6 +20,7 @@ enum reg_kind {
 
 struct evloop_timer {
 	int fd;
+	uint64_t interval_ms;
 };
 
 struct registration {
@@ -165,6 +166,17 @@ int evloop_del_fd(struct evloop *loop, int fd)
 	return 0;
 }
 
+int evloop_mod_fd(struct evloop *loop, int fd, uint32_t events)
+{
+	struct registration *r = find_reg(loop, fd);
+	struct epoll_event ev = {.events = events};
+
+	if (!r || r->kind != REG_FD)
+		return -ENOENT;
+	ev.data.ptr = r;
+	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
 static void ms_to_timespec(uint64_t ms, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(ms / 1000);
@@ -195,6 +207,7 @@ int evloop_add_timer(struct evloop *loop, uint64_t first_ms, uint64_t interval_m
 		goto fail;
 	}
 	r->timer->fd = r->fd;
+	r->timer->interval_ms = interval_ms;
 	ms_to_timespec(first_ms, &spec.it_value);
 	ms_to_timespec(interval_ms, &spec.it_interval);
 	if (timerfd_settime(r->fd, 0, &spec, NULL) < 0) {
@@ -220,6 +233,20 @@ int evloop_cancel_timer(struct evloop *loop, struct evloop_timer *timer)
 		return -ENOENT;
 	remove_reg(loop, r);
 	return 0;
+}
+
+int evloop_arm_timer(struct evloop *loop, struct evloop_timer *timer, uint64_t first_ms)
+{
+	struct registration *r = timer ? find_reg(loop, timer->fd) : NULL;
+	struct itimerspec spec = {0};
+
+	if (!r || r->kind != REG_TIMER)
+		return -ENOENT;
+	if (first_ms == 0)
+		return -EINVAL;
+	ms_to_timespec(first_ms, &spec.it_value);
+	ms_to_timespec(timer->interval_ms, &spec.it_interval);
+	return timerfd_settime(r->fd, 0, &spec, NULL) < 0 ? -errno : 0;
 }
 
 int evloop_add_signals(struct evloop *loop, const sigset_t *mask, evloop_signal_fn fn, void *ctx)

@@ -28,12 +28,20 @@ struct evloop *evloop_free(struct evloop *loop);
 /* Watches `fd` for `events` (EPOLLIN...). -EEXIST if already watched. */
 int evloop_add_fd(struct evloop *loop, int fd, uint32_t events, evloop_fd_fn fn, void *ctx);
 int evloop_del_fd(struct evloop *loop, int fd);
+/* Changes the events a watched fd is watched for; 0 pauses it (cheaper than
+ * a del and an add). -ENOENT if not watched. */
+int evloop_mod_fd(struct evloop *loop, int fd, uint32_t events);
 
 /* A timer firing first after `first_ms` (0: after interval_ms), then every
  * `interval_ms` (0: once). *ret (optional) lets the caller cancel it. */
 int evloop_add_timer(struct evloop *loop, uint64_t first_ms, uint64_t interval_ms,
 		     evloop_timer_fn fn, void *ctx, struct evloop_timer **ret);
 int evloop_cancel_timer(struct evloop *loop, struct evloop_timer *timer);
+/* Arms a timer again to fire once after `first_ms` (> 0), then every
+ * interval_ms as it was added with: a one-shot timer that fired stays
+ * registered, so a caller that arms the same timer often reuses it instead
+ * of adding one (a timerfd) each time. -ENOENT for a cancelled timer. */
+int evloop_arm_timer(struct evloop *loop, struct evloop_timer *timer, uint64_t first_ms);
 
 /* Blocks the signals in `mask` for the calling thread and delivers them
  * through the loop. One signal registration per loop. */

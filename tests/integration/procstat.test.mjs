@@ -1,8 +1,8 @@
 // PROCESS_CPU, PROCESS_THREAD_COUNT and SYSTEM_LOAD as the agent reads them
 // (`contprof debug watch`), checked against an independent reading of
 // /proc/PID/stat taken by the test over the same seconds: a busy loop free on
-// every CPU, pinned to one CPU by affinity, limited to 0.2 CPU by a cgroup
-// quota, and a process with threads.
+// every CPU, pinned to one CPU by affinity (also while it was stopped),
+// limited to 0.2 CPU by a cgroup quota, and a process with threads.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -103,6 +103,42 @@ test('a busy loop pinned to one CPU by affinity: ~100 % of a 1-CPU capacity', as
     await stopChild(child);
   }
 });
+
+// An idle process costs no capacity reads, so one re-pinned while it sleeps
+// must still be measured against its new capacity once it runs: a stopped
+// loop free on every CPU is pinned to CPU 0, then (after the 5 s refresh
+// period) continued; every line with CPU must show the 1-CPU capacity.
+test('a process re-pinned while idle: its CPU is scaled by the new capacity when it runs',
+  async (t) => {
+    const cpus = onlineCpus();
+    if (cpus < 2) {
+      t.skip('one online CPU: pinning changes nothing');
+      return;
+    }
+    const child = busyLoop();
+    try {
+      child.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 200));
+      const watch = run(['debug', 'watch', '--pid', String(child.pid), '--seconds', '9']);
+      await new Promise((r) => setTimeout(r, 1500));
+      execFileSync('taskset', ['-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 5000));
+      child.kill('SIGCONT');
+      const r = await watch;
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(lines[0].capacity, cpus, 'free on every CPU at first');
+      const busy = lines.filter((l) => l.cpu > 0);
+      assert.ok(busy.length >= 1, `it ran once continued: ${r.stdout}`);
+      for (const l of busy) {
+        assert.equal(l.affinity, 1, `re-pinned: ${JSON.stringify(l)}`);
+        assert.equal(l.capacity, 1);
+      }
+    } finally {
+      child.kill('SIGCONT');
+      await stopChild(child);
+    }
+  });
 
 // The cgroup holding the cpu controller: v2 (cpu.max) when the host has it,
 // else v1 (cfs_quota_us) as on hybrid hosts.

@@ -137,6 +137,36 @@ TEST(config_builtin_default_matches_every_comm)
 	config_free(c);
 }
 
+/* A rule's literal prefix refuses subjects before regexec() and never
+ * changes an answer: every subject gets regexec()'s own. */
+TEST(config_rule_matches_as_regexec_does)
+{
+	static const char *subjects[] = {"sleep 7712", "sleep 771", "sleep 77",	   "sleep 7",
+					 "bash -c x",  "",	    "xsleep 7712", "sleep 7712 "};
+	struct config_errors e = {0};
+	struct config *c = NULL;
+
+	CHECK_INT_EQ(parse("processes:\n"
+			   "  - match: {cmdline: \"^sleep 77[0-9]+$\"}\n    service: a\n"
+			   "  - match: {cmdline: \"^sleep 7*\"}\n    service: b\n"
+			   "  - match: {cmdline: \"sleep\"}\n    service: c\n",
+			   &c, &e),
+		     0);
+	CHECK_STR_EQ(c->rules[0]->prefix, "sleep 77");
+	CHECK_STR_EQ(c->rules[1]->prefix, "sleep ");
+	CHECK_STR_EQ(c->rules[2]->prefix, "");
+	for (size_t r = 0; r < c->n_rules; r++)
+		for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++) {
+			harness_context("rule %zu, subject '%s'", r, subjects[i]);
+			CHECK_INT_EQ(config_rule_matches(c->rules[r], subjects[i]),
+				     regexec(&c->rules[r]->regex, subjects[i], 0, NULL, 0) == 0);
+		}
+	CHECK(config_rule_matches(c->rules[0], "sleep 7712"));
+	CHECK(!config_rule_matches(c->rules[0], "bash"));
+	config_free(c);
+	config_errors_clear(&e);
+}
+
 TEST(config_yaml_syntax_error_has_line)
 {
 	struct config_errors e = {0};
@@ -368,6 +398,7 @@ int main(void)
 	RUN(config_full_file);
 	RUN(config_empty_file_gives_defaults);
 	RUN(config_builtin_default_matches_every_comm);
+	RUN(config_rule_matches_as_regexec_does);
 	RUN(config_yaml_syntax_error_has_line);
 	RUN(config_collects_every_error_with_lines);
 	RUN(config_wrong_shapes);

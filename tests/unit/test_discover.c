@@ -1,9 +1,10 @@
 /* Unit tests for discover on a fixture /proc: rule matching (first match
  * wins), names and labels, kernel threads and zombies skipped, identity kept
- * across a restart (by events and by rescans), "#N" ordinals, and the
- * changes reported. */
+ * across a restart (by events and by rescans), "#N" ordinals, the changes
+ * reported, and matching from what an exec record carries. */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "agent/config.h"
 #include "agent/discover.h"
@@ -96,10 +97,41 @@ static struct discover *open_discover(struct fixture *f, const struct config *c,
 	return d;
 }
 
-static struct procevent_record event(enum procevent_kind kind, uint32_t pid)
+/* A bare record (no details): discover reads the process from /proc. */
+static void event(struct procevent_record *r, enum procevent_kind kind, uint32_t pid)
 {
-	struct procevent_record r = {.kind = kind, .pid = pid};
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->pid = pid;
+}
 
+/* An exec record as the kernel sends it (procevent.bpf.c): the start time,
+ * the comm and, unless args is NULL (not copied), the argument area (args
+ * separated by '|'), built in buf. */
+static const struct procevent_record *exec_event(void *buf, size_t size, uint32_t pid,
+						 const char *comm, const char *args,
+						 unsigned long long start_ticks)
+{
+	struct procevent_record *r = buf;
+	size_t len = args ? strlen(args) + 1 : 0;
+
+	memset(buf, 0, size);
+	r->kind = PROCEVENT_EXEC;
+	r->pid = pid;
+	r->ppid = 1;
+	snprintf(r->comm, sizeof(r->comm), "%s", comm);
+	r->flags = PROCEVENT_F_DETAILS;
+	r->start_boottime_ns =
+	    start_ticks * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+	r->cmdline_len = (uint32_t)len;
+	if (args && CHECK(sizeof(*r) + len <= size)) {
+		memcpy(r->cmdline, args, len);
+		for (size_t i = 0; i < len; i++)
+			if (r->cmdline[i] == '|')
+				r->cmdline[i] = '\0';
+		r->cmdline_copied = (uint32_t)len;
+		r->flags |= PROCEVENT_F_CMDLINE;
+	}
 	return r;
 }
 
@@ -195,12 +227,12 @@ TEST(discover_restart_by_events_keeps_identity)
 	CHECK_INT_EQ(discover_scan(d), 1);
 	snprintf(first_id, sizeof(first_id), "%s", discover_find_pid(d, 100)->id);
 	/* The process dies and is started again under a new pid. */
-	ev = event(PROCEVENT_EXIT, 100);
+	event(&ev, PROCEVENT_EXIT, 100);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
 	remove_proc(&f, 100);
 	CHECK_INT_EQ(discover_count(d), 0);
 	add_proc(&f, 230, "app", "./app", "/opt/app", 0, 'S', 900);
-	ev = event(PROCEVENT_EXEC, 230);
+	event(&ev, PROCEVENT_EXEC, 230);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
 	CHECK_INT_EQ(discover_count(d), 1);
 	CHECK_STR_EQ(discover_find_pid(d, 230)->id, first_id);
@@ -209,12 +241,12 @@ TEST(discover_restart_by_events_keeps_identity)
 	CHECK(seen_find(&s, DISCOVER_ADDED, 230) > seen_find(&s, DISCOVER_GONE, 100));
 	/* Events for processes that do not match change nothing. */
 	add_proc(&f, 231, "other", "other", "/bin/other", 0, 'S', 901);
-	ev = event(PROCEVENT_EXEC, 231);
+	event(&ev, PROCEVENT_EXEC, 231);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
-	ev = event(PROCEVENT_EXIT, 231);
+	event(&ev, PROCEVENT_EXIT, 231);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
 	/* An exec of a process already gone is harmless. */
-	ev = event(PROCEVENT_EXEC, 999);
+	event(&ev, PROCEVENT_EXEC, 999);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
 	discover_free(d);
 	config_free(c);
@@ -275,11 +307,11 @@ TEST(discover_same_name_gets_ordinals_stable_across_restart)
 	CHECK(strcmp(id1, id2) != 0 && strcmp(id2, id3) != 0 && strcmp(id1, id3) != 0);
 	/* The first dies and comes back: it takes the plain name back, the
 	 * others keep theirs. */
-	ev = event(PROCEVENT_EXIT, 60);
+	event(&ev, PROCEVENT_EXIT, 60);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
 	remove_proc(&f, 60);
 	add_proc(&f, 70, "app", "./app", "/opt/app", 0, 'S', 900);
-	ev = event(PROCEVENT_EXEC, 70);
+	event(&ev, PROCEVENT_EXEC, 70);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
 	CHECK_STR_EQ(discover_find_pid(d, 70)->name, "app");
 	CHECK_STR_EQ(discover_find_pid(d, 70)->id, id1);
@@ -287,7 +319,7 @@ TEST(discover_same_name_gets_ordinals_stable_across_restart)
 	CHECK_STR_EQ(discover_find_pid(d, 40)->id, id3);
 	/* A fourth takes the next free ordinal; a rescan changes nothing. */
 	add_proc(&f, 80, "app", "./app", "/opt/app", 0, 'S', 950);
-	ev = event(PROCEVENT_EXEC, 80);
+	event(&ev, PROCEVENT_EXEC, 80);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
 	CHECK_STR_EQ(discover_find_pid(d, 80)->name, "app#4");
 	CHECK_INT_EQ(discover_scan(d), 0);
@@ -321,7 +353,7 @@ TEST(discover_exec_changes_attributes_or_identity)
 	CHECK_STR_EQ(discover_find_pid(d, 11)->cmdline, "nginx: worker process is shutting down");
 	/* exec into python: another rule, another name: GONE then ADDED. */
 	add_proc(&f, 11, "python3", "python3|x.py", "/usr/bin/python3", 0, 'S', 101);
-	ev = event(PROCEVENT_EXEC, 11);
+	event(&ev, PROCEVENT_EXEC, 11);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 2);
 	gone = seen_find(&s, DISCOVER_GONE, 11);
 	added = s.n - 1;
@@ -331,7 +363,7 @@ TEST(discover_exec_changes_attributes_or_identity)
 	CHECK(strcmp(discover_find_pid(d, 11)->id, id) != 0);
 	/* exec into something no rule matches: GONE. */
 	add_proc(&f, 11, "bash", "bash", "/usr/bin/bash", 0, 'S', 101);
-	ev = event(PROCEVENT_EXEC, 11);
+	event(&ev, PROCEVENT_EXEC, 11);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
 	CHECK_INT_EQ(s.change[s.n - 1], DISCOVER_GONE);
 	CHECK_INT_EQ(discover_count(d), 0);
@@ -366,7 +398,7 @@ TEST(discover_rescans_reuse_cgroup_until_a_full_probe)
 	CHECK_STR_EQ(discover_find_pid(d, 7)->labels[0].value, "/moved");
 	/* An exec probes in full at once. */
 	CHECK(fixture_write(&f, "proc/7/cgroup", "0::/again\n") == 0);
-	ev = event(PROCEVENT_EXEC, 7);
+	event(&ev, PROCEVENT_EXEC, 7);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 1);
 	CHECK_STR_EQ(discover_find_pid(d, 7)->cgroup, "/again");
 	/* A command line change is seen by every scan. */
@@ -410,14 +442,14 @@ TEST(discover_trusted_events_skip_known_pids)
 	CHECK_INT_EQ(discover_scan(d), 1);
 	CHECK(discover_find_pid(d, 400) != NULL);
 	/* An exit frees the pid: its next process is probed. */
-	ev = event(PROCEVENT_EXIT, 200);
+	event(&ev, PROCEVENT_EXIT, 200);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
 	add_proc(&f, 200, "app", "app", "/opt/app", 0, 'S', 50);
 	CHECK_INT_EQ(discover_scan(d), 1);
 	CHECK_INT_EQ(discover_find_pid(d, 200)->start_time_ticks, 50);
 	/* A process an exec event found unmatched is not probed again. */
 	add_proc(&f, 500, "tool", "tool", "/bin/tool", 0, 'S', 60);
-	ev = event(PROCEVENT_EXEC, 500);
+	event(&ev, PROCEVENT_EXEC, 500);
 	CHECK_INT_EQ(discover_handle_event(d, &ev), 0);
 	add_proc(&f, 500, "app", "app", "/opt/app", 0, 'S', 60);
 	CHECK_INT_EQ(discover_scan(d), 0);
@@ -431,6 +463,73 @@ TEST(discover_trusted_events_skip_known_pids)
 	CHECK(discover_find_pid(d, 100) == NULL);
 	CHECK(discover_find_pid(d, 300) == NULL); /* still a kernel thread */
 	CHECK(discover_find_pid(d, 500) != NULL); /* renamed: seen in full */
+	discover_free(d);
+	config_free(c);
+	fixture_cleanup(&f);
+}
+
+/* An exec record that carries the command line decides the match: a process
+ * no rule matches is not read at all (and is remembered as unmatched), one
+ * that matches is matched by the command line of its exec even when
+ * /proc/PID/cmdline says otherwise by now; /proc/PID/cmdline is read only
+ * when the record could not carry it. */
+TEST(discover_exec_event_matches_by_its_cmdline)
+{
+	struct config *c = load("processes:\n"
+				"  - match: {cmdline: \"^sleep 77[0-9]+$\"}\n"
+				"    service: s\n"
+				"  - match: {comm: \"^app$\"}\n"
+				"    service: a\n");
+	_Alignas(8) unsigned char buf[sizeof(struct procevent_record) + 256];
+	struct fixture f;
+	struct seen s = {0};
+	struct discover *d;
+
+	CHECK(fixture_init(&f) == 0);
+	add_proc(&f, 1, "init", "/sbin/init", "/sbin/init", 0, 'S', 1);
+	d = open_discover(&f, c, &s);
+	discover_trust_events(d, true);
+	CHECK_INT_EQ(discover_scan(d), 0);
+	/* No rule matches what the event carries: nothing is read (there is
+	 * nothing in /proc to read), and a partial scan does not probe the pid
+	 * (its /proc entry now claims comm "app": a rename, seen in full). */
+	CHECK_INT_EQ(
+	    discover_handle_event(d, exec_event(buf, sizeof(buf), 300, "bash", "bash|-c|x", 30)),
+	    0);
+	add_proc(&f, 300, "app", "app", "/opt/app", 0, 'S', 30);
+	CHECK_INT_EQ(discover_scan(d), 0);
+	CHECK(discover_find_pid(d, 300) == NULL);
+	CHECK_INT_EQ(discover_scan_full(d), 1);
+	CHECK(discover_find_pid(d, 300) != NULL);
+	/* Matched by the command line of the exec alone: the process rewrote
+	 * its arguments since (its /proc/PID/cmdline would match no rule). */
+	add_proc(&f, 400, "sleep", "sleep|1", "/usr/bin/sleep", 0, 'S', 40);
+	CHECK_INT_EQ(
+	    discover_handle_event(d, exec_event(buf, sizeof(buf), 400, "sleep", "sleep|7712", 40)),
+	    1);
+	CHECK(discover_find_pid(d, 400) != NULL);
+	CHECK_STR_EQ(discover_find_pid(d, 400)->service, "s");
+	CHECK_STR_EQ(discover_find_pid(d, 400)->cmdline, "sleep 7712");
+	CHECK_STR_EQ(discover_find_pid(d, 400)->exe, "/usr/bin/sleep");
+	CHECK_STR_EQ(discover_find_pid(d, 400)->cgroup, "/system.slice/app.service");
+	/* A matching process already gone by the time the record is read
+	 * (no /proc entry) is not added. */
+	CHECK_INT_EQ(
+	    discover_handle_event(d, exec_event(buf, sizeof(buf), 401, "sleep", "sleep|7713", 41)),
+	    0);
+	CHECK(discover_find_pid(d, 401) == NULL);
+	/* No command line in the record: /proc/PID/cmdline decides. */
+	add_proc(&f, 402, "sleep", "sleep|7714", "/usr/bin/sleep", 0, 'S', 42);
+	CHECK_INT_EQ(discover_handle_event(d, exec_event(buf, sizeof(buf), 402, "sleep", NULL, 42)),
+		     1);
+	CHECK_STR_EQ(discover_find_pid(d, 402)->cmdline, "sleep 7714");
+	/* A matched process executes a program no rule matches: GONE from the
+	 * record alone. */
+	CHECK_INT_EQ(discover_handle_event(
+			 d, exec_event(buf, sizeof(buf), 400, "cat", "cat|/etc/hosts", 40)),
+		     1);
+	CHECK_INT_EQ(s.change[s.n - 1], DISCOVER_GONE);
+	CHECK(discover_find_pid(d, 400) == NULL);
 	discover_free(d);
 	config_free(c);
 	fixture_cleanup(&f);
@@ -499,6 +598,7 @@ int main(void)
 	RUN(discover_rescans_reuse_cgroup_until_a_full_probe);
 	RUN(discover_empty_expansion_falls_back_to_comm);
 	RUN(discover_trusted_events_skip_known_pids);
+	RUN(discover_exec_event_matches_by_its_cmdline);
 	RUN(discover_scan_fails_without_proc);
 	RUN(discover_identity_and_cgroup_name);
 	return harness_finish();

@@ -120,6 +120,64 @@ TEST(cancelled_timer_no_longer_fires)
 	evloop_free(loop);
 }
 
+/* A one-shot timer stays registered after it fires and is armed again; an
+ * fd paused with evloop_mod_fd(0) is not delivered until resumed. */
+struct rearm_ctx {
+	struct evloop_timer *timer;
+	int fires, fd, fd_calls;
+};
+
+static void count_fd(struct evloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct rearm_ctx *c = ctx;
+	char buf[8];
+
+	(void)loop;
+	(void)events;
+	(void)!read(fd, buf, sizeof(buf));
+	c->fd_calls++;
+}
+
+static void rearm(struct evloop *loop, uint64_t expirations, void *ctx)
+{
+	struct rearm_ctx *c = ctx;
+
+	(void)expirations;
+	if (++c->fires <= 2)
+		CHECK_INT_EQ(c->fd_calls, 0); /* paused until now */
+	if (c->fires == 3) {
+		evloop_stop(loop);
+		return;
+	}
+	/* Paused while the pipe has data: not delivered before the next fire. */
+	CHECK_INT_EQ(evloop_mod_fd(loop, c->fd, c->fires == 1 ? 0 : EPOLLIN), 0);
+	CHECK_INT_EQ(evloop_arm_timer(loop, c->timer, 10), 0);
+}
+
+TEST(one_shot_timer_armed_again_and_fd_paused)
+{
+	struct evloop *loop = evloop_new();
+	struct rearm_ctx c = {0};
+	int fds[2];
+
+	CHECK_INT_EQ(pipe(fds), 0);
+	c.fd = fds[0];
+	CHECK_INT_EQ(evloop_add_fd(loop, fds[0], EPOLLIN, count_fd, &c), 0);
+	CHECK_INT_EQ(evloop_add_timer(loop, 10, 0, rearm, &c, &c.timer), 0);
+	CHECK_INT_EQ(evloop_mod_fd(loop, fds[0], 0), 0);
+	CHECK_INT_EQ(write(fds[1], "x", 1), 1);
+	CHECK_INT_EQ(evloop_run(loop), 0);
+	CHECK_INT_EQ(c.fires, 3);
+	CHECK(c.fd_calls >= 1); /* resumed by the second fire */
+	CHECK_INT_EQ(evloop_arm_timer(loop, c.timer, 0), -EINVAL);
+	CHECK_INT_EQ(evloop_cancel_timer(loop, c.timer), 0);
+	CHECK_INT_EQ(evloop_arm_timer(loop, NULL, 5), -ENOENT);
+	CHECK_INT_EQ(evloop_mod_fd(loop, fds[1], EPOLLIN), -ENOENT);
+	close(fds[0]);
+	close(fds[1]);
+	evloop_free(loop);
+}
+
 static void on_signal(struct evloop *loop, int signo, void *ctx)
 {
 	*(int *)ctx = signo;
@@ -162,6 +220,7 @@ int main(void)
 	RUN(timer_with_no_interval_is_refused);
 	RUN(fd_readiness_is_delivered);
 	RUN(cancelled_timer_no_longer_fires);
+	RUN(one_shot_timer_armed_again_and_fd_paused);
 	RUN(signals_arrive_through_the_loop);
 	RUN(free_accepts_null);
 	return harness_finish();

@@ -464,6 +464,52 @@ TEST(reader_idle_single_thread_skips_stat)
 	fixture_cleanup(&f);
 }
 
+/* An idle process's capacity is not read again (it would scale no CPU);
+ * re-pinned while idle, it has the new capacity as soon as it runs. The test
+ * ages the capacity reading instead of waiting PROCSTAT_CAPACITY_REFRESH_NS. */
+TEST(reader_idle_process_capacity_refreshed_when_it_runs)
+{
+	struct procstat_sample s;
+	struct procstat_proc proc;
+	struct procstat *ps = NULL;
+	struct fixture f;
+	char text[512];
+
+	host_fixture(&f);
+	proc_fixture(&f, 600, "0-3", "0::/\n", 100, 1, 5);
+	fixture_write(&f, "proc/600/schedstat", "1000000000 0 10\n");
+	CHECK_INT_EQ(procstat_open(f.root, &ps), 0);
+	procstat_proc_init(&proc, 600);
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.cpus, 4.0);
+	/* Re-pinned to one CPU while idle, the capacity reading old enough to
+	 * be refreshed: idle, it reads 0 % and its capacity is not read. */
+	fixture_write(&f, "proc/600/status", "Name:\tx\nCpus_allowed_list:\t2\n");
+	proc.capacity_time_ns -= PROCSTAT_CAPACITY_REFRESH_NS;
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK(s.has_cpu);
+	CHECK_INT_EQ(s.cpu_ns, 0);
+	CHECK_DBL_EQ(s.cpu_percent, 0.0);
+	CHECK_DBL_EQ(s.capacity.cpus, 4.0);
+	/* It runs 500 ms: the capacity is read before it scales that CPU. */
+	stat_line(text, sizeof(text), "busy", 'R', 0, 150, 0, 1, 5);
+	fixture_write(&f, "proc/600/stat", text);
+	fixture_write(&f, "proc/600/schedstat", "1500000000 0 11\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.cpus, 1.0);
+	CHECK_INT_EQ(s.capacity.affinity, 1);
+	CHECK_INT_EQ(s.cpu_ns, 500000000ULL);
+	CHECK_DBL_EQ(s.cpu_percent, procstat_cpu_percent(s.cpu_ns, s.elapsed_ns, 1.0));
+	/* Running again within the refresh period: the reading is kept. */
+	fixture_write(&f, "proc/600/status", "Name:\tx\nCpus_allowed_list:\t0-3\n");
+	fixture_write(&f, "proc/600/schedstat", "1600000000 0 12\n");
+	CHECK_INT_EQ(procstat_sample(ps, &proc, &s), 0);
+	CHECK_DBL_EQ(s.capacity.cpus, 1.0);
+	procstat_proc_release(&proc);
+	procstat_close(ps);
+	fixture_cleanup(&f);
+}
+
 /* A watched process's cgroup paths are kept between capacity refreshes
  * (PROCSTAT_CGROUP_REFRESH_NS); the refresh itself re-reads the quota. The
  * test forces both refreshes by clearing proc's flags. */
@@ -520,5 +566,6 @@ int main(void)
 	RUN(reader_single_thread_uses_schedstat);
 	RUN(reader_idle_single_thread_skips_stat);
 	RUN(reader_keeps_cgroup_paths_of_a_watched_process);
+	RUN(reader_idle_process_capacity_refreshed_when_it_runs);
 	return harness_finish();
 }

@@ -92,9 +92,48 @@ TEST(regex_guard_deep_groups)
 	CHECK(!backreference);
 }
 
+TEST(regex_guard_anchored_prefix_of_patterns)
+{
+	static const struct {
+		const char *re, *want;
+	} cases[] = {
+	    {"^sleep 77[0-9]$", "sleep 77"},
+	    {"^nginx: worker", "nginx: worker"},
+	    {"^nginx$", "nginx"},
+	    {"^ab*c", "a"}, /* b may be absent */
+	    {"^ab+c", "a"}, /* shortened all the same */
+	    {"^ab?", "a"},
+	    {"^ab{2}", "a"},
+	    {"^a.b", "a"},
+	    {"^(ab)c", ""},
+	    {"^a\\.b", "a"},
+	    {"nginx", ""},  /* not anchored */
+	    {"^ab|cd", ""}, /* the anchor binds the first branch only */
+	    {"^x(a|b)", ""},
+	    {"^/usr/bin/python3", "/usr/bin/python3"},
+	    {"^caf\xc3\xa9", "caf"}, /* ASCII only */
+	    {"^", ""},
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		harness_context("pattern %s", cases[i].re);
+		CHECK_INT_EQ(regex_guard_anchored_prefix(cases[i].re, buf, sizeof(buf)),
+			     strlen(cases[i].want));
+		CHECK_STR_EQ(buf, cases[i].want);
+	}
+	/* Cut to the buffer; a repetition right after the cut still counts. */
+	CHECK_INT_EQ(regex_guard_anchored_prefix("^abcdef", buf, 4), 3);
+	CHECK_STR_EQ(buf, "abc");
+	CHECK_INT_EQ(regex_guard_anchored_prefix("^abcd*", buf, 4), 3);
+	CHECK_INT_EQ(regex_guard_anchored_prefix("^abc*", buf, 4), 2);
+	CHECK_STR_EQ(buf, "ab");
+}
+
 int main(void)
 {
 	RUN(regex_guard_products);
 	RUN(regex_guard_deep_groups);
+	RUN(regex_guard_anchored_prefix_of_patterns);
 	return harness_finish();
 }
