@@ -226,7 +226,7 @@ int snapunwind_tail(struct snapunwind *su, uint32_t pid, uint64_t top, uint64_t 
 /* Off-CPU: publishes the unwound stack of a blocking site and tells the
  * kernel its id (or that it failed: its blocks keep the frame-pointer walk). */
 static void name_site(struct snapunwind *su, const struct unwind_snapshot *s, const uint64_t *pcs,
-		      size_t n, bool complete, int n_tail, uint64_t t0)
+		      size_t n, bool complete, int n_tail)
 {
 	struct unwind_site_key key = {
 	    .pid = s->pid, .ip = s->regs[UNWIND_REG_IP], .sp = s->regs[UNWIND_REG_SP]};
@@ -251,7 +251,7 @@ static void name_site(struct snapunwind *su, const struct unwind_snapshot *s, co
 	su->stats.snapshots++;
 	su->stats.complete += complete;
 	su->stats.failed += !site;
-	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	su->stats.stack_bytes += s->stack_len;
 	pthread_mutex_unlock(&su->lock);
 	bpf_map_update_elem(su->sites_fd, &key, &value, BPF_ANY);
 }
@@ -278,7 +278,6 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 	struct snapunwind *su = ctx;
 	const struct unwind_snapshot *s = data;
 	const size_t header = offsetof(struct unwind_snapshot, stack);
-	uint64_t t0 = thread_cpu_ns();
 	const uint64_t *user = su->pcs;
 	size_t n = 0, n_kernel;
 	bool complete = false;
@@ -296,7 +295,7 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 	}
 	n_tail = complete && !err ? fp_walk_tail(s, su->pcs, n) : -1;
 	if (s->kind == UNWIND_KIND_SITE) {
-		name_site(su, s, err ? NULL : su->pcs, n, complete, n_tail, t0);
+		name_site(su, s, err ? NULL : su->pcs, n, complete, n_tail);
 		return 0;
 	}
 	n_kernel = s->n_kernel > 0 ? (size_t)s->n_kernel : 0;
@@ -310,7 +309,7 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 	su->stats.snapshots++;
 	su->stats.complete += complete;
 	su->stats.failed += err != 0;
-	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	su->stats.stack_bytes += s->stack_len;
 	pthread_mutex_unlock(&su->lock);
 	return 0;
 }
@@ -321,7 +320,9 @@ static void *run(void *arg)
 
 	pthread_mutex_lock(&su->lock);
 	while (!su->stop) {
-		uint64_t requested;
+		uint64_t requested, t0, spent_ns;
+		struct cfirule_stats rules;
+		int consumed;
 
 		if (su->sync_requested == su->sync_done) {
 			struct timespec until;
@@ -336,9 +337,16 @@ static void *run(void *arg)
 		}
 		requested = su->sync_requested;
 		pthread_mutex_unlock(&su->lock);
-		ring_buffer__consume(su->rb);
+		t0 = thread_cpu_ns();
+		consumed = ring_buffer__consume(su->rb);
 		unwinder_expire(su->unwinder, clock_ms(CLOCK_MONOTONIC));
+		unwinder_get_stats(su->unwinder, &rules);
+		/* Timed per batch: a thread CPU clock read is a system call. */
+		spent_ns = consumed > 0 ? thread_cpu_ns() - t0 : 0;
 		pthread_mutex_lock(&su->lock);
+		su->stats.unwind_ns += spent_ns;
+		su->stats.by_rules = rules.walks;
+		su->stats.rules_computed = rules.computed;
 		su->sync_done = requested;
 		pthread_cond_broadcast(&su->caught_up);
 	}
@@ -463,10 +471,13 @@ void snapunwind_log_stats(struct snapunwind *su, const char *who, uint64_t dropp
 	if (!us.snapshots && !dropped)
 		return;
 	log_info("%s: CFI unwinding: %llu snapshots, %llu complete, %llu failed, %llu dropped, "
-		 "%llu frame-pointer tops learned, %.1f us per snapshot",
+		 "%llu frame-pointer tops learned, %llu walked by cached rules (%llu rules "
+		 "computed), %.1f KiB of stack, %.1f us per snapshot",
 		 who, (unsigned long long)us.snapshots, (unsigned long long)us.complete,
 		 (unsigned long long)us.failed, (unsigned long long)dropped,
-		 (unsigned long long)us.learned,
+		 (unsigned long long)us.learned, (unsigned long long)us.by_rules,
+		 (unsigned long long)us.rules_computed,
+		 us.snapshots ? (double)us.stack_bytes / 1024.0 / (double)us.snapshots : 0.0,
 		 us.snapshots ? (double)us.unwind_ns / 1e3 / (double)us.snapshots : 0.0);
 }
 

@@ -37,11 +37,14 @@
 struct snapunwind;
 
 struct snapunwind_stats {
-	uint64_t snapshots; /* snapshots read */
-	uint64_t complete;  /* of which unwound up to the thread entry */
-	uint64_t failed;    /* of which not even one frame */
-	uint64_t learned;   /* fp_complete entries added */
-	uint64_t unwind_ns; /* thread CPU time spent unwinding and counting */
+	uint64_t snapshots;	 /* snapshots read */
+	uint64_t complete;	 /* of which unwound up to the thread entry */
+	uint64_t failed;	 /* of which not even one frame */
+	uint64_t learned;	 /* fp_complete entries added */
+	uint64_t unwind_ns;	 /* thread CPU time reading, unwinding and counting */
+	uint64_t by_rules;	 /* snapshots walked with cached CFI rules alone */
+	uint64_t rules_computed; /* CFI rules computed (cache misses) */
+	uint64_t stack_bytes;	 /* user stack bytes the snapshots held */
 };
 
 /* Off-CPU blocking sites named per profiler lifetime; further sites keep
