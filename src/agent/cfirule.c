@@ -53,11 +53,11 @@ static const int tracked_regno[TRACKED] = {REG_RSP, REG_RBP, REG_RIP};
 
 struct rule {
 	uint64_t addr;
+	int32_t cfa_off; /* added modulo 2^64, as libdw does */
+	int32_t off[TRACKED];
 	uint8_t kind;	      /* enum rule_kind */
 	uint8_t cfa_rbp;      /* CFA based on rbp (else rsp) */
 	uint8_t reg[TRACKED]; /* enum reg_rule */
-	uint64_t cfa_off;     /* added modulo 2^64, as libdw does */
-	uint64_t off[TRACKED];
 };
 
 struct cfirule_table {
@@ -137,7 +137,7 @@ static int table_reserve(struct cfirule_table *t)
 
 /* One register's rule from dwarf_frame_register's answer; false for shapes
  * the walk does not repeat. */
-static bool reg_rule_of(Dwarf_Frame *frame, int regno, uint8_t *ret_rule, uint64_t *ret_off)
+static bool reg_rule_of(Dwarf_Frame *frame, int regno, uint8_t *ret_rule, int32_t *ret_off)
 {
 	Dwarf_Op mem[3], *ops = NULL;
 	size_t nops = 0, i = 1;
@@ -160,6 +160,8 @@ static bool reg_rule_of(Dwarf_Frame *frame, int regno, uint8_t *ret_rule, uint64
 		return false;
 	if (i < nops && ops[i].atom == DW_OP_plus_uconst)
 		off = ops[i++].number;
+	if ((int64_t)off != (int32_t)off)
+		return false;
 	if (i == nops) {
 		*ret_rule = REG_AT_CFA;
 	} else if (i + 1 == nops && ops[i].atom == DW_OP_stack_value) {
@@ -167,7 +169,7 @@ static bool reg_rule_of(Dwarf_Frame *frame, int regno, uint8_t *ret_rule, uint64
 	} else {
 		return false;
 	}
-	*ret_off = off;
+	*ret_off = (int32_t)off;
 	return true;
 }
 
@@ -177,7 +179,7 @@ static void rule_of_frame(Dwarf_Frame *frame, struct rule *r)
 	Dwarf_Op *ops = NULL;
 	size_t nops = 0;
 	bool signal = false;
-	uint64_t base;
+	uint64_t base, off;
 
 	r->kind = RULE_GENERAL;
 	if (dwarf_frame_info(frame, NULL, NULL, &signal) != REG_RIP || signal)
@@ -186,15 +188,16 @@ static void rule_of_frame(Dwarf_Frame *frame, struct rule *r)
 		return;
 	if (ops[0].atom == DW_OP_bregx) {
 		base = ops[0].number;
-		r->cfa_off = ops[0].number2;
+		off = ops[0].number2;
 	} else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
 		base = ops[0].atom - DW_OP_breg0;
-		r->cfa_off = ops[0].number;
+		off = ops[0].number;
 	} else {
 		return;
 	}
-	if (base != REG_RSP && base != REG_RBP)
+	if ((base != REG_RSP && base != REG_RBP) || (int64_t)off != (int32_t)off)
 		return;
+	r->cfa_off = (int32_t)off;
 	r->cfa_rbp = base == REG_RBP;
 	for (int k = 0; k < TRACKED; k++)
 		if (!reg_rule_of(frame, tracked_regno[k], &r->reg[k], &r->off[k]))
@@ -287,7 +290,7 @@ int cfirule_walk(struct cfirule_table *t, Dwfl *dwfl, const struct unwind_snapsh
 		}
 		if (!set[r->cfa_rbp ? TRACK_RBP : TRACK_RSP])
 			break; /* no CFA, so no return address */
-		cfa = val[r->cfa_rbp ? TRACK_RBP : TRACK_RSP] + r->cfa_off;
+		cfa = val[r->cfa_rbp ? TRACK_RBP : TRACK_RSP] + (uint64_t)(int64_t)r->cfa_off;
 		for (int k = 0; k < TRACKED; k++) {
 			switch (r->reg[k]) {
 			case REG_SAME:
@@ -297,10 +300,11 @@ int cfirule_walk(struct cfirule_table *t, Dwfl *dwfl, const struct unwind_snapsh
 			case REG_UNDEFINED:
 				break;
 			case REG_AT_CFA:
-				next_set[k] = stack_read(s, cfa + r->off[k], &next[k]);
+				next_set[k] =
+				    stack_read(s, cfa + (uint64_t)(int64_t)r->off[k], &next[k]);
 				break;
 			case REG_CFA_OFFSET:
-				next[k] = cfa + r->off[k];
+				next[k] = cfa + (uint64_t)(int64_t)r->off[k];
 				next_set[k] = true;
 				break;
 			}

@@ -30,9 +30,10 @@
 
 #include "agent/unwind_abi.h"
 
-/* Rules kept per process (a power of two); a full table starts over. */
+/* Slots per process (powers of two, 32 bytes each): the table doubles
+ * while half full and starts over at its largest (1024 rules). */
 #define CFIRULE_SLOTS_MIN 256
-#define CFIRULE_SLOTS_MAX 8192
+#define CFIRULE_SLOTS_MAX 2048
 
 struct cfirule_table;
 
