@@ -285,14 +285,10 @@ int unwinder_unwind(struct unwinder *u, const struct unwind_snapshot *s, int64_t
 		}
 	}
 	p->last_used_ms = now_ms;
-	if (p->rules && !u->no_rule_cache) {
-		err = cfirule_walk(p->rules, p->dwfl, s, pcs, max, ret_n, ret_complete, &u->stats);
-		if (err != -EAGAIN) {
-			if (!err && *ret_n == 0)
-				err = -ENOENT;
-			return err;
-		}
-	}
+	/* The cached rules, unless a frame needs libdw (or memory ran out). */
+	if (p->rules && !u->no_rule_cache &&
+	    cfirule_walk(p->rules, p->dwfl, s, pcs, max, ret_n, ret_complete, &u->stats) == 0)
+		return *ret_n ? 0 : -ENOENT;
 	p->snap = s;
 	rc = dwfl_getthread_frames(p->dwfl, (pid_t)s->tid, on_frame, &w);
 	p->snap = NULL;
