@@ -1,6 +1,9 @@
-/* snapunwind: see snapunwind.h. The thread wakes every SNAPUNWIND_POLL_MS
- * (the BPF side writes without wake-ups, so a busy host costs no wake-up per
- * sample) or when a drain asks it to catch up. The table is a chained hash
+/* snapunwind: see snapunwind.h. The thread sleeps in epoll_wait on the ring
+ * buffer and an eventfd for at most SNAPUNWIND_POLL_MS (the BPF side writes
+ * on-CPU samples without wake-ups until the ring is UNWIND_RING_WAKE_BYTES
+ * full, so a busy host costs no wake-up per sample; off-CPU sites wake it
+ * when it is idle). The eventfd is for a drain asking it to catch up and for
+ * the stop. The table is a chained hash
  * of stacks keyed by their content, guarded by `lock`; a drain swaps it for
  * an empty one and reads it outside the lock. */
 #include "agent/snapunwind.h"
@@ -10,7 +13,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -61,7 +67,8 @@ struct snapunwind {
 	struct site *sites[SNAPUNWIND_SITES_MAX];
 	size_t n_sites; /* published: read under `lock` */
 	pthread_mutex_t lock;
-	pthread_cond_t wake, caught_up;
+	int epoll_fd, wake_fd;
+	pthread_cond_t caught_up;
 	bool stop;
 	uint64_t sync_requested, sync_done;
 	struct table *table;
@@ -226,7 +233,7 @@ int snapunwind_tail(struct snapunwind *su, uint32_t pid, uint64_t top, uint64_t 
 /* Off-CPU: publishes the unwound stack of a blocking site and tells the
  * kernel its id (or that it failed: its blocks keep the frame-pointer walk). */
 static void name_site(struct snapunwind *su, const struct unwind_snapshot *s, const uint64_t *pcs,
-		      size_t n, bool complete, int n_tail, uint64_t t0)
+		      size_t n, bool complete, int n_tail)
 {
 	struct unwind_site_key key = {
 	    .pid = s->pid, .ip = s->regs[UNWIND_REG_IP], .sp = s->regs[UNWIND_REG_SP]};
@@ -251,7 +258,7 @@ static void name_site(struct snapunwind *su, const struct unwind_snapshot *s, co
 	su->stats.snapshots++;
 	su->stats.complete += complete;
 	su->stats.failed += !site;
-	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	su->stats.stack_bytes += s->stack_len;
 	pthread_mutex_unlock(&su->lock);
 	bpf_map_update_elem(su->sites_fd, &key, &value, BPF_ANY);
 }
@@ -278,7 +285,6 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 	struct snapunwind *su = ctx;
 	const struct unwind_snapshot *s = data;
 	const size_t header = offsetof(struct unwind_snapshot, stack);
-	uint64_t t0 = thread_cpu_ns();
 	const uint64_t *user = su->pcs;
 	size_t n = 0, n_kernel;
 	bool complete = false;
@@ -296,7 +302,7 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 	}
 	n_tail = complete && !err ? fp_walk_tail(s, su->pcs, n) : -1;
 	if (s->kind == UNWIND_KIND_SITE) {
-		name_site(su, s, err ? NULL : su->pcs, n, complete, n_tail, t0);
+		name_site(su, s, err ? NULL : su->pcs, n, complete, n_tail);
 		return 0;
 	}
 	n_kernel = s->n_kernel > 0 ? (size_t)s->n_kernel : 0;
@@ -310,40 +316,76 @@ static int on_snapshot(void *ctx, void *data, size_t size)
 	su->stats.snapshots++;
 	su->stats.complete += complete;
 	su->stats.failed += err != 0;
-	su->stats.unwind_ns += thread_cpu_ns() - t0;
+	su->stats.stack_bytes += s->stack_len;
 	pthread_mutex_unlock(&su->lock);
 	return 0;
+}
+
+/* Wakes the thread: a drain or a stop wants it. */
+static void wake_thread(struct snapunwind *su)
+{
+	uint64_t one = 1;
+
+	/* A full counter (never: it is read back each round) is a wake-up too. */
+	(void)!write(su->wake_fd, &one, sizeof(one));
 }
 
 static void *run(void *arg)
 {
 	struct snapunwind *su = arg;
 
-	pthread_mutex_lock(&su->lock);
-	while (!su->stop) {
-		uint64_t requested;
+	for (;;) {
+		uint64_t requested, t0, spent_ns, count;
+		struct cfirule_stats rules;
+		struct epoll_event ev;
+		bool stop, asked;
+		int consumed;
 
-		if (su->sync_requested == su->sync_done) {
-			struct timespec until;
-
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += SNAPUNWIND_POLL_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&su->wake, &su->lock, &until);
-		}
+		pthread_mutex_lock(&su->lock);
+		stop = su->stop;
+		asked = su->sync_requested != su->sync_done;
+		pthread_mutex_unlock(&su->lock);
+		if (stop)
+			break;
+		/* Until the poll interval ends, the kernel says the ring buffer
+		 * is filling up or holds an off-CPU site, or someone asks. */
+		if (!asked)
+			epoll_wait(su->epoll_fd, &ev, 1, SNAPUNWIND_POLL_MS);
+		(void)!read(su->wake_fd, &count, sizeof(count)); /* reset, before reading the ask */
+		pthread_mutex_lock(&su->lock);
 		requested = su->sync_requested;
 		pthread_mutex_unlock(&su->lock);
-		ring_buffer__consume(su->rb);
+		t0 = thread_cpu_ns();
+		consumed = ring_buffer__consume(su->rb);
 		unwinder_expire(su->unwinder, clock_ms(CLOCK_MONOTONIC));
+		unwinder_get_stats(su->unwinder, &rules);
+		/* Timed per batch: a thread CPU clock read is a system call. */
+		spent_ns = consumed > 0 ? thread_cpu_ns() - t0 : 0;
 		pthread_mutex_lock(&su->lock);
+		su->stats.unwind_ns += spent_ns;
+		su->stats.by_rules = rules.walks;
+		su->stats.rules_computed = rules.computed;
 		su->sync_done = requested;
 		pthread_cond_broadcast(&su->caught_up);
+		pthread_mutex_unlock(&su->lock);
 	}
-	pthread_mutex_unlock(&su->lock);
 	return NULL;
+}
+
+/* The thread's wait set: the ring buffer (readable when the kernel wakes
+ * it) and the eventfd of wake_thread(). 0 or -errno. */
+static int open_wait_set(struct snapunwind *su, int snapshots_fd)
+{
+	struct epoll_event ring = {.events = EPOLLIN}, wake = {.events = EPOLLIN};
+
+	su->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	su->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (su->epoll_fd < 0 || su->wake_fd < 0)
+		return -errno;
+	if (epoll_ctl(su->epoll_fd, EPOLL_CTL_ADD, snapshots_fd, &ring) != 0 ||
+	    epoll_ctl(su->epoll_fd, EPOLL_CTL_ADD, su->wake_fd, &wake) != 0)
+		return -errno;
+	return 0;
 }
 
 struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd, int sites_fd)
@@ -354,10 +396,10 @@ struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd, int si
 
 	if (!su)
 		goto fail;
+	su->epoll_fd = su->wake_fd = -1;
 	pthread_mutex_init(&su->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&su->wake, &attr);
 	pthread_cond_init(&su->caught_up, &attr);
 	pthread_condattr_destroy(&attr);
 	su->fp_complete_fd = fp_complete_fd;
@@ -371,6 +413,9 @@ struct snapunwind *snapunwind_start(int snapshots_fd, int fp_complete_fd, int si
 		err = errno ? errno : EINVAL;
 		goto fail;
 	}
+	err = -open_wait_set(su, snapshots_fd);
+	if (err)
+		goto fail;
 	err = pthread_create(&su->thread, NULL, run, su);
 	if (err)
 		goto fail;
@@ -389,8 +434,8 @@ struct snapunwind *snapunwind_stop(struct snapunwind *su)
 	if (su->thread_started) {
 		pthread_mutex_lock(&su->lock);
 		su->stop = true;
-		pthread_cond_signal(&su->wake);
 		pthread_mutex_unlock(&su->lock);
+		wake_thread(su);
 		pthread_join(su->thread, NULL);
 	}
 	for (size_t b = 0; b < BUCKETS; b++) {
@@ -406,7 +451,10 @@ struct snapunwind *snapunwind_stop(struct snapunwind *su)
 	ring_buffer__free(su->rb);
 	unwinder_free(su->unwinder);
 	table_free(su->table);
-	pthread_cond_destroy(&su->wake);
+	if (su->epoll_fd >= 0)
+		close(su->epoll_fd);
+	if (su->wake_fd >= 0)
+		close(su->wake_fd);
 	pthread_cond_destroy(&su->caught_up);
 	pthread_mutex_destroy(&su->lock);
 	free(su);
@@ -426,7 +474,7 @@ int snapunwind_drain(struct snapunwind *su, stackdrain_fn fn, void *ctx)
 	until.tv_sec += SNAPUNWIND_SYNC_MS / 1000;
 	pthread_mutex_lock(&su->lock);
 	ticket = ++su->sync_requested;
-	pthread_cond_signal(&su->wake);
+	wake_thread(su);
 	while (su->sync_done < ticket && !su->stop)
 		if (pthread_cond_timedwait(&su->caught_up, &su->lock, &until) == ETIMEDOUT)
 			break;
@@ -463,10 +511,13 @@ void snapunwind_log_stats(struct snapunwind *su, const char *who, uint64_t dropp
 	if (!us.snapshots && !dropped)
 		return;
 	log_info("%s: CFI unwinding: %llu snapshots, %llu complete, %llu failed, %llu dropped, "
-		 "%llu frame-pointer tops learned, %.1f us per snapshot",
+		 "%llu frame-pointer tops learned, %llu walked by cached rules (%llu rules "
+		 "computed), %.1f KiB of stack, %.1f us per snapshot",
 		 who, (unsigned long long)us.snapshots, (unsigned long long)us.complete,
 		 (unsigned long long)us.failed, (unsigned long long)dropped,
-		 (unsigned long long)us.learned,
+		 (unsigned long long)us.learned, (unsigned long long)us.by_rules,
+		 (unsigned long long)us.rules_computed,
+		 us.snapshots ? (double)us.stack_bytes / 1024.0 / (double)us.snapshots : 0.0,
 		 us.snapshots ? (double)us.unwind_ns / 1e3 / (double)us.snapshots : 0.0);
 }
 

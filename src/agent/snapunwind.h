@@ -1,6 +1,6 @@
 /* snapunwind: the user-space half of CFI unwinding for a BPF profiler. A
  * thread of its own empties the profiler's `snapshots` ring buffer (see
- * unwind_abi.h) every SNAPUNWIND_POLL_MS, unwinds each snapshot (unwind.h),
+ * unwind_abi.h) at least every SNAPUNWIND_POLL_MS, unwinds each snapshot (unwind.h),
  * teaches the kernel which frame-pointer walks are complete (`fp_complete`
  * map: their samples stay on the cheap path from then on) and counts the
  * unwound stacks per {pid, user pcs, kernel ips} in a bounded table.
@@ -19,7 +19,10 @@
 
 #include "agent/stackdrain.h"
 
-#define SNAPUNWIND_POLL_MS 20
+/* Longest wait between two reads of the ring buffer: how long a snapshot of
+ * a walk that will be learned complete may wait, and more snapshots of it
+ * follow meanwhile (each wake-up of the thread costs more than a snapshot). */
+#define SNAPUNWIND_POLL_MS 200
 /* Distinct unwound stacks kept between two drains; beyond, samples are
  * counted as `[lost]`. */
 #define SNAPUNWIND_STACKS_MAX 20000
@@ -37,11 +40,14 @@
 struct snapunwind;
 
 struct snapunwind_stats {
-	uint64_t snapshots; /* snapshots read */
-	uint64_t complete;  /* of which unwound up to the thread entry */
-	uint64_t failed;    /* of which not even one frame */
-	uint64_t learned;   /* fp_complete entries added */
-	uint64_t unwind_ns; /* thread CPU time spent unwinding and counting */
+	uint64_t snapshots;	 /* snapshots read */
+	uint64_t complete;	 /* of which unwound up to the thread entry */
+	uint64_t failed;	 /* of which not even one frame */
+	uint64_t learned;	 /* fp_complete entries added */
+	uint64_t unwind_ns;	 /* thread CPU time reading, unwinding and counting */
+	uint64_t by_rules;	 /* snapshots walked with cached CFI rules alone */
+	uint64_t rules_computed; /* CFI rules computed (cache misses) */
+	uint64_t stack_bytes;	 /* user stack bytes the snapshots held */
 };
 
 /* Off-CPU blocking sites named per profiler lifetime; further sites keep

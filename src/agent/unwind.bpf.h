@@ -21,7 +21,7 @@ __u64 unwind_dropped = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, UNWIND_RING_BYTES);
 } snapshots SEC(".maps");
 
 struct {
@@ -118,8 +118,13 @@ static __always_inline int unwind_send(void *ctx, struct unwind_snapshot *s, __u
 				       __u32 kind)
 {
 	__u32 stack_len;
+	__u64 wake = 0; /* off-CPU sites: wake the reader if it is idle */
 	long n;
 
+	if (kind == UNWIND_KIND_SAMPLE)
+		wake = bpf_ringbuf_query(&snapshots, BPF_RB_AVAIL_DATA) >= UNWIND_RING_WAKE_BYTES
+			   ? BPF_RB_FORCE_WAKEUP
+			   : BPF_RB_NO_WAKEUP;
 	s->pid = tgid;
 	s->tid = (__u32)bpf_get_current_pid_tgid();
 	s->n_fp = (__s32)n_fp;
@@ -131,7 +136,7 @@ static __always_inline int unwind_send(void *ctx, struct unwind_snapshot *s, __u
 	if (stack_len > UNWIND_STACK_MAX)
 		return -1;
 	if (bpf_ringbuf_output(&snapshots, s, offsetof(struct unwind_snapshot, stack) + stack_len,
-			       BPF_RB_NO_WAKEUP) != 0) {
+			       wake) != 0) {
 		__sync_fetch_and_add(&unwind_dropped, 1);
 		return -2;
 	}

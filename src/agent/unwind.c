@@ -2,7 +2,9 @@
  * (modules from /proc/PID/maps through libdw's own reader, ELF files found
  * by dwfl_linux_proc_find_elf, debug files under /usr/lib/debug by
  * build-id or debuglink), attached to the callbacks below; the snapshot
- * being unwound is pointed to while dwfl_getthread_frames() runs. */
+ * being unwound is pointed to while dwfl_getthread_frames() runs. The
+ * process's rule table (cfirule.h) is emptied whenever its Dwfl is
+ * replaced; without one (ENOMEM) every snapshot takes libdw's path. */
 #include "agent/unwind.h"
 
 #include <elfutils/libdw.h>
@@ -14,6 +16,7 @@
 struct unwind_proc {
 	pid_t pid;
 	Dwfl *dwfl;
+	struct cfirule_table *rules;
 	bool attached;
 	int64_t last_used_ms, last_refresh_ms;
 	const struct unwind_snapshot *snap; /* during one unwinding only */
@@ -23,6 +26,8 @@ struct unwind_proc {
 struct unwinder {
 	struct unwind_proc *procs[UNWIND_PIDS_MAX];
 	size_t n;
+	bool no_rule_cache;
+	struct cfirule_stats stats;
 };
 
 struct frame_walk {
@@ -105,6 +110,7 @@ static void proc_close(struct unwind_proc *p)
 {
 	if (p->dwfl)
 		dwfl_end(p->dwfl);
+	cfirule_table_free(p->rules);
 	*p = (struct unwind_proc){0};
 }
 
@@ -137,6 +143,10 @@ static int proc_open(struct unwind_proc *p, pid_t pid, int64_t now_ms)
 		dwfl_end(p->dwfl);
 	p->pid = pid;
 	p->dwfl = dwfl;
+	if (p->rules)
+		cfirule_table_clear(p->rules);
+	else
+		p->rules = cfirule_table_new();
 	p->attached = dwfl_attach_state(dwfl, NULL, pid, &thread_callbacks, p);
 	p->last_refresh_ms = now_ms;
 	p->last_used_ms = now_ms;
@@ -185,6 +195,16 @@ struct unwinder *unwinder_free(struct unwinder *u)
 		proc_remove(u, u->n - 1);
 	free(u);
 	return NULL;
+}
+
+void unwinder_get_stats(const struct unwinder *u, struct cfirule_stats *ret)
+{
+	*ret = u->stats;
+}
+
+void unwinder_set_rule_cache(struct unwinder *u, bool on)
+{
+	u->no_rule_cache = !on;
 }
 
 void unwinder_expire(struct unwinder *u, int64_t now_ms)
@@ -265,6 +285,10 @@ int unwinder_unwind(struct unwinder *u, const struct unwind_snapshot *s, int64_t
 		}
 	}
 	p->last_used_ms = now_ms;
+	/* The cached rules, unless a frame needs libdw (or memory ran out). */
+	if (p->rules && !u->no_rule_cache &&
+	    cfirule_walk(p->rules, p->dwfl, s, pcs, max, ret_n, ret_complete, &u->stats) == 0)
+		return *ret_n ? 0 : -ENOENT;
 	p->snap = s;
 	rc = dwfl_getthread_frames(p->dwfl, (pid_t)s->tid, on_frame, &w);
 	p->snap = NULL;

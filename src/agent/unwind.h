@@ -21,6 +21,7 @@
 
 #include <linux/types.h>
 
+#include "agent/cfirule.h"
 #include "agent/unwind_abi.h"
 
 #define UNWIND_PIDS_MAX	  256
@@ -43,6 +44,13 @@ struct unwinder *unwinder_free(struct unwinder *u);
  * monotonic clock, for the refresh and idle rules. */
 int unwinder_unwind(struct unwinder *u, const struct unwind_snapshot *s, int64_t now_ms,
 		    uint64_t *pcs, size_t max, size_t *ret_n, bool *ret_complete);
+
+/* The rule cache's counters since unwinder_new(). */
+void unwinder_get_stats(const struct unwinder *u, struct cfirule_stats *ret);
+
+/* With `on` false, every snapshot goes through libdw's general unwinder
+ * (tests compare the two paths; default on). */
+void unwinder_set_rule_cache(struct unwinder *u, bool on);
 
 /* Forgets processes idle since UNWIND_IDLE_MS before `now_ms`. */
 void unwinder_expire(struct unwinder *u, int64_t now_ms);

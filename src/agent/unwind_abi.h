@@ -30,6 +30,10 @@
 /* Most bytes of user stack copied per snapshot (perf's default dump size is
  * 8 KiB; CPython and threaded servers need more). A multiple of 4096. */
 #define UNWIND_STACK_MAX 16384
+/* The snapshots ring buffer, and how full it gets before an on-CPU sample
+ * wakes the reader (off-CPU sites wake it when it has read everything). */
+#define UNWIND_RING_BYTES      (4 << 20)
+#define UNWIND_RING_WAKE_BYTES (UNWIND_RING_BYTES / 8)
 /* x86-64 registers in DWARF order: rax rdx rcx rbx rsi rdi rbp rsp r8..r15
  * and the return address column (the interrupted rip). */
 #define UNWIND_REGS   17
