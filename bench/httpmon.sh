@@ -70,6 +70,10 @@ nginx_start "$work" "$PORT" "$SERVER_CPU"
 start_config() {
 	local cfg=$1 before
 	before=$(prog_ids)
+	# Emptied first: the last run's "watching" or "Attaching" must not pass for
+	# this one's (the monitor's redirections truncate them only once it runs).
+	: >"$work/mon.out"
+	: >"$work/mon.err"
 	case $cfg in
 	none) mon_ids=''; return 0 ;;
 	ours) "$BIN" debug http --quiet --pid "$nginx_pid" --policy "$work/policy.json" \
