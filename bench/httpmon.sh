@@ -49,9 +49,12 @@ done
 
 work=$(mktemp -d /tmp/httpmon-bench.XXXXXX)
 nginx_pid='' mon_pid='' old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+# Every step runs: under errexit, a `kill && wait` whose wait returned the
+# monitor's 143 used to end the cleanup there and leave nginx on the port.
 cleanup() {
-	[[ -n $mon_pid ]] && kill "$mon_pid" 2>/dev/null && wait "$mon_pid" 2>/dev/null
-	[[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+	set +e
+	if [[ -n $mon_pid ]]; then kill "$mon_pid" 2>/dev/null; wait "$mon_pid" 2>/dev/null; fi
+	if [[ -n $nginx_pid ]]; then kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; fi
 	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 	rm -rf "$work"
 }
