@@ -140,6 +140,7 @@ async function fleet() {
     // agents start spread over the first period, then keep their schedule
     let next = start + (a / AGENTS) * EVERY * 1000;
     for (let round = 0; ; round++) {
+      if (next >= end) break; // the next upload falls after the run: no need to wait for it
       const wait = next - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       else if (round > 0) late++;
