@@ -33,11 +33,11 @@ cd "$(dirname "$0")/.."
 DURATION=60
 TRIGGERS=20
 WARMUP=10
-# BENCH_QUICK=1 (scripts/bench.sh): 5 s after 3 s warm-up, 3 triggers.
+# BENCH_QUICK=1 (scripts/bench.sh): 3 s after 2 s warm-up, 1 trigger.
 # BENCH_FIGURES=FILE: the figures also as FIGURE lines for scripts/bench.sh.
 PROPAGATIONS=10
 BASELINE=
-[[ ${BENCH_QUICK:-0} != 0 ]] && DURATION=5 TRIGGERS=3 WARMUP=3 PROPAGATIONS=3
+[[ ${BENCH_QUICK:-0} != 0 ]] && DURATION=3 TRIGGERS=1 WARMUP=2 PROPAGATIONS=3
 while (($#)); do
 	case "$1" in
 	--duration) DURATION=$2; shift 2 ;;
