@@ -88,7 +88,9 @@ start_config() {
 	ours) "$BIN" debug http --quiet --pid "$nginx_pid" --policy "$work/policy.json" \
 		>"$work/mon.out" 2>"$work/mon.err" &
 		mon_pid=$!
-		for _ in $(seq 100); do grep -q watching "$work/mon.err" && break; sleep 0.1; done ;;
+		# Loading its programs takes seconds on a loaded host: up to a minute.
+		for _ in $(seq 600); do grep -q watching "$work/mon.err" && break; sleep 0.1; done
+		grep -q watching "$work/mon.err" || { echo "bench: ours did not start: $(cat "$work/mon.err")" >&2; exit 1; } ;;
 	bpftrace) bpftrace -e "$probe_list { @[pid] = count(); }" >"$work/mon.out" 2>&1 &
 		mon_pid=$! ;;
 	tp-nomatch) bpftrace -e "$probe_list /pid == 1/ { @n = count(); }" >"$work/mon.out" 2>&1 &
@@ -99,7 +101,8 @@ start_config() {
 	*) echo "bench: unknown configuration $cfg" >&2; exit 1 ;;
 	esac
 	if [[ $cfg != ours ]]; then
-		for _ in $(seq 100); do grep -q Attaching "$work/mon.out" && break; sleep 0.1; done
+		for _ in $(seq 600); do grep -q Attaching "$work/mon.out" && break; sleep 0.1; done
+		grep -q Attaching "$work/mon.out" || { echo "bench: $cfg did not start: $(cat "$work/mon.out")" >&2; exit 1; }
 	fi
 	sleep "$SETTLE"
 	local after
