@@ -22,7 +22,7 @@
 #
 # Usage: bench/httpmon.sh            (RUNS=5 DURATION=20 by default)
 #        RUNS=3 DURATION=10 CONFIGS="none ours" bench/httpmon.sh
-#        BENCH_QUICK=1: RUNS=1 DURATION=2 STATS_RUNS=1, a 1-s warm-up, and
+#        BENCH_QUICK=1: RUNS=1 DURATION=1 STATS_RUNS=1, a 1-s warm-up, and
 #        each monitor's stats run right after its round in the same session
 #        (ours and bpftrace take seconds to start: one start each instead of
 #        two; checks that it runs)
@@ -33,7 +33,7 @@ cd "$(dirname "$0")/.."
 
 STATS_IN_ROUND=0 WARMUP=2 SETTLE=1
 if [[ ${BENCH_QUICK:-0} != 0 ]]; then
-	RUNS=${RUNS:-1} DURATION=${DURATION:-2} STATS_RUNS=${STATS_RUNS:-1}
+	RUNS=${RUNS:-1} DURATION=${DURATION:-1} STATS_RUNS=${STATS_RUNS:-1}
 	STATS_IN_ROUND=1 WARMUP=1 SETTLE=0.5
 fi
 RUNS=${RUNS:-5}

@@ -14,7 +14,7 @@
 # (restored after), the BPF run time added per request over $STATS_RUNS runs.
 #
 # Usage: bench/netprof.sh              (RUNS=3 DURATION=15 by default)
-#        BENCH_QUICK=1: RUNS=1 DURATION=2 STATS_RUNS=1, a 1-s warm-up, and
+#        BENCH_QUICK=1: RUNS=1 DURATION=1 STATS_RUNS=1, a 1-s warm-up, and
 #        each monitor's stats run right after its round in the same session
 #        (a monitor takes seconds to start: one start each instead of two;
 #        checks that it runs)
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 
 STATS_IN_ROUND=0 WARMUP=2 SETTLE=1
 if [[ ${BENCH_QUICK:-0} != 0 ]]; then
-	RUNS=${RUNS:-1} DURATION=${DURATION:-2} STATS_RUNS=${STATS_RUNS:-1}
+	RUNS=${RUNS:-1} DURATION=${DURATION:-1} STATS_RUNS=${STATS_RUNS:-1}
 	STATS_IN_ROUND=1 WARMUP=1 SETTLE=0.5
 fi
 RUNS=${RUNS:-3}

@@ -29,13 +29,13 @@
 #   bench/profilers.sh [RUNS [SECONDS]]     (root; `make` first)
 # BENCH_CONTEND=N: N busy threads (build/fixtures/busyloop) beside the
 # workloads throughout, to reproduce a loaded host.
-# BENCH_QUICK=1: 1 run of 2 s per tool (every figure, once; perf and
+# BENCH_QUICK=1: 1 run of 1 s per tool (every figure, once; perf and
 # bpftrace start in about 2-3 s each, most of the quick run's time).
 # BENCH_FIGURES=FILE: every run's cost (and the frame agreement) also as
 # FIGURE lines for scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ${BENCH_QUICK:-0} != 0 ]]; then RUNS=${1:-1} SECONDS_PER_RUN=${2:-2}; else RUNS=${1:-3} SECONDS_PER_RUN=${2:-10}; fi
+if [[ ${BENCH_QUICK:-0} != 0 ]]; then RUNS=${1:-1} SECONDS_PER_RUN=${2:-1}; else RUNS=${1:-3} SECONDS_PER_RUN=${2:-10}; fi
 HZ=99
 BIN=${CONTPROF_BIN:-build/contprof}
 OUT=$(mktemp -d /tmp/contprof-bench-XXXXXX)
