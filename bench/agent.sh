@@ -31,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=60
-TRIGGERS=20
+TRIGGERS=10
 WARMUP=10
 # BENCH_QUICK=1 (scripts/bench.sh): 3 s after 2 s warm-up, 1 trigger.
 # BENCH_FIGURES=FILE: the figures also as FIGURE lines for scripts/bench.sh.

@@ -2,7 +2,7 @@
 # bench/httpmon.sh — what the eBPF HTTP monitor costs a saturated nginx.
 #
 # nginx (one process, pinned to CPU $SERVER_CPU) serves a small static file;
-# wrk (pinned to CPU $CLIENT_CPU) runs `wrk -t2 -c50 -d20s` on loopback. Each
+# wrk (pinned to CPU $CLIENT_CPU) runs `wrk -t2 -c50 -d5s` on loopback. Each
 # round runs every configuration once, in turn, so drift and the neighbours'
 # load spread over all of them; medians over $RUNS rounds are printed.
 #
@@ -20,7 +20,7 @@
 # Then, with kernel.bpf_stats_enabled=1 (restored after), $STATS_RUNS more runs
 # of each BPF configuration measure the BPF run time added per request.
 #
-# Usage: bench/httpmon.sh            (RUNS=5 DURATION=20 by default)
+# Usage: bench/httpmon.sh            (RUNS=3 DURATION=5 by default: the suite in ~12 min)
 #        RUNS=3 DURATION=10 CONFIGS="none ours" bench/httpmon.sh
 #        BENCH_QUICK=1: RUNS=1 DURATION=1 STATS_RUNS=1, a 1-s warm-up, and
 #        each monitor's stats run right after its round in the same session
@@ -36,8 +36,8 @@ if [[ ${BENCH_QUICK:-0} != 0 ]]; then
 	RUNS=${RUNS:-1} DURATION=${DURATION:-1} STATS_RUNS=${STATS_RUNS:-1}
 	STATS_IN_ROUND=1 WARMUP=1 SETTLE=0.5
 fi
-RUNS=${RUNS:-5}
-DURATION=${DURATION:-20}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 STATS_RUNS=${STATS_RUNS:-3}

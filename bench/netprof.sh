@@ -13,7 +13,7 @@
 # Prints req/s per configuration and round, then, with kernel.bpf_stats_enabled
 # (restored after), the BPF run time added per request over $STATS_RUNS runs.
 #
-# Usage: bench/netprof.sh              (RUNS=3 DURATION=15 by default)
+# Usage: bench/netprof.sh              (RUNS=3 DURATION=5 by default: the suite in ~12 min)
 #        BENCH_QUICK=1: RUNS=1 DURATION=1 STATS_RUNS=1, a 1-s warm-up, and
 #        each monitor's stats run right after its round in the same session
 #        (a monitor takes seconds to start: one start each instead of two;
@@ -28,7 +28,7 @@ if [[ ${BENCH_QUICK:-0} != 0 ]]; then
 	STATS_IN_ROUND=1 WARMUP=1 SETTLE=0.5
 fi
 RUNS=${RUNS:-3}
-DURATION=${DURATION:-15}
+DURATION=${DURATION:-5}
 STATS_RUNS=${STATS_RUNS:-3}
 CONFIGS=${CONFIGS:-"none http network"}
 SERVER_CPU=${SERVER_CPU:-0}
