@@ -2,7 +2,7 @@
 # bench/httpmon.sh — what the eBPF HTTP monitor costs a saturated nginx.
 #
 # nginx (one process, pinned to CPU $SERVER_CPU) serves a small static file;
-# wrk (pinned to CPU $CLIENT_CPU) runs `wrk -t2 -c50 -d20s` on loopback. Each
+# wrk (pinned to CPU $CLIENT_CPU) runs `wrk -t2 -c50 -d5s` on loopback. Each
 # round runs every configuration once, in turn, so drift and the neighbours'
 # load spread over all of them; medians over $RUNS rounds are printed.
 #
@@ -20,19 +20,24 @@
 # Then, with kernel.bpf_stats_enabled=1 (restored after), $STATS_RUNS more runs
 # of each BPF configuration measure the BPF run time added per request.
 #
-# Usage: bench/httpmon.sh            (RUNS=5 DURATION=20 by default)
+# Usage: bench/httpmon.sh            (RUNS=3 DURATION=5 by default: the suite in ~12 min)
 #        RUNS=3 DURATION=10 CONFIGS="none ours" bench/httpmon.sh
-#        BENCH_QUICK=1: RUNS=1 DURATION=3 STATS_RUNS=1 (checks that it runs)
+#        BENCH_QUICK=1: RUNS=1 DURATION=1 STATS_RUNS=1, a 1-s warm-up, and
+#        each monitor's stats run right after its round in the same session
+#        (ours and bpftrace take seconds to start: one start each instead of
+#        two; checks that it runs)
 # BENCH_FIGURES=FILE: each round's req/s and ratio, each stats run's
 # us/request, also as FIGURE lines for scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+STATS_IN_ROUND=0 WARMUP=2 SETTLE=1
 if [[ ${BENCH_QUICK:-0} != 0 ]]; then
-	RUNS=${RUNS:-1} DURATION=${DURATION:-3} STATS_RUNS=${STATS_RUNS:-1}
+	RUNS=${RUNS:-1} DURATION=${DURATION:-1} STATS_RUNS=${STATS_RUNS:-1}
+	STATS_IN_ROUND=1 WARMUP=1 SETTLE=0.5
 fi
-RUNS=${RUNS:-5}
-DURATION=${DURATION:-20}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 STATS_RUNS=${STATS_RUNS:-3}
@@ -49,9 +54,12 @@ done
 
 work=$(mktemp -d /tmp/httpmon-bench.XXXXXX)
 nginx_pid='' mon_pid='' old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+# Every step runs: under errexit, a `kill && wait` whose wait returned the
+# monitor's 143 used to end the cleanup there and leave nginx on the port.
 cleanup() {
-	[[ -n $mon_pid ]] && kill "$mon_pid" 2>/dev/null && wait "$mon_pid" 2>/dev/null
-	[[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+	set +e
+	if [[ -n $mon_pid ]]; then kill "$mon_pid" 2>/dev/null; wait "$mon_pid" 2>/dev/null; fi
+	if [[ -n $nginx_pid ]]; then kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; fi
 	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 	rm -rf "$work"
 }
@@ -69,13 +77,20 @@ nginx_start "$work" "$PORT" "$SERVER_CPU"
 
 start_config() {
 	local cfg=$1 before
+	mon_ids=''
+	[[ $cfg == none ]] && return 0
 	before=$(prog_ids)
+	# Emptied first: the last run's "watching" or "Attaching" must not pass for
+	# this one's (the monitor's redirections truncate them only once it runs).
+	: >"$work/mon.out"
+	: >"$work/mon.err"
 	case $cfg in
-	none) mon_ids=''; return 0 ;;
 	ours) "$BIN" debug http --quiet --pid "$nginx_pid" --policy "$work/policy.json" \
 		>"$work/mon.out" 2>"$work/mon.err" &
 		mon_pid=$!
-		for _ in $(seq 100); do grep -q watching "$work/mon.err" && break; sleep 0.1; done ;;
+		# Loading its programs takes seconds on a loaded host: up to a minute.
+		for _ in $(seq 600); do grep -q watching "$work/mon.err" && break; sleep 0.1; done
+		grep -q watching "$work/mon.err" || { echo "bench: ours did not start: $(cat "$work/mon.err")" >&2; exit 1; } ;;
 	bpftrace) bpftrace -e "$probe_list { @[pid] = count(); }" >"$work/mon.out" 2>&1 &
 		mon_pid=$! ;;
 	tp-nomatch) bpftrace -e "$probe_list /pid == 1/ { @n = count(); }" >"$work/mon.out" 2>&1 &
@@ -86,9 +101,10 @@ start_config() {
 	*) echo "bench: unknown configuration $cfg" >&2; exit 1 ;;
 	esac
 	if [[ $cfg != ours ]]; then
-		for _ in $(seq 100); do grep -q Attaching "$work/mon.out" && break; sleep 0.1; done
+		for _ in $(seq 600); do grep -q Attaching "$work/mon.out" && break; sleep 0.1; done
+		grep -q Attaching "$work/mon.out" || { echo "bench: $cfg did not start: $(cat "$work/mon.out")" >&2; exit 1; }
 	fi
-	sleep 1
+	sleep "$SETTLE"
 	local after
 	after=$(prog_ids)
 	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
@@ -125,13 +141,40 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 
 echo "bench: nginx pid $nginx_pid on CPU $SERVER_CPU, wrk -t$THREADS -c$CONNS -d${DURATION}s on CPU $CLIENT_CPU"
 echo "bench: $RUNS rounds of: $CONFIGS"
-taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$PORT/index.html" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "http://127.0.0.1:$PORT/index.html" >/dev/null
+
+# stats_run CFG ROUND: with CFG running and kernel.bpf_stats_enabled on, one
+# wrk run: the BPF run time its programs added per request. After it, once
+# the monitor stopped, stats_kept CFG keeps ours' last line (its counters).
+stats_kept() { if [[ $1 == ours ]]; then tail -1 "$work/mon.out" >"$work/stats.$1"; fi; }
+stats_run() {
+	local cfg=$1 round=$2 t0 c0 t1 c1 rps n us per_run target
+	read -r t0 c0 < <(prog_stats $mon_ids)
+	read -r rps n < <(run_wrk)
+	read -r t1 c1 < <(prog_stats $mon_ids)
+	us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", t / n / 1000}')
+	per_run=$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN {printf "%.0f", c ? t / c : 0}')
+	echo "$us" >>"$work/us.$cfg"
+	target=lower; [[ $cfg == ours ]] && target='<=1'
+	figure "httpmon.${cfg}_bpf_us_per_request $us us $target $(peer_of "$cfg" bpf_us_per_request)" \
+		"BPF run time per nginx request, $cfg"
+	printf 'stats %d  %-12s %10.0f req/s  %7.3f us BPF/request  %5s ns/program run  %.1f runs/request\n' \
+		"$round" "$cfg" "$rps" "$us" "$per_run" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print c / n}')"
+}
 
 for round in $(seq "$RUNS"); do
 	for cfg in $CONFIGS; do
 		start_config "$cfg"
 		read -r rps n < <(run_wrk)
+		stats_now=0
+		((STATS_IN_ROUND)) && [[ $cfg != none ]] && ((round <= STATS_RUNS)) && stats_now=1
+		if ((stats_now)); then
+			sysctl -qw kernel.bpf_stats_enabled=1
+			stats_run "$cfg" "$round"
+			sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+		fi
 		stop_config
+		((stats_now)) && stats_kept "$cfg"
 		echo "$rps" >>"$work/rps.$cfg"
 		[[ $cfg == none ]] && none_rps=$rps
 		# Each round's ratio to that round's "none": neighbours' load moves
@@ -144,27 +187,19 @@ for round in $(seq "$RUNS"); do
 	done
 done
 
-sysctl -qw kernel.bpf_stats_enabled=1
-for round in $(seq "$STATS_RUNS"); do
-	for cfg in $CONFIGS; do
-		[[ $cfg == none ]] && continue
-		start_config "$cfg"
-		read -r t0 c0 < <(prog_stats $mon_ids)
-		read -r rps n < <(run_wrk)
-		read -r t1 c1 < <(prog_stats $mon_ids)
-		stop_config
-		if [[ $cfg == ours ]]; then tail -1 "$work/mon.out" >"$work/stats.$cfg"; fi
-		us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", t / n / 1000}')
-		per_run=$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN {printf "%.0f", c ? t / c : 0}')
-		echo "$us" >>"$work/us.$cfg"
-		target=lower; [[ $cfg == ours ]] && target='<=1'
-		figure "httpmon.${cfg}_bpf_us_per_request $us us $target $(peer_of "$cfg" bpf_us_per_request)" \
-			"BPF run time per nginx request, $cfg"
-		printf 'stats %d  %-12s %10.0f req/s  %7.3f us BPF/request  %5s ns/program run  %.1f runs/request\n' \
-			"$round" "$cfg" "$rps" "$us" "$per_run" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print c / n}')"
+if ((!STATS_IN_ROUND)); then
+	sysctl -qw kernel.bpf_stats_enabled=1
+	for round in $(seq "$STATS_RUNS"); do
+		for cfg in $CONFIGS; do
+			[[ $cfg == none ]] && continue
+			start_config "$cfg"
+			stats_run "$cfg" "$round"
+			stop_config
+			stats_kept "$cfg"
+		done
 	done
-done
-sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+fi
 [[ -f $work/stats.ours ]] && echo "ours, kernel counters of the last run: $(cat "$work/stats.ours")"
 
 echo

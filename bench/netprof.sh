@@ -13,17 +13,22 @@
 # Prints req/s per configuration and round, then, with kernel.bpf_stats_enabled
 # (restored after), the BPF run time added per request over $STATS_RUNS runs.
 #
-# Usage: bench/netprof.sh              (RUNS=3 DURATION=15 by default)
-#        BENCH_QUICK=1: RUNS=1 DURATION=3 STATS_RUNS=1 (checks that it runs)
+# Usage: bench/netprof.sh              (RUNS=3 DURATION=5 by default: the suite in ~12 min)
+#        BENCH_QUICK=1: RUNS=1 DURATION=1 STATS_RUNS=1, a 1-s warm-up, and
+#        each monitor's stats run right after its round in the same session
+#        (a monitor takes seconds to start: one start each instead of two;
+#        checks that it runs)
 # BENCH_FIGURES=FILE: FIGURE lines for scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+STATS_IN_ROUND=0 WARMUP=2 SETTLE=1
 if [[ ${BENCH_QUICK:-0} != 0 ]]; then
-	RUNS=${RUNS:-1} DURATION=${DURATION:-3} STATS_RUNS=${STATS_RUNS:-1}
+	RUNS=${RUNS:-1} DURATION=${DURATION:-1} STATS_RUNS=${STATS_RUNS:-1}
+	STATS_IN_ROUND=1 WARMUP=1 SETTLE=0.5
 fi
 RUNS=${RUNS:-3}
-DURATION=${DURATION:-15}
+DURATION=${DURATION:-5}
 STATS_RUNS=${STATS_RUNS:-3}
 CONFIGS=${CONFIGS:-"none http network"}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -38,9 +43,12 @@ done
 
 work=$(mktemp -d /tmp/netprof-bench.XXXXXX)
 nginx_pid='' mon_pid='' old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+# Every step runs: under errexit, a `kill && wait` whose wait returned the
+# monitor's 143 used to end the cleanup there and leave nginx on the port.
 cleanup() {
-	[[ -n $mon_pid ]] && kill "$mon_pid" 2>/dev/null && wait "$mon_pid" 2>/dev/null
-	[[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+	set +e
+	if [[ -n $mon_pid ]]; then kill "$mon_pid" 2>/dev/null; wait "$mon_pid" 2>/dev/null; fi
+	if [[ -n $nginx_pid ]]; then kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; fi
 	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 	rm -rf "$work"
 }
@@ -51,9 +59,14 @@ nginx_start "$work" "$PORT" "$SERVER_CPU"
 
 start_config() {
 	local cfg=$1 before after
+	mon_ids=''
+	[[ $cfg == none ]] && return 0
 	before=$(prog_ids)
+	# Emptied first: the last configuration's "watching" must not pass for
+	# this one's (the monitor's redirections truncate them only once it runs).
+	: >"$work/mon.out"
+	: >"$work/mon.err"
 	case $cfg in
-	none) mon_ids=''; return 0 ;;
 	http) "$BIN" debug http --quiet --pid "$nginx_pid" --policy "$work/policy.json" \
 		>"$work/mon.out" 2>"$work/mon.err" & ;;
 	network) "$BIN" debug network --pid "$nginx_pid" >"$work/mon.out" 2>"$work/mon.err" & ;;
@@ -62,7 +75,7 @@ start_config() {
 	mon_pid=$!
 	for _ in $(seq 600); do grep -q watching "$work/mon.err" && break; sleep 0.1; done
 	grep -q watching "$work/mon.err" || { echo "bench: $cfg did not start: $(cat "$work/mon.err")" >&2; exit 1; }
-	sleep 1
+	sleep "$SETTLE"
 	after=$(prog_ids)
 	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
 }
@@ -84,14 +97,39 @@ run_wrk() {
 figure() { [[ -z ${BENCH_FIGURES:-} ]] || echo "FIGURE $*" >>"$BENCH_FIGURES"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
+# stats_run CFG ROUND: with CFG running and kernel.bpf_stats_enabled on, one
+# wrk run: the BPF run time its programs added per request.
+stats_run() {
+	local cfg=$1 round=$2 t0 c0 t1 c1 rps n us target
+	read -r t0 c0 < <(prog_stats $mon_ids)
+	read -r rps n < <(run_wrk)
+	read -r t1 c1 < <(prog_stats $mon_ids)
+	us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", n ? t / n / 1000 : 0}')
+	echo "$us" >>"$work/us.$cfg"
+	target='<=2'; [[ $cfg == http ]] && target='<=1'
+	figure "netprof.${cfg}_bpf_us_per_request $us us $target - BPF run time per nginx request, $cfg"
+	printf 'stats %d  %-8s %10.0f req/s  %7.3f us BPF/request  %.1f program runs/request\n' \
+		"$round" "$cfg" "$rps" "$us" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print n ? c / n : 0}')"
+}
+# After a stats run, once the monitor stopped: the NETWORK task's last line.
+stats_kept() { if [[ $1 == network ]]; then tail -1 "$work/mon.out" >"$work/stats.network"; fi; }
+
 echo "bench: nginx pid $nginx_pid on CPU $SERVER_CPU, wrk -t2 -c50 -d${DURATION}s on CPU $CLIENT_CPU, load $(cut -d' ' -f1-3 /proc/loadavg)"
-taskset -c "$CLIENT_CPU" wrk -t2 -c50 -d2s "http://127.0.0.1:$PORT/index.html" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t2 -c50 -d"${WARMUP}s" "http://127.0.0.1:$PORT/index.html" >/dev/null
 
 for round in $(seq "$RUNS"); do
 	for cfg in $CONFIGS; do
 		start_config "$cfg"
 		read -r rps n < <(run_wrk)
+		stats_now=0
+		((STATS_IN_ROUND)) && [[ $cfg != none ]] && ((round <= STATS_RUNS)) && stats_now=1
+		if ((stats_now)); then
+			sysctl -qw kernel.bpf_stats_enabled=1
+			stats_run "$cfg" "$round"
+			sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+		fi
 		stop_config
+		((stats_now)) && stats_kept "$cfg"
 		echo "$rps" >>"$work/rps.$cfg"
 		[[ $cfg == none ]] && none_rps=$rps
 		figure "netprof.${cfg}_rps $rps req/s higher - nginx requests/s, $cfg"
@@ -104,25 +142,19 @@ for round in $(seq "$RUNS"); do
 	done
 done
 
-sysctl -qw kernel.bpf_stats_enabled=1
-for round in $(seq "$STATS_RUNS"); do
-	for cfg in $CONFIGS; do
-		[[ $cfg == none ]] && continue
-		start_config "$cfg"
-		read -r t0 c0 < <(prog_stats $mon_ids)
-		read -r rps n < <(run_wrk)
-		read -r t1 c1 < <(prog_stats $mon_ids)
-		stop_config
-		us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", n ? t / n / 1000 : 0}')
-		echo "$us" >>"$work/us.$cfg"
-		target='<=2'; [[ $cfg == http ]] && target='<=1'
-		figure "netprof.${cfg}_bpf_us_per_request $us us $target - BPF run time per nginx request, $cfg"
-		printf 'stats %d  %-8s %10.0f req/s  %7.3f us BPF/request  %.1f program runs/request\n' \
-			"$round" "$cfg" "$rps" "$us" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print n ? c / n : 0}')"
-		[[ $cfg == network ]] && tail -1 "$work/mon.out" >"$work/stats.network"
+if ((!STATS_IN_ROUND)); then
+	sysctl -qw kernel.bpf_stats_enabled=1
+	for round in $(seq "$STATS_RUNS"); do
+		for cfg in $CONFIGS; do
+			[[ $cfg == none ]] && continue
+			start_config "$cfg"
+			stats_run "$cfg" "$round"
+			stop_config
+			stats_kept "$cfg"
+		done
 	done
-done
-sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+fi
 [[ -f $work/stats.network ]] && echo "network, kernel counters of the last run: $(cat "$work/stats.network")"
 
 echo

@@ -7,8 +7,9 @@
 // Usage: node bench/server_bench.mjs URL [--agents N] [--seconds S] [--rounds R]
 // (bench/server.sh starts a server on a temporary store and runs this.)
 // The two ingest phases alternate over R rounds (default 3; BENCH_QUICK=1:
-// 2 rounds of 1 s); with BENCH_FIGURES=FILE every round's rates and every
-// flame graph request's time are appended as FIGURE lines (scripts/bench.sh).
+// 2 rounds of 1 s); then FLAME_REQUESTS flame graph requests per format (7;
+// quick: 3). With BENCH_FIGURES=FILE every round's rates and every flame
+// graph request's time are appended as FIGURE lines (scripts/bench.sh).
 import fs from 'node:fs';
 
 const QUICK = (process.env.BENCH_QUICK || '0') !== '0';
@@ -21,6 +22,7 @@ const arg = (name, def) => {
 const AGENTS = arg('--agents', 8);
 const SECONDS = arg('--seconds', QUICK ? 1 : 5);
 const ROUNDS = arg('--rounds', QUICK ? 2 : 3);
+const FLAME_REQUESTS = QUICK ? 3 : 7;
 const PROCS_PER_AGENT = 50;
 const MONITORS = ['PROCESS_CPU', 'PROCESS_THREAD_COUNT'];
 const POINT_SECONDS_PER_BATCH = 60; // one upload per minute of data per agent
@@ -124,7 +126,7 @@ async function flamePhase(stacks) {
   for (const format of ['json', 'folded']) {
     const times = [];
     let bytes = 0, total = 0;
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < FLAME_REQUESTS; i++) {
       const s = performance.now();
       const res = await fetch(`${url}/api/v1/tasks/${id}/flamegraph?format=${format}`);
       const body = await res.text();
@@ -135,7 +137,7 @@ async function flamePhase(stacks) {
     }
     times.sort((x, y) => x - y);
     for (const t of times) figure(`server.flamegraph_${format}_ms ${t.toFixed(2)} ms ${format === 'json' ? '<100' : 'lower'} - GET flamegraph?format=${format}, 10-min task, 60 000 samples over 5 000 stacks`);
-    out[format] = { median: times[3], max: times[6], min: times[0], bytes, total };
+    out[format] = { median: times[(FLAME_REQUESTS - 1) >> 1], max: times[FLAME_REQUESTS - 1], min: times[0], bytes, total };
   }
   return out;
 }

@@ -11,8 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agents=4 seconds=5 fleet_agents=1000 fleet_seconds=30 fleet=1
-# BENCH_QUICK=1: short phases (checks that it runs; the figures mean little).
-if [[ ${BENCH_QUICK:-0} != 0 ]]; then seconds=2 fleet_seconds=8; fi
+# BENCH_QUICK=1: short phases (checks that it runs; the figures mean little):
+# 1-s ingest phases without the flame graph, the PostgreSQL cluster starting
+# (initdb: seconds) during SQLite's run, and a fleet of 250 agents for one
+# upload period (5 s), each uploading once.
+quick=0
+if [[ ${BENCH_QUICK:-0} != 0 ]]; then quick=1 seconds=1 fleet_agents=250 fleet_seconds=5; fi
 while (($#)); do
   case "$1" in
   --agents) agents=$2; shift 2 ;;
@@ -28,7 +32,9 @@ BIN=${CONTPROF_BIN:-build/contprof}
 dir=$(mktemp -d /tmp/contprof-bench-XXXXXX)
 chmod 755 "$dir" # the cluster runs as the postgres user
 pids=()
+pg_starter=
 cleanup() {
+  [[ -z $pg_starter ]] || wait "$pg_starter" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   scripts/pg-cluster.sh stop "$dir/pg" || true
   rm -rf "$dir"
@@ -47,7 +53,12 @@ start_server() {
   cat "$2" >&2; exit 1
 }
 
-pg_base=$(scripts/pg-cluster.sh start "$dir/pg")
+if ((quick)); then
+  scripts/pg-cluster.sh start "$dir/pg" >"$dir/pg.url" &
+  pg_starter=$!
+else
+  pg_base=$(scripts/pg-cluster.sh start "$dir/pg")
+fi
 pg_db() { psql "$pg_base" -qAtX -c "CREATE DATABASE $1" >/dev/null; echo "${pg_base%/*}/$1"; }
 # CPU seconds used so far by every process of the cluster (postmaster and backends)
 pg_cpu() {
@@ -60,15 +71,24 @@ pg_cpu() {
   echo "$ticks $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
 }
 
-echo "contprof $("$BIN" --version | cut -d' ' -f2), $(nproc) CPUs, PostgreSQL $(psql "$pg_base" -qAtX -c 'SHOW server_version')"
+echo "contprof $("$BIN" --version | cut -d' ' -f2), $(nproc) CPUs"
 start_server "sqlite:$dir/bench.db" "$dir/sqlite.log"
 sq=$(node bench/store_ingest.mjs ingest "$server_url" --agents "$agents" --seconds "$seconds")
+if [[ -n $pg_starter ]]; then
+  wait "$pg_starter" || { echo "store_ingest: the PostgreSQL cluster did not start" >&2; exit 1; }
+  pg_starter=
+  pg_base=$(cat "$dir/pg.url")
+fi
+echo "PostgreSQL $(psql "$pg_base" -qAtX -c 'SHOW server_version')"
 start_server "$(pg_db ingest)" "$dir/pg-server.log"
 pg_url=$server_url
 cpu0=$(pg_cpu)
 pg=$(node bench/store_ingest.mjs ingest "$pg_url" --agents "$agents" --seconds "$seconds")
 cpu1=$(pg_cpu)
-field() { node -e "console.log(JSON.parse(process.argv[1])[process.argv[2]])" "$1" "$2"; }
+# field JSON NAME: a number of store_ingest.mjs's one-line JSON, "-" if null.
+field() {
+  if [[ $1 =~ \"$2\":(-?[0-9.e+]+) ]]; then echo "${BASH_REMATCH[1]}"; else echo -; fi
+}
 printf '\n%-44s %12s %12s\n' "ingest ($agents agents, ${seconds} s per phase)" SQLite PostgreSQL
 printf '%-44s %12s %12s\n' "metric points/s (60 s x 100 series/upload)" "$(field "$sq" points_per_s)" "$(field "$pg" points_per_s)"
 printf '%-44s %12s %12s\n' "stack samples/s (2000 rows/slice)" "$(field "$sq" samples_per_s)" "$(field "$pg" samples_per_s)"

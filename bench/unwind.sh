@@ -17,12 +17,12 @@
 #   - user-space unwinding per snapshot (the profiler's own count of thread
 #     CPU time, from its log line).
 #
-#   bench/unwind.sh [RUNS [SECONDS]]     (root; `make` first)
-# BENCH_QUICK=1: 2 runs of 3 s. BENCH_FIGURES=FILE: FIGURE lines for
+#   bench/unwind.sh [RUNS [SECONDS]]     (default 3 runs of 5 s; root; `make` first)
+# BENCH_QUICK=1: 1 run of 1 s per mode. BENCH_FIGURES=FILE: FIGURE lines for
 # scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ${BENCH_QUICK:-0} != 0 ]]; then RUNS=${1:-2} SECONDS_PER_RUN=${2:-3}; else RUNS=${1:-3} SECONDS_PER_RUN=${2:-10}; fi
+if [[ ${BENCH_QUICK:-0} != 0 ]]; then RUNS=${1:-1} SECONDS_PER_RUN=${2:-1}; else RUNS=${1:-3} SECONDS_PER_RUN=${2:-5}; fi
 HZ=99
 BIN=${CONTPROF_BIN:-build/contprof}
 OUT=$(mktemp -d /tmp/contprof-bench-unwind-XXXXXX)

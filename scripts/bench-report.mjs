@@ -19,8 +19,9 @@
 // it has no range). It measures nothing.
 //
 //   node scripts/bench-report.mjs summarize FIGURES RUNS META OUT_JSON
-//       FIGURES: the FIGURE lines; RUNS: "benchmark exit_code seconds log" lines;
-//       META: a JSON object merged into the output (host, git, quick, times)
+//       FIGURES: the FIGURE lines; RUNS: "benchmark exit_code seconds log loadavg"
+//       lines; META: a JSON object merged into the output (host, git, quick,
+//       times, seconds_total: the wall time of all the benchmarks)
 //   node scripts/bench-report.mjs compare PREVIOUS_JSON LATEST_JSON
 import fs from 'node:fs';
 
@@ -138,6 +139,12 @@ export function table(doc) {
   lines.push(`${doc.figures.length} figures from ${doc.benchmarks.length} benchmarks` +
     `${doc.quick ? ' (QUICK mode: few, short runs; not for comparison with full runs)' : ''}; ` +
     `${missed.length} miss their target${missed.length ? ': ' + missed.join(', ') : ''}`);
+  if (Number.isFinite(doc.seconds_total)) {
+    const host = doc.host || {};
+    lines.push(`wall time ${doc.seconds_total.toFixed(0)} s: ` +
+      doc.benchmarks.map((b) => `${b.name} ${b.seconds.toFixed(1)}`).join(', ') +
+      ` s; host load average ${fmt(host.loadavg_start)} at the start, ${fmt(host.loadavg_end)} at the end`);
+  }
   for (const b of failed) lines.push(`benchmark ${b.name} FAILED (exit ${b.exit_code}); its output: ${b.log}`);
   return lines.join('\n');
 }
@@ -145,8 +152,9 @@ export function table(doc) {
 function summarize([figuresPath, runsPath, metaPath, outPath]) {
   if (!outPath) die('usage: summarize FIGURES RUNS META OUT_JSON');
   const benchmarks = fs.readFileSync(runsPath, 'utf8').split('\n').filter(Boolean).map((l) => {
-    const [name, code, seconds, log] = l.split(' ');
-    return { name, status: code === '0' ? 'ok' : 'failed', exit_code: Number(code), seconds: Number(seconds), log };
+    const [name, code, seconds, log, load] = l.split(' ');
+    return { name, status: code === '0' ? 'ok' : 'failed', exit_code: Number(code), seconds: Number(seconds), log,
+      loadavg_end: load === undefined ? null : Number(load) };
   });
   // Each benchmark's lines are in FIGURES as "# benchmark NAME" sections.
   let current = null;

@@ -6,6 +6,8 @@
 # $BENCH_RESULTS/latest.json (the previous one becomes previous.json, which
 # `make bench-compare` compares it with). Each benchmark's own output goes to
 # $BENCH_RESULTS/NAME.log. The benchmarks alternate their A/B runs themselves.
+# Each benchmark's wall time and the load average after it are printed as it
+# ends and kept in the JSON; the table's footer has them and the total.
 #
 #   scripts/bench.sh [NAME...]     NAME: flame, profilers, httpmon, ... (bench/NAME.sh);
 #                                  default: all of them
@@ -43,6 +45,7 @@ trap 'rm -rf "$work"' EXIT
 : >"$work/runs"
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+suite_t0=$(date +%s.%N)
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 git_start=$(git describe --always --dirty 2>/dev/null || echo unknown) # the code measured
 echo "bench: ${names[*]}$( ((quick)) && echo ' (quick)'); outputs in $RESULTS/NAME.log" >&2
@@ -62,24 +65,27 @@ for n in "${names[@]}"; do
 	((rc == 124)) && echo "bench: timed out after $TIMEOUT s" >>"$log"
 	cat "$work/$n.figures" >>"$work/figures"
 	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-	echo "$n $rc $secs $log" >>"$work/runs"
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	echo "$n $rc $secs $log $load" >>"$work/runs"
 	figures=$(grep -c '^FIGURE' "$work/$n.figures")
 	if ((rc == 0)); then
-		echo "ok in $secs s, $figures figure lines" >&2
+		echo "ok in $secs s, $figures figure lines (load average $load)" >&2
 	else
-		echo "FAILED (exit $rc) after $secs s, see $log" >&2
+		echo "FAILED (exit $rc) after $secs s, see $log (load average $load)" >&2
 	fi
 done
 
-# The run's context, kept in the JSON beside the figures.
+# The run's context, kept in the JSON beside the figures; seconds_total is
+# the wall time of every benchmark together (the build before is not in it).
+total=$(awk -v a="$suite_t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 node -e '
-const [started, quick, loadStart, names, git] = process.argv.slice(1);
+const [started, quick, loadStart, names, git, total] = process.argv.slice(1);
 console.log(JSON.stringify({
   started, finished: new Date().toISOString().replace(/\.\d+Z$/, "Z"), quick: quick === "1",
-  benchmarks_requested: names.split(" "), git,
+  seconds_total: Number(total), benchmarks_requested: names.split(" "), git,
   host: {cpus: require("os").cpus().length, kernel: require("os").release(),
          loadavg_start: Number(loadStart), loadavg_end: require("os").loadavg()[0]},
-}));' "$started" "$quick" "$load_start" "${names[*]}" "$git_start" >"$work/meta.json"
+}));' "$started" "$quick" "$load_start" "${names[*]}" "$git_start" "$total" >"$work/meta.json"
 
 # previous.json is the last complete run before this one.
 [[ -f $RESULTS/latest.json ]] && mv "$RESULTS/latest.json" "$RESULTS/previous.json"

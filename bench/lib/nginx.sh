@@ -25,9 +25,21 @@ CONF
 {"service":"bench","targets":[{"target":"NETWORK","items":[
   {"monitor":"HTTP_ERROR_RATE","threshold":50,"period":10,"count":5}]}]}
 JSON
+	# Another benchmark's nginx on the port (another run on this host, or
+	# one left behind) would answer for ours, which fails to bind and exits.
+	if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+		echo "bench: 127.0.0.1:$port is already in use (another nginx benchmark running? PORT=N picks another)" >&2
+		return 1
+	fi
 	taskset -c "$cpu" nginx -p "$work" -c "$work/nginx.conf" &
 	nginx_pid=$!
-	for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.1; done
+	for _ in $(seq 50); do
+		if curl -sf -o /dev/null "http://127.0.0.1:$port/"; then
+			kill -0 "$nginx_pid" 2>/dev/null && return 0
+			break
+		fi
+		sleep 0.1
+	done
 	echo "bench: nginx did not answer on 127.0.0.1:$port" >&2
 	return 1
 }

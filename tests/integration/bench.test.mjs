@@ -48,9 +48,11 @@ test('quick suite: one table, latest.json with every figure, compare flags a reg
     assert.match(rows.get('flame.oncpu_5k_stacks.total_ms').target, /^<100 (ok|MISSED)$/);
     assert.match(rows.get('server.ingest_points_per_s').target, /^>=100000 (ok|MISSED)$/);
     assert.match(rows.get('flame.oncpu_60k_lines.json_ms').peer, /^oncpu_60k_lines\.jansson_dumps_ms \S+ ms$/);
-    assert.equal(rows.get('server.flamegraph_json_ms').runs, 7);
+    assert.equal(rows.get('server.flamegraph_json_ms').runs, 3);
     assert.equal(rows.get('server.ingest_samples_per_s').runs, 2);
     assert.match(r.stdout, /16 figures from 2 benchmarks \(QUICK mode/);
+    // The footer: the suite's wall time, each benchmark's, the host's load.
+    assert.match(r.stdout, /^wall time \d+ s: flame \d+\.\d, server \d+\.\d s; host load average \S+ at the start, \S+ at the end$/m);
 
     // The JSON beside it, and the rotation.
     const doc = JSON.parse(fs.readFileSync(path.join(results, 'latest.json'), 'utf8'));
@@ -58,6 +60,8 @@ test('quick suite: one table, latest.json with every figure, compare flags a reg
     assert.equal(doc.format, 1);
     assert.equal(doc.quick, true);
     assert.deepEqual(doc.benchmarks.map((b) => [b.name, b.status]), [['flame', 'ok'], ['server', 'ok']]);
+    for (const b of doc.benchmarks) assert.ok(b.seconds > 0 && Number.isFinite(b.loadavg_end), JSON.stringify(b));
+    assert.ok(doc.seconds_total >= doc.benchmarks[0].seconds + doc.benchmarks[1].seconds - 0.2, String(doc.seconds_total));
     assert.ok(fs.statSync(path.join(results, 'flame.log')).size > 0);
     assert.deepEqual(doc.figures.map((f) => f.name).sort(), [...EXPECTED].sort());
     for (const f of doc.figures) {
