@@ -17,22 +17,10 @@
 #include "agent/procevents.h"
 #include "agent/procstat.h"
 #include "util/readfile.h"
-
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME  0x100000001b3ULL
+#include "util/fnv.h"
 
 _Static_assert(PROCEVENT_CMDLINE_MAX == DISCOVER_CMDLINE_MAX,
 	       "an exec event carries what a read of /proc/PID/cmdline gives");
-
-static uint64_t fnv_add(uint64_t h, const char *s)
-{
-	/* The terminating NUL is hashed too, so ("ab","c") != ("a","bc"). */
-	do {
-		h ^= (unsigned char)*s;
-		h *= FNV_PRIME;
-	} while (*s++);
-	return h;
-}
 
 static uint64_t identity_hash(const char *host, const char *service, const char *instance,
 			      const char *name)

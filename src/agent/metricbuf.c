@@ -12,9 +12,8 @@
 
 #include "core/strbuf.h"
 #include "core/utf8.h"
+#include "util/fnv.h"
 
-#define FNV_OFFSET	  0xcbf29ce484222325ULL
-#define FNV_PRIME	  0x100000001b3ULL
 #define MIN_SLOTS	  256
 #define BODY_MAX_BYTES	  ((size_t)1 << 30)
 #define NO_POINT	  UINT32_MAX
@@ -42,16 +41,6 @@ struct metricbuf {
 	uint32_t *slots; /* series index + 1; 0 = empty; n_slots a power of 2 */
 	size_t n_slots;
 };
-
-static uint64_t fnv_add(uint64_t h, const char *s)
-{
-	/* The NUL is hashed too, so ("ab","c") != ("a","bc"). */
-	do {
-		h ^= (unsigned char)*s;
-		h *= FNV_PRIME;
-	} while (*s++);
-	return h;
-}
 
 struct metricbuf *metricbuf_new(size_t max_points)
 {
