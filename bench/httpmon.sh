@@ -68,8 +68,7 @@ probe_list=${probe_list%,}
 nginx_start "$work" "$PORT" "$SERVER_CPU"
 
 start_config() {
-	local cfg=$1 before
-	before=$(prog_ids)
+	local cfg=$1
 	case $cfg in
 	none) mon_ids=''; return 0 ;;
 	ours) "$BIN" debug http --quiet --pid "$nginx_pid" --policy "$work/policy.json" \
@@ -89,9 +88,7 @@ start_config() {
 		for _ in $(seq 100); do grep -q Attaching "$work/mon.out" && break; sleep 0.1; done
 	fi
 	sleep 1
-	local after
-	after=$(prog_ids)
-	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
+	mon_ids=$(prog_ids_of "$mon_pid")
 }
 
 # bpftrace can miss a SIGINT that arrives while it attaches and then runs on:
@@ -149,10 +146,12 @@ for round in $(seq "$STATS_RUNS"); do
 	for cfg in $CONFIGS; do
 		[[ $cfg == none ]] && continue
 		start_config "$cfg"
-		read -r t0 c0 < <(prog_stats $mon_ids)
+		prog_snapshot "$work/progs.0" $mon_ids
 		read -r rps n < <(run_wrk)
-		read -r t1 c1 < <(prog_stats $mon_ids)
+		prog_snapshot "$work/progs.1" $mon_ids
 		stop_config
+		read -r t0 c0 < <(awk '{t += $2; c += $3} END {print t + 0, c + 0}' "$work/progs.0")
+		read -r t1 c1 < <(awk '{t += $2; c += $3} END {print t + 0, c + 0}' "$work/progs.1")
 		if [[ $cfg == ours ]]; then tail -1 "$work/mon.out" >"$work/stats.$cfg"; fi
 		us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", t / n / 1000}')
 		per_run=$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN {printf "%.0f", c ? t / c : 0}')
@@ -162,6 +161,7 @@ for round in $(seq "$STATS_RUNS"); do
 			"BPF run time per nginx request, $cfg"
 		printf 'stats %d  %-12s %10.0f req/s  %7.3f us BPF/request  %5s ns/program run  %.1f runs/request\n' \
 			"$round" "$cfg" "$rps" "$us" "$per_run" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print c / n}')"
+		prog_table "$work/progs.0" "$work/progs.1" "$n"
 	done
 done
 sysctl -qw kernel.bpf_stats_enabled="$old_stats"
