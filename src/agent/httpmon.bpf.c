@@ -37,6 +37,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "agent/httpmon_abi.h"
+#include "agent/netprof_abi.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -62,6 +63,13 @@ struct conn {
 	__u8 pad[2];
 	/* Waiting requests, already laid out as the records they will become. */
 	struct httpmon_event queue[HTTPMON_QUEUE_DEPTH];
+	/* Processes of a NETWORK task only: the first bytes of the last
+	 * request buffer (pipelined requests but the last get none), for the
+	 * heads of a slow or failed request (netprof.bpf.h). */
+	__u64 req_head_start_ns; /* that request's start_ns */
+	__u32 req_head_len;	 /* 0: none */
+	__u32 req_head_pad;
+	char req_head[NETPROF_HEAD_MAX];
 };
 
 /* Offsets a scan can note: one word past HTTPMON_PER_BUFFER matches never
@@ -429,7 +437,7 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 	c->answered = 0;
 	push_request(c, tgid, fd, win, n, 0, ts);
 	if (is_net(tgid))
-		net_keep_request_head(tgid, fd, n, ts);
+		net_keep_request_head(c, w, n, ts);
 	scan_header_ends(w, n);
 	for (int i = 0; i < HTTPMON_PER_BUFFER - 1; i++) {
 		if (i >= w->found)
@@ -539,16 +547,15 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
 	if (!ts)
 		ts = bpf_ktime_get_ns();
 	if (status) {
-		__u64 started = c->queue[c->head & (HTTPMON_QUEUE_DEPTH - 1)].start_ns;
+		__u32 oldest = c->head & (HTTPMON_QUEUE_DEPTH - 1);
 		bool pairs = !c->desync && c->count && (status >= 200 || status == 101);
 
 		c->answered = 1;
 		pop_response(c, tgid, fd, status, ts);
+		/* The popped request's record (status, end set) stays in the
+		 * queue slot it was sent from. */
 		if (pairs && is_net(tgid))
-			net_send_heads((__u64)tgid << 32 | fd,
-				       (__u32)role << 30 | (__u32)status << 16 |
-					   (len < NETPROF_HEAD_MAX ? len : NETPROF_HEAD_MAX),
-				       started, ts, ubuf);
+			net_send_heads(c, &c->queue[oldest], ubuf, len);
 	}
 	/* More status lines matter only while pipelined requests wait for
 	 * them (or after an interim one): else none could pair. */
@@ -620,9 +627,9 @@ static __always_inline int read_exit(long ret, bool vectored)
 	}
 	key.tgid = tgid;
 	key.fd = fd;
-	if (is_net(tgid)) {
+	if (is_net(tgid) && net_fd_maybe(tgid, fd)) {
 		now = bpf_ktime_get_ns();
-		net_io(tgid, fd, NETPROF_IN, ret, now);
+		net_io((__u64)tgid << 32 | fd, NETPROF_IN, ret, now, net_take_start(task, fd));
 	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
@@ -678,9 +685,10 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (first.iov_len < len)
 		len = first.iov_len;
-	if (is_net(tgid)) {
+	if (is_net(tgid) && net_fd_maybe(tgid, key.fd)) {
 		now = bpf_ktime_get_ns();
-		net_io(tgid, key.fd, NETPROF_IN, ret, now);
+		net_io((__u64)tgid << 32 | key.fd, NETPROF_IN, ret, now,
+		       net_take_start(task, key.fd));
 	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
@@ -704,7 +712,7 @@ static __always_inline int on_write(__u32 tgid, __u64 fd, __u64 buf, __u64 len, 
 
 	if (is_net(tgid)) {
 		now = bpf_ktime_get_ns();
-		net_note_start(fd, now);
+		net_note_start(bpf_get_current_task_btf(), fd, now);
 	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
@@ -795,7 +803,7 @@ static __always_inline int reset_fd(long fd, bool accepted)
 		if (accepted)
 			net_open(tgid, fd, HTTPMON_ROLE_SERVER, 0, bpf_ktime_get_ns());
 		else
-			net_note_start(fd, bpf_ktime_get_ns());
+			net_note_start(bpf_get_current_task_btf(), fd, bpf_ktime_get_ns());
 	}
 	return 0;
 }
