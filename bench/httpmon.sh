@@ -50,6 +50,7 @@ done
 work=$(mktemp -d /tmp/httpmon-bench.XXXXXX)
 nginx_pid='' mon_pid='' old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 cleanup() {
+	set +e # a killed process's status must not stop the cleanup half-way
 	[[ -n $mon_pid ]] && kill "$mon_pid" 2>/dev/null && wait "$mon_pid" 2>/dev/null
 	[[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
 	sysctl -qw kernel.bpf_stats_enabled="$old_stats"

@@ -28,7 +28,16 @@ CONF
 JSON
 	taskset -c "$cpu" nginx -p "$work" -c "$work/nginx.conf" &
 	nginx_pid=$!
-	for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.1; done
+	for _ in $(seq 50); do
+		if curl -sf -o /dev/null "http://127.0.0.1:$port/"; then
+			# Another benchmark's nginx on the same port would answer too
+			# (and ours would fail to bind): the listener must be ours.
+			ss -Hltnp "sport = :$port" | grep -q "pid=$nginx_pid," && return 0
+			echo "bench: 127.0.0.1:$port is another process's; set PORT" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
 	echo "bench: nginx did not answer on 127.0.0.1:$port" >&2
 	return 1
 }
