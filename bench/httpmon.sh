@@ -76,10 +76,9 @@ probe_list=${probe_list%,}
 nginx_start "$work" "$PORT" "$SERVER_CPU"
 
 start_config() {
-	local cfg=$1 before
+	local cfg=$1
 	mon_ids=''
 	[[ $cfg == none ]] && return 0
-	before=$(prog_ids)
 	# Emptied first: the last run's "watching" or "Attaching" must not pass for
 	# this one's (the monitor's redirections truncate them only once it runs).
 	: >"$work/mon.out"
@@ -105,9 +104,7 @@ start_config() {
 		grep -q Attaching "$work/mon.out" || { echo "bench: $cfg did not start: $(cat "$work/mon.out")" >&2; exit 1; }
 	fi
 	sleep "$SETTLE"
-	local after
-	after=$(prog_ids)
-	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
+	mon_ids=$(prog_ids_of "$mon_pid")
 }
 
 # bpftrace can miss a SIGINT that arrives while it attaches and then runs on:
@@ -149,9 +146,11 @@ taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "http://127.
 stats_kept() { if [[ $1 == ours ]]; then tail -1 "$work/mon.out" >"$work/stats.$1"; fi; }
 stats_run() {
 	local cfg=$1 round=$2 t0 c0 t1 c1 rps n us per_run target
-	read -r t0 c0 < <(prog_stats $mon_ids)
+	prog_snapshot "$work/progs.0" $mon_ids
 	read -r rps n < <(run_wrk)
-	read -r t1 c1 < <(prog_stats $mon_ids)
+	prog_snapshot "$work/progs.1" $mon_ids
+	read -r t0 c0 < <(awk '{t += $2; c += $3} END {print t + 0, c + 0}' "$work/progs.0")
+	read -r t1 c1 < <(awk '{t += $2; c += $3} END {print t + 0, c + 0}' "$work/progs.1")
 	us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", t / n / 1000}')
 	per_run=$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN {printf "%.0f", c ? t / c : 0}')
 	echo "$us" >>"$work/us.$cfg"
@@ -160,6 +159,7 @@ stats_run() {
 		"BPF run time per nginx request, $cfg"
 	printf 'stats %d  %-12s %10.0f req/s  %7.3f us BPF/request  %5s ns/program run  %.1f runs/request\n' \
 		"$round" "$cfg" "$rps" "$us" "$per_run" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print c / n}')"
+	prog_table "$work/progs.0" "$work/progs.1" "$n"
 }
 
 for round in $(seq "$RUNS"); do

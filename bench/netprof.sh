@@ -58,10 +58,9 @@ trap cleanup EXIT
 nginx_start "$work" "$PORT" "$SERVER_CPU"
 
 start_config() {
-	local cfg=$1 before after
+	local cfg=$1
 	mon_ids=''
 	[[ $cfg == none ]] && return 0
-	before=$(prog_ids)
 	# Emptied first: the last configuration's "watching" must not pass for
 	# this one's (the monitor's redirections truncate them only once it runs).
 	: >"$work/mon.out"
@@ -76,8 +75,7 @@ start_config() {
 	for _ in $(seq 600); do grep -q watching "$work/mon.err" && break; sleep 0.1; done
 	grep -q watching "$work/mon.err" || { echo "bench: $cfg did not start: $(cat "$work/mon.err")" >&2; exit 1; }
 	sleep "$SETTLE"
-	after=$(prog_ids)
-	mon_ids=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) | tr '\n' ' ')
+	mon_ids=$(prog_ids_of "$mon_pid")
 }
 
 stop_config() {
@@ -101,15 +99,18 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 # wrk run: the BPF run time its programs added per request.
 stats_run() {
 	local cfg=$1 round=$2 t0 c0 t1 c1 rps n us target
-	read -r t0 c0 < <(prog_stats $mon_ids)
+	prog_snapshot "$work/progs.0" $mon_ids
 	read -r rps n < <(run_wrk)
-	read -r t1 c1 < <(prog_stats $mon_ids)
+	prog_snapshot "$work/progs.1" $mon_ids
+	read -r t0 c0 < <(awk '{t += $2; c += $3} END {print t + 0, c + 0}' "$work/progs.0")
+	read -r t1 c1 < <(awk '{t += $2; c += $3} END {print t + 0, c + 0}' "$work/progs.1")
 	us=$(awk -v t=$((t1 - t0)) -v n="$n" 'BEGIN {printf "%.3f", n ? t / n / 1000 : 0}')
 	echo "$us" >>"$work/us.$cfg"
 	target='<=2'; [[ $cfg == http ]] && target='<=1'
 	figure "netprof.${cfg}_bpf_us_per_request $us us $target - BPF run time per nginx request, $cfg"
 	printf 'stats %d  %-8s %10.0f req/s  %7.3f us BPF/request  %.1f program runs/request\n' \
 		"$round" "$cfg" "$rps" "$us" "$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN {print n ? c / n : 0}')"
+	prog_table "$work/progs.0" "$work/progs.1" "$n"
 }
 # After a stats run, once the monitor stopped: the NETWORK task's last line.
 stats_kept() { if [[ $1 == network ]]; then tail -1 "$work/mon.out" >"$work/stats.network"; fi; }

@@ -37,6 +37,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "agent/httpmon_abi.h"
+#include "agent/netprof_abi.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -62,11 +63,27 @@ struct conn {
 	__u8 pad[2];
 	/* Waiting requests, already laid out as the records they will become. */
 	struct httpmon_event queue[HTTPMON_QUEUE_DEPTH];
+	/* Processes of a NETWORK task only: the first bytes of the last
+	 * request buffer (pipelined requests but the last get none), for the
+	 * heads of a slow or failed request (netprof.bpf.h). */
+	__u64 req_head_start_ns; /* that request's start_ns */
+	__u32 req_head_len;	 /* 0: none */
+	__u32 req_head_pad;
+	char req_head[NETPROF_HEAD_MAX];
 };
 
-/* The window of one buffer, plus room for fixed-size reads past its end. */
+/* Offsets a scan can note: one word past HTTPMON_PER_BUFFER matches never
+ * wraps this. */
+#define SCAN_AT_SLOTS (2 * HTTPMON_PER_BUFFER)
+
+/* The window of one buffer, plus room for fixed-size reads past its end,
+ * and the state of the header-end scan over it (in map memory, so that the
+ * verifier does not follow its values from word to word). */
 struct scratch {
 	__u8 data[HTTPMON_SCAN_BYTES + HTTPMON_URI_MAX + 32];
+	__u64 roll;
+	__u32 found;
+	__u32 at[SCAN_AT_SLOTS]; /* the first HTTPMON_PER_BUFFER - 1 used */
 };
 
 struct {
@@ -237,19 +254,14 @@ static __always_inline void forget_conn(__u32 tgid, __u32 fd)
 	bpf_map_delete_elem(&conns, &key);
 }
 
-/* Offsets a scan can note: one word past HTTPMON_PER_BUFFER matches never
- * wraps this. */
-#define SCAN_AT_SLOTS (2 * HTTPMON_PER_BUFFER)
-
-/* Scan state for bpf_loop: the offsets (beyond 0) where another message
- * starts inside the window. */
+/* Scan state for bpf_loop over a response window: the offsets (beyond 0)
+ * where another status line starts. Only pipelined responses get here. */
 struct scan_ctx {
 	__u8 *data;
 	__u32 n;
 	__u32 found;
 	__u32 at[SCAN_AT_SLOTS]; /* the first HTTPMON_PER_BUFFER - 1 used */
 	__u64 roll;
-	bool responses; /* look for "HTTP/1.x" rather than header ends */
 };
 
 #define ROLL_HTTP1 0x485454502f312e00ULL /* "HTTP/1." then any byte */
@@ -260,15 +272,9 @@ static long scan_byte(__u64 i, void *arg)
 	__u32 start;
 
 	s->roll = (s->roll << 8) | s->data[i & (HTTPMON_SCAN_BYTES - 1)];
-	if (s->responses) {
-		if ((s->roll & ~0xffULL) != ROLL_HTTP1 || i < 8)
-			return 0;
-		start = i - 7;
-	} else {
-		if ((s->roll & 0xffffffffULL) != 0x0d0a0d0aULL)
-			return 0;
-		start = i + 1;
-	}
+	if ((s->roll & ~0xffULL) != ROLL_HTTP1 || i < 8)
+		return 0;
+	start = i - 7;
 	if (start + 16 > s->n)
 		return 0;
 	/* Keep HTTPMON_PER_BUFFER - 1 offsets; one more means "too many". */
@@ -282,38 +288,64 @@ static long scan_byte(__u64 i, void *arg)
 #define BYTES_80 0x8080808080808080ULL
 #define BYTES_LF 0x0a0a0a0a0a0a0a0aULL
 
-/* Header ends ("\r\n\r\n") in the 8 bytes of word w_i, as scan_byte would
- * find them. Words without a LF (most) cost one test; the others are handled
- * without branches (x == 0 is (x - 1) >> 63 for x < 2^32), which keeps the
- * verifier's work small. Matches past n involve stale bytes and so fail the
- * "16 bytes follow" test. */
-static long scan_word(__u64 w_i, void *arg)
+/* Header ends ("\r\n\r\n") followed by at least 16 bytes in the first n
+ * bytes of the window: w->found of them, the offsets after them in w->at.
+ * A plain loop, no bpf_loop: a callback per word cost a call and a return
+ * each (~50 ns apiece on this kernel's mitigations). Words without a LF
+ * (most) cost one test; the others are handled without branches (x == 0 is
+ * (x - 1) >> 63 for x < 2^32). The state lives in the scratch and is read
+ * through a volatile pointer: at the loop head only the word index is in a
+ * register, so the two paths of a word verify as one state. Matches past n
+ * involve stale bytes and so fail the "16 bytes follow" test. Stops at
+ * HTTPMON_PER_BUFFER matches. A global function: verified once, not once
+ * per state of each caller. */
+__noinline int scan_header_ends(struct scratch *w, __u32 n)
 {
-	struct scan_ctx *s = arg;
-	__u32 i = (w_i * 8) & (HTTPMON_SCAN_BYTES - 1);
-	__u64 w = *(__u64 *)(s->data + i);
-	__u64 x = w ^ BYTES_LF;
+	volatile struct scratch *v = w;
+	__u32 words = (n + 7) / 8;
 
-	if (!((x - BYTES_01) & ~x & BYTES_80)) {
-		s->roll = __builtin_bswap64(w);
+	if (!w)
 		return 0;
-	}
-	for (int k = 0; k < 8; k++) {
-		__u64 start = i + k + 1;
-		__u64 hit, room;
+	v->roll = 0;
+	v->found = 0;
+#pragma clang loop unroll(disable)
+	for (__u32 wi = 0; wi < HTTPMON_SCAN_BYTES / 8; wi++) {
+		__u64 word, x;
 
-		s->roll = (s->roll << 8) | ((w >> (8 * k)) & 0xff);
-		hit = (((s->roll & 0xffffffffULL) ^ 0x0d0a0d0aULL) - 1) >> 63;
-		room = 1 + (__u64)((__s64)((__u64)s->n - start - 16) >> 63);
-		s->at[s->found & (SCAN_AT_SLOTS - 1)] = start;
-		s->found += hit & room;
+		if (wi >= words || v->found >= HTTPMON_PER_BUFFER)
+			break;
+		word = *(__u64 *)(w->data + wi * 8);
+		x = word ^ BYTES_LF;
+		if (!((x - BYTES_01) & ~x & BYTES_80)) {
+			v->roll = __builtin_bswap64(word);
+			continue;
+		}
+		for (int k = 0; k < 8; k++) {
+			__u64 start = wi * 8 + k + 1;
+			__u64 roll = (v->roll << 8) | ((word >> (8 * k)) & 0xff);
+			__u64 tail = (roll & 0xffffffffULL) ^ 0x0d0a0d0aULL;
+			__u64 left = (__u64)n - start - 16;
+			__u32 found = v->found;
+			__u64 hit, room;
+
+			/* Opaque to clang, which would turn the shifts back into
+			 * compares and branches, one path each for the verifier. */
+			barrier_var(tail);
+			barrier_var(left);
+			hit = (tail - 1) >> 63;
+			room = 1 + (__u64)((__s64)left >> 63);
+
+			v->roll = roll;
+			v->at[found & (SCAN_AT_SLOTS - 1)] = start;
+			v->found = found + (hit & room);
+		}
 	}
-	return s->found >= HTTPMON_PER_BUFFER;
+	return 0;
 }
 
 /* Reads min(len, HTTPMON_SCAN_BYTES) bytes of `ubuf` into the scratch and
  * returns it (NULL on failure); *n gets the count. */
-static __always_inline __u8 *load_window(__u64 ubuf, __u64 len, __u32 *n)
+static __always_inline struct scratch *load_window(__u64 ubuf, __u64 len, __u32 *n)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
@@ -324,7 +356,7 @@ static __always_inline __u8 *load_window(__u64 ubuf, __u64 len, __u32 *n)
 	if (bpf_probe_read_user(s->data, size, (const void *)ubuf))
 		return NULL;
 	*n = size;
-	return s->data;
+	return s;
 }
 
 /* Queues the request starting at `at` of the window, if one does, and notes
@@ -364,21 +396,25 @@ static __always_inline void push_request(struct conn *c, __u32 tgid, __u32 fd, _
 }
 
 /* A request-side buffer: `len` readable bytes at user address `ubuf`, part
- * of a message of `total` bytes (more when other iovecs follow). */
+ * of a message of `total` bytes (more when other iovecs follow). ts: the
+ * time, or 0 to take it only if the buffer is a request. */
 static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd, __u8 role,
 					    __u64 ubuf, __u64 len, __u64 total, __u64 ts)
 {
 	struct conn_key key = {.tgid = tgid, .fd = fd};
-	struct scan_ctx s = {};
 	__u32 mlen = 0, n = 0;
+	struct scratch *w;
 	__u8 *win;
 
 	/* One copy of the window serves the method test and the scan. */
 	if (len < 16)
 		return;
-	win = load_window(ubuf, len, &n);
-	if (!win || parse_method(win, &mlen) == HTTPMON_METHOD_UNKNOWN)
+	w = load_window(ubuf, len, &n);
+	if (!w || parse_method(w->data, &mlen) == HTTPMON_METHOD_UNKNOWN)
 		return;
+	win = w->data;
+	if (!ts)
+		ts = bpf_ktime_get_ns();
 	if (!c) {
 		__u32 zero = 0;
 		struct conn *fresh = bpf_map_lookup_elem(&conn_zero, &zero);
@@ -401,16 +437,14 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 	c->answered = 0;
 	push_request(c, tgid, fd, win, n, 0, ts);
 	if (is_net(tgid))
-		net_keep_request_head(tgid, fd, n, ts);
-	s.data = win;
-	s.n = n;
-	bpf_loop((n + 7) / 8, scan_word, &s, 0);
+		net_keep_request_head(c, w, n, ts);
+	scan_header_ends(w, n);
 	for (int i = 0; i < HTTPMON_PER_BUFFER - 1; i++) {
-		if (i >= s.found)
+		if (i >= w->found)
 			break;
-		push_request(c, tgid, fd, win, n, s.at[i], ts);
+		push_request(c, tgid, fd, win, n, w->at[i], ts);
 	}
-	if (s.found >= HTTPMON_PER_BUFFER) {
+	if (w->found >= HTTPMON_PER_BUFFER) {
 		/* More requests in this buffer than one scan records. */
 		if (!c->desync)
 			drop_queue(c);
@@ -489,34 +523,39 @@ static __always_inline bool pop_iov_heads(struct conn *c, __u32 tgid, __u32 fd, 
 
 /* A response-side buffer: `len` readable bytes at `ubuf`, the first of
  * `iovcnt` iovecs at user address `iov` (iovcnt 0: not a vectored write),
- * in a message of `total` bytes. */
+ * in a message of `total` bytes. ts: the time, or 0 to take it only if the
+ * buffer can complete a request. */
 static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 fd, __u8 role,
 					     __u64 ubuf, __u64 len, __u64 total, __u64 iov,
 					     __u64 iovcnt, __u64 ts)
 {
-	struct scan_ctx s = {.responses = true};
+	struct scan_ctx s = {};
+	struct scratch *w;
 	bool sure = true;
 	__u8 head[16];
 	__u32 n = 0;
 	__u16 status;
-	__u8 *win;
 
 	if (!c || c->role != role)
 		return;
 	if (len < 16 || bpf_probe_read_user(head, sizeof(head), (const void *)ubuf))
 		return;
 	status = parse_status(head);
+	/* A body write with nothing waiting (see below): nothing to do. */
+	if (!status && (c->desync || c->count == 0))
+		return;
+	if (!ts)
+		ts = bpf_ktime_get_ns();
 	if (status) {
-		__u64 started = c->queue[c->head & (HTTPMON_QUEUE_DEPTH - 1)].start_ns;
+		__u32 oldest = c->head & (HTTPMON_QUEUE_DEPTH - 1);
 		bool pairs = !c->desync && c->count && (status >= 200 || status == 101);
 
 		c->answered = 1;
 		pop_response(c, tgid, fd, status, ts);
+		/* The popped request's record (status, end set) stays in the
+		 * queue slot it was sent from. */
 		if (pairs && is_net(tgid))
-			net_send_heads((__u64)tgid << 32 | fd,
-				       (__u32)role << 30 | (__u32)status << 16 |
-					   (len < NETPROF_HEAD_MAX ? len : NETPROF_HEAD_MAX),
-				       started, ts, ubuf);
+			net_send_heads(c, &c->queue[oldest], ubuf, len);
 	}
 	/* More status lines matter only while pipelined requests wait for
 	 * them (or after an interim one): else none could pair. */
@@ -530,10 +569,10 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
 			drop_queue(c);
 		return;
 	}
-	win = load_window(ubuf, len, &n);
-	if (!win)
+	w = load_window(ubuf, len, &n);
+	if (!w)
 		return;
-	s.data = win;
+	s.data = w->data;
 	s.n = n;
 	bpf_loop(n, scan_byte, &s, 0);
 	for (int i = 0; i < HTTPMON_PER_BUFFER - 1; i++) {
@@ -542,7 +581,7 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
 		if (i >= s.found)
 			break;
 		if (bpf_probe_read_kernel(more, sizeof(more),
-					  win + (s.at[i] & (HTTPMON_SCAN_BYTES - 1))))
+					  w->data + (s.at[i] & (HTTPMON_SCAN_BYTES - 1))))
 			break;
 		status = parse_status(more);
 		if (status)
@@ -559,16 +598,21 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
  * the machine would run) and no per-thread state are needed. */
 static __always_inline int read_exit(long ret, bool vectored)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
 	struct pt_regs *regs;
 	struct conn_key key;
 	struct conn *c;
-	__u64 buf, len, now;
-	__u32 fd;
+	__u64 buf, len, now = 0;
+	__u32 fd, tgid;
 
-	if (ret <= 0 || !is_watched(tgid))
+	/* Failed reads (EAGAIN) return before any helper call. */
+	if (ret <= 0)
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	task = bpf_get_current_task_btf();
+	tgid = task->tgid;
+	if (!is_watched(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	fd = PT_REGS_PARM1_SYSCALL(regs);
 	buf = PT_REGS_PARM2_SYSCALL(regs);
 	len = ret;
@@ -583,9 +627,10 @@ static __always_inline int read_exit(long ret, bool vectored)
 	}
 	key.tgid = tgid;
 	key.fd = fd;
-	now = bpf_ktime_get_ns();
-	if (is_net(tgid))
-		net_io(tgid, fd, NETPROF_IN, ret, now);
+	if (is_net(tgid) && net_fd_maybe(tgid, fd)) {
+		now = bpf_ktime_get_ns();
+		net_io((__u64)tgid << 32 | fd, NETPROF_IN, ret, now, net_take_start(task, fd));
+	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
 		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, ret, 0, 0, now);
@@ -616,18 +661,23 @@ int exit_readv(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
 	struct user_msghdr msg;
 	struct iovec first;
 	struct pt_regs *regs;
 	struct conn_key key;
 	struct conn *c;
 	long ret = ctx->ret;
-	__u64 len = ret, now;
+	__u64 len = ret, now = 0;
+	__u32 tgid;
 
-	if (ret <= 0 || !is_watched(tgid))
+	if (ret <= 0)
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	task = bpf_get_current_task_btf();
+	tgid = task->tgid;
+	if (!is_watched(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	key.tgid = tgid;
 	key.fd = PT_REGS_PARM1_SYSCALL(regs);
 	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs)) ||
@@ -635,9 +685,11 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (first.iov_len < len)
 		len = first.iov_len;
-	now = bpf_ktime_get_ns();
-	if (is_net(tgid))
-		net_io(tgid, key.fd, NETPROF_IN, ret, now);
+	if (is_net(tgid) && net_fd_maybe(tgid, key.fd)) {
+		now = bpf_ktime_get_ns();
+		net_io((__u64)tgid << 32 | key.fd, NETPROF_IN, ret, now,
+		       net_take_start(task, key.fd));
+	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
 		on_response_side(c, tgid, key.fd, HTTPMON_ROLE_CLIENT, (__u64)first.iov_base, len,
@@ -650,19 +702,18 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- writes: inspect the buffer at entry ---- */
 
-static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total, __u64 iov,
-				    __u64 iovcnt)
+/* A write by watched process tgid. */
+static __always_inline int on_write(__u32 tgid, __u64 fd, __u64 buf, __u64 len, __u64 total,
+				    __u64 iov, __u64 iovcnt)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct conn_key key = {.tgid = tgid, .fd = fd};
 	struct conn *c;
-	__u64 now;
+	__u64 now = 0;
 
-	if (!is_watched(tgid))
-		return 0;
-	now = bpf_ktime_get_ns();
-	if (is_net(tgid))
-		net_note_start(fd, now);
+	if (is_net(tgid)) {
+		now = bpf_ktime_get_ns();
+		net_note_start(bpf_get_current_task_btf(), fd, now);
+	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
 		on_response_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt, now);
@@ -672,46 +723,65 @@ static __always_inline int on_write(__u64 fd, __u64 buf, __u64 len, __u64 total,
 }
 
 /* The first iovec is inspected; later ones only make the message longer. */
-static __always_inline int on_write_iov(__u64 fd, const struct iovec *iov, __u64 iovcnt)
+static __always_inline int on_write_iov(__u32 tgid, __u64 fd, const struct iovec *iov, __u64 iovcnt)
 {
 	struct iovec first;
 
 	if (iovcnt < 1 || bpf_probe_read_user(&first, sizeof(first), iov))
 		return 0;
-	return on_write(fd, (__u64)first.iov_base, first.iov_len,
+	return on_write(tgid, fd, (__u64)first.iov_base, first.iov_len,
 			iovcnt > 1 ? ~0ULL : first.iov_len, (__u64)iov, iovcnt);
+}
+
+/* The calling process, if watched; 0 if not. */
+static __always_inline __u32 watched_tgid(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return is_watched(tgid) ? tgid : 0;
 }
 
 SEC("tp/syscalls/sys_enter_write")
 int enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
+	__u32 tgid = watched_tgid();
+
+	if (!tgid)
+		return 0;
+	return on_write(tgid, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
 }
 
 SEC("tp/syscalls/sys_enter_sendto")
 int enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_write(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
+	__u32 tgid = watched_tgid();
+
+	if (!tgid)
+		return 0;
+	return on_write(tgid, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
 }
 
 SEC("tp/syscalls/sys_enter_writev")
 int enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
+	__u32 tgid = watched_tgid();
+
+	if (!tgid)
 		return 0;
-	return on_write_iov(ctx->args[0], (const struct iovec *)ctx->args[1], ctx->args[2]);
+	return on_write_iov(tgid, ctx->args[0], (const struct iovec *)ctx->args[1], ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_sendmsg")
 int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
+	__u32 tgid = watched_tgid();
 	struct user_msghdr msg;
 
-	if (!is_watched(bpf_get_current_pid_tgid() >> 32))
+	if (!tgid)
 		return 0;
 	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]) || !msg.msg_iov)
 		return 0;
-	return on_write_iov(ctx->args[0], msg.msg_iov, msg.msg_iovlen);
+	return on_write_iov(tgid, ctx->args[0], msg.msg_iov, msg.msg_iovlen);
 }
 
 /* ---- connection boundaries: a new connection's fd starts from nothing ----
@@ -733,7 +803,7 @@ static __always_inline int reset_fd(long fd, bool accepted)
 		if (accepted)
 			net_open(tgid, fd, HTTPMON_ROLE_SERVER, 0, bpf_ktime_get_ns());
 		else
-			net_note_start(fd, bpf_ktime_get_ns());
+			net_note_start(bpf_get_current_task_btf(), fd, bpf_ktime_get_ns());
 	}
 	return 0;
 }

@@ -590,9 +590,13 @@ int httpmon_net_add_conn(struct httpmon *hm, uint32_t pid, uint32_t fd,
 			 const struct netprof_conn *conn)
 {
 	struct netprof_conn_key key = {.tgid = pid, .fd = fd};
+	uint32_t bit = NETPROF_FD_BIT(pid, fd);
 
 	if (!hm->skel)
 		return -ENOENT;
+	/* Before the entry: the kernel skips the lookup while the bit is clear. */
+	__atomic_fetch_or(&hm->skel->bss->net_fd_bits[bit / 64], 1ull << (bit % 64),
+			  __ATOMIC_RELAXED);
 	if (bpf_map_update_elem(bpf_map__fd(hm->skel->maps.netconns), &key, conn, BPF_NOEXIST))
 		return -errno;
 	return 0;

@@ -27,6 +27,8 @@ __u64 net_watched[HTTPMON_BITMAP_WORDS];
  * while fewer than heads_budget were sent since user space last zeroed
  * heads_sent (each flush): a storm of 5xx cannot fill the shared ring. */
 __u64 slow_floor_ns;
+/* See NETPROF_FD_BIT; written by both sides. */
+__u64 net_fd_bits[NETPROF_FD_BITS / 64];
 __u64 heads_budget;
 __u64 heads_sent;
 
@@ -58,22 +60,6 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-/* The request head of a connection's last request (one per connection:
- * pipelined requests but the last get no request head). */
-struct head_slot {
-	__u64 start_ns;
-	__u32 len;
-	__u32 pad;
-	char data[NETPROF_HEAD_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct conn_key);
-	__type(value, struct head_slot);
-} heads SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -91,10 +77,18 @@ static __always_inline bool is_net(__u32 tgid)
 	return net_watched[word] & (1ULL << (tgid & 63));
 }
 
-static __always_inline void net_note_start(__u32 fd, __u64 ts)
+static __always_inline bool net_fd_maybe(__u32 tgid, __u32 fd)
 {
-	struct inflight *f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u32 b = NETPROF_FD_BIT(tgid, fd);
+
+	return net_fd_bits[b / 64] & (1ULL << (b % 64));
+}
+
+/* Notes that the current thread, `task`, starts a syscall on fd at ts. */
+static __always_inline void net_note_start(struct task_struct *task, __u32 fd, __u64 ts)
+{
+	struct inflight *f =
+	    bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (f) {
 		f->ts = ts;
@@ -103,9 +97,9 @@ static __always_inline void net_note_start(__u32 fd, __u64 ts)
 }
 
 /* Start time of the syscall on `fd` this thread is in, consumed; 0 none. */
-static __always_inline __u64 net_take_start(__u32 fd)
+static __always_inline __u64 net_take_start(struct task_struct *task, __u32 fd)
 {
-	struct inflight *f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct inflight *f = bpf_task_storage_get(&inflight, task, 0, 0);
 	__u64 ts;
 
 	if (!f || f->fd != fd)
@@ -144,15 +138,17 @@ static __always_inline __u32 log2_bucket(__u64 v)
 	return b < NETPROF_HIST_BUCKETS ? b : NETPROF_HIST_BUCKETS - 1;
 }
 
-/* One completed read (dir IN) or write (OUT) of `bytes` on (tgid, fd).
+/* One completed read (dir IN) or write (OUT) of `bytes` on who = tgid << 32
+ * | fd, at `now`, in a syscall that started at `start` (0: unknown). The
+ * callers test net_fd_maybe() first: files and pipes cost no lookup.
  * Global functions (here and below) are verified once, apart from their
  * callers: the HTTP programs' verification does not grow with them. */
-__noinline int net_io(__u32 tgid, __u32 fd, __u32 dir, __u64 bytes, __u64 now)
+__noinline int net_io(__u64 who, __u32 dir, __u64 bytes, __u64 now, __u64 start)
 {
-	struct netprof_conn_key key = {.tgid = tgid, .fd = fd};
-	struct netprof_conn *c = bpf_map_lookup_elem(&netconns, &key);
-	__u64 start = net_take_start(fd);
+	struct netprof_conn_key key = {.tgid = who >> 32, .fd = (__u32)who};
+	struct netprof_conn *c;
 
+	c = bpf_map_lookup_elem(&netconns, &key);
 	if (!c)
 		return 0;
 	dir &= 1;
@@ -185,7 +181,7 @@ static __always_inline void net_open(__u32 tgid, __u32 fd, __u8 role, __u64 conn
 	struct file **fds, *file = NULL;
 	struct socket *sock;
 	struct sock *sk;
-	__u32 zero = 0;
+	__u32 zero = 0, fd_bit;
 	__u16 family;
 
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
@@ -221,6 +217,8 @@ static __always_inline void net_open(__u32 tgid, __u32 fd, __u8 role, __u64 conn
 		BPF_CORE_READ_INTO(&c->local.addr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&c->remote.addr, sk, __sk_common.skc_v6_daddr);
 	}
+	fd_bit = NETPROF_FD_BIT(tgid, fd);
+	__sync_fetch_and_or(&net_fd_bits[fd_bit / 64], 1ULL << (fd_bit % 64));
 	bpf_map_update_elem(&netconns, &key, c, BPF_ANY);
 	/* User space learns of it before its requests (the ring is ordered). */
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -249,50 +247,31 @@ static __always_inline __u32 bounded_len(__u64 n)
 	return m + 1;
 }
 
-/* Keeps the first n bytes of a request (the scratch window) for its heads. */
-__noinline int net_keep_request_head(__u32 tgid, __u32 fd, __u32 n, __u64 ts)
+/* Keeps the first n bytes of a request (window w) in its connection, for
+ * its heads: one copy, no lookup. */
+static __always_inline void net_keep_request_head(struct conn *c, struct scratch *w, __u32 n,
+						  __u64 ts)
 {
-	struct conn_key key = {.tgid = tgid, .fd = fd};
-	struct head_slot *h = bpf_map_lookup_elem(&heads, &key);
-	struct scratch *win = bpf_map_lookup_elem(&scratch_map, &(__u32){0});
-
-	if (!win)
-		return 0;
-	if (!h) {
-		struct head_slot *blank =
-		    (struct head_slot *)bpf_map_lookup_elem(&scratch_map, &(__u32){0});
-
-		/* Any bytes do as the initial value: len says what counts. */
-		if (!blank)
-			return 0;
-		bpf_map_update_elem(&heads, &key, blank, BPF_ANY);
-		h = bpf_map_lookup_elem(&heads, &key);
-		if (!h)
-			return 0;
-	}
 	if (n == 0)
-		return 0;
+		return;
 	n = bounded_len(n);
-	if (bpf_probe_read_kernel(h->data, n, win->data))
-		return 0;
-	h->len = n;
-	h->start_ns = ts;
-	return 0;
+	if (bpf_probe_read_kernel(c->req_head, n, w->data))
+		return;
+	c->req_head_len = n;
+	c->req_head_start_ns = ts;
 }
 
-/* Sends the heads of the request that started at `start_ns` and was
- * answered at `end_ns` by the buffer at `ubuf`, when it is slow or failed.
- * At most five arguments: `who` is tgid << 32 | fd, `meta` role << 30 |
- * status << 16 | min(buffer length, NETPROF_HEAD_MAX). */
-__noinline int net_send_heads(__u64 who, __u32 meta, __u64 start_ns, __u64 end_ns, __u64 ubuf)
+/* Sends the heads of request `done` (a record already sent: start, end and
+ * status set) of connection c, answered by the `len` bytes at `ubuf`, when
+ * it is slow or failed. A global function: verified once. */
+__noinline int net_send_heads(struct conn *c, struct httpmon_event *done, __u64 ubuf, __u64 len)
 {
-	struct conn_key key = {.tgid = who >> 32, .fd = (__u32)who};
-	__u32 status = (meta >> 16) & 0x3ff, len = meta & 0xffff;
 	struct netprof_heads *r;
-	struct head_slot *h;
 	__u32 n;
 
-	if (status < 400 && end_ns - start_ns < slow_floor_ns)
+	if (!c || !done)
+		return 0;
+	if (done->status < 400 && done->end_ns - done->start_ns < slow_floor_ns)
 		return 0;
 	if (__sync_fetch_and_add(&heads_sent, 1) >= heads_budget)
 		return 0;
@@ -301,17 +280,16 @@ __noinline int net_send_heads(__u64 who, __u32 meta, __u64 start_ns, __u64 end_n
 		count(HTTPMON_CNT_RING_FULL, 1);
 		return 0;
 	}
-	r->pid = key.tgid;
-	r->fd = key.fd;
-	r->role = meta >> 30;
-	r->status = status;
+	r->pid = done->pid;
+	r->fd = done->fd;
+	r->role = done->role;
+	r->status = done->status;
 	r->kind = NETPROF_REC_HEADS;
-	r->start_ns = start_ns;
+	r->start_ns = done->start_ns;
 	r->req_len = 0;
-	h = bpf_map_lookup_elem(&heads, &key);
-	if (h && h->start_ns == start_ns && h->len) {
-		n = bounded_len(h->len);
-		if (bpf_probe_read_kernel(r->req, n, h->data) == 0)
+	if (c->req_head_start_ns == done->start_ns && c->req_head_len) {
+		n = bounded_len(c->req_head_len);
+		if (bpf_probe_read_kernel(r->req, n, c->req_head) == 0)
 			r->req_len = n;
 	}
 	r->resp_len = 0;
@@ -328,8 +306,10 @@ __noinline int net_send_heads(__u64 who, __u32 meta, __u64 start_ns, __u64 end_n
 
 static __always_inline int net_enter(__u64 fd)
 {
-	if (is_net(bpf_get_current_pid_tgid() >> 32))
-		net_note_start(fd, bpf_ktime_get_ns());
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (is_net(task->tgid))
+		net_note_start(task, fd, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -359,13 +339,21 @@ int net_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 
 static __always_inline int net_write_exit(long ret)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
 	struct pt_regs *regs;
+	__u32 tgid, fd;
 
-	if (ret <= 0 || !is_net(tgid))
+	if (ret <= 0)
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	net_io(tgid, PT_REGS_PARM1_SYSCALL(regs), NETPROF_OUT, ret, bpf_ktime_get_ns());
+	task = bpf_get_current_task_btf();
+	tgid = task->tgid;
+	if (!is_net(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	fd = PT_REGS_PARM1_SYSCALL(regs);
+	if (net_fd_maybe(tgid, fd))
+		net_io((__u64)tgid << 32 | fd, NETPROF_OUT, ret, bpf_ktime_get_ns(),
+		       net_take_start(task, fd));
 	return 0;
 }
 
@@ -398,17 +386,21 @@ int net_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_exit_connect")
 int net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
 	struct pt_regs *regs;
 	__u64 now, start;
-	__u32 fd;
+	__u32 fd, tgid;
 
-	if ((ctx->ret != 0 && ctx->ret != -NETPROF_EINPROGRESS) || !is_net(tgid))
+	if (ctx->ret != 0 && ctx->ret != -NETPROF_EINPROGRESS)
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	task = bpf_get_current_task_btf();
+	tgid = task->tgid;
+	if (!is_net(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	fd = PT_REGS_PARM1_SYSCALL(regs);
 	now = bpf_ktime_get_ns();
-	start = net_take_start(fd);
+	start = net_take_start(task, fd);
 	net_open(tgid, fd, HTTPMON_ROLE_CLIENT, ctx->ret == 0 && start ? now - start : 0, now);
 	return 0;
 }
@@ -439,7 +431,8 @@ int net_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct netprof_closed *r;
 	struct netprof_conn *c;
 
-	if (!is_net(tgid))
+	/* nginx closes the file it served on every request: no lookup. */
+	if (!is_net(tgid) || !net_fd_maybe(tgid, key.fd))
 		return 0;
 	c = bpf_map_lookup_elem(&netconns, &key);
 	if (!c)

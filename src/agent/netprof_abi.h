@@ -22,6 +22,13 @@
 #define NETPROF_HIST_BUCKETS 32 /* bucket b: [2^b, 2^(b+1)) ns; 0 holds < 2 ns */
 #define NETPROF_CONNS_MAX    16384
 #define NETPROF_RETRANS_MAX  4096
+/* A filter of the (tgid, fd) pairs that may have a `netconns` entry: bit
+ * NETPROF_FD_BIT(tgid, fd) of `net_fd_bits` is set (by the kernel at
+ * accept/connect, by user space when it adds a connection) before the entry
+ * is made and never cleared. A clear bit lets close(2) and the read/write
+ * programs skip the hash lookup for files and pipes. */
+#define NETPROF_FD_BITS		 (1u << 20)
+#define NETPROF_FD_BIT(tgid, fd) (((__u32)(tgid)*2654435761u + (__u32)(fd)) & (NETPROF_FD_BITS - 1))
 
 /* httpmon_event.kind of the ring's records. */
 enum netprof_record_kind {
