@@ -360,6 +360,7 @@ static void on_tick(struct evloop *loop, uint64_t expirations, void *ctx)
 	 * so jitter around a second's boundary never skips or repeats a slot. */
 	a->tick_second = a->ticks ? a->tick_second + (int64_t)expirations : mono / 1000;
 	second = a->tick_second;
+	a->tick_wall_ms = wall;
 	a->ticks++;
 	if (expirations > 1) {
 		/* The loop ran late: the missed seconds have no slot (they never

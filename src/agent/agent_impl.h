@@ -66,6 +66,7 @@ struct agent {
 	size_t manual_next;
 	uint64_t ticks, tick_overruns;
 	int64_t tick_second; /* the engine's slot of the current tick */
+	int64_t tick_wall_ms; /* wall clock when the current tick began */
 	int64_t tick_last_ns, tick_max_ns;
 	uint64_t tasks_started, tasks_failed;
 	uint64_t procevents_dropped_seen, rescans_forced;

@@ -271,7 +271,11 @@ void agent_on_topology(void *ctx, const char *task_id, const json_t *doc)
 
 void agent_on_decision(const struct engine_decision *d, void *ctx)
 {
-	(void)start_task(ctx, d, false, NULL);
+	struct agent *a = ctx;
+	struct engine_decision held = *d;
+
+	held.cause.held_wall_ms = a->tick_wall_ms;
+	(void)start_task(a, &held, false, NULL);
 }
 
 /* ---- tasks an earlier run left behind ---- */

@@ -38,6 +38,10 @@ struct engine_cause {
 	double peak;
 	char uri[POLICY_URI_MAX_LEN + 1]; /* the item's filter, "" if none */
 	char message[ENGINE_MESSAGE_MAX];
+	/* Wall clock (ms) of the tick at which the item held: the end of the
+	 * slot that completed the condition. Set by the agent (the engine
+	 * counts slots, not wall time); 0 when unknown (manual tasks). */
+	int64_t held_wall_ms;
 };
 
 /* A task to start now. For ON_CPU/OFF_CPU `process_id` names the process;

@@ -365,6 +365,9 @@ static json_t *read_cause(json_t *errors, json_t *cause)
 		json_object_set_new(out, "uri", json_string(s));
 	if (jsonin_string(errors, cause, "cause", "message", false, SERVER_MAX_REASON_LEN, &s))
 		json_object_set_new(out, "message", json_string(s));
+	/* When the condition held (the agent's wall clock, ms). */
+	if (jsonin_int(errors, cause, "cause", "held_at", false, 0, TIME_MAX_MS, &i))
+		json_object_set_new(out, "held_at", json_integer(i));
 	return out;
 }
 

@@ -78,6 +78,11 @@ test('a CPU policy triggers an ON_CPU task with its cause, once within the silen
     assert.ok(t.cause.matched >= 2, `matched ${t.cause.matched}`);
     assert.ok(t.cause.peak >= t.cause.current && t.cause.current >= 1);
     assert.match(t.cause.message, /PROCESS_CPU >= 1 % in \d of the last 3 s/);
+    // The tick at which the window held: after the policy arrived, and the
+    // task started in it (not at some later tick).
+    assert.ok(Number.isInteger(t.cause.held_at), `held_at ${t.cause.held_at}`);
+    assert.ok(t.cause.held_at > put - 1000 && t.cause.held_at <= t.start_time,
+      `held_at ${t.cause.held_at}, put ${put}, start ${t.start_time}`);
     // From the moment the agent applied the policy: one tick to take a first
     // reading (CPU needs two), then `count` matching seconds, plus one tick of
     // slack: the task starts within count + 2 s.

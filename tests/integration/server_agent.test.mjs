@@ -207,7 +207,8 @@ test('tasks: report (idempotent), finish, fail, conflicts and unknown ids', asyn
   await register(srv.url, 'agent-t', [proc('t-p1', 'tasks-svc'), proc('t-p2', 'tasks-svc')]);
   const start = Date.now() - 5000;
   const cause = { monitor: 'PROCESS_CPU', threshold: 80, period: 10, count: 5, matched: 6,
-    current: 91.5, peak: 99, uri: '^/x', message: 'PROCESS_CPU >= 80 % (5 of 10 s)', extra: 'dropped' };
+    current: 91.5, peak: 99, uri: '^/x', message: 'PROCESS_CPU >= 80 % (5 of 10 s)', held_at: start - 3,
+    extra: 'dropped' };
   await reportTask(srv.url, { id: 't-1', agent_id: 'agent-t', process_id: 't-p1', start_time: start, cause });
   await reportTask(srv.url, { id: 't-1', agent_id: 'agent-t', process_id: 't-p1', start_time: start, cause });
   const conflict = await api(srv.url, 'POST', '/api/v1/agent/tasks',
@@ -241,9 +242,9 @@ test('tasks: report (idempotent), finish, fail, conflicts and unknown ids', asyn
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks', { id: 't-x', process_id: 'ghost',
     target: 'ON_CPU', trigger: 'POLICY', start_time: 1, duration: 5 }), 404, /unknown process 'ghost'/);
   assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks', { id: 't-y', target: 'GPU', trigger: 'MAYBE',
-    start_time: 'now', duration: 0, cause: { threshold: 'high' } }), 400,
+    start_time: 'now', duration: 0, cause: { threshold: 'high', held_at: -1 } }), 400,
   /target: must be ON_CPU/, /trigger: must be POLICY or MANUAL/, /start_time: must be an integer/,
-  /duration: 0 is out of range/, /cause\.threshold: must be a number/, /process_id, or service and instance/);
+  /duration: 0 is out of range/, /cause\.threshold: must be a number/, /cause\.held_at: -1 is out of range/, /process_id, or service and instance/);
   // listing with filters
   const byProc = await api(srv.url, 'GET', '/api/v1/tasks?process=t-p1');
   assert.deepEqual(byProc.json.map((t) => t.id), ['t-1']);
