@@ -65,7 +65,7 @@ struct agent {
 	uint64_t ends_lost; /* pending list full: left to the journal or the server */
 	size_t manual_next;
 	uint64_t ticks, tick_overruns;
-	int64_t tick_second; /* the engine's slot of the current tick */
+	int64_t tick_second;  /* the engine's slot of the current tick */
 	int64_t tick_wall_ms; /* wall clock when the current tick began */
 	int64_t tick_last_ns, tick_max_ns;
 	uint64_t tasks_started, tasks_failed;

@@ -583,11 +583,11 @@ static json_t *cause_json(const struct task_info *t)
 
 	if (t->manual)
 		return json_pack("{s:s}", "message", c->message[0] ? c->message : "manual");
-	json_t *cause = json_pack(
-	    "{s:s, s:f, s:i, s:i, s:i, s:f, s:f, s:s?, s:s}", "monitor",
-	    policy_monitor_name(c->monitor), "threshold", c->threshold, "period", (int)c->period_s,
-	    "count", (int)c->count, "matched", (int)c->matched, "current", c->current, "peak",
-	    c->peak, "uri", c->uri[0] ? c->uri : NULL, "message", c->message);
+	json_t *cause = json_pack("{s:s, s:f, s:i, s:i, s:i, s:f, s:f, s:s?, s:s}", "monitor",
+				  policy_monitor_name(c->monitor), "threshold", c->threshold,
+				  "period", (int)c->period_s, "count", (int)c->count, "matched",
+				  (int)c->matched, "current", c->current, "peak", c->peak, "uri",
+				  c->uri[0] ? c->uri : NULL, "message", c->message);
 
 	if (cause && c->held_wall_ms > 0)
 		json_object_set_new(cause, "held_at", json_integer((json_int_t)c->held_wall_ms));
