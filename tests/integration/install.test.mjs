@@ -73,7 +73,7 @@ test('make install PREFIX=/usr DESTDIR=...: binary, units, docs, example config;
     const agent = fs.readFileSync(path.join(dest, 'usr/lib/systemd/system/contprof-agent.service'), 'utf8');
     const server = fs.readFileSync(path.join(dest, 'usr/lib/systemd/system/contprof-server.service'), 'utf8');
     assert.match(agent, /^ExecStart=\/usr\/bin\/contprof agent --config \/etc\/contprof\/agent\.yaml /m);
-    assert.match(server, /^ExecStart=\/usr\/bin\/contprof server --token-file %d\/token \$CONTPROF_SERVER_OPTS$/m);
+    assert.match(server, /^ExecStart=\/usr\/bin\/contprof server --token-file %d\/token --store \$\{CONTPROF_SERVER_STORE\} \$CONTPROF_SERVER_OPTS$/m);
     assert.match(server, /^LoadCredential=token:\/etc\/contprof\/token$/m);
     assert.match(server, /^DynamicUser=yes$/m);
     assert.doesNotMatch(agent + server, /@[A-Z]+@/);
@@ -123,5 +123,102 @@ test('make install PREFIX=DIR: paths follow PREFIX and SYSCONFDIR; systemd-analy
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// --- The server unit's command line, as systemd composes it ---------------
+// systemd-analyze cannot show an ExecStart= with its variables expanded on a
+// machine where systemd is not running, so this does what systemd.service(5)
+// and systemd.exec(5) say: Environment= lines, then the EnvironmentFile= on
+// top; in ExecStart= a word "$VAR" is the value split at whitespace (nothing
+// when empty) and "${VAR}" is the value as one word.
+
+// The value of `key=` lines of a unit (the last one, or every one).
+function unitValues(unit, key) {
+  return [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]);
+}
+
+// Environment= lines: each holds one or more "A=B" assignments, quoted or not.
+function unitEnvironment(unit) {
+  const env = {};
+  for (const line of unitValues(unit, 'Environment')) {
+    for (const m of line.matchAll(/"([^"]*)"|(\S+)/g)) {
+      const a = m[1] ?? m[2];
+      const eq = a.indexOf('=');
+      env[a.slice(0, eq)] = a.slice(eq + 1);
+    }
+  }
+  return env;
+}
+
+// An EnvironmentFile: KEY=VALUE lines, # comments, optional quotes.
+function envFile(text) {
+  const env = {};
+  for (const line of text.split('\n')) {
+    const m = line.trim().match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
+    if (!m) continue;
+    env[m[1]] = m[2].trim().replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1');
+  }
+  return env;
+}
+
+function execArgv(unit, fileEnv) {
+  const env = { ...unitEnvironment(unit), ...fileEnv };
+  const [exec] = unitValues(unit, 'ExecStart');
+  const argv = [];
+  for (const word of exec.split(/\s+/).filter(Boolean)) {
+    let m;
+    if ((m = word.match(/^\$([A-Za-z_][A-Za-z0-9_]*)$/))) argv.push(...(env[m[1]] ?? '').split(/\s+/).filter(Boolean));
+    else argv.push(word.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, k) => env[k] ?? ''));
+  }
+  return argv;
+}
+
+// What `contprof server` makes of argv: getopt_long, the last of an option wins.
+function lastOption(argv, name) {
+  let value;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === name) value = argv[++i];
+    else if (argv[i].startsWith(`${name}=`)) value = argv[i].slice(name.length + 1);
+  }
+  return value;
+}
+
+test('the server unit: a server.env that sets only --listen (the README\'s several-hosts step) keeps the store in the state directory', async () => {
+  const unit = fs.readFileSync(path.join(ROOT, 'dist/systemd/contprof-server.service.in'), 'utf8');
+  const [stateDir] = unitValues(unit, 'StateDirectory');
+  assert.equal(stateDir, 'contprof-server');
+  const state = `/var/lib/${stateDir}`;
+  // The server's own default store (sqlite:contprof.db) is relative to its
+  // working directory: that is the state directory, never / (read-only).
+  assert.deepEqual(unitValues(unit, 'WorkingDirectory'), [state]);
+  const defaultStore = `sqlite:${state}/contprof.db`;
+
+  const cases = [
+    ['no server.env', '', defaultStore, '127.0.0.1:8080'],
+    ['--listen only', 'CONTPROF_SERVER_OPTS=--listen 0.0.0.0:8080\n', defaultStore, '0.0.0.0:8080'],
+    ['quoted, with other options', '# the agents reach 10.0.0.5\nCONTPROF_SERVER_OPTS="--listen 10.0.0.5:8080 --retention-tasks 30d"\n',
+      defaultStore, '10.0.0.5:8080'],
+    ['a store of its own', 'CONTPROF_SERVER_STORE=postgresql://contprof@db.internal:5432/contprof\nCONTPROF_SERVER_OPTS=--listen 0.0.0.0:8080\n',
+      'postgresql://contprof@db.internal:5432/contprof', '0.0.0.0:8080'],
+    ['a store in the options wins', 'CONTPROF_SERVER_OPTS=--listen 0.0.0.0:8080 --store sqlite:/var/lib/contprof-server/other.db\n',
+      'sqlite:/var/lib/contprof-server/other.db', '0.0.0.0:8080'],
+  ];
+  for (const [what, file, store, listen] of cases) {
+    const argv = execArgv(unit, envFile(file));
+    assert.deepEqual(argv.slice(0, 4), ['@BINDIR@/contprof', 'server', '--token-file', '%d/token'], what);
+    assert.equal(lastOption(argv, '--store'), store, `${what}: ${argv.join(' ')}`);
+    assert.equal(lastOption(argv, '--listen'), listen, `${what}: ${argv.join(' ')}`);
+    assert.ok(!argv.includes(''), `${what}: no empty argument: ${JSON.stringify(argv)}`);
+  }
+
+  // Every server.env line the docs tell users to write keeps a store.
+  const docs = ['README.md', 'docs/install.md'].map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
+  const lines = [...docs.matchAll(/CONTPROF_SERVER_(?:OPTS|STORE)=[^`\n]*/g)].map((m) => m[0]);
+  assert.ok(lines.some((l) => /^CONTPROF_SERVER_OPTS=--listen 0\.0\.0\.0:8080$/.test(l.trim())), lines.join('\n'));
+  for (const line of lines) {
+    const argv = execArgv(unit, envFile(line));
+    const store = lastOption(argv, '--store');
+    assert.ok(/^(sqlite:\/|postgresql:\/\/)/.test(store ?? ''), `${line}: store ${store}, ${argv.join(' ')}`);
   }
 });
