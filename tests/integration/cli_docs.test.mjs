@@ -99,3 +99,22 @@ test('README links every page of docs/, and every relative link of README and do
   }
   assert.deepEqual(broken, [], 'links to missing files');
 });
+
+test('README: the example cause is worded as the agent words it (src/agent/engine.c)', () => {
+  const engine = fs.readFileSync(path.join(ROOT, 'src/agent/engine.c'), 'utf8');
+  // The printf format of a cause's message, its string literal pieces joined.
+  const call = engine.match(/snprintf\(c->message, sizeof\(c->message\),\s*((?:"(?:[^"\\]|\\.)*"\s*)+),/);
+  assert.ok(call, 'fill_cause formats c->message in engine.c');
+  const format = [...call[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]).join('');
+  assert.match(format, /^%s >= %g %s in %u of the last %u s/);
+  // As a regex: every conversion one token, without the trailing URI part.
+  const conv = { s: '\\S+', g: '[0-9.]+', u: '[0-9]+', '.4g': '[0-9.]+' };
+  let re = '';
+  for (const piece of format.replace(/%s%\.80s$/, '').split(/(%(?:\.4g|[sgu]))/)) {
+    re += piece.startsWith('%') ? conv[piece.slice(1)] : piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const example = readme.match(/# (PROCESS_CPU >= [^\n"]*)/);
+  assert.ok(example, 'README shows a cause');
+  assert.match(example[1].trim(), new RegExp(`^${re}$`), `README's cause vs the format "${format}"`);
+});
