@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package contprof needs to build, run and test.
 # Idempotent: when everything is present it installs nothing and says so.
+# Debian's npm comes too when there is no npm command (stock Debian 12).
 # Then installs the web UI's npm packages (web/node_modules, from the
 # committed web/package-lock.json) when they are missing or the lock changed.
 set -euo pipefail
@@ -41,6 +42,13 @@ for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
+# npm (the web UI's packages): Debian's nodejs does not include it, its npm
+# package does. A node that brings its own npm (NodeSource's nodejs, which
+# conflicts with Debian's npm) is left alone: npm is installed only when
+# there is no npm command at all.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 install_web_packages() {
   local lock=web/package-lock.json stamp=web/node_modules/.contprof-lock.sha256 want
