@@ -118,3 +118,55 @@ test('README: the example cause is worded as the agent words it (src/agent/engin
   assert.ok(example, 'README shows a cause');
   assert.match(example[1].trim(), new RegExp(`^${re}$`), `README's cause vs the format "${format}"`);
 });
+
+// The keys src/agent/config.c accepts, by the function that parses their
+// mapping: `strcmp(key, "NAME")` inside FUNCTION_pair(). A new mapping
+// parser must be given its place here, or this test fails.
+const CONFIG_SECTIONS = {
+  top_pair: '', profiling_pair: 'profiling.', uplink_pair: 'uplink.',
+  rule_pair: 'processes[].', match_pair: 'processes[].match.',
+};
+function configKeys() {
+  const src = fs.readFileSync(path.join(ROOT, 'src/agent/config.c'), 'utf8');
+  const keys = [];
+  const problems = [];
+  const fns = src.split(/^(?=static \w+ \w+\()/m);
+  for (const fn of fns) {
+    const name = fn.match(/^static \w+ (\w+)\(/)?.[1];
+    const found = [...fn.matchAll(/strcmp\(key, "([^"]+)"\)/g)].map((m) => m[1]);
+    if (!found.length) continue;
+    if (!(name in CONFIG_SECTIONS)) {
+      problems.push(`${name} in config.c parses keys ${found.join(', ')}: give it a section in CONFIG_SECTIONS`);
+      continue;
+    }
+    keys.push(...found.map((k) => CONFIG_SECTIONS[name] + k));
+  }
+  return { keys, problems };
+}
+
+test('docs/agent.md: the config reference lists every key the agent\'s config parser accepts, and no other', () => {
+  const { keys, problems } = configKeys();
+  assert.deepEqual(problems, []);
+  for (const k of ['server', 'spool_dir', 'listen', 'tls_ca', 'profiling.unwind', 'uplink.retry_max',
+    'processes[].labels', 'processes[].match.comm']) assert.ok(keys.includes(k), `${k} found in config.c: ${keys}`);
+  const agentMd = fs.readFileSync(path.join(ROOT, 'docs/agent.md'), 'utf8');
+  const section = agentMd.split(/^## Config reference$/m)[1]?.split(/^## /m)[0];
+  assert.ok(section, 'docs/agent.md has a "## Config reference" section');
+  // The first column of the reference's key table: | `key` | type | default | meaning |
+  const documented = [...section.matchAll(/^\| `([^`]+)` \|[^|\n]*\|[^|\n]*\|[^|\n]*\|$/gm)].map((m) => m[1]);
+  // A mapping (profiling, uplink) is documented by the rows of its keys.
+  const missing = keys.filter((k) => !documented.includes(k) && !documented.some((d) => d.startsWith(`${k}.`)));
+  assert.deepEqual(missing, [], 'keys the parser accepts, missing from the reference');
+  // Every row names a key the parser accepts, or one of its mappings/lists.
+  const parents = new Set(keys.flatMap((k) => k.split('.').slice(0, -1)
+    .map((_, i, a) => a.slice(0, i + 1).join('.').replace(/\[\]$/, ''))));
+  assert.deepEqual(documented.filter((k) => !keys.includes(k) && !parents.has(k)), [],
+    'rows of the reference the parser does not accept');
+  // Every placeholder the templates know (src/agent/template.c).
+  const tpl = fs.readFileSync(path.join(ROOT, 'src/agent/template.c'), 'utf8');
+  const placeholders = [...tpl.matchAll(/\{"(\w+)", PART_\w+\}/g)].map((m) => `{${m[1]}}`);
+  assert.ok(placeholders.length >= 5, placeholders.join(' '));
+  for (const p of placeholders) assert.ok(section.includes(`\`${p}\``), `placeholder ${p} in the reference`);
+  // The values profiling.unwind takes.
+  for (const v of ['cfi', 'frame_pointers']) assert.ok(section.includes(`\`${v}\``), v);
+});
