@@ -224,6 +224,69 @@ test('up --demo: each misbehaviour is caught once, by the right policy, and expl
   }
 });
 
+// The children of pid, and theirs: from /proc/*/stat (ppid is field 4).
+function descendants(pid) {
+  const parent = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* gone meanwhile */ }
+  }
+  const out = [];
+  for (let level = [pid]; level.length;) {
+    level = [...parent].filter(([, pp]) => level.includes(pp)).map(([p]) => p);
+    out.push(...level);
+  }
+  return out;
+}
+
+// A process group with no process left (zombies included: kill() finds those).
+function groupGone(pgid) {
+  try { process.kill(-pgid, 0); return false; } catch (e) { return e.code === 'ESRCH'; }
+}
+
+// Ctrl-C in a terminal sends SIGINT to the whole foreground process group:
+// `up` and the demo's processes get it at once, the children usually dying
+// of it before `up` asks them to stop. Plain `up` has no child processes, so
+// the demo is what this takes. `up` runs in a group of its own (detached:
+// a new session), so the test runner is not in it.
+test('up --demo: Ctrl-C (SIGINT to the whole process group) stops everything, exit 0', { timeout: 90000 }, async () => {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-demo-'));
+  const child = start(['up', '--demo', '--listen', '127.0.0.1:0', '--data', data], { detached: true });
+  try {
+    const url = await waitFor(() => {
+      if (child.exitCode !== null) throw new Error(`up exited early: ${child.err()}`);
+      const m = child.out().match(/API and UI:\s+(http:\/\/127\.0\.0\.1:\d+)/);
+      return m ? m[1] : null;
+    }, { what: 'up --demo running', ms: 15000 });
+    // Every role running and seen by the agent: the agent, its server and
+    // the demo all have something to stop.
+    for (const service of ['frontend', 'backend', 'demo-load']) {
+      await waitFor(async () => {
+        const r = await api(url, 'GET', `/api/v1/processes?service=${service}`);
+        return r.json.find((p) => alive(p.pid));
+      }, { what: `the demo's ${service} process`, ms: 20000 });
+    }
+    const kids = descendants(child.pid);
+    assert.ok(kids.length >= 3, `up's children: ${kids.join(' ')}`);
+    process.kill(-child.pid, 'SIGINT');
+    const [code, signal] = await child.exited;
+    assert.equal(signal, null, child.err());
+    assert.equal(code, 0, child.err());
+    assert.match(child.err(), /up: stopped/);
+    // `up` reaped its children before it exited: nothing of the group is
+    // left, not even a zombie. (A short poll: the kernel may still be
+    // tearing the last exited process down.)
+    await waitFor(() => groupGone(child.pid), { what: `process group ${child.pid} empty`, ms: 5000 });
+    for (const pid of kids) assert.ok(!alive(pid), `child ${pid} left behind`);
+  } finally {
+    if (!groupGone(child.pid)) process.kill(-child.pid, 'SIGKILL');
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});
+
 test('up --demo refuses a bad schedule and --config', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-demo-'));
   const bad = await run(['up', '--demo', '--data', dir, '--demo-schedule', '5,0,5']);
