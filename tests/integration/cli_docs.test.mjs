@@ -170,3 +170,63 @@ test('docs/agent.md: the config reference lists every key the agent\'s config pa
   // The values profiling.unwind takes.
   for (const v of ['cfi', 'frame_pointers']) assert.ok(section.includes(`\`${v}\``), v);
 });
+
+test('user docs and dist/ never send readers to DESIGN.md (it is not shipped)', () => {
+  const files = ['README.md',
+    ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
+    ...fs.readdirSync(path.join(ROOT, 'dist'), { recursive: true }).map((f) => `dist/${f}`)
+      .filter((f) => fs.statSync(path.join(ROOT, f)).isFile())];
+  const hits = files.filter((f) => /DESIGN(\.md|'s| §| section)/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+  assert.deepEqual(hits, []);
+});
+
+// The server's route tables: every `const struct http_route routes_X[]` in
+// src/server/*.c, each row {"METHOD", "/pattern", handler, FLAGS, ...}.
+function serverRoutes() {
+  const dir = path.join(ROOT, 'src/server');
+  const routes = [];
+  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.c'))) {
+    const src = fs.readFileSync(path.join(dir, f), 'utf8');
+    for (const table of src.matchAll(/const struct http_route \w+\[\] = \{([\s\S]*?)\n\};/g)) {
+      for (const m of table[1].matchAll(/\{\s*"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*([\w| ]+?),/g)) {
+        const token = /HTTP_ROUTE_AGENT/.test(m[3]) ? 'agent' : /HTTP_ROUTE_WRITE/.test(m[3]) ? 'write' : 'none';
+        routes.push({ method: m[1], pattern: m[2], token, file: f });
+      }
+    }
+  }
+  return routes;
+}
+
+test('docs/api.md: every route the server serves is in the reference, with its token, and nothing else', () => {
+  const routes = serverRoutes();
+  // A sanity floor: the tables were found (the query, task, agent and UI ones).
+  assert.ok(routes.length >= 25, `routes found: ${routes.length}`);
+  for (const want of ['GET /healthz', 'POST /api/v1/tasks', 'PUT /api/v1/agent/tasks/{}/topology', 'HEAD /ui/*']) {
+    assert.ok(routes.some((r) => `${r.method} ${r.pattern}` === want), `${want} among ${routes.length} routes`);
+  }
+  const api = fs.readFileSync(path.join(ROOT, 'docs/api.md'), 'utf8');
+  const section = api.split(/^## Routes$/m)[1]?.split(/^## /m)[0];
+  assert.ok(section, 'docs/api.md has a "## Routes" section');
+  // Rows: | GET, HEAD | `/path/{name}` | token | what |; {name} stands for the table's {}.
+  const documented = new Map();
+  for (const m of section.matchAll(/^\| ([A-Z, ]+) \| `([^`]+)` \| (\w+) \|/gm)) {
+    for (const method of m[1].split(',').map((x) => x.trim())) {
+      documented.set(`${method} ${m[2].replace(/\{[^}]+\}/g, '{}')}`, m[3]);
+    }
+  }
+  const problems = [];
+  for (const r of routes) {
+    const key = `${r.method} ${r.pattern}`;
+    if (!documented.has(key)) problems.push(`${key} (${r.file}): not in docs/api.md's route table`);
+    else if (documented.get(key) !== r.token) problems.push(`${key}: token ${documented.get(key)} in the docs, ${r.token} in ${r.file}`);
+  }
+  for (const key of documented.keys()) {
+    if (!routes.some((r) => `${r.method} ${r.pattern}` === key)) problems.push(`${key}: in docs/api.md, but the server has no such route`);
+  }
+  // Every query route (not the agent's, in agent-api.md; not the UI's) has its own section.
+  for (const r of routes.filter((x) => !x.pattern.startsWith('/api/v1/agent/') && x.file !== 'webui.c')) {
+    const heading = new RegExp(`^### ${r.method} ${r.pattern.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{\\?\}/g, '\\{[^}]+\\}')}$`, 'm');
+    if (!heading.test(api)) problems.push(`${r.method} ${r.pattern}: no "### ${r.method} ${r.pattern}" section in docs/api.md`);
+  }
+  assert.deepEqual(problems, [], problems.join('\n'));
+});
