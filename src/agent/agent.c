@@ -585,7 +585,10 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 		log_warn("agent: HTTP monitors unavailable: %s", strerror(-err));
 	netprof_init(a->httpmon, describe_pid, a);
 	uplink_options_default(&uopts);
-	snprintf(spool_dir, sizeof(spool_dir), "%s/spool", opts->state_dir);
+	if (cfg->spool_dir[0])
+		snprintf(spool_dir, sizeof(spool_dir), "%s", cfg->spool_dir);
+	else
+		snprintf(spool_dir, sizeof(spool_dir), "%s/spool", opts->state_dir);
 	uopts.server_url = opts->server_url ? opts->server_url : cfg->server;
 	uopts.token = opts->token;
 	uopts.tls = opts->tls;

@@ -646,7 +646,7 @@ static struct config *config_new_defaults(const char *name)
 	c->tls_ca = strdup("");
 	c->tls_cert = strdup("");
 	c->tls_key = strdup("");
-	c->spool_dir = strdup(CONFIG_DEFAULT_SPOOL_DIR);
+	c->spool_dir = strdup(""); /* "": STATE/spool, under the agent's --state-dir */
 	c->listen = strdup(CONFIG_DEFAULT_LISTEN);
 	if (!c->source_name || !c->server || !c->token_file || !c->tls_ca || !c->tls_cert ||
 	    !c->tls_key || !c->spool_dir || !c->listen ||

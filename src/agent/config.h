@@ -26,7 +26,6 @@
 #define CONFIG_DEFAULT_DURATION_S	  600
 #define CONFIG_DEFAULT_SILENCE_S	  1200
 #define CONFIG_DEFAULT_FLUSH_INTERVAL_S	  5
-#define CONFIG_DEFAULT_SPOOL_DIR	  "/var/lib/contprof/spool"
 #define CONFIG_DEFAULT_TOKEN_FILE	  ""	 /* no token */
 #define CONFIG_DEFAULT_LISTEN		  ""	 /* no agent metrics endpoint */
 #define CONFIG_DEFAULT_SPOOL_MAX_MB	  256	 /* uplink: durable messages on disk */

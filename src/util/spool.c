@@ -5,6 +5,7 @@
  * newest and starts a new one past SPOOL_SEGMENT_MAX_BYTES; the reader walks
  * from the cursor and deletes a segment once every record in it is acked. */
 #include "util/spool.h"
+#include "util/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -245,11 +246,9 @@ int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret)
 		err = -ENOMEM;
 		goto fail;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		err = -errno;
-		goto fail;
-	}
-	err = read_cursor(s);
+	err = fs_mkdir_p(dir, 0700);
+	if (!err)
+		err = read_cursor(s);
 	if (!err)
 		err = recover(s);
 	if (!err)

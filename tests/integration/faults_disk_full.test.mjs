@@ -24,6 +24,9 @@ profiling: {flush_interval: 1}
 uplink: {retry_max: 2s}
 listen: 127.0.0.1:0
 `;
+// The spool test puts only the spool on the small disk, through spool_dir:
+// were the key ignored, the spool would sit in the state directory and
+// never fill.
 const POLICY = { service: 'dfull', targets: [{ target: 'ON_CPU', duration: 3, silence: 4,
   items: [{ monitor: 'PROCESS_CPU', threshold: 3, period: 2, count: 1 }] }] };
 
@@ -39,7 +42,7 @@ test('a full disk under the agent\'s spool: a clear error, counted losses, recov
   const target = BURN.start();
   let agent;
   try {
-    agent = await startAgent(server.url, CONFIG, { stateDir: fsys.dir });
+    agent = await startAgent(server.url, `${CONFIG}spool_dir: ${path.join(fsys.dir, 'spool')}\n`);
     assert.equal((await api(server.url, 'PUT', '/api/v1/services/dfull/policy', POLICY)).status, 200);
     await waitFor(async () => (await tasks(server.url)).some((t) => t.status === 'FINISHED'),
       { what: 'a first task finished', ms: 30000 });

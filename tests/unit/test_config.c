@@ -99,7 +99,7 @@ TEST(config_empty_file_gives_defaults)
 	CHECK_INT_EQ(c->profiling.silence_s, CONFIG_DEFAULT_SILENCE_S);
 	CHECK_INT_EQ(c->profiling.flush_interval_s, CONFIG_DEFAULT_FLUSH_INTERVAL_S);
 	CHECK(!c->profiling.frame_pointers_only);
-	CHECK_STR_EQ(c->spool_dir, CONFIG_DEFAULT_SPOOL_DIR);
+	CHECK_STR_EQ(c->spool_dir, "");
 	CHECK_STR_EQ(c->token_file, "");
 	CHECK_STR_EQ(c->listen, "");
 	config_free(c);
