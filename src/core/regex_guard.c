@@ -38,10 +38,11 @@ static unsigned long times(unsigned long product, unsigned long factor)
 /* Walk state: what a following operator would repeat (the operand) and
  * each open group hold — a repetition, a closure (*, +, {m,}) — so far.
  *
- * Also, for closures over an operand that can match the empty string
- * ("a**", "(a|b*)*", "(a?)*", "()*"): how many copies regcomp makes of them
- * (`operand_bad` in the operand, `level_bad[d]` in the group open at depth
- * d, 0 the whole). With an anchor anywhere (^, $, \<...), computing their
+ * Also, for loops over an operand that can match the empty string (a
+ * closure over it: "a**", "(a|b*)*", "(a?)*", "()*"; or a repetition of it
+ * when it is a repetition already: "(a*){2}", "a?{,3}"): how many copies
+ * regcomp makes of them (`operand_bad` in the operand, `level_bad[d]` in the
+ * group open at depth d, 0 the whole). With an anchor anywhere (^, $, \<...), computing their
  * epsilon closures costs about 2^copies: "^a**{0,20}" takes 11 s,
  * "^a**" 24 times in a row 29 s (found by fuzzing). Whether an operand
  * matches empty (`operand_nullable`) follows the groups' branches: a branch
