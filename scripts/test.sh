@@ -42,7 +42,7 @@ step "integration tests (two lanes) and the server's tests on PostgreSQL"
 # figures): those files, the UI's JS modules, then the server's files again
 # on a throwaway PostgreSQL cluster (scripts/pg-cluster.sh), removed on exit.
 SERVER_LANE=(cli cli_docs policy_validate server_agent server_badinput server_parity
-  server_query webui install agent_check)
+  server_query webui install agent_check source_guard)
 PG_FILES=(server_agent server_query server_shared server_parity)
 lane_files() { # lane_files server|agent: the files of that lane
   local f base

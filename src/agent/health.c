@@ -84,6 +84,10 @@ char *health_render(const struct health_figures *f, size_t *ret_len)
 	metric(&b, "contprof_agent_spool_write_errors_total", "counter",
 	       "Messages lost because the spool could not be written (disk full, I/O error).",
 	       (double)u->spool_write_errors);
+	metric(&b, "contprof_agent_profile_samples_spooled_total", "counter",
+	       "Stack samples in the profile slices written to the spool for the server "
+	       "(each slice counted once, when spooled; resends do not count again).",
+	       (double)u->profile_samples_spooled);
 	metric(&b, "contprof_agent_server_reachable", "gauge",
 	       "1 when the last exchange with the server got an answer.",
 	       u->server_reachable ? 1 : 0);

@@ -645,12 +645,15 @@ int uplink_slice(struct uplink *ul, const char *task_id, uint32_t slice_no, int6
 		 int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks)
 {
 	json_t *list = json_array();
+	uint64_t samples = 0;
 	json_t *body;
 	char path[256];
+	int r;
 
 	if (!list)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_stacks; i++) {
+		samples += stacks[i].count;
 		json_t *s = json_pack("{s:s, s:I}", "stack", stacks[i].folded, "count",
 				      (json_int_t)stacks[i].count);
 
@@ -667,7 +670,13 @@ int uplink_slice(struct uplink *ul, const char *task_id, uint32_t slice_no, int6
 	if (!body)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/api/v1/agent/tasks/%s/slices", task_id);
-	return enqueue(ul, "POST", path, body);
+	r = enqueue(ul, "POST", path, body);
+	if (r == 0) {
+		pthread_mutex_lock(&ul->lock);
+		ul->stats.profile_samples_spooled += samples;
+		pthread_mutex_unlock(&ul->lock);
+	}
+	return r;
 }
 
 int uplink_topology(struct uplink *ul, const char *task_id, const json_t *topology)

@@ -59,6 +59,9 @@ struct uplink_stats {
 	uint64_t metrics_buffered, metrics_dropped, metrics_sent;
 	uint64_t messages_sent, messages_rejected, spool_full_dropped;
 	uint64_t spool_write_errors;
+	/* Stack samples (sum of counts) of the slices written to the spool:
+	 * each slice once, when spooled; resends do not count again. */
+	uint64_t profile_samples_spooled;
 	bool server_reachable;
 };
 

@@ -22,6 +22,11 @@
 /* Weight of a regex holding a repetition of a repetition ("a**", "(a+)*",
  * "a*{2}"): regcomp's cost per copy grows with the nesting. */
 #define REGEX_GUARD_NESTED_WEIGHT 20
+/* Copies regcomp makes of closures over something that matches empty
+ * ("a**", "(a|b*)*", "(a?)*"), counting intervals and '+' over them: more
+ * is refused (saturated product). Their cost grows as 2^copies when the
+ * ERE holds an anchor: "^a**{0,8}" 2 ms, "^a**{0,20}" 11 s. */
+#define REGEX_GUARD_NULLABLE_CLOSURES_MAX 8
 /* Groups tracked for nesting; deeper ones count as nested. */
 #define REGEX_GUARD_GROUP_DEPTH 64
 
@@ -31,8 +36,10 @@
  * repeats); the whole times REGEX_GUARD_NESTED_WEIGHT when any repetition
  * applies to another; saturating at REGEX_GUARD_REPEAT_MAX + 1. Counting
  * repetitions in sequence as if nested overestimates, never underestimates,
- * the copies regcomp makes. Sets *backreference (never clears it) when `re`
- * holds \1..\9. */
+ * the copies regcomp makes. REGEX_GUARD_REPEAT_MAX + 1 as well when closures
+ * over something that matches empty make more than
+ * REGEX_GUARD_NULLABLE_CLOSURES_MAX copies. Sets *backreference (never
+ * clears it) when `re` holds \1..\9. */
 unsigned long regex_guard_repeat_product(const char *re, bool *backreference);
 
 /* The literal text every string the ERE `re` matches (whole-string subject,

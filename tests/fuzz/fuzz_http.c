@@ -1,7 +1,14 @@
-/* fuzz_http: the user-space side of the HTTP monitor from untrusted bytes.
+/* fuzz_http: the HTTP monitor's parsing from untrusted bytes.
  *
- * The HTTP/1.x parsing itself runs in the kernel (httpmon.bpf.c); user space
- * interprets its ring-buffer records (httpmon_decode) and filters their URIs
+ * The HTTP/1.x request-line and status-line tests (httpmon_parse.h) run in
+ * the kernel on socket buffers; here the same functions run on every 16-byte
+ * window of the input, each copied into a heap block of exactly 16 bytes
+ * (their contract), so a read past it trips ASan. A method found must be a
+ * known one whose name the bytes spell, followed by a space and a target; a
+ * status must be 100..599 and spelled by the bytes; no window is both.
+ *
+ * User space interprets the kernel's ring-buffer records (httpmon_decode) and
+ * filters their URIs
  * through the policy items' uri_list / uri_regex into per-second values
  * (httpagg.h). Input: a policy document, a NUL byte, then records, each a
  * length byte (how many bytes of struct httpmon_event follow, as the ring
@@ -16,6 +23,7 @@
 
 #include "agent/httpagg.h"
 #include "agent/httpmon.h"
+#include "agent/httpmon_parse.h"
 #include "core/policy.h"
 #include "fuzz.h"
 
@@ -53,6 +61,45 @@ static void check_request(const struct httpmon_request *r)
 	FUZZ_CHECK(httpmon_method_name(r->method) && httpmon_role_name(r->role));
 }
 
+#define HEAD_BYTES 16
+
+/* The parsers on the 16 bytes at `b` (a block of exactly that size). */
+static void check_heads(const __u8 *b)
+{
+	__u32 len = 0;
+	__u8 m = parse_method(b, &len);
+	__u16 st = parse_status(b);
+
+	FUZZ_CHECK(m < HTTPMON_METHOD_COUNT);
+	if (m != HTTPMON_METHOD_UNKNOWN) {
+		const char *name = httpmon_method_name(m);
+
+		FUZZ_CHECK(len >= 3 && len <= 7 && strlen(name) == len);
+		FUZZ_CHECK(memcmp(b, name, len) == 0 && b[len] == ' ');
+		FUZZ_CHECK(b[len + 1] > ' ' && b[len + 1] < 0x7f);
+		FUZZ_CHECK(!st);
+	}
+	if (st) {
+		FUZZ_CHECK(st >= 100 && st <= 599);
+		FUZZ_CHECK(memcmp(b, "HTTP/1.", 7) == 0 && b[8] == ' ');
+		FUZZ_CHECK(b[9] - '0' == st / 100 && b[10] - '0' == st / 10 % 10 &&
+			   b[11] - '0' == st % 10);
+		FUZZ_CHECK(b[12] == ' ' || b[12] == '\r');
+	}
+}
+
+static void check_parsers(const uint8_t *data, size_t size)
+{
+	__u8 *head = malloc(HEAD_BYTES);
+
+	FUZZ_CHECK(head);
+	for (size_t i = 0; i + HEAD_BYTES <= size; i++) {
+		memcpy(head, data + i, HEAD_BYTES);
+		check_heads(head);
+	}
+	free(head);
+}
+
 static struct policy *load_policy(const uint8_t *data, size_t len)
 {
 	struct policy *p = NULL;
@@ -69,11 +116,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const size_t head = offsetof(struct httpmon_event, uri);
 	const uint8_t *sep = memchr(data, 0, size);
 	size_t doc_len = sep ? (size_t)(sep - data) : size, off = sep ? doc_len + 1 : size;
-	struct policy *policy = load_policy(data, doc_len);
-	struct httpagg *agg = httpagg_new();
+	struct policy *policy;
+	struct httpagg *agg;
 	size_t values = 0, records = 0;
 	int64_t last_second = 0;
 
+	check_parsers(data, size);
+	policy = load_policy(data, doc_len);
+	agg = httpagg_new();
 	FUZZ_CHECK(agg);
 	if (httpagg_set_process(agg, "proc-a", pids[0], policy) < 0 ||
 	    httpagg_set_process(agg, "proc-b", pids[1], policy) < 0)

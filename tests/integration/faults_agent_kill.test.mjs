@@ -1,6 +1,7 @@
 // Fault: the agent killed with SIGKILL in the middle of an ON_CPU task.
 // The kernel must free every BPF program, link and perf event the dead agent
-// held (checked by id with bpftool); the server closes the task once the
+// held (checked by id with bpftool: its programs, its links, and no
+// perf-event attachment left running one of its programs); the server closes the task once the
 // agent has been silent for --agent-silence; the restarted agent finds the
 // task in its journal and reports it FAILED with its own reason, which
 // replaces the server's "agent went silent".
@@ -11,7 +12,8 @@ import path from 'node:path';
 import { waitFor } from './lib.mjs';
 import { startServer, api } from './server_lib.mjs';
 import { startAgent, kill } from './agent_lib.mjs';
-import { burner, agentMetrics, serverMetrics, bpfHeld, liveProgIds, perfAttachmentsOf, taskOf } from './faults_lib.mjs';
+import { burner, agentMetrics, serverMetrics, bpfHeld, liveProgIds, liveLinks, perfAttachments, taskOf }
+  from './faults_lib.mjs';
 
 const BURN = burner('akill');
 test.after(() => BURN.remove());
@@ -45,14 +47,33 @@ test('an agent killed mid-task leaks nothing in the kernel and its task does not
     const held = bpfHeld(agent.pid);
     assert.ok(held.progs.size > 0, 'the agent holds BPF programs');
     assert.ok(held.perf > 0, 'the agent holds perf events (the ON_CPU task)');
-    const deadPid = agent.pid;
+    // Its links: the link fds it holds, and any link on the host running one
+    // of its programs; its perf-event attachments (tracepoints) as bpftool
+    // lists them for its pid.
+    const links = new Set([...held.links,
+      ...liveLinks().filter((l) => held.progs.has(l.prog_id)).map((l) => l.id)]);
+    const perfOfAgent = perfAttachments().filter((e) => e.pid === agent.pid);
+    assert.ok(links.size > 0, 'the agent holds BPF links');
+    assert.ok(perfOfAgent.length > 0, 'bpftool perf lists attachments of the agent');
+    for (const e of perfOfAgent) assert.ok(held.progs.has(e.prog_id), `perf entry of an agent program: ${JSON.stringify(e)}`);
+    console.log(`# agent held ${held.progs.size} programs, ${links.size} links, ${held.perf} perf event fds, `
+      + `${perfOfAgent.length} perf attachments (bpftool)`);
     await agent.stop('SIGKILL');
 
-    // The kernel frees what the dead process held (asynchronously).
+    // The kernel frees what the dead process held (asynchronously): none of
+    // its programs or links is left, and no perf event anywhere on the host
+    // still runs one of its programs.
+    let left = null;
     await waitFor(() => {
       const live = liveProgIds();
-      return [...held.progs].every((p) => !live.has(p)) && perfAttachmentsOf(deadPid).length === 0;
-    }, { what: 'the dead agent\'s programs and perf events freed', ms: 10000 });
+      left = {
+        progs: [...held.progs].filter((p) => live.has(p)),
+        links: liveLinks().filter((l) => links.has(l.id) || held.progs.has(l.prog_id)),
+        perf: perfAttachments().filter((e) => held.progs.has(e.prog_id)),
+      };
+      return !left.progs.length && !left.links.length && !left.perf.length;
+    }, { what: 'the dead agent\'s programs, links and perf attachments freed', ms: 30000, every: 500 })
+      .catch((e) => { throw new Error(`${e.message}: left ${JSON.stringify(left)}`); });
 
     // Server side: closed once the agent is silent for the timeout.
     const closed = await waitFor(async () => {

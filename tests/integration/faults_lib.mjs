@@ -68,15 +68,19 @@ export function bpfHeld(pid) {
   return { progs, links, perf };
 }
 
-// Ids of every BPF program loaded on the host, and the perf-event
-// attachments bpftool sees for `pid`.
+// Ids of every BPF program loaded on the host; every BPF link on the host
+// ({id, type, prog_id}, `bpftool link show -j`); every perf-event attachment
+// of a BPF program on the host ({pid, fd, prog_id, fd_type...},
+// `bpftool perf -j`: tracepoints, kprobes, uprobes).
 export function liveProgIds() {
   return new Set(JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' }) || '[]')
     .map((p) => p.id));
 }
-export function perfAttachmentsOf(pid) {
-  const out = execFileSync('bpftool', ['perf', '-j'], { encoding: 'utf8' }) || '[]';
-  return JSON.parse(out).filter((e) => e.pid === pid);
+export function liveLinks() {
+  return JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' }) || '[]');
+}
+export function perfAttachments() {
+  return JSON.parse(execFileSync('bpftool', ['perf', '-j'], { encoding: 'utf8' }) || '[]');
 }
 
 // Rows of a read-only query on a SQLite store file (the sqlite3 shell).

@@ -2,7 +2,9 @@
 // When it returns, every task report, task end and profile slice the agent
 // made while it was away arrives exactly once and in order (tasks in the
 // store in the order the agent started them, each task's slices numbered
-// 0..n-1 with no gap and no double); metric points beyond the agent's bound
+// 0..n-1 with no gap and no double, and the stack samples the server's flame
+// graphs of those tasks add up to exactly the samples the agent spooled,
+// contprof_agent_profile_samples_spooled_total); metric points beyond the agent's bound
 // (uplink.metrics_max_points) are dropped and counted on its /metrics; the
 // agent's memory stays bounded.
 import test from 'node:test';
@@ -105,6 +107,22 @@ test(`a server away for ${DOWN_S} s gets every task and slice once, in order`, {
         if (i) assert.ok(s.start_ms >= slices[i - 1].end_ms - 1, `task ${id}: slices in time order`);
       });
     }
+    // No double counts, no loss: every sample the agent put in a slice (each
+    // slice counted once, when spooled) is in the server's flame graphs of
+    // the stored tasks once, though many slices were retried while away.
+    const spooled = afterMetrics.profile_samples_spooled_total;
+    assert.ok(Number.isInteger(spooled) && spooled > 0, `samples spooled: ${spooled}`);
+    let flameTotal = 0;
+    for (const { id } of stored) {
+      const r = await api(server.url, 'GET', `/api/v1/tasks/${id}/flamegraph?format=json`);
+      assert.equal(r.status, 200, r.text);
+      assert.ok(Number.isInteger(r.json.value), `task ${id}: flame graph total ${r.json.value}`);
+      flameTotal += r.json.value;
+    }
+    const [{ rows }] = sqlite(db, 'SELECT coalesce(sum(count), 0) AS rows FROM samples');
+    console.log(`# samples: agent spooled ${spooled}, flame graphs ${flameTotal}, store rows ${rows}`);
+    assert.equal(flameTotal, spooled, 'flame graph totals = samples the agent spooled');
+    assert.equal(rows, spooled, 'stored samples = samples the agent spooled');
     // Metrics flow again once it is back.
     await waitFor(async () => (await agentMetrics(agent)).metrics_sent_total > afterMetrics.metrics_sent_total
       || afterMetrics.metrics_buffered === 0, { what: 'metrics sent after the return', ms: 15000 });

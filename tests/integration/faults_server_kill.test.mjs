@@ -3,8 +3,8 @@
 // a real agent runs a task; the server dies mid-request. After a restart on
 // the same SQLite file: every upload that was acknowledged is in the store
 // (WAL, synchronous=FULL), the database passes its integrity check, and the
-// agent resends what was not acknowledged (its task's slices 0..n-1 all
-// there, once).
+// agent resends what was not acknowledged (it held unsent messages in its
+// spool when the server came back; its task's slices 0..n-1 all there, once).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -36,7 +36,7 @@ function slice(n) {
   return { slice: n, start_time: T0 + n * 10, end_time: T0 + n * 10 + 10, stacks };
 }
 
-test('acknowledged uploads survive a SIGKILLed server; the agent resends the rest', { timeout: 120000 }, async () => {
+test('acknowledged uploads survive a SIGKILLed server; the agent resends the rest', { timeout: 180000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-skill-'));
   const db = path.join(dir, 'store.db');
   const store = { url: `sqlite:${db}`, dir, drop: () => {} };
@@ -49,7 +49,7 @@ test('acknowledged uploads survive a SIGKILLed server; the agent resends the res
     await reportTask(server.url, { id: 'lg-task', process_id: 'lg1', start_time: T0, duration: 3600 });
     const p = await waitFor(async () => (await api(server.url, 'GET', '/api/v1/processes?service=skill')).json?.[0],
       { what: 'burner registered', ms: 15000 });
-    const manual = await api(server.url, 'POST', '/api/v1/tasks', { process_id: p.id, target: 'ON_CPU', duration: 10 });
+    const manual = await api(server.url, 'POST', '/api/v1/tasks', { process_id: p.id, target: 'ON_CPU', duration: 30 });
     assert.equal(manual.status, 201, manual.text);
     const agentTask = manual.json.id;
     await waitFor(async () => (await taskOf(server.url, agentTask)).status === 'RUNNING', { what: 'agent task running', ms: 10000 });
@@ -80,7 +80,15 @@ test('acknowledged uploads survive a SIGKILLed server; the agent resends the res
     await Promise.all(writers);
     const sent = next;
     console.log(`# ${sent} slices posted, ${acked.size} acknowledged before the SIGKILL, ${ackedPoints.length} metric batches acknowledged, ${errors} writers cut off`);
-    await sleep(1500); // the agent's task goes on: some slices wait in its spool
+    // The agent's task goes on (30 s, longer than the ingest above may take
+    // on a loaded host): its slices wait in its spool, so the resend path
+    // runs once the server is back.
+    const unsent = await waitFor(async () => {
+      const m = await agentMetrics(agent);
+      return m.spool_records >= 1 ? m : null;
+    }, { what: 'unsent messages in the agent\'s spool while the server is dead', ms: 20000 });
+    assert.ok(unsent.spool_records >= 1, `agent spool records ${unsent.spool_records}`);
+    await sleep(1500);
 
     server = await startServer({ listen, store });
     assert.equal(sqlite(db, 'PRAGMA integrity_check')[0].integrity_check, 'ok');
@@ -100,7 +108,13 @@ test('acknowledged uploads survive a SIGKILLed server; the agent resends the res
     await waitFor(async () => {
       const m = await agentMetrics(agent);
       return m.spool_records === 0 && m.tasks_running === 0 && (await taskOf(server.url, agentTask)).status !== 'RUNNING';
-    }, { what: 'the agent caught up', ms: 40000 });
+    }, { what: 'the agent caught up', ms: 60000 });
+    const caughtUp = await agentMetrics(agent);
+    console.log(`# agent: ${unsent.spool_records} messages unsent at the restart, `
+      + `messages sent ${unsent.messages_sent_total} -> ${caughtUp.messages_sent_total}`);
+    assert.ok(caughtUp.messages_sent_total >= unsent.messages_sent_total + unsent.spool_records,
+      'the messages that waited were sent after the restart');
+    assert.equal(caughtUp.messages_rejected_total, 0, 'none refused');
     const t = await taskOf(server.url, agentTask);
     assert.equal(t.status, 'FINISHED', JSON.stringify(t));
     const agentSlices = sqlite(db, `SELECT s.slice FROM slices s JOIN tasks t ON t.seq = s.task_seq

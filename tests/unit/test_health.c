@@ -50,6 +50,7 @@ TEST(render_every_figure_with_help_type_and_value)
 		       .messages_rejected = 5,
 		       .spool_full_dropped = 6,
 		       .spool_write_errors = 9,
+		       .profile_samples_spooled = 4242,
 		       .server_reachable = true},
 	    .procevents_active = true,
 	    .httpmon_loading = true,
@@ -86,6 +87,7 @@ TEST(render_every_figure_with_help_type_and_value)
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_messages_rejected_total"), 5);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_spool_full_dropped_total"), 6);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_spool_write_errors_total"), 9);
+	CHECK_DBL_EQ(sample_of(text, "contprof_agent_profile_samples_spooled_total"), 4242);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_server_reachable"), 1);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_procevents_active"), 1);
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_httpmon_loading"), 1);
@@ -99,7 +101,7 @@ TEST(render_every_figure_with_help_type_and_value)
 	CHECK_DBL_EQ(sample_of(text, "contprof_agent_resident_memory_bytes"), 15 * 1024 * 1024);
 	/* One HELP and one TYPE per figure, counters named _total. */
 	CHECK_INT_EQ(count_of(text, "# HELP "), count_of(text, "# TYPE "));
-	CHECK_INT_EQ(count_of(text, "# HELP "), 30);
+	CHECK_INT_EQ(count_of(text, "# HELP "), 31);
 	CHECK(strstr(text, "# TYPE contprof_agent_metrics_dropped_total counter\n") != NULL);
 	CHECK(strstr(text, "# TYPE contprof_agent_spool_records gauge\n") != NULL);
 	CHECK(text[len - 1] == '\n');

@@ -39,9 +39,9 @@ TEST(regex_guard_products)
 	    {"(((((((((((x)+)+)+)+)+)+)+)+)+)+)+", REGEX_GUARD_REPEAT_MAX + 1, false},
 	    {"a{10}+", 20 * REGEX_GUARD_NESTED_WEIGHT, false},
 	    {"a*+", 2 * REGEX_GUARD_NESTED_WEIGHT, false},
-	    {"a?+{3}", 6 * REGEX_GUARD_NESTED_WEIGHT, false},
-	    {"a?{3}", 3, false},	 /* '?' is no closure */
-	    {"(a{10}){20}", 200, false}, /* intervals over intervals: cheap */
+	    {"a?+{3}", REGEX_GUARD_REPEAT_MAX + 1, false}, /* 12 copies matching empty */
+	    {"a?{3}", 3, false},			   /* '?' is no closure */
+	    {"(a{10}){20}", 200, false},		   /* intervals over intervals: cheap */
 	    {"(a{1,10}){1,100}", 1000, false},
 	    {"a{5,}", 5, false},
 	    {"a{5,}{2}", 10 * REGEX_GUARD_NESTED_WEIGHT, false},
@@ -53,7 +53,50 @@ TEST(regex_guard_products)
 	    {"a*{1,50}*{1,20}", REGEX_GUARD_REPEAT_MAX + 1, false},
 	    {"a**{1,400}", REGEX_GUARD_REPEAT_MAX + 1, false},
 	    {"/**********{1,255}*********/", REGEX_GUARD_REPEAT_MAX + 1, false},
-	    {"a**{1,50}", 50 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    /* 50 copies of a closure over "a*": refused (with an anchor 2^50) */
+	    {"a**{1,50}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    /* Closures over what matches empty: 2^copies with an anchor (found
+	     * by fuzzing: "^9****{0,25}**5**" took minutes in regcomp). */
+	    {"^9****{0,25}**5**", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a**{0,20}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a**{0,9}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a**{0,4}", 4 * REGEX_GUARD_NESTED_WEIGHT, false}, /* 8 copies */
+	    {"^a**{0,5}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a**a**a**a**a**a**a**a**a**", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a**a**a**a**a**a**a**a**", REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"^(a**){0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^(b|a*)*{0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^(a|)*{0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^()*{0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^(a{0,1})*{0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a{0,}*{0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a?*{0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"\\<a**{0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^((a*)*){3}{3}", REGEX_GUARD_REPEAT_MAX + 1, false}, /* 9 copies */
+	    {"^((a*)*){2}", 2 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"^a?{,3}{,3}{2}", REGEX_GUARD_REPEAT_MAX + 1, false}, /* 0.7 s with anchors */
+	    {"^.*{,3}{,3}+", REGEX_GUARD_REPEAT_MAX + 1, false},   /* 1.3 s */
+	    /* Stacked '?' / {m,n}: 2 copies each at least (found by fuzzing:
+	     * 20 '?' then "+++" took minutes in regcomp) */
+	    {"]]]]]]]]]]=]?????????????????????+++]]]]]]vs$", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a????????????????????++", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^a??", 2, false},
+	    {"^a???", 4, false},
+	    {"^a?{0,1}{0,1}", 4, false},
+	    {"^(a?)?", 1, false},				    /* a group is one operand */
+	    {"^/x.*?/y.*?/z.*?", REGEX_GUARD_NESTED_WEIGHT, false}, /* '?' over closures */
+	    /* ...but closures over what cannot match empty are cheap */
+	    {"^(a+)*(a+)*(a+)*(a+)*(a+)*(a+)*(a+)*(a+)*(a+)*(a+)*", REGEX_GUARD_NESTED_WEIGHT,
+	     false},
+	    {"^(ab)*(ab)*(ab)*(ab)*(ab)*(ab)*(ab)*(ab)*(ab)*(ab)*", 1, false},
+	    {"^(a*b)*", REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"^(a|b*c)*", REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"^(/[a-z]*)*$", REGEX_GUARD_NESTED_WEIGHT, false},
+	    {"^(/[a-z]*){1,16}", 16 * REGEX_GUARD_NESTED_WEIGHT, false},
+	    /* a repetition over a repetition that matches empty counts its copies
+	     * too: over-counts some cheap ones, e.g. "^(a*){0,16}" (fast) */
+	    {"^(a*){0,16}", REGEX_GUARD_REPEAT_MAX + 1, false},
+	    {"^/api/(v[0-9]+/)?users/([0-9]+)?$", REGEX_GUARD_NESTED_WEIGHT, false},
 	    {"x{1*04}+", 1, false}, /* not an interval: '+' on a character */
 	    {"\\)+", 1, false},	    /* an escaped ')' is a character */
 	    {"[)]+", 1, false},

@@ -310,6 +310,35 @@ TEST(server_away_then_back_every_task_message_once_in_order)
 	remove_spool();
 }
 
+/* The samples of each spooled slice count once, when spooled: not again
+ * when the sender delivers it after the server returns. */
+TEST(slice_samples_count_once_when_spooled)
+{
+	uint16_t port = free_port();
+	struct uplink *ul = open_uplink(port, 50);
+	const struct profile_stack a[] = {{.folded = "main;f", .count = 3},
+					  {.folded = "main;g", .count = 4}};
+	const struct profile_stack b[] = {{.folded = "main;f", .count = 5}};
+	struct uplink_stats st;
+
+	fake_forget();
+	CHECK_INT_EQ(uplink_slice(ul, "task-0", 0, 1764000000000, 1764000001000, a, 2), 0);
+	CHECK_INT_EQ(uplink_slice(ul, "task-0", 1, 1764000001000, 1764000002000, b, 1), 0);
+	CHECK_INT_EQ(uplink_slice(ul, "task-0", 2, 1764000002000, 1764000003000, NULL, 0), 0);
+	uplink_get_stats(ul, &st);
+	CHECK_INT_EQ(st.spool_records, 3);
+	CHECK_INT_EQ(st.profile_samples_spooled, 12);
+	sleep_ms(1200); /* the sender tries, fails, backs off */
+	fake_start(port);
+	CHECK(wait_spool_empty(ul, 20000));
+	uplink_get_stats(ul, &st);
+	CHECK_INT_EQ(st.messages_sent, 3);
+	CHECK_INT_EQ(st.profile_samples_spooled, 12);
+	ul = uplink_close(ul, 1000);
+	fake_stop();
+	remove_spool();
+}
+
 TEST(close_with_the_server_away_ends_by_its_bound_and_keeps_the_spool)
 {
 	uint16_t port = free_port();
@@ -378,6 +407,7 @@ TEST(close_flushes_what_waits_when_the_server_answers)
 int main(void)
 {
 	RUN(server_away_then_back_every_task_message_once_in_order);
+	RUN(slice_samples_count_once_when_spooled);
 	RUN(close_with_the_server_away_ends_by_its_bound_and_keeps_the_spool);
 	RUN(close_with_a_hanging_server_is_cut_short_at_its_bound);
 	RUN(close_flushes_what_waits_when_the_server_answers);
