@@ -390,7 +390,7 @@ TEST(foldtab_merges_and_bounds)
 	CHECK_INT_EQ(foldtab_add(t, "a;c", 3, 1, 0), 0);
 	CHECK_INT_EQ(foldtab_add(t, "x", 1, 1, 0), 0);
 	CHECK_INT_EQ(foldtab_size(t), 3);
-	CHECK_INT_EQ(foldtab_add(t, "y", 1, 4, 0), 0); /* full: into [lost] */
+	CHECK_INT_EQ(foldtab_add(t, "y", 1, 4, 0), 1); /* full: into [lost] */
 	CHECK_INT_EQ(foldtab_size(t), 4);
 	CHECK_INT_EQ(foldtab_view(t, &v, &n), 0);
 	CHECK_INT_EQ(n, 4);
