@@ -321,6 +321,47 @@ test('profile slices are idempotent and feed the flame graph (count, duration, r
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/ghost/flamegraph'), 404, /unknown task/);
 });
 
+test('slices carry stack_stats: the task sums them (retries once), GET task returns them; bad ones refused', async () => {
+  await register(srv.url, 'agent-st', [proc('st-p1', 'stats-svc')]);
+  const t0 = 1764000000000;
+  await reportTask(srv.url, { id: 'st-1', process_id: 'st-p1', start_time: t0 });
+  const get = async () => (await api(srv.url, 'GET', '/api/v1/tasks/st-1')).json.stack_stats;
+  assert.equal(await get(), null, 'none before a slice brings some');
+  const slice = (n, stack_stats) => ({ slice: n, start_time: t0 + n * 5000, end_time: t0 + n * 5000 + 5000,
+    stacks: [{ stack: 'main;work', count: 90 }, { stack: '[truncated];work', count: 8 }, { stack: '[lost]', count: 2 }],
+    ...(stack_stats ? { stack_stats } : {}) });
+  const first = slice(0, { samples: 100, truncated: 8, lost: 2 });
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', first)).status, 201);
+  assert.deepEqual(await get(), { samples: 100, truncated: 8, lost: 2 });
+  // a retried slice is a duplicate: counted once
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', first)).status, 200);
+  assert.deepEqual(await get(), { samples: 100, truncated: 8, lost: 2 });
+  // a slice without stats (an older agent) adds nothing; the next one adds up
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', slice(1))).status, 201);
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices',
+    slice(2, { samples: 50, truncated: 0, lost: 50 }))).status, 201);
+  assert.deepEqual(await get(), { samples: 150, truncated: 8, lost: 52 });
+  // the listing and the end report carry them too
+  const list = await api(srv.url, 'GET', '/api/v1/tasks?service=stats-svc');
+  assert.deepEqual(list.json[0].stack_stats, { samples: 150, truncated: 8, lost: 52 });
+  const fin = await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/finish', { end_time: t0 + 20000 });
+  assert.deepEqual(fin.json.stack_stats, { samples: 150, truncated: 8, lost: 52 });
+  // refused, with nothing written: negative, above samples, wrong types, missing
+  for (const [bad, ...reasons] of [
+    [{ samples: 10, truncated: -1, lost: 0 }, /stack_stats\.truncated: -1 is out of range/],
+    [{ samples: -5, truncated: 0, lost: 0 }, /stack_stats\.samples: -5 is out of range/],
+    [{ samples: 10, truncated: 11, lost: 12 }, /stack_stats\.truncated: more than samples \(10\)/,
+      /stack_stats\.lost: more than samples \(10\)/],
+    [{ samples: 10, truncated: 1.5, lost: '2' }, /stack_stats\.truncated: must be an integer/, /stack_stats\.lost: must be an integer/],
+    [{ samples: 10 }, /stack_stats\.truncated: is required/, /stack_stats\.lost: is required/],
+    [[1, 2, 3], /stack_stats: must be an object/]]) {
+    assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', slice(3, bad)), 400, ...reasons);
+  }
+  assert.deepEqual(await get(), { samples: 150, truncated: 8, lost: 52 });
+  const flame = await api(srv.url, 'GET', '/api/v1/tasks/st-1/flamegraph?format=json');
+  assert.equal(flame.json.value, 300, 'the refused slices stored no samples');
+});
+
 test('topology upload replaces the task view; errors for unknown tasks and bad shapes', async () => {
   await reportTask(srv.url, { id: 'n-1', target: 'NETWORK', service: 'net-svc', instance: 'i1', start_time: Date.now() });
   const empty = await api(srv.url, 'GET', '/api/v1/tasks/n-1/topology');
