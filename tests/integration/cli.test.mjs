@@ -251,6 +251,7 @@ async function seed(url, token) {
   });
   await call('POST', '/api/v1/agent/tasks/t-cpu/slices', {
     slice: 0, start_time: now - 120000, end_time: now - 115000, stacks: STACKS,
+    stack_stats: { samples: 51, truncated: 2, lost: 0 },
   });
   await call('POST', '/api/v1/agent/tasks/t-cpu/finish', { end_time: now - 60000 });
   await call('POST', '/api/v1/agent/tasks', {
@@ -352,6 +353,7 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
       /^  count\s+5$/m, /^  matched\s+7 of the last 10 slots \(needed 5\)$/m,
       /^  current\s+91\.5 %$/m, /^  peak\s+99 %$/m, /^  uri\s+-$/m,
       /^  message\s+PROCESS_CPU >= 80 % \(5 of 10 s\): 7 slots matched, now 91\.5 %$/m,
+      /^truncated user stacks: 3\.9 % of 51 samples, 0 lost$/m,
       /^flame graph: contprof flame t-cpu --format svg -o t-cpu\.svg$/m]) {
       assert.match(r.stdout, re);
     }
@@ -361,6 +363,7 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
     assert.match(net.stdout, /^topology:\s+contprof topology t-net$/m);
     const failed = await c(['task', 't-old']);
     assert.match(failed.stdout, /^reason\s+process exited$/m);
+    assert.doesNotMatch(failed.stdout, /truncated user stacks/, 'no line without stack stats');
     const json = await c(['task', 't-cpu', '--json']);
     assert.deepEqual(JSON.parse(json.stdout), await api(srv.url, 'GET', '/api/v1/tasks/t-cpu'));
 
