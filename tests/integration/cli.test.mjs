@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BIN, start, run } from './lib.mjs';
 import { startServer } from './server_lib.mjs';
+import { decodeProfile } from './pprof_lib.mjs';
 
 const COMMANDS = ['processes', 'tasks', 'task', 'flame', 'topology', 'profile'];
 const REFUSED = (url) =>
@@ -408,16 +409,19 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
     assert.equal(empty.code, 0, empty.stderr);
     assert.match(empty.stdout, /no samples/);
 
-    // pprof is gzip'd protobuf when the server can encode it.
-    const pbPath = path.join(dir, 'cpu.pb.gz');
-    const pb = await c(['flame', 't-cpu', '-o', pbPath]);
-    if (pb.code === 0) {
+    // pprof (from the .pb.gz name, and asked for by --format): gzip'd
+    // protobuf that decodes to the task's stacks.
+    for (const args of [[], ['--format', 'pprof']]) {
+      const pbPath = path.join(dir, args.length ? 'cpu.pprof' : 'cpu.pb.gz');
+      const pb = await c(['flame', 't-cpu', ...args, '-o', pbPath]);
+      assert.equal(pb.code, 0, pb.stderr);
       const bytes = fs.readFileSync(pbPath);
-      assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b]);
-    } else {
-      assert.equal(pb.code, 1);
-      assert.match(pb.stderr, /^contprof flame: /);
-      assert.ok(!fs.existsSync(pbPath));
+      assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b], 'gzip magic');
+      const prof = decodeProfile(bytes);
+      assert.deepEqual(prof.sampleTypes[0], ['samples', 'count']);
+      assert.deepEqual(prof.samples.map((s) => `${s.frames.join(';')} ${s.values[0]}`).sort(),
+        STACKS.map((s) => `${s.stack} ${s.count}`).sort());
+      assert.ok(!fs.existsSync(`${pbPath}.tmp`));
     }
     fs.rmSync(dir, { recursive: true, force: true });
 

@@ -5,42 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { startServer, api, assertErrors, register, proc, reportTask, POLICY } from './server_lib.mjs';
-
-// Minimal protobuf reading of perftools.profiles.Profile: sample_type (1),
-// sample (2: packed values in field 2) and string_table (6).
-function decodeProfile(buf) {
-  let pos = 0;
-  const varint = (b, p) => {
-    let v = 0n, shift = 0n, c;
-    do { c = b[p.i++]; v |= BigInt(c & 0x7f) << shift; shift += 7n; } while (c & 0x80);
-    return Number(v);
-  };
-  const fields = (b) => {
-    const out = [];
-    const p = { i: 0 };
-    while (p.i < b.length) {
-      const key = varint(b, p), field = key >> 3, wire = key & 7;
-      if (wire === 0) out.push([field, varint(b, p)]);
-      else if (wire === 2) { const len = varint(b, p); out.push([field, b.subarray(p.i, p.i + len)]); p.i += len; }
-      else throw new Error(`wire type ${wire}`);
-    }
-    return out;
-  };
-  const packed = (b) => { const p = { i: 0 }, v = []; while (p.i < b.length) v.push(varint(b, p)); return v; };
-  const top = fields(buf);
-  pos = top.length;
-  const strings = top.filter(([f]) => f === 6).map(([, v]) => Buffer.from(v).toString('utf8'));
-  const sampleTypes = top.filter(([f]) => f === 1).map(([, v]) => {
-    const vt = Object.fromEntries(fields(v));
-    return [strings[vt[1] ?? 0], strings[vt[2] ?? 0]];
-  });
-  const samples = top.filter(([f]) => f === 2).map(([, v]) => {
-    const vals = fields(v).filter(([f]) => f === 2).map(([, x]) => (typeof x === 'number' ? [x] : packed(x))).flat();
-    return vals;
-  });
-  assert.ok(pos > 0);
-  return { strings, sampleTypes, samples };
-}
+import { decodeProfile, profileTotal } from './pprof_lib.mjs';
 
 let srv;
 test.before(async () => { srv = await startServer(); });
@@ -300,10 +265,12 @@ test('profile slices are idempotent and feed the flame graph (count, duration, r
   const proto = zlib.gunzipSync(pprof.buf).toString('latin1');
   for (const s of ['main', 'foo', 'bar', 'baz', '[unknown]', 'samples', 'count', 'off-cpu', 'nanoseconds'])
     assert.ok(proto.includes(s), `string table holds ${s}`);
-  const prof = decodeProfile(zlib.gunzipSync(pprof.buf));
+  const prof = decodeProfile(pprof.buf);
   assert.deepEqual(prof.sampleTypes, [['samples', 'count'], ['off-cpu', 'nanoseconds']]);
   assert.equal(prof.samples.length, 3, 'one sample per distinct stack');
-  assert.deepEqual([0, 1].map((i) => prof.samples.reduce((a, v) => a + v[i], 0)), [17, 14071]);
+  assert.deepEqual([0, 1].map((i) => profileTotal(prof, i)), [17, 14071]);
+  assert.deepEqual(prof.samples.map((x) => `${x.frames.join(';')} ${x.values[0]}`).sort(),
+    ['main;[unknown] 2', 'main;foo;bar 12', 'main;foo;baz 3']);
   const empty = await api(srv.url, 'GET', `/api/v1/tasks/f-1/flamegraph?from=${t0 + 60000}`);
   assert.deepEqual(empty.json, { name: 'root', value: 0, children: [] });
   // errors
