@@ -1,8 +1,10 @@
 /* Unit tests for the symbolizer pieces: symtab, kallsyms and perf map
  * parsing, CPU lists, ELF lookup against a fixture binary (plain, stripped,
- * with a .gnu_debuglink debug file), demangling, the symbolizer over a fake
- * /proc (maps -> module + offset, perf map for anonymous code, [unknown],
- * module+0x), the truncated-stack rule and the folded-stack table. */
+ * with a .gnu_debuglink debug file, with a build-id debug file under the
+ * process's root), demangling, the symbolizer over a fake /proc (maps ->
+ * module + offset, perf map for anonymous code, [unknown], module+0x, one
+ * module shared by two processes), the truncated-stack rule and the
+ * folded-stack table. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -256,6 +258,56 @@ TEST(elf_stripped_and_debuglink)
 	}
 }
 
+/* A stripped binary whose symbols are in a debug file found by its
+ * build-id under ROOT/usr/lib/debug/.build-id/xx/rest.debug, ROOT being the
+ * process's root (/proc/PID/root): found there, and only there. */
+TEST(elf_debug_file_by_build_id_under_root)
+{
+	uint64_t burn = nm_address(fixture(), "burn_three_quarters");
+	struct elfsyms *full = open_elf(fixture()), *es = NULL;
+	char cmd[8192], root[128], id[128];
+	int fd;
+
+	if (!CHECK(burn && full))
+		goto out;
+	snprintf(id, sizeof(id), "%s", elfsyms_build_id(full));
+	if (!CHECK(strlen(id) >= 32))
+		goto out;
+	snprintf(root, sizeof(root), "%s/bidroot", tmp);
+	/* --strip-debug leaves .symtab; --strip-all takes it too. */
+	if (!CHECK(snprintf(cmd, sizeof(cmd),
+			    "mkdir -p %2$s/usr/lib/debug/.build-id/%3$.2s %2$s/opt/app && "
+			    "objcopy --only-keep-debug %1$s "
+			    "%2$s/usr/lib/debug/.build-id/%3$.2s/%4$s.debug && "
+			    "objcopy --strip-all %1$s %2$s/opt/app/bin",
+			    fixture(), root, id, id + 2) < (int)sizeof(cmd)) ||
+	    !CHECK_INT_EQ(system(cmd), 0))
+		goto out;
+	snprintf(cmd, sizeof(cmd), "%s/opt/app/bin", root);
+	fd = open(cmd, O_RDONLY | O_CLOEXEC);
+	if (!CHECK(fd >= 0))
+		goto out;
+	/* Seen from the process's root: the debug file gives the symbols. */
+	CHECK_INT_EQ(elfsyms_open(fd, root, "/opt/app/bin", &es), 0);
+	if (es) {
+		CHECK_STR_EQ(elfsyms_build_id(es), id);
+		CHECK(elfsyms_sources(es) & ELFSYMS_DEBUGFILE);
+		CHECK(!(elfsyms_sources(es) & ELFSYMS_SYMTAB));
+		CHECK_STR_EQ(elfsyms_lookup(es, burn), "burn_three_quarters");
+		es = elfsyms_free(es);
+	}
+	/* From another root (no debug file there): no symbols. */
+	CHECK_INT_EQ(elfsyms_open(fd, tmp, "/opt/app/bin", &es), 0);
+	if (es) {
+		CHECK(!(elfsyms_sources(es) & ELFSYMS_DEBUGFILE));
+		CHECK(elfsyms_lookup(es, burn) == NULL);
+		es = elfsyms_free(es);
+	}
+	close(fd);
+out:
+	elfsyms_free(full);
+}
+
 TEST(demangling_cxx_and_rust)
 {
 	char *d = elfsyms_demangle("_ZN6shapes7SpinnerIdE4spinEi");
@@ -273,7 +325,8 @@ TEST(demangling_cxx_and_rust)
 }
 
 /* A fake /proc with one process whose maps name the fixture binary, an
- * anonymous executable region with a perf map, and the vdso. */
+ * anonymous executable region with a perf map, and the vdso; then a second
+ * process mapping the same binary. */
 TEST(symbolizer_over_fake_proc)
 {
 	uint64_t burn = nm_address(fixture(), "burn_three_quarters");
@@ -335,6 +388,35 @@ TEST(symbolizer_over_fake_proc)
 	symbolizer_user(sym, 4242, 0x1235, false, name, sizeof(name));
 	symbolizer_get_stats(sym, &stats);
 	CHECK_INT_EQ(stats.maps_reads, 2);
+	/* A second process mapping the same binary shares its module (one
+	 * ELF read for both), which lives while either maps it. */
+	{
+		char dir2[256], cmd[600];
+
+		snprintf(dir2, sizeof(dir2), "%s/proc/4244", tmp);
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s && ln -sfn / %s/root", dir2, dir2);
+		CHECK_INT_EQ(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "%s/maps", dir2);
+		write_file(cmd, maps);
+		CHECK_INT_EQ(symbolizer_add_pid(sym, 4244), 0);
+		symbolizer_get_stats(sym, &stats);
+		CHECK_INT_EQ(stats.processes, 2);
+		CHECK_INT_EQ(stats.modules, 1);
+		CHECK(symbolizer_user(sym, 4244, base + burn + 3, false, name, sizeof(name)));
+		CHECK_STR_EQ(name, "burn_three_quarters");
+		symbolizer_drop_pid(sym, 4242);
+		symbolizer_get_stats(sym, &stats);
+		CHECK_INT_EQ(stats.modules, 1);
+		CHECK(symbolizer_user(sym, 4244, base + burn + 3, false, name, sizeof(name)));
+		CHECK_STR_EQ(name, "burn_three_quarters");
+		symbolizer_drop_pid(sym, 4244);
+		symbolizer_get_stats(sym, &stats);
+		CHECK_INT_EQ(stats.modules, 0);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir2);
+		CHECK_INT_EQ(system(cmd), 0);
+		/* Back as it was for what follows. */
+		CHECK_INT_EQ(symbolizer_add_pid(sym, 4242), 0);
+	}
 	/* Gone from /proc: what was read still resolves. */
 	snprintf(maps, sizeof(maps), "rm -rf %s", dir);
 	CHECK_INT_EQ(system(maps), 0);
@@ -444,6 +526,7 @@ int main(void)
 	RUN(cpu_lists);
 	RUN(elf_lookup_in_fixture_binary);
 	RUN(elf_stripped_and_debuglink);
+	RUN(elf_debug_file_by_build_id_under_root);
 	RUN(demangling_cxx_and_rust);
 	RUN(symbolizer_over_fake_proc);
 	RUN(symbolizer_this_process);
