@@ -3,8 +3,8 @@
  * with a .gnu_debuglink debug file, with a build-id debug file under the
  * process's root), demangling, the symbolizer over a fake /proc (maps ->
  * module + offset, perf map for anonymous code, [unknown], module+0x, one
- * module shared by two processes), the truncated-stack rule and the
- * folded-stack table. */
+ * module shared by two processes, a binary rewritten in place read anew),
+ * the truncated-stack rule and the folded-stack table. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -431,6 +431,80 @@ TEST(symbolizer_over_fake_proc)
 	unlink("/tmp/perf-4242.map");
 }
 
+/* Writes a fake /proc/PID (maps naming `bin`, inode `ino`, at `base`;
+ * root -> /). */
+static void fake_process(int pid, uint64_t base, unsigned long ino, const char *bin)
+{
+	char dir[256], text[2048], path[300];
+
+	snprintf(dir, sizeof(dir), "%s/proc/%d", tmp, pid);
+	snprintf(text, sizeof(text), "mkdir -p %s && ln -sfn / %s/root", dir, dir);
+	CHECK_INT_EQ(system(text), 0);
+	snprintf(text, sizeof(text),
+		 "%" PRIx64 "-%" PRIx64 " r--p 00000000 00:00 %lu %s\n"
+		 "%" PRIx64 "-%" PRIx64 " r-xp 00001000 00:00 %lu %s\n",
+		 base, base + 0x1000, ino, bin, base + 0x1000, base + 0x2000, ino, bin);
+	snprintf(path, sizeof(path), "%s/maps", dir);
+	write_file(path, text);
+}
+
+/* The module cache keys on device, inode and modification time: a binary
+ * rewritten in place (same inode, new contents) is read anew for the
+ * processes that map it now, while those that mapped it before keep the
+ * symbols they had. */
+TEST(symbolizer_rereads_a_binary_replaced_in_place)
+{
+	uint64_t burn = nm_address(fixture(), "burn_three_quarters");
+	const uint64_t base = 0x555500000000ULL;
+	const struct timespec later[2] = {{0, UTIME_OMIT}, {2000000000, 0}};
+	char bin[256], cmd[4096], procdir[256], name[SYMBOLIZE_NAME_MAX];
+	struct symbolizer_stats stats;
+	struct symbolizer *sym = NULL;
+	struct stat before, after;
+
+	snprintf(bin, sizeof(bin), "%s/inplace-bin", tmp);
+	snprintf(cmd, sizeof(cmd), "cp %1$s %2$s && objcopy --strip-all %1$s %2$s.stripped",
+		 fixture(), bin);
+	if (!CHECK(burn) || !CHECK_INT_EQ(system(cmd), 0) || !CHECK(stat(bin, &before) == 0))
+		return;
+	fake_process(4250, base, (unsigned long)before.st_ino, bin);
+	snprintf(procdir, sizeof(procdir), "%s/proc", tmp);
+	sym = symbolizer_new(procdir, tmp_path("kallsyms"));
+	if (!CHECK(sym))
+		return;
+	CHECK_INT_EQ(symbolizer_add_pid(sym, 4250), 0);
+	CHECK(symbolizer_user(sym, 4250, base + burn + 3, false, name, sizeof(name)));
+	CHECK_STR_EQ(name, "burn_three_quarters");
+	/* Rewritten in place with the stripped build; a distinct mtime, so the
+	 * test does not hang on the file system's timestamp granularity. */
+	snprintf(cmd, sizeof(cmd), "cat %1$s.stripped > %1$s", bin);
+	CHECK_INT_EQ(system(cmd), 0);
+	CHECK_INT_EQ(utimensat(AT_FDCWD, bin, later, 0), 0);
+	if (!CHECK(stat(bin, &after) == 0) || !CHECK_INT_EQ(after.st_ino, before.st_ino))
+		goto out;
+	/* A process mapping it now gets the new contents: a module of its own. */
+	fake_process(4251, base, (unsigned long)after.st_ino, bin);
+	CHECK_INT_EQ(symbolizer_add_pid(sym, 4251), 0);
+	symbolizer_get_stats(sym, &stats);
+	CHECK_INT_EQ(stats.modules, 2);
+	CHECK(!symbolizer_user(sym, 4251, base + burn + 3, false, name, sizeof(name)));
+	CHECK(strncmp(name, "inplace-bin+0x", 14) == 0);
+	/* The first keeps what it read... */
+	CHECK(symbolizer_user(sym, 4250, base + burn + 3, false, name, sizeof(name)));
+	CHECK_STR_EQ(name, "burn_three_quarters");
+	/* ...until its maps are read again: then it shares the new module and
+	 * the old one is freed. */
+	CHECK_INT_EQ(symbolizer_add_pid(sym, 4250), 0);
+	symbolizer_get_stats(sym, &stats);
+	CHECK_INT_EQ(stats.modules, 1);
+	CHECK(!symbolizer_user(sym, 4250, base + burn + 3, false, name, sizeof(name)));
+	CHECK(strncmp(name, "inplace-bin+0x", 14) == 0);
+out:
+	symbolizer_free(sym);
+	snprintf(cmd, sizeof(cmd), "rm -rf %1$s/proc/4250 %1$s/proc/4251", tmp);
+	CHECK_INT_EQ(system(cmd), 0);
+}
+
 TEST(symbolizer_this_process)
 {
 	struct symbolizer *sym = symbolizer_new("/proc", "/proc/kallsyms");
@@ -529,6 +603,7 @@ int main(void)
 	RUN(elf_debug_file_by_build_id_under_root);
 	RUN(demangling_cxx_and_rust);
 	RUN(symbolizer_over_fake_proc);
+	RUN(symbolizer_rereads_a_binary_replaced_in_place);
 	RUN(symbolizer_this_process);
 	RUN(truncated_rule);
 	RUN(foldtab_merges_and_bounds);
