@@ -124,7 +124,8 @@ void agent_on_task_started(void *ctx, const struct task_info *t);
 void agent_on_task_ended(void *ctx, const struct task_info *t);
 void agent_on_topology(void *ctx, const char *task_id, const json_t *doc);
 void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
+		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks,
+		    const struct profile_slice_stats *stats);
 void agent_on_decision(const struct engine_decision *d, void *ctx);
 /* Reports FAILED every task an earlier run of the agent left running (it was
  * killed or crashed): they are in the task journal. */

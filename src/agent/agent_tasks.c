@@ -252,14 +252,15 @@ void agent_on_task_ended(void *ctx, const struct task_info *t)
 }
 
 void agent_on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks)
+		    int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks,
+		    const struct profile_slice_stats *stats)
 {
 	struct agent *a = ctx;
 	const struct task_info *t = a->n_unreported ? taskmgr_find(a->tasks, task_id) : NULL;
 
 	if (t && !start_reported(a, t))
 		return; /* the spool still cannot be written */
-	uplink_slice(a->uplink, task_id, slice_no, start_ms, end_ms, stacks, n_stacks);
+	uplink_slice(a->uplink, task_id, slice_no, start_ms, end_ms, stacks, n_stacks, stats);
 }
 
 void agent_on_topology(void *ctx, const char *task_id, const json_t *doc)

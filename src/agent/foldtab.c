@@ -95,9 +95,12 @@ int foldtab_add(struct foldtab *t, const char *folded, size_t len, uint64_t coun
 
 	if (!s->key) {
 		if (t->used >= t->max_stacks && !(len == strlen(FOLDTAB_LOST_FRAME) &&
-						  memcmp(folded, FOLDTAB_LOST_FRAME, len) == 0))
-			return foldtab_add(t, FOLDTAB_LOST_FRAME, strlen(FOLDTAB_LOST_FRAME), count,
-					   total_ns);
+						  memcmp(folded, FOLDTAB_LOST_FRAME, len) == 0)) {
+			int r = foldtab_add(t, FOLDTAB_LOST_FRAME, strlen(FOLDTAB_LOST_FRAME),
+					    count, total_ns);
+
+			return r < 0 ? r : 1;
+		}
 		s->key = malloc(len + 1);
 		if (!s->key)
 			return -ENOMEM;

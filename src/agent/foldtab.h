@@ -18,7 +18,8 @@ struct foldtab;
 /* `max_stacks` >= 1 distinct stacks (one more is kept for `[lost]`). */
 struct foldtab *foldtab_new(size_t max_stacks);
 struct foldtab *foldtab_free(struct foldtab *t);
-/* Adds to `folded` (len bytes, no NUL needed). 0 or -ENOMEM (nothing added). */
+/* Adds to `folded` (len bytes, no NUL needed). 0; 1 when the table was full
+ * and the count went to `[lost]` instead; or -ENOMEM (nothing added). */
 int foldtab_add(struct foldtab *t, const char *folded, size_t len, uint64_t count,
 		uint64_t total_ns);
 size_t foldtab_size(const struct foldtab *t);

@@ -44,12 +44,23 @@ struct profile_stack {
 	uint64_t duration_ns; /* OFF_CPU: time blocked; 0 otherwise */
 };
 
+/* The totals of one ON_CPU / OFF_CPU slice: samples (OFF_CPU: blocks), those
+ * whose user stack looks truncated (under "[truncated]") and those lost
+ * (under "[lost]"); truncated and lost are each <= samples. */
+struct profile_slice_stats {
+	uint64_t samples;
+	uint64_t truncated;
+	uint64_t lost;
+};
+
 /* Receives the data of one flush: a time slice [start_ms, end_ms) of
- * stacks, or (NETWORK) the task's whole topology so far (borrowed; see
- * netagg.h for its shape). */
+ * stacks with its totals (`stats`, NULL when the profiler keeps none), or
+ * (NETWORK) the task's whole topology so far (borrowed; see netagg.h for
+ * its shape). */
 struct profile_sink {
 	void (*slice)(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		      int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
+		      int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks,
+		      const struct profile_slice_stats *stats);
 	void *ctx;
 	void (*topology)(void *ctx, const char *task_id, const json_t *doc);
 };

@@ -42,7 +42,8 @@ struct profiler_session {
 	 * clock at the start plus monotonic time since, so a clock step never
 	 * makes a slice end before it starts or overlap the one before. */
 	int64_t anchor_wall_ms, anchor_mono_ms;
-	struct stackprof_stats stats;
+	struct stackprof_stats stats;	     /* all slices */
+	struct profile_slice_stats in_slice; /* the pending slice */
 };
 
 struct shared {
@@ -234,14 +235,25 @@ static bool session_has_pid(const struct profiler_session *s, pid_t pid)
 static void session_add(struct profiler_session *s, const char *folded, size_t len, uint64_t count,
 			uint64_t ns, bool truncated, bool lost)
 {
-	if (foldtab_add(s->pending, folded, len, count, ns) != 0)
+	int r = foldtab_add(s->pending, folded, len, count, ns);
+
+	if (r < 0)
 		return; /* out of memory: nothing sane left to record it in */
+	if (r == 1) {	/* too many stacks in the slice: under [lost] */
+		truncated = false;
+		lost = true;
+	}
 	s->stats.events += count;
 	s->stats.total_ns += ns;
-	if (truncated)
+	s->in_slice.samples += count;
+	if (truncated) {
 		s->stats.truncated += count;
-	if (lost)
+		s->in_slice.truncated += count;
+	}
+	if (lost) {
 		s->stats.lost += count;
+		s->in_slice.lost += count;
+	}
 }
 
 static void on_record(void *ctx, const struct stackdrain_record *r)
@@ -548,8 +560,10 @@ int stackprof_flush(struct profiler_session *s, const struct profile_sink *sink)
 	if (foldtab_view(s->pending, &stacks, &n) != 0)
 		return -ENOMEM;
 	if (sink && sink->slice)
-		sink->slice(sink->ctx, s->task_id, s->slice_no, s->slice_start_ms, now, stacks, n);
+		sink->slice(sink->ctx, s->task_id, s->slice_no, s->slice_start_ms, now, stacks, n,
+			    &s->in_slice);
 	foldtab_clear(s->pending);
+	s->in_slice = (struct profile_slice_stats){0};
 	s->slice_no++;
 	s->slice_start_ms = now;
 	return err;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/elfsyms.h"
@@ -28,11 +29,15 @@ enum mapping_kind {
 	MAP_SPECIAL
 };
 
+/* A module is one version of one file: device, inode and modification time
+ * (a file rewritten in place, or a new file on a reused inode, is another
+ * module). */
 struct module {
 	dev_t dev;
 	ino_t ino;
-	char *name;	      /* basename, for module+0x... */
-	struct elfsyms *syms; /* NULL when the file could not be read as ELF */
+	struct timespec mtime; /* {0, 0}: could not be read */
+	char *name;	       /* basename, for module+0x... */
+	struct elfsyms *syms;  /* NULL when the file could not be read as ELF */
 	unsigned refs;
 	struct module *next;
 };
@@ -82,12 +87,14 @@ struct symbolizer *symbolizer_new(const char *proc_root, const char *kallsyms_pa
 	return sym;
 }
 
-static struct module **module_slot(struct symbolizer *sym, dev_t dev, ino_t ino)
+static struct module **module_slot(struct symbolizer *sym, dev_t dev, ino_t ino,
+				   struct timespec mtime)
 {
 	size_t h = ((size_t)ino * 31 + (size_t)dev) % MODULE_BUCKETS;
 	struct module **p = &sym->modules[h];
 
-	while (*p && !((*p)->dev == dev && (*p)->ino == ino))
+	while (*p && !((*p)->dev == dev && (*p)->ino == ino && (*p)->mtime.tv_sec == mtime.tv_sec &&
+		       (*p)->mtime.tv_nsec == mtime.tv_nsec))
 		p = &(*p)->next;
 	return p;
 }
@@ -98,7 +105,7 @@ static void module_put(struct symbolizer *sym, struct module *m)
 
 	if (--m->refs)
 		return;
-	p = module_slot(sym, m->dev, m->ino);
+	p = module_slot(sym, m->dev, m->ino, m->mtime);
 	if (*p == m)
 		*p = m->next;
 	elfsyms_free(m->syms);
@@ -164,11 +171,32 @@ void symbolizer_get_stats(const struct symbolizer *sym, struct symbolizer_stats 
 	ret->kernel_symbols = sym->kernel.n;
 }
 
+/* The modification time of the file a mapping maps: through
+ * /proc/PID/map_files (the mapped file itself, deleted or not), else
+ * through the process's root when the path still names that inode; {0, 0}
+ * when neither can be read. */
+static struct timespec mapped_mtime(const struct symbolizer *sym, pid_t pid, const char *range,
+				    const char *path, ino_t ino)
+{
+	char file[PATH_MAX_LEN];
+	struct stat st;
+
+	snprintf(file, sizeof(file), "%s/%d/map_files/%s", sym->proc_root, (int)pid, range);
+	if (stat(file, &st) == 0)
+		return st.st_mtim;
+	if (snprintf(file, sizeof(file), "%s/%d/root%s", sym->proc_root, (int)pid, path) <
+		(int)sizeof(file) &&
+	    stat(file, &st) == 0 && st.st_ino == ino)
+		return st.st_mtim;
+	return (struct timespec){0, 0};
+}
+
 /* Finds or opens the module of a file mapping. NULL only on ENOMEM. */
 static struct module *module_get(struct symbolizer *sym, pid_t pid, const char *range,
 				 const char *path, dev_t dev, ino_t ino)
 {
-	struct module **slot = module_slot(sym, dev, ino);
+	struct timespec mtime = mapped_mtime(sym, pid, range, path, ino);
+	struct module **slot = module_slot(sym, dev, ino, mtime);
 	char file[PATH_MAX_LEN], root[320];
 	const char *base = strrchr(path, '/');
 	struct module *m = *slot;
@@ -183,6 +211,7 @@ static struct module *module_get(struct symbolizer *sym, pid_t pid, const char *
 		return NULL;
 	m->dev = dev;
 	m->ino = ino;
+	m->mtime = mtime;
 	m->refs = 1;
 	m->name = strdup(base ? base + 1 : path);
 	if (!m->name) {

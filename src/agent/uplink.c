@@ -642,7 +642,8 @@ int uplink_task_ended(struct uplink *ul, const struct task_info *t)
 }
 
 int uplink_slice(struct uplink *ul, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		 int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks)
+		 int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks,
+		 const struct profile_slice_stats *stats)
 {
 	json_t *list = json_array();
 	uint64_t samples = 0;
@@ -667,6 +668,14 @@ int uplink_slice(struct uplink *ul, const char *task_id, uint32_t slice_no, int6
 	}
 	body = json_pack("{s:i, s:I, s:I, s:o}", "slice", (int)slice_no, "start_time",
 			 (json_int_t)start_ms, "end_time", (json_int_t)end_ms, "stacks", list);
+	if (body && stats &&
+	    json_object_set_new(body, "stack_stats",
+				json_pack("{s:I, s:I, s:I}", "samples", (json_int_t)stats->samples,
+					  "truncated", (json_int_t)stats->truncated, "lost",
+					  (json_int_t)stats->lost)) != 0) {
+		json_decref(body);
+		return -ENOMEM;
+	}
 	if (!body)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/api/v1/agent/tasks/%s/slices", task_id);

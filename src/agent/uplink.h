@@ -89,8 +89,10 @@ struct uplink *uplink_close(struct uplink *ul, uint32_t flush_ms);
 int uplink_register_spooled(struct uplink *ul, json_t *processes);
 int uplink_task_started(struct uplink *ul, const struct task_info *task);
 int uplink_task_ended(struct uplink *ul, const struct task_info *task);
+/* `stats` (NULL: none) goes with the slice as its stack_stats. */
 int uplink_slice(struct uplink *ul, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		 int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks);
+		 int64_t end_ms, const struct profile_stack *stacks, size_t n_stacks,
+		 const struct profile_slice_stats *stats);
 /* `topology` is borrowed. */
 int uplink_topology(struct uplink *ul, const char *task_id, const json_t *topology);
 

@@ -75,11 +75,13 @@ static void print_stacks(const struct profile_stack *stacks, size_t n, bool dura
 }
 
 static void on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		     int64_t end_ms, const struct profile_stack *stacks, size_t n)
+		     int64_t end_ms, const struct profile_stack *stacks, size_t n,
+		     const struct profile_slice_stats *stats)
 {
 	struct collector *c = ctx;
 
 	(void)task_id;
+	(void)stats;
 	c->slices++;
 	if (c->print_slices) {
 		printf("# slice %u %lld %lld %zu\n", slice_no, (long long)start_ms,
@@ -89,7 +91,7 @@ static void on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t 
 	}
 	for (size_t i = 0; i < n; i++)
 		if (foldtab_add(c->merged, stacks[i].folded, strlen(stacks[i].folded),
-				stacks[i].count, stacks[i].duration_ns) != 0)
+				stacks[i].count, stacks[i].duration_ns) < 0)
 			c->err = -ENOMEM;
 }
 

@@ -511,12 +511,41 @@ static bool stack_ok(json_t *errors, const char *where, const char *text, size_t
 	return true;
 }
 
+/* A slice's stack_stats: {samples, truncated, lost}, integers >= 0, the
+ * last two at most samples. False (with the reasons) when refused. */
+static bool read_stack_stats(json_t *errors, const json_t *in, struct store_stack_stats *ret)
+{
+	int64_t samples = 0, truncated = 0, lost = 0;
+	bool ok = true;
+
+	ok &= jsonin_int(errors, in, "stack_stats", "samples", true, 0, AGENT_COUNT_MAX, &samples);
+	ok &= jsonin_int(errors, in, "stack_stats", "truncated", true, 0, AGENT_COUNT_MAX,
+			 &truncated);
+	ok &= jsonin_int(errors, in, "stack_stats", "lost", true, 0, AGENT_COUNT_MAX, &lost);
+	if (!ok)
+		return false;
+	if (truncated > samples) {
+		jsonin_error(errors, "stack_stats.truncated: more than samples (%lld)",
+			     (long long)samples);
+		ok = false;
+	}
+	if (lost > samples) {
+		jsonin_error(errors, "stack_stats.lost: more than samples (%lld)",
+			     (long long)samples);
+		ok = false;
+	}
+	*ret = (struct store_stack_stats){(uint64_t)samples, (uint64_t)truncated, (uint64_t)lost};
+	return ok;
+}
+
 /* POST /api/v1/agent/tasks/{id}/slices — one slice of folded stacks. */
 static void agent_slice(struct http_request *req, struct http_response *resp)
 {
 	json_t *errors = json_array(), *doc, *stacks = NULL;
 	struct store_slice sl = {.task_id = req->params[0]};
 	struct store_stack *list = NULL;
+	struct store_stack_stats stats;
+	json_t *stats_in = NULL;
 	uint64_t samples = 0;
 	bool duplicate = false;
 	size_t n;
@@ -530,6 +559,9 @@ static void agent_slice(struct http_request *req, struct http_response *resp)
 		jsonin_array(errors, doc, "", "stacks", true, SERVER_MAX_STACKS, &stacks);
 		if (sl.end_ms < sl.start_ms)
 			jsonin_error(errors, "end_time: before start_time");
+		if (jsonin_object(errors, doc, "", "stack_stats", false, &stats_in) &&
+		    read_stack_stats(errors, stats_in, &stats))
+			sl.stats = &stats;
 	}
 	n = json_array_size(stacks);
 	list = calloc(n ? n : 1, sizeof(*list));

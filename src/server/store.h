@@ -94,6 +94,15 @@ struct store_stack {
 	uint64_t duration_ns;
 };
 
+/* A slice's totals as the agent counted them: samples (OFF_CPU: blocks),
+ * those whose user stack looks truncated, those lost; truncated and lost are
+ * each <= samples (the caller checks). */
+struct store_stack_stats {
+	uint64_t samples;
+	uint64_t truncated;
+	uint64_t lost;
+};
+
 struct store_slice {
 	const char *task_id;
 	int64_t slice; /* the agent's slice number within the task */
@@ -101,6 +110,7 @@ struct store_slice {
 	int64_t end_ms;
 	const struct store_stack *stacks;
 	size_t n_stacks;
+	const struct store_stack_stats *stats; /* NULL: the agent sent none */
 };
 
 /* Called once per distinct stack of a flame query; `folded` is borrowed. */
@@ -227,9 +237,9 @@ int store_monitoring_summary(struct store *st, const char *service, const char *
 			     int64_t from_ms, int64_t to_ms, json_t **ret);
 
 /* --- profiles and topology --- */
-/* Stores one slice of a task in one transaction. A slice already stored for
- * (task, slice) is left untouched and *ret_duplicate set. -ENOENT for an
- * unknown task. */
+/* Stores one slice of a task in one transaction, its stats (when given)
+ * added to the task's stack_stats. A slice already stored for (task, slice)
+ * is left untouched and *ret_duplicate set. -ENOENT for an unknown task. */
 int store_add_profile_slice(struct store *st, const struct store_slice *slice, bool *ret_duplicate);
 /* Calls fn once per distinct stack of the task's slices overlapping
  * [from_ms, to_ms) with the summed count and duration. -ENOENT for an

@@ -25,7 +25,7 @@
 
 #define TASK_COLUMNS                                                                               \
 	"id, process_id, service, instance, target, trigger, start_ms, end_ms, duration_s,"        \
-	" status, reason, cause"
+	" status, reason, cause, stack_samples, stack_truncated, stack_lost"
 
 const char *const pg_stmt_sql[PG_STMT_COUNT] = {
     [PG_POLICY_PUT] = "INSERT INTO policies(service, version, doc, updated_ms) VALUES($1,$2,$3,$4)"
@@ -118,6 +118,10 @@ const char *const pg_stmt_sql[PG_STMT_COUNT] = {
 			   " AND ($4::text IS NULL OR target=$4) GROUP BY instance",
     [PG_SLICE_INSERT] = "INSERT INTO slices(task_seq, slice, start_ms, end_ms)"
 			" VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+    [PG_TASK_ADD_STACK_STATS] =
+	"UPDATE tasks SET stack_samples=COALESCE(stack_samples, 0)+$2,"
+	" stack_truncated=COALESCE(stack_truncated, 0)+$3, stack_lost=COALESCE(stack_lost, 0)+$4"
+	" WHERE seq=$1",
     [PG_STACK_RESOLVE] =
 	"WITH input AS (SELECT u.hash, u.frames, u.ord FROM unnest($1::bigint[], $2::text[])"
 	" WITH ORDINALITY AS u(hash, frames, ord)),"

@@ -301,6 +301,15 @@ static int op_add_slice(struct store_backend *be, struct pg_conn *c, void *arg)
 		r = resolve_stacks(c, a);
 	if (r == 0 && a->sl->n_stacks)
 		r = insert_samples(c, a, seq, start_ms);
+	if (r == 0 && a->sl->stats) {
+		struct pg_params q = {0};
+
+		pp_i64(&q, seq);
+		pp_i64(&q, (int64_t)a->sl->stats->samples);
+		pp_i64(&q, (int64_t)a->sl->stats->truncated);
+		pp_i64(&q, (int64_t)a->sl->stats->lost);
+		r = pg_command(c, PG_TASK_ADD_STACK_STATS, &q, NULL);
+	}
 	return r == 0 ? pg_commit(c) : r;
 }
 

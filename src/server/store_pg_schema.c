@@ -94,6 +94,10 @@ static const struct migration migrations[] = {
      " FOR EACH STATEMENT EXECUTE FUNCTION contprof_notify_sync();"
      "CREATE TRIGGER tasks_sync AFTER INSERT ON tasks FOR EACH ROW"
      " WHEN (NEW.status = 'PENDING') EXECUTE FUNCTION contprof_notify_sync();"},
+    {3, "stack stats of tasks (samples, truncated user stacks, lost)",
+     "ALTER TABLE tasks ADD COLUMN stack_samples bigint;"
+     "ALTER TABLE tasks ADD COLUMN stack_truncated bigint;"
+     "ALTER TABLE tasks ADD COLUMN stack_lost bigint;"},
 };
 
 static int exec_simple(PGconn *conn, const char *sql, PGresult **ret, char *err, size_t errlen)

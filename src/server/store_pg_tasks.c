@@ -326,17 +326,29 @@ int pg_pending_tasks(struct store_backend *be, const char *agent_id, json_t **re
 	return pg_run(be, "pending tasks", op_pending_tasks, &a);
 }
 
+/* stack_stats of a task row: {samples, truncated, lost}, or null before a
+ * slice brought any. */
+static json_t *stack_stats(const PGresult *res, int i, int col)
+{
+	if (PQgetisnull(res, i, col))
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "samples", (json_int_t)pg_get_i64(res, i, col),
+			 "truncated", (json_int_t)pg_get_i64(res, i, col + 1), "lost",
+			 (json_int_t)pg_get_i64(res, i, col + 2));
+}
+
 /* One task row (TASK_COLUMNS order) as the API's task object. */
 static json_t *task_row(const PGresult *res, int i)
 {
-	return json_pack(
-	    "{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:o, s:o}", "id",
-	    PQgetvalue(res, i, 0), "process_id", pg_get_text_or_null(res, i, 1), "service",
-	    PQgetvalue(res, i, 2), "instance", PQgetvalue(res, i, 3), "target",
-	    PQgetvalue(res, i, 4), "trigger", PQgetvalue(res, i, 5), "start_time",
-	    (json_int_t)pg_get_i64(res, i, 6), "end_time", pg_get_int_or_null(res, i, 7),
-	    "duration", (json_int_t)pg_get_i64(res, i, 8), "status", PQgetvalue(res, i, 9),
-	    "reason", pg_get_text_or_null(res, i, 10), "cause", pg_get_json(res, i, 11));
+	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:o, s:o, s:o}", "id",
+			 PQgetvalue(res, i, 0), "process_id", pg_get_text_or_null(res, i, 1),
+			 "service", PQgetvalue(res, i, 2), "instance", PQgetvalue(res, i, 3),
+			 "target", PQgetvalue(res, i, 4), "trigger", PQgetvalue(res, i, 5),
+			 "start_time", (json_int_t)pg_get_i64(res, i, 6), "end_time",
+			 pg_get_int_or_null(res, i, 7), "duration",
+			 (json_int_t)pg_get_i64(res, i, 8), "status", PQgetvalue(res, i, 9),
+			 "reason", pg_get_text_or_null(res, i, 10), "cause",
+			 pg_get_json(res, i, 11), "stack_stats", stack_stats(res, i, 12));
 }
 
 static int op_list_tasks(struct store_backend *be, struct pg_conn *c, void *arg)

@@ -54,9 +54,24 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS topologies(task_seq INTEGER PRIMARY KEY, doc TEXT NOT NULL,"
     " updated_ms INTEGER NOT NULL);";
 
+/* Migrations after the base schema (schema_sql, version 1), in order:
+ * PRAGMA user_version records the last one applied (0 and 1 both mean the
+ * base schema); a database of a newer contprof is refused. The numbers are
+ * those of the PostgreSQL backend's migrations (store_pg_schema.c) for the
+ * same change; its version 2 (telling other servers of changes) has no
+ * SQLite counterpart. */
+static const struct {
+	int version;
+	const char *sql;
+} migrations[] = {
+    {3, "ALTER TABLE tasks ADD COLUMN stack_samples INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN stack_truncated INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN stack_lost INTEGER;"},
+};
+
 #define TASK_COLUMNS                                                                               \
 	"id, process_id, service, instance, target, trigger, start_ms, end_ms, duration_s,"        \
-	" status, reason, cause"
+	" status, reason, cause, stack_samples, stack_truncated, stack_lost"
 
 static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -133,6 +148,10 @@ static const char *const stmt_sql[SQ_COUNT] = {
 			   " AND (?4 IS NULL OR target=?4) GROUP BY instance",
     [SQ_SLICE_INSERT] = "INSERT OR IGNORE INTO slices(task_seq, slice, start_ms, end_ms)"
 			" VALUES(?1,?2,?3,?4)",
+    [SQ_TASK_ADD_STACK_STATS] =
+	"UPDATE tasks SET stack_samples=COALESCE(stack_samples, 0)+?2,"
+	" stack_truncated=COALESCE(stack_truncated, 0)+?3, stack_lost=COALESCE(stack_lost, 0)+?4"
+	" WHERE seq=?1",
     [SQ_STACK_FIND] = "SELECT id, frames FROM stacks WHERE hash=?1",
     [SQ_STACK_INSERT] = "INSERT INTO stacks(hash, frames, last_used_ms) VALUES(?1,?2,?3)",
     [SQ_STACK_TOUCH] = "UPDATE stacks SET last_used_ms=?2 WHERE id=?1 AND last_used_ms<?3",
@@ -273,6 +292,65 @@ static void sq_close(struct store_backend *be)
 	free(be);
 }
 
+static int sq_user_version(sqlite3 *db, int *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r = -EIO;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		*ret = sqlite3_column_int(s, 0);
+		r = 0;
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Applies the migrations the database lacks, all in one transaction (so
+ * two servers opening one file at once apply each once). 0, or -EINVAL
+ * (a newer schema) / -EIO with a reason in err. */
+static int sq_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	const size_t n = sizeof(migrations) / sizeof(migrations[0]);
+	const int known = migrations[n - 1].version;
+	char *msg = NULL, sql[64];
+	int current = 0, r = -EIO;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sq_user_version(db, &current) < 0)
+		goto fail;
+	if (current > known) {
+		snprintf(err, errlen,
+			 "the database's schema is at version %d, newer than this contprof knows "
+			 "(%d): upgrade contprof",
+			 current, known);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (migrations[i].version <= current)
+			continue;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d;", migrations[i].version);
+		if (sqlite3_exec(db, migrations[i].sql, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "migration %d failed: %s", migrations[i].version,
+				 msg ? msg : sqlite3_errmsg(db));
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -EIO;
+		}
+		log_info("store: applied SQLite migration %d", migrations[i].version);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+fail:
+	snprintf(err, errlen, "cannot migrate the schema: %s", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
 static struct store_backend *sq_open(const char *path, const struct store_options *opts, char *err,
 				     size_t errlen)
 {
@@ -312,6 +390,8 @@ static struct store_backend *sq_open(const char *path, const struct store_option
 		sqlite3_free(msg);
 		goto fail;
 	}
+	if (sq_migrate(be->db, err, errlen) < 0)
+		goto fail;
 	for (int i = 0; i < SQ_COUNT; i++) {
 		if (sqlite3_prepare_v3(be->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &be->stmt[i], NULL) != SQLITE_OK) {

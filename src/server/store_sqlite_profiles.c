@@ -209,6 +209,16 @@ int sq_add_profile_slice(struct store_backend *be, const struct store_slice *sl,
 		if (r < 0)
 			goto out;
 	}
+	if (sl->stats) {
+		s = sq_stmt(be, SQ_TASK_ADD_STACK_STATS);
+		sqlite3_bind_int64(s, 1, seq);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)sl->stats->samples);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)sl->stats->truncated);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)sl->stats->lost);
+		r = sq_exec(be, SQ_TASK_ADD_STACK_STATS);
+		if (r < 0)
+			goto out;
+	}
 	r = sq_commit(be);
 out:
 	if (r < 0 || (r == 0 && *ret_duplicate && !sqlite3_get_autocommit(be->db))) {

@@ -269,17 +269,29 @@ int sq_pending_tasks(struct store_backend *be, const char *agent_id, json_t **re
 	return 0;
 }
 
+/* stack_stats of a task row: {samples, truncated, lost}, or null before a
+ * slice brought any. */
+static json_t *stack_stats(sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "samples", (json_int_t)sqlite3_column_int64(s, col),
+			 "truncated", (json_int_t)sqlite3_column_int64(s, col + 1), "lost",
+			 (json_int_t)sqlite3_column_int64(s, col + 2));
+}
+
 /* One task row (TASK_COLUMNS order) as the API's task object. */
 static json_t *task_row(sqlite3_stmt *s)
 {
 	return json_pack(
-	    "{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:o, s:o}", "id",
+	    "{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:o, s:o, s:o}", "id",
 	    sqlite3_column_text(s, 0), "process_id", sq_col_text_or_null(s, 1), "service",
 	    sqlite3_column_text(s, 2), "instance", sqlite3_column_text(s, 3), "target",
 	    sqlite3_column_text(s, 4), "trigger", sqlite3_column_text(s, 5), "start_time",
 	    (json_int_t)sqlite3_column_int64(s, 6), "end_time", sq_col_int_or_null(s, 7),
 	    "duration", (json_int_t)sqlite3_column_int64(s, 8), "status", sqlite3_column_text(s, 9),
-	    "reason", sq_col_text_or_null(s, 10), "cause", sq_col_json(s, 11));
+	    "reason", sq_col_text_or_null(s, 10), "cause", sq_col_json(s, 11), "stack_stats",
+	    stack_stats(s, 12));
 }
 
 int sq_list_tasks(struct store_backend *be, const char *service, const char *process_id,

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BIN, start, run } from './lib.mjs';
 import { startServer } from './server_lib.mjs';
+import { decodeProfile } from './pprof_lib.mjs';
 
 const COMMANDS = ['processes', 'tasks', 'task', 'flame', 'topology', 'profile'];
 const REFUSED = (url) =>
@@ -251,6 +252,7 @@ async function seed(url, token) {
   });
   await call('POST', '/api/v1/agent/tasks/t-cpu/slices', {
     slice: 0, start_time: now - 120000, end_time: now - 115000, stacks: STACKS,
+    stack_stats: { samples: 51, truncated: 2, lost: 0 },
   });
   await call('POST', '/api/v1/agent/tasks/t-cpu/finish', { end_time: now - 60000 });
   await call('POST', '/api/v1/agent/tasks', {
@@ -352,6 +354,7 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
       /^  count\s+5$/m, /^  matched\s+7 of the last 10 slots \(needed 5\)$/m,
       /^  current\s+91\.5 %$/m, /^  peak\s+99 %$/m, /^  uri\s+-$/m,
       /^  message\s+PROCESS_CPU >= 80 % \(5 of 10 s\): 7 slots matched, now 91\.5 %$/m,
+      /^truncated user stacks: 3\.9 % of 51 samples, 0 lost$/m,
       /^flame graph: contprof flame t-cpu --format svg -o t-cpu\.svg$/m]) {
       assert.match(r.stdout, re);
     }
@@ -361,6 +364,7 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
     assert.match(net.stdout, /^topology:\s+contprof topology t-net$/m);
     const failed = await c(['task', 't-old']);
     assert.match(failed.stdout, /^reason\s+process exited$/m);
+    assert.doesNotMatch(failed.stdout, /truncated user stacks/, 'no line without stack stats');
     const json = await c(['task', 't-cpu', '--json']);
     assert.deepEqual(JSON.parse(json.stdout), await api(srv.url, 'GET', '/api/v1/tasks/t-cpu'));
 
@@ -405,16 +409,19 @@ describe('client commands against a real server', { skip: NO_SERVER }, () => {
     assert.equal(empty.code, 0, empty.stderr);
     assert.match(empty.stdout, /no samples/);
 
-    // pprof is gzip'd protobuf when the server can encode it.
-    const pbPath = path.join(dir, 'cpu.pb.gz');
-    const pb = await c(['flame', 't-cpu', '-o', pbPath]);
-    if (pb.code === 0) {
+    // pprof (from the .pb.gz name, and asked for by --format): gzip'd
+    // protobuf that decodes to the task's stacks.
+    for (const args of [[], ['--format', 'pprof']]) {
+      const pbPath = path.join(dir, args.length ? 'cpu.pprof' : 'cpu.pb.gz');
+      const pb = await c(['flame', 't-cpu', ...args, '-o', pbPath]);
+      assert.equal(pb.code, 0, pb.stderr);
       const bytes = fs.readFileSync(pbPath);
-      assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b]);
-    } else {
-      assert.equal(pb.code, 1);
-      assert.match(pb.stderr, /^contprof flame: /);
-      assert.ok(!fs.existsSync(pbPath));
+      assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b], 'gzip magic');
+      const prof = decodeProfile(bytes);
+      assert.deepEqual(prof.sampleTypes[0], ['samples', 'count']);
+      assert.deepEqual(prof.samples.map((s) => `${s.frames.join(';')} ${s.values[0]}`).sort(),
+        STACKS.map((s) => `${s.stack} ${s.count}`).sort());
+      assert.ok(!fs.existsSync(`${pbPath}.tmp`));
     }
     fs.rmSync(dir, { recursive: true, force: true });
 

@@ -205,6 +205,30 @@ test('stripped binary: module+0x frames; symbols return through .gnu_debuglink',
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('a deleted binary still resolves (opened through /proc/PID/map_files)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contprof-deleted-'));
+  const copy = path.join(dir, 'cpuratio-copy');
+  fs.copyFileSync(path.join(FIXTURES, 'cpuratio'), copy);
+  fs.chmodSync(copy, 0o755);
+  const fx = await fixture(copy, ['1']);
+  try {
+    // Gone from the file system, directory and all: only the mapping holds it.
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.match(fs.readFileSync(`/proc/${fx.pid}/maps`, 'utf8'), /cpuratio-copy \(deleted\)/);
+    const r = await profile(fx.pid, 'ON_CPU', 2);
+    assert.equal(r.code, 0, r.stderr);
+    const all = sum(r.stacks, () => true);
+    const named = sum(r.stacks, (s) => s.frames.includes('burn_three_quarters') || s.frames.includes('burn_one_quarter'));
+    assert.ok(all > 20 && named > 0.8 * all, `${named} of ${all} samples in the burners:\n${r.stacks.map((s) => s.stack).join('\n')}`);
+    assert.ok(sum(r.stacks, (s) => s.frames.includes('work')) > 0.8 * all, 'their caller too');
+    assert.equal(sum(r.stacks, (s) => s.stack.includes('cpuratio-copy+0x')), 0, 'no module+offset frames of the binary');
+    assert.ok(!r.stacks.some((s) => s.stack.includes('(deleted)')), 'no "(deleted)" in names');
+  } finally {
+    stop(fx);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('C++: names are demangled', async () => {
   const fx = await fixture(path.join(FIXTURES, 'cxxburn'));
   try {

@@ -5,42 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { startServer, api, assertErrors, register, proc, reportTask, POLICY } from './server_lib.mjs';
-
-// Minimal protobuf reading of perftools.profiles.Profile: sample_type (1),
-// sample (2: packed values in field 2) and string_table (6).
-function decodeProfile(buf) {
-  let pos = 0;
-  const varint = (b, p) => {
-    let v = 0n, shift = 0n, c;
-    do { c = b[p.i++]; v |= BigInt(c & 0x7f) << shift; shift += 7n; } while (c & 0x80);
-    return Number(v);
-  };
-  const fields = (b) => {
-    const out = [];
-    const p = { i: 0 };
-    while (p.i < b.length) {
-      const key = varint(b, p), field = key >> 3, wire = key & 7;
-      if (wire === 0) out.push([field, varint(b, p)]);
-      else if (wire === 2) { const len = varint(b, p); out.push([field, b.subarray(p.i, p.i + len)]); p.i += len; }
-      else throw new Error(`wire type ${wire}`);
-    }
-    return out;
-  };
-  const packed = (b) => { const p = { i: 0 }, v = []; while (p.i < b.length) v.push(varint(b, p)); return v; };
-  const top = fields(buf);
-  pos = top.length;
-  const strings = top.filter(([f]) => f === 6).map(([, v]) => Buffer.from(v).toString('utf8'));
-  const sampleTypes = top.filter(([f]) => f === 1).map(([, v]) => {
-    const vt = Object.fromEntries(fields(v));
-    return [strings[vt[1] ?? 0], strings[vt[2] ?? 0]];
-  });
-  const samples = top.filter(([f]) => f === 2).map(([, v]) => {
-    const vals = fields(v).filter(([f]) => f === 2).map(([, x]) => (typeof x === 'number' ? [x] : packed(x))).flat();
-    return vals;
-  });
-  assert.ok(pos > 0);
-  return { strings, sampleTypes, samples };
-}
+import { decodeProfile, profileTotal } from './pprof_lib.mjs';
 
 let srv;
 test.before(async () => { srv = await startServer(); });
@@ -300,10 +265,12 @@ test('profile slices are idempotent and feed the flame graph (count, duration, r
   const proto = zlib.gunzipSync(pprof.buf).toString('latin1');
   for (const s of ['main', 'foo', 'bar', 'baz', '[unknown]', 'samples', 'count', 'off-cpu', 'nanoseconds'])
     assert.ok(proto.includes(s), `string table holds ${s}`);
-  const prof = decodeProfile(zlib.gunzipSync(pprof.buf));
+  const prof = decodeProfile(pprof.buf);
   assert.deepEqual(prof.sampleTypes, [['samples', 'count'], ['off-cpu', 'nanoseconds']]);
   assert.equal(prof.samples.length, 3, 'one sample per distinct stack');
-  assert.deepEqual([0, 1].map((i) => prof.samples.reduce((a, v) => a + v[i], 0)), [17, 14071]);
+  assert.deepEqual([0, 1].map((i) => profileTotal(prof, i)), [17, 14071]);
+  assert.deepEqual(prof.samples.map((x) => `${x.frames.join(';')} ${x.values[0]}`).sort(),
+    ['main;[unknown] 2', 'main;foo;bar 12', 'main;foo;baz 3']);
   const empty = await api(srv.url, 'GET', `/api/v1/tasks/f-1/flamegraph?from=${t0 + 60000}`);
   assert.deepEqual(empty.json, { name: 'root', value: 0, children: [] });
   // errors
@@ -319,6 +286,47 @@ test('profile slices are idempotent and feed the flame graph (count, duration, r
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?aggregate=max'), 400, /aggregate/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/f-1/flamegraph?from=9&to=1'), 400, /after/);
   assertErrors(await api(srv.url, 'GET', '/api/v1/tasks/ghost/flamegraph'), 404, /unknown task/);
+});
+
+test('slices carry stack_stats: the task sums them (retries once), GET task returns them; bad ones refused', async () => {
+  await register(srv.url, 'agent-st', [proc('st-p1', 'stats-svc')]);
+  const t0 = 1764000000000;
+  await reportTask(srv.url, { id: 'st-1', process_id: 'st-p1', start_time: t0 });
+  const get = async () => (await api(srv.url, 'GET', '/api/v1/tasks/st-1')).json.stack_stats;
+  assert.equal(await get(), null, 'none before a slice brings some');
+  const slice = (n, stack_stats) => ({ slice: n, start_time: t0 + n * 5000, end_time: t0 + n * 5000 + 5000,
+    stacks: [{ stack: 'main;work', count: 90 }, { stack: '[truncated];work', count: 8 }, { stack: '[lost]', count: 2 }],
+    ...(stack_stats ? { stack_stats } : {}) });
+  const first = slice(0, { samples: 100, truncated: 8, lost: 2 });
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', first)).status, 201);
+  assert.deepEqual(await get(), { samples: 100, truncated: 8, lost: 2 });
+  // a retried slice is a duplicate: counted once
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', first)).status, 200);
+  assert.deepEqual(await get(), { samples: 100, truncated: 8, lost: 2 });
+  // a slice without stats (an older agent) adds nothing; the next one adds up
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', slice(1))).status, 201);
+  assert.equal((await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices',
+    slice(2, { samples: 50, truncated: 0, lost: 50 }))).status, 201);
+  assert.deepEqual(await get(), { samples: 150, truncated: 8, lost: 52 });
+  // the listing and the end report carry them too
+  const list = await api(srv.url, 'GET', '/api/v1/tasks?service=stats-svc');
+  assert.deepEqual(list.json[0].stack_stats, { samples: 150, truncated: 8, lost: 52 });
+  const fin = await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/finish', { end_time: t0 + 20000 });
+  assert.deepEqual(fin.json.stack_stats, { samples: 150, truncated: 8, lost: 52 });
+  // refused, with nothing written: negative, above samples, wrong types, missing
+  for (const [bad, ...reasons] of [
+    [{ samples: 10, truncated: -1, lost: 0 }, /stack_stats\.truncated: -1 is out of range/],
+    [{ samples: -5, truncated: 0, lost: 0 }, /stack_stats\.samples: -5 is out of range/],
+    [{ samples: 10, truncated: 11, lost: 12 }, /stack_stats\.truncated: more than samples \(10\)/,
+      /stack_stats\.lost: more than samples \(10\)/],
+    [{ samples: 10, truncated: 1.5, lost: '2' }, /stack_stats\.truncated: must be an integer/, /stack_stats\.lost: must be an integer/],
+    [{ samples: 10 }, /stack_stats\.truncated: is required/, /stack_stats\.lost: is required/],
+    [[1, 2, 3], /stack_stats: must be an object/]]) {
+    assertErrors(await api(srv.url, 'POST', '/api/v1/agent/tasks/st-1/slices', slice(3, bad)), 400, ...reasons);
+  }
+  assert.deepEqual(await get(), { samples: 150, truncated: 8, lost: 52 });
+  const flame = await api(srv.url, 'GET', '/api/v1/tasks/st-1/flamegraph?format=json');
+  assert.equal(flame.json.value, 300, 'the refused slices stored no samples');
 });
 
 test('topology upload replaces the task view; errors for unknown tasks and bad shapes', async () => {

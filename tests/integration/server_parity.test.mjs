@@ -62,9 +62,12 @@ async function feed(url, t0) {
   // profile slices sharing stacks; one retried
   const slices = [
     { slice: 0, start_time: t0, end_time: t0 + 5000, stacks: [{ stack: 'main;a;b', count: 3 }, { stack: 'main;a;c', count: 1 }, { stack: 'main;[unknown]', count: 2 }] },
-    { slice: 1, start_time: t0 + 5000, end_time: t0 + 10000, stacks: [{ stack: 'main;a;c', count: 4 }, { stack: 'main;x"y\\z;é', count: 5 }, { stack: 'main;a;b', count: 1 }] },
+    { slice: 1, start_time: t0 + 5000, end_time: t0 + 10000, stacks: [{ stack: 'main;a;c', count: 4 }, { stack: 'main;x"y\\z;é', count: 5 }, { stack: 'main;a;b', count: 1 }],
+      stack_stats: { samples: 10, truncated: 5, lost: 1 } },
+    { slice: 2, start_time: t0 + 10000, end_time: t0 + 15000, stacks: [{ stack: '[truncated];a', count: 3 }],
+      stack_stats: { samples: 3, truncated: 3, lost: 0 } },
   ];
-  for (const s of [...slices, slices[0]])
+  for (const s of [...slices, slices[0], slices[1]])
     assert.ok((await api(url, 'POST', '/api/v1/agent/tasks/t-1/slices', s)).status < 300);
   await api(url, 'POST', '/api/v1/agent/tasks/t-2/slices', { slice: 0, start_time: t0, end_time: t0 + 5000,
     stacks: [{ stack: 'main;sleep', count: 2, duration_ns: 2000000 }, { stack: 'main;read', count: 1, duration_ns: 7 }] });

@@ -148,9 +148,9 @@ test('two servers starting at once on an empty database apply each migration onc
         assert.equal((await api(srv.url, 'GET', '/healthz')).status, 200);
       const rows = execFileSync('psql', [store.url, '-qAtX', '-c',
         'SELECT version FROM contprof_migrations ORDER BY version'], { encoding: 'utf8' });
-      assert.deepEqual(rows.trim().split('\n'), ['1', '2']);
+      assert.deepEqual(rows.trim().split('\n'), ['1', '2', '3']);
       const applied = (a.child.err() + b.child.err()).match(/applied PostgreSQL migration \d/g);
-      assert.deepEqual(applied.sort(), ['applied PostgreSQL migration 1', 'applied PostgreSQL migration 2']);
+      assert.deepEqual(applied.sort(), ['applied PostgreSQL migration 1', 'applied PostgreSQL migration 2', 'applied PostgreSQL migration 3']);
     } finally {
       await a.stop();
       await b.stop();

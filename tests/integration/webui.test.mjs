@@ -190,6 +190,8 @@ describe('web UI', { timeout: 90000 }, () => {
     assert.equal(await page.locator('.flame-chart g[name="render"]').count(), 1);
     assert.equal(await page.locator('.flame-chart g[name="[unknown]"]').count(), 1);
     assert.match(await page.locator('.flame-details').innerText(), /61 samples in total/);
+    // the agent's totals of the task
+    assert.equal(await page.locator('dd.stack-stats').innerText(), 'truncated user stacks: 0.0 % of 61 samples');
     await frame.hover();
     const tip = page.locator('.d3-flame-graph-tip');
     await tip.waitFor({ state: 'visible' });
@@ -235,6 +237,7 @@ describe('web UI', { timeout: 90000 }, () => {
     await page.goto(srv.url + `/ui/tasks/${enc(seeded.tasks.offcpu)}`);
     await page.locator('.flame-chart g[name="futex_wait"]').waitFor();
     assert.match(await page.locator('.flame-details').innerText(), /902\.0 ms off-CPU in total/);
+    assert.equal(await page.locator('dd.stack-stats').innerText(), 'truncated user stacks: 0.0 % of 45 blocks');
     await page.getByRole('button', { name: 'Count' }).click();
     await page.waitForFunction(() => /45 switches in total/.test(document.querySelector('.flame-details')?.textContent || ''));
   });

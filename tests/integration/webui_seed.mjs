@@ -50,8 +50,12 @@ export async function seed(url, now = Date.now()) {
     message: `PROCESS_CPU >= 80 % (5 of 10 s): 6 slots matched, now ${current} %` });
   const task = async (t, stacks, end) => {
     await ok(await api(url, 'POST', '/api/v1/agent/tasks', { agent_id: t.agent || AGENT, trigger: 'POLICY', duration: 60, ...t, agent: undefined }));
+    // with the agent's totals: samples, those under [truncated], under [lost]
+    const sum = (pred) => (stacks || []).filter((s) => pred(s.stack)).reduce((a, s) => a + s.count, 0);
+    const stack_stats = { samples: sum(() => true), truncated: sum((x) => x.startsWith('[truncated];')),
+      lost: sum((x) => x.includes('[lost]')) };
     if (stacks) await ok(await api(url, 'POST', `/api/v1/agent/tasks/${t.id}/slices`,
-      { slice: 0, start_time: t.start_time, end_time: t.start_time + 5000, stacks }));
+      { slice: 0, start_time: t.start_time, end_time: t.start_time + 5000, stacks, stack_stats }));
     if (end === 'fail') await ok(await api(url, 'POST', `/api/v1/agent/tasks/${t.id}/fail`, { end_time: t.start_time + 12000, reason: 'process exited' }));
     else if (end) await ok(await api(url, 'POST', `/api/v1/agent/tasks/${t.id}/finish`, { end_time: end }));
     return t.id;

@@ -80,17 +80,38 @@ static void sleep_ms(long ms)
 
 struct tally {
 	uint64_t alpha, beta, other, slices;
+	struct profile_slice_stats stats; /* summed over the slices */
 };
 
 static void count_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
-			int64_t end_ms, const struct profile_stack *stacks, size_t n)
+			int64_t end_ms, const struct profile_stack *stacks, size_t n,
+			const struct profile_slice_stats *stats)
 {
 	struct tally *t = ctx;
+	struct profile_slice_stats want = {0};
 
 	(void)task_id;
 	(void)slice_no;
 	CHECK(end_ms >= start_ms);
 	t->slices++;
+	/* The slice's totals are those of its stacks: every sample, those
+	 * under [truncated] (the root), those under [lost]. */
+	for (size_t i = 0; i < n; i++) {
+		want.samples += stacks[i].count;
+		if (strncmp(stacks[i].folded, STACKPROF_TRUNCATED_FRAME ";",
+			    strlen(STACKPROF_TRUNCATED_FRAME) + 1) == 0)
+			want.truncated += stacks[i].count;
+		if (strstr(stacks[i].folded, "[lost]"))
+			want.lost += stacks[i].count;
+	}
+	if (CHECK(stats)) {
+		CHECK_INT_EQ(stats->samples, want.samples);
+		CHECK_INT_EQ(stats->truncated, want.truncated);
+		CHECK_INT_EQ(stats->lost, want.lost);
+		t->stats.samples += stats->samples;
+		t->stats.truncated += stats->truncated;
+		t->stats.lost += stats->lost;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (strstr(stacks[i].folded, "child_burn_alpha"))
 			t->alpha += stacks[i].count;
@@ -140,6 +161,17 @@ TEST(sessions_share_programs_and_split_samples)
 		CHECK_INT_EQ(ops->flush(a, &sa), 0);
 		if (i == 5)
 			CHECK_INT_EQ(ops->flush(both, &sboth), 0);
+	}
+	{
+		struct stackprof_stats total;
+
+		/* The session's running totals are the sum of its slices'. */
+		CHECK_INT_EQ(ops->flush(a, &sa), 0);
+		stackprof_session_stats(a, &total);
+		CHECK_INT_EQ(total.events, ta.stats.samples);
+		CHECK_INT_EQ(total.truncated, ta.stats.truncated);
+		CHECK_INT_EQ(total.lost, ta.stats.lost);
+		CHECK(ta.stats.samples == ta.alpha + ta.other);
 	}
 	ops->stop(a, &sa);
 	alpha1 = cpu_ticks(alpha);

@@ -304,7 +304,7 @@ TEST(store_slices_are_idempotent_and_stacks_deduplicated)
 	struct store_task t = task("t1", "p1", 1000);
 	struct store_stack stacks[] = {
 	    {"main;a", 6, 5, 100}, {"main;b", 6, 2, 0}, {"main;a", 6, 1, 1}};
-	struct store_slice sl = {"t1", 0, 1000, 2000, stacks, 3};
+	struct store_slice sl = {"t1", 0, 1000, 2000, stacks, 3, NULL};
 	struct flame_acc acc = {0};
 	bool dup = true;
 
@@ -331,6 +331,118 @@ TEST(store_slices_are_idempotent_and_stacks_deduplicated)
 	CHECK_INT_EQ(store_add_profile_slice(st, &sl, &dup), -ENOENT);
 	CHECK_INT_EQ(store_load_flame_samples(st, "ghost", 0, 1, acc_stack, &acc), -ENOENT);
 	close_store(st);
+}
+
+/* The task's stack_stats: null until a slice brings some, then the sum of
+ * its slices' (a duplicate slice adds nothing). */
+static void check_stack_stats(struct store *st, const char *id, json_int_t samples,
+			      json_int_t truncated, json_int_t lost)
+{
+	json_t *task = NULL, *stats;
+
+	if (!CHECK_INT_EQ(store_get_task(st, id, &task), 0))
+		return;
+	stats = json_object_get(task, "stack_stats");
+	if (samples < 0) {
+		CHECK(json_is_null(stats));
+	} else if (CHECK(json_is_object(stats))) {
+		CHECK_INT_EQ(json_integer_value(json_object_get(stats, "samples")), samples);
+		CHECK_INT_EQ(json_integer_value(json_object_get(stats, "truncated")), truncated);
+		CHECK_INT_EQ(json_integer_value(json_object_get(stats, "lost")), lost);
+	}
+	json_decref(task);
+}
+
+TEST(store_slices_add_their_stack_stats_to_the_task)
+{
+	struct store *st = open_store(NULL);
+	struct store_task t = task("t1", "p1", 1000);
+	struct store_stack stacks[] = {{"main;a", 6, 5, 0}, {"[truncated];x", 13, 3, 0}};
+	struct store_stack_stats s0 = {8, 3, 0}, s2 = {100, 10, 7};
+	struct store_slice sl = {"t1", 0, 1000, 2000, stacks, 2, NULL};
+	json_t *list = NULL;
+	bool dup = true;
+
+	add_procs(st);
+	CHECK_INT_EQ(store_add_task(st, &t, 1000), 0);
+	check_stack_stats(st, "t1", -1, 0, 0);
+	CHECK_INT_EQ(store_add_profile_slice(st, &sl, &dup), 0); /* no stats */
+	check_stack_stats(st, "t1", -1, 0, 0);
+	sl.slice = 1;
+	sl.stats = &s0;
+	CHECK_INT_EQ(store_add_profile_slice(st, &sl, &dup), 0);
+	CHECK(!dup);
+	CHECK_INT_EQ(store_add_profile_slice(st, &sl, &dup), 0);
+	CHECK(dup);
+	check_stack_stats(st, "t1", 8, 3, 0);
+	sl.slice = 2;
+	sl.stats = &s2;
+	CHECK_INT_EQ(store_add_profile_slice(st, &sl, &dup), 0);
+	check_stack_stats(st, "t1", 108, 13, 7);
+	/* The listing carries them too. */
+	if (CHECK_INT_EQ(store_list_tasks(st, NULL, NULL, INT64_MIN,
+					  &(struct store_page){.limit = 10}, &list),
+			 0))
+		CHECK_INT_EQ(
+		    json_integer_value(json_object_get(
+			json_object_get(json_array_get(list, 0), "stack_stats"), "samples")),
+		    108);
+	json_decref(list);
+	close_store(st);
+}
+
+/* A database of the base schema (before the tasks' stack stats) is
+ * migrated when opened: its tasks stay, with stack_stats null, and take
+ * stats; a database of a newer schema is refused. */
+TEST(store_migrates_an_older_database_and_refuses_a_newer_one)
+{
+	struct store *st = open_store(NULL);
+	struct store_options opts;
+	struct store_stack stacks[] = {{"main;a", 6, 5, 0}};
+	struct store_stack_stats stats = {5, 1, 0};
+	struct store_slice sl = {"t-old", 0, 1000, 2000, stacks, 1, &stats};
+	char url[160], err[256] = "";
+	sqlite3 *db = NULL;
+	bool dup;
+
+	add_procs(st);
+	store_close(st);
+	/* Back to the base schema, a task in it. */
+	CHECK_INT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+	CHECK_INT_EQ(
+	    sqlite3_exec(db,
+			 "DROP TABLE tasks; CREATE TABLE tasks(seq INTEGER PRIMARY KEY,"
+			 " id TEXT NOT NULL UNIQUE, process_id TEXT, service TEXT NOT NULL,"
+			 " instance TEXT NOT NULL, target TEXT NOT NULL, trigger TEXT NOT"
+			 " NULL, cause TEXT, start_ms INTEGER NOT NULL, duration_s INTEGER"
+			 " NOT NULL, end_ms INTEGER, status TEXT NOT NULL, reason TEXT,"
+			 " agent_id TEXT, created_ms INTEGER NOT NULL);"
+			 " INSERT INTO tasks(id, process_id, service, instance, target,"
+			 " trigger, start_ms, duration_s, status, agent_id, created_ms)"
+			 " VALUES('t-old', 'p1', 'web', 'host-a', 'ON_CPU', 'POLICY', 1000,"
+			 " 60, 'RUNNING', 'agent-1', 1000); PRAGMA user_version=0;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	store_options_default(&opts);
+	snprintf(url, sizeof(url), "sqlite:%s", db_path);
+	st = store_open(url, &opts, err, sizeof(err));
+	if (!CHECK(st)) {
+		harness_context("%s", err);
+		return;
+	}
+	check_stack_stats(st, "t-old", -1, 0, 0);
+	CHECK_INT_EQ(store_add_profile_slice(st, &sl, &dup), 0);
+	check_stack_stats(st, "t-old", 5, 1, 0);
+	store_close(st);
+	CHECK_INT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+	CHECK_INT_EQ(sqlite3_exec(db, "PRAGMA user_version=99;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(url, &opts, err, sizeof(err));
+	CHECK(!st);
+	CHECK(strstr(err, "newer than this contprof") != NULL);
+	store_close(st);
+	close_store(NULL);
 }
 
 TEST(store_monitoring_counts_policy_triggers_in_the_window)
@@ -371,7 +483,7 @@ TEST(store_retention_deletes_expired_rows_in_batches)
 	struct store_metric_series ser[] = {{"p1", "PROCESS_CPU", ""}};
 	struct store_metric_point pts[50];
 	struct store_stack stacks[] = {{"main;old", 8, 1, 0}};
-	struct store_slice sl = {"old", 0, 0, 1, stacks, 1};
+	struct store_slice sl = {"old", 0, 0, 1, stacks, 1, NULL};
 	const int64_t now = 100LL * 86400 * 1000;
 	const char *unknown;
 	uint64_t inserted;
@@ -421,6 +533,8 @@ int main(void)
 	RUN(store_tasks_of_silent_agents_fail);
 	RUN(store_manual_tasks_wait_for_their_agent);
 	RUN(store_slices_are_idempotent_and_stacks_deduplicated);
+	RUN(store_slices_add_their_stack_stats_to_the_task);
+	RUN(store_migrates_an_older_database_and_refuses_a_newer_one);
 	RUN(store_monitoring_counts_policy_triggers_in_the_window);
 	RUN(store_retention_deletes_expired_rows_in_batches);
 	RUN(ids);

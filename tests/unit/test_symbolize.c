@@ -1,8 +1,10 @@
 /* Unit tests for the symbolizer pieces: symtab, kallsyms and perf map
  * parsing, CPU lists, ELF lookup against a fixture binary (plain, stripped,
- * with a .gnu_debuglink debug file), demangling, the symbolizer over a fake
- * /proc (maps -> module + offset, perf map for anonymous code, [unknown],
- * module+0x), the truncated-stack rule and the folded-stack table. */
+ * with a .gnu_debuglink debug file, with a build-id debug file under the
+ * process's root), demangling, the symbolizer over a fake /proc (maps ->
+ * module + offset, perf map for anonymous code, [unknown], module+0x, one
+ * module shared by two processes, a binary rewritten in place read anew),
+ * the truncated-stack rule and the folded-stack table. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -256,6 +258,56 @@ TEST(elf_stripped_and_debuglink)
 	}
 }
 
+/* A stripped binary whose symbols are in a debug file found by its
+ * build-id under ROOT/usr/lib/debug/.build-id/xx/rest.debug, ROOT being the
+ * process's root (/proc/PID/root): found there, and only there. */
+TEST(elf_debug_file_by_build_id_under_root)
+{
+	uint64_t burn = nm_address(fixture(), "burn_three_quarters");
+	struct elfsyms *full = open_elf(fixture()), *es = NULL;
+	char cmd[8192], root[128], id[128];
+	int fd;
+
+	if (!CHECK(burn && full))
+		goto out;
+	snprintf(id, sizeof(id), "%s", elfsyms_build_id(full));
+	if (!CHECK(strlen(id) >= 32))
+		goto out;
+	snprintf(root, sizeof(root), "%s/bidroot", tmp);
+	/* --strip-debug leaves .symtab; --strip-all takes it too. */
+	if (!CHECK(snprintf(cmd, sizeof(cmd),
+			    "mkdir -p %2$s/usr/lib/debug/.build-id/%3$.2s %2$s/opt/app && "
+			    "objcopy --only-keep-debug %1$s "
+			    "%2$s/usr/lib/debug/.build-id/%3$.2s/%4$s.debug && "
+			    "objcopy --strip-all %1$s %2$s/opt/app/bin",
+			    fixture(), root, id, id + 2) < (int)sizeof(cmd)) ||
+	    !CHECK_INT_EQ(system(cmd), 0))
+		goto out;
+	snprintf(cmd, sizeof(cmd), "%s/opt/app/bin", root);
+	fd = open(cmd, O_RDONLY | O_CLOEXEC);
+	if (!CHECK(fd >= 0))
+		goto out;
+	/* Seen from the process's root: the debug file gives the symbols. */
+	CHECK_INT_EQ(elfsyms_open(fd, root, "/opt/app/bin", &es), 0);
+	if (es) {
+		CHECK_STR_EQ(elfsyms_build_id(es), id);
+		CHECK(elfsyms_sources(es) & ELFSYMS_DEBUGFILE);
+		CHECK(!(elfsyms_sources(es) & ELFSYMS_SYMTAB));
+		CHECK_STR_EQ(elfsyms_lookup(es, burn), "burn_three_quarters");
+		es = elfsyms_free(es);
+	}
+	/* From another root (no debug file there): no symbols. */
+	CHECK_INT_EQ(elfsyms_open(fd, tmp, "/opt/app/bin", &es), 0);
+	if (es) {
+		CHECK(!(elfsyms_sources(es) & ELFSYMS_DEBUGFILE));
+		CHECK(elfsyms_lookup(es, burn) == NULL);
+		es = elfsyms_free(es);
+	}
+	close(fd);
+out:
+	elfsyms_free(full);
+}
+
 TEST(demangling_cxx_and_rust)
 {
 	char *d = elfsyms_demangle("_ZN6shapes7SpinnerIdE4spinEi");
@@ -273,7 +325,8 @@ TEST(demangling_cxx_and_rust)
 }
 
 /* A fake /proc with one process whose maps name the fixture binary, an
- * anonymous executable region with a perf map, and the vdso. */
+ * anonymous executable region with a perf map, and the vdso; then a second
+ * process mapping the same binary. */
 TEST(symbolizer_over_fake_proc)
 {
 	uint64_t burn = nm_address(fixture(), "burn_three_quarters");
@@ -335,6 +388,35 @@ TEST(symbolizer_over_fake_proc)
 	symbolizer_user(sym, 4242, 0x1235, false, name, sizeof(name));
 	symbolizer_get_stats(sym, &stats);
 	CHECK_INT_EQ(stats.maps_reads, 2);
+	/* A second process mapping the same binary shares its module (one
+	 * ELF read for both), which lives while either maps it. */
+	{
+		char dir2[256], cmd[600];
+
+		snprintf(dir2, sizeof(dir2), "%s/proc/4244", tmp);
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s && ln -sfn / %s/root", dir2, dir2);
+		CHECK_INT_EQ(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "%s/maps", dir2);
+		write_file(cmd, maps);
+		CHECK_INT_EQ(symbolizer_add_pid(sym, 4244), 0);
+		symbolizer_get_stats(sym, &stats);
+		CHECK_INT_EQ(stats.processes, 2);
+		CHECK_INT_EQ(stats.modules, 1);
+		CHECK(symbolizer_user(sym, 4244, base + burn + 3, false, name, sizeof(name)));
+		CHECK_STR_EQ(name, "burn_three_quarters");
+		symbolizer_drop_pid(sym, 4242);
+		symbolizer_get_stats(sym, &stats);
+		CHECK_INT_EQ(stats.modules, 1);
+		CHECK(symbolizer_user(sym, 4244, base + burn + 3, false, name, sizeof(name)));
+		CHECK_STR_EQ(name, "burn_three_quarters");
+		symbolizer_drop_pid(sym, 4244);
+		symbolizer_get_stats(sym, &stats);
+		CHECK_INT_EQ(stats.modules, 0);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir2);
+		CHECK_INT_EQ(system(cmd), 0);
+		/* Back as it was for what follows. */
+		CHECK_INT_EQ(symbolizer_add_pid(sym, 4242), 0);
+	}
 	/* Gone from /proc: what was read still resolves. */
 	snprintf(maps, sizeof(maps), "rm -rf %s", dir);
 	CHECK_INT_EQ(system(maps), 0);
@@ -347,6 +429,80 @@ TEST(symbolizer_over_fake_proc)
 	CHECK_INT_EQ(stats.modules, 0);
 	symbolizer_free(sym);
 	unlink("/tmp/perf-4242.map");
+}
+
+/* Writes a fake /proc/PID (maps naming `bin`, inode `ino`, at `base`;
+ * root -> /). */
+static void fake_process(int pid, uint64_t base, unsigned long ino, const char *bin)
+{
+	char dir[256], text[2048], path[300];
+
+	snprintf(dir, sizeof(dir), "%s/proc/%d", tmp, pid);
+	snprintf(text, sizeof(text), "mkdir -p %s && ln -sfn / %s/root", dir, dir);
+	CHECK_INT_EQ(system(text), 0);
+	snprintf(text, sizeof(text),
+		 "%" PRIx64 "-%" PRIx64 " r--p 00000000 00:00 %lu %s\n"
+		 "%" PRIx64 "-%" PRIx64 " r-xp 00001000 00:00 %lu %s\n",
+		 base, base + 0x1000, ino, bin, base + 0x1000, base + 0x2000, ino, bin);
+	snprintf(path, sizeof(path), "%s/maps", dir);
+	write_file(path, text);
+}
+
+/* The module cache keys on device, inode and modification time: a binary
+ * rewritten in place (same inode, new contents) is read anew for the
+ * processes that map it now, while those that mapped it before keep the
+ * symbols they had. */
+TEST(symbolizer_rereads_a_binary_replaced_in_place)
+{
+	uint64_t burn = nm_address(fixture(), "burn_three_quarters");
+	const uint64_t base = 0x555500000000ULL;
+	const struct timespec later[2] = {{0, UTIME_OMIT}, {2000000000, 0}};
+	char bin[256], cmd[4096], procdir[256], name[SYMBOLIZE_NAME_MAX];
+	struct symbolizer_stats stats;
+	struct symbolizer *sym = NULL;
+	struct stat before, after;
+
+	snprintf(bin, sizeof(bin), "%s/inplace-bin", tmp);
+	snprintf(cmd, sizeof(cmd), "cp %1$s %2$s && objcopy --strip-all %1$s %2$s.stripped",
+		 fixture(), bin);
+	if (!CHECK(burn) || !CHECK_INT_EQ(system(cmd), 0) || !CHECK(stat(bin, &before) == 0))
+		return;
+	fake_process(4250, base, (unsigned long)before.st_ino, bin);
+	snprintf(procdir, sizeof(procdir), "%s/proc", tmp);
+	sym = symbolizer_new(procdir, tmp_path("kallsyms"));
+	if (!CHECK(sym))
+		return;
+	CHECK_INT_EQ(symbolizer_add_pid(sym, 4250), 0);
+	CHECK(symbolizer_user(sym, 4250, base + burn + 3, false, name, sizeof(name)));
+	CHECK_STR_EQ(name, "burn_three_quarters");
+	/* Rewritten in place with the stripped build; a distinct mtime, so the
+	 * test does not hang on the file system's timestamp granularity. */
+	snprintf(cmd, sizeof(cmd), "cat %1$s.stripped > %1$s", bin);
+	CHECK_INT_EQ(system(cmd), 0);
+	CHECK_INT_EQ(utimensat(AT_FDCWD, bin, later, 0), 0);
+	if (!CHECK(stat(bin, &after) == 0) || !CHECK_INT_EQ(after.st_ino, before.st_ino))
+		goto out;
+	/* A process mapping it now gets the new contents: a module of its own. */
+	fake_process(4251, base, (unsigned long)after.st_ino, bin);
+	CHECK_INT_EQ(symbolizer_add_pid(sym, 4251), 0);
+	symbolizer_get_stats(sym, &stats);
+	CHECK_INT_EQ(stats.modules, 2);
+	CHECK(!symbolizer_user(sym, 4251, base + burn + 3, false, name, sizeof(name)));
+	CHECK(strncmp(name, "inplace-bin+0x", 14) == 0);
+	/* The first keeps what it read... */
+	CHECK(symbolizer_user(sym, 4250, base + burn + 3, false, name, sizeof(name)));
+	CHECK_STR_EQ(name, "burn_three_quarters");
+	/* ...until its maps are read again: then it shares the new module and
+	 * the old one is freed. */
+	CHECK_INT_EQ(symbolizer_add_pid(sym, 4250), 0);
+	symbolizer_get_stats(sym, &stats);
+	CHECK_INT_EQ(stats.modules, 1);
+	CHECK(!symbolizer_user(sym, 4250, base + burn + 3, false, name, sizeof(name)));
+	CHECK(strncmp(name, "inplace-bin+0x", 14) == 0);
+out:
+	symbolizer_free(sym);
+	snprintf(cmd, sizeof(cmd), "rm -rf %1$s/proc/4250 %1$s/proc/4251", tmp);
+	CHECK_INT_EQ(system(cmd), 0);
 }
 
 TEST(symbolizer_this_process)
@@ -390,7 +546,7 @@ TEST(foldtab_merges_and_bounds)
 	CHECK_INT_EQ(foldtab_add(t, "a;c", 3, 1, 0), 0);
 	CHECK_INT_EQ(foldtab_add(t, "x", 1, 1, 0), 0);
 	CHECK_INT_EQ(foldtab_size(t), 3);
-	CHECK_INT_EQ(foldtab_add(t, "y", 1, 4, 0), 0); /* full: into [lost] */
+	CHECK_INT_EQ(foldtab_add(t, "y", 1, 4, 0), 1); /* full: into [lost] */
 	CHECK_INT_EQ(foldtab_size(t), 4);
 	CHECK_INT_EQ(foldtab_view(t, &v, &n), 0);
 	CHECK_INT_EQ(n, 4);
@@ -444,8 +600,10 @@ int main(void)
 	RUN(cpu_lists);
 	RUN(elf_lookup_in_fixture_binary);
 	RUN(elf_stripped_and_debuglink);
+	RUN(elf_debug_file_by_build_id_under_root);
 	RUN(demangling_cxx_and_rust);
 	RUN(symbolizer_over_fake_proc);
+	RUN(symbolizer_rereads_a_binary_replaced_in_place);
 	RUN(symbolizer_this_process);
 	RUN(truncated_rule);
 	RUN(foldtab_merges_and_bounds);

@@ -53,7 +53,7 @@ static int rec_flush(struct profiler_session *s, const struct profile_sink *sink
 
 	(void)s;
 	rec.flushes++;
-	sink->slice(sink->ctx, "t", (uint32_t)rec.flushes, 0, 1, &st, 1);
+	sink->slice(sink->ctx, "t", (uint32_t)rec.flushes, 0, 1, &st, 1, NULL);
 	return rec.fail_flush ? -EIO : 0;
 }
 
@@ -97,9 +97,11 @@ static void on_ended(void *ctx, const struct task_info *t)
 }
 
 static void on_slice(void *ctx, const char *task_id, uint32_t slice_no, int64_t start_ms,
-		     int64_t end_ms, const struct profile_stack *stacks, size_t n)
+		     int64_t end_ms, const struct profile_stack *stacks, size_t n,
+		     const struct profile_slice_stats *stats)
 {
 	(void)ctx;
+	(void)stats;
 	(void)task_id;
 	(void)slice_no;
 	(void)start_ms;

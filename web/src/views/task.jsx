@@ -46,6 +46,16 @@ function PreviousTask({ task }) {
   );
 }
 
+// "truncated user stacks: 1.2 % of 4,950 samples, 3 lost": the agent's
+// totals over the task's slices (user stacks cut short, e.g. by code
+// without frame pointers, count as truncated).
+export function stackStatsText(t) {
+  const { samples, truncated, lost } = t.stack_stats;
+  const unit = t.target === 'OFF_CPU' ? 'blocks' : 'samples';
+  const share = samples > 0 ? (100 * truncated) / samples : 0;
+  return `truncated user stacks: ${share.toFixed(1)} % of ${fmtNumber(samples)} ${unit}${lost ? `, ${fmtNumber(lost)} lost` : ''}`;
+}
+
 function TaskFacts({ t }) {
   const c = t.cause || {};
   return (
@@ -54,6 +64,7 @@ function TaskFacts({ t }) {
       <dt>Trigger</dt><dd>{t.trigger === 'MANUAL' ? 'manual (profile now)' : 'policy'}</dd>
       <dt>Start</dt><dd>{fmtTime(t.start_time)}</dd>
       <dt>End</dt><dd>{t.end_time ? `${fmtTime(t.end_time)} (${fmtDuration(t.end_time - t.start_time)})` : `running, planned ${fmtDuration(t.duration * 1000)}`}</dd>
+      {t.stack_stats ? <><dt>Stacks</dt><dd class="stack-stats">{stackStatsText(t)}</dd></> : null}
       {c.message || c.monitor ? <><dt>Cause</dt><dd class="cause">{c.message}
         {c.monitor ? <div class="muted">{c.monitor} ≥ {fmtValue(c.monitor, c.threshold)}: {c.matched ?? '?'} of the last {c.period} s matched (needs {c.count}); value {fmtValue(c.monitor, c.current)}, peak {fmtValue(c.monitor, c.peak)}{c.uri ? `; URI filter ${c.uri}` : ''}</div> : null}</dd></> : null}
     </dl>
