@@ -3,8 +3,10 @@
  * prints the folded stacks (all slices merged, or each slice with --slices)
  * and, on stderr, the totals: samples (or blocks), truncated share, lost.
  * Used by the integration tests and to check a host's profiling. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,22 +123,44 @@ static void report_totals(const struct profile_stack *stacks, size_t n, uint32_t
 	fprintf(stderr, "\n");
 }
 
-/* CPU time (utime + stime of every thread, s) the processes used so far;
- * gone ones count 0. For the on-CPU check: samples ~ this x Hz. */
+/* CPU time (s) the processes used so far: per process, the sum of its
+ * threads' schedstat run time (exact, ns) unless it strays from utime +
+ * stime (every thread, dead ones included, in clock ticks) by more than two
+ * ticks (a thread came or went), then the ticks. Gone processes count 0.
+ * For the on-CPU check: samples ~ this x Hz. */
 static double processes_cpu_s(const pid_t *pids, size_t n)
 {
 	long ticks_per_s = sysconf(_SC_CLK_TCK);
-	uint64_t ticks = 0;
+	double total_s = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ticks_per_s > 0; i++) {
 		struct procstat_stat st;
-		char buf[1024];
+		char buf[1024], dir[64];
+		uint64_t run_ns = 0, ns;
+		double ticks_s, run_s;
+		DIR *tasks;
+		struct dirent *e;
 
-		if (readfile_fmt(buf, sizeof(buf), "/proc/%d/stat", (int)pids[i]) >= 0 &&
-		    procstat_parse_stat(buf, &st) == 0)
-			ticks += st.utime_ticks + st.stime_ticks;
+		if (readfile_fmt(buf, sizeof(buf), "/proc/%d/stat", (int)pids[i]) < 0 ||
+		    procstat_parse_stat(buf, &st) != 0)
+			continue;
+		ticks_s = (double)(st.utime_ticks + st.stime_ticks) / (double)ticks_per_s;
+		snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pids[i]);
+		tasks = opendir(dir);
+		while (tasks && (e = readdir(tasks)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			if (readfile_fmt(buf, sizeof(buf), "%s/%s/schedstat", dir, e->d_name) >=
+				0 &&
+			    procstat_parse_schedstat(buf, &ns) == 0)
+				run_ns += ns;
+		}
+		if (tasks)
+			closedir(tasks);
+		run_s = (double)run_ns / 1e9;
+		total_s += fabs(run_s - ticks_s) <= 2.0 / (double)ticks_per_s ? run_s : ticks_s;
 	}
-	return ticks_per_s > 0 ? (double)ticks / (double)ticks_per_s : 0;
+	return total_s;
 }
 
 static int64_t mono_ms(void)
@@ -343,7 +367,7 @@ int cmd_debug_profile(int argc, char **argv)
 	ops->stop(session, &sink);
 	if (target == POLICY_TARGET_ON_CPU)
 		fprintf(stderr,
-			"debug profile: the processes ran %.2f s on CPU while sampled: about %.0f "
+			"debug profile: the processes ran %.3f s on CPU while sampled: about %.0f "
 			"samples expected at %u Hz\n",
 			cpu_s, cpu_s * hz, hz);
 	if (foldtab_view(c.merged, &stacks, &n_stacks) == 0) {

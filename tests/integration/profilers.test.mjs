@@ -12,7 +12,6 @@ import { ROOT, start, run, waitFor } from './lib.mjs';
 
 const FIXTURES = path.join(ROOT, process.env.CONTPROF_FIXTURES || 'build/fixtures');
 const SPLIT_HZ = 499;
-const CLK_TCK = 100; // USER_HZ of /proc/PID/stat on Linux
 
 // Starts a fixture; resolves with {child, pid, out()} once it printed its pid.
 async function fixture(file, args = []) {
@@ -30,13 +29,14 @@ function stop(fx) {
   if (fx.child.exitCode === null && fx.child.signalCode === null) fx.child.kill('SIGKILL');
 }
 
-// CPU time of every thread of pid in 1/100 s (exact: schedstat's run time).
-function cpuTicks(pid) {
-  let ns = 0;
+// Timeslices every thread of pid has run so far (schedstat's third field:
+// times it was switched in).
+function timeslices(pid) {
+  let n = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+    try { n += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]); } catch { /* thread gone */ }
   }
-  return ns / 1e7;
+  return n;
 }
 
 // Parses "stack count [ns]" lines into [{stack, frames, count, ns}].
@@ -54,21 +54,49 @@ function parseFolded(text) {
 const sum = (stacks, pred) => stacks.filter(pred).reduce((a, s) => a + s.count, 0);
 const sumNs = (stacks, pred) => stacks.filter(pred).reduce((a, s) => a + s.ns, 0);
 
-// Runs `debug profile` on pid; resolves {stacks, stderr, code, ticks} where
-// ticks is the CPU time (1/100 s) the process used while profiled.
+// Runs `debug profile` on pid; resolves {stacks, stderr, code, slices}
+// where slices is the number of timeslices the process ran while profiled
+// (read around the profiler's own window, so slightly more).
 async function profile(pid, target, seconds, extra = []) {
   const p = start(['debug', 'profile', '--pid', String(pid), '--target', target,
     '--seconds', String(seconds), ...extra]);
+  let k0 = null;
+  try { k0 = timeslices(pid); } catch { /* exited already */ }
   await waitFor(() => p.err().includes('profiling') || p.exitCode !== null,
     { ms: 15000, what: 'profiler loaded' });
-  let t0 = null;
-  const w0 = Date.now();
-  try { t0 = cpuTicks(pid); } catch { /* exited already */ }
   const [code] = await p.exited;
-  let t1 = null;
-  try { t1 = cpuTicks(pid); } catch { /* exited meanwhile */ }
-  return { stacks: parseFolded(p.out()), stderr: p.err(), code, wallS: (Date.now() - w0) / 1000,
-    ticks: t0 !== null && t1 !== null ? t1 - t0 : null };
+  let k1 = null;
+  try { k1 = timeslices(pid); } catch { /* exited meanwhile */ }
+  return { stacks: parseFolded(p.out()), stderr: p.err(), code,
+    slices: k0 !== null && k1 !== null ? k1 - k0 : null };
+}
+
+// The ON_CPU sample total against the CPU time the processes received while
+// sampled, which `debug profile` measures around its own sampling window
+// (schedstat, ns) and prints. Per-CPU cpu-clock ticks come every 1/hz s
+// whatever runs, so a process gets one sample per tick that falls in one of
+// its timeslices: hz x CPU seconds on average. A timeslice of length L
+// holds floor(L x hz) or one more tick: a rounding of variance at most
+// min(1/4, L x hz), so the total's variance is at most min(K/4, expected)
+// over K timeslices. With whole CPUs to itself (few long slices) that is
+// nothing and the issue's 5 % holds; on a loaded host a workload switched in
+// and out thousands of times a second gets a nearly Poisson count (sigma =
+// sqrt(expected): 2 % of 2 500). Then the bound is 4 sigma, plus the samples
+// seen at a switch-in (finish_task_switch: hrtimer ticks due while the CPU
+// switched tasks with interrupts off, charged to the task switched in — as
+// many may have gone to other tasks at our switch-outs). Returns
+// {expected, cpuS, tolerance, why}.
+function sampleBound(r, hz) {
+  const m = r.stderr.match(/ran ([\d.]+) s on CPU while sampled/);
+  assert.ok(m, `debug profile prints the CPU time sampled: ${r.stderr}`);
+  const cpuS = Number(m[1]), expected = cpuS * hz;
+  assert.ok(r.slices !== null, 'the process ran to the end of the profile');
+  const sigma = Math.sqrt(Math.min(r.slices / 4, expected));
+  const switchIn = sum(r.stacks, (s) => s.frames.some((f) => /^finish_task_switch(\.[\w.]+)?_\[k\]$/.test(f)));
+  const issue = 0.05 * expected, noise = 4 * sigma + switchIn;
+  return { expected, cpuS, tolerance: Math.max(issue, noise),
+    why: noise > issue ? `4 sigma ${(4 * sigma).toFixed(0)} over ${r.slices} timeslices + ${switchIn} at switch-in`
+      : `5 % (${r.slices} timeslices)` };
 }
 
 test('ON_CPU: two functions burning 3:1 split 75/25, samples = hz x CPU seconds', async (t) => {
@@ -86,22 +114,19 @@ test('ON_CPU: two functions burning 3:1 split 75/25, samples = hz x CPU seconds'
     assert.ok(Math.abs(share - 0.75) <= 0.03,
       `75/25 split within 3 points: ${three}/${one} = ${(share * 100).toFixed(1)} %`);
     // Every sample of the process, across six drains, exactly once.
-    // cpu-clock is an hrtimer, not an NMI: a sample due while another task
-    // runs with interrupts off (a context switch) lands after, in whoever
-    // runs then. With both CPUs to itself the workload is sampled exactly
-    // hz x CPU seconds (within 5 %); when other loads keep switching it in
-    // and out (a shared machine), that bias inflates its count, so the bound
-    // is then looser and says so.
     const total = sum(r.stacks, () => true);
-    const cpuS = r.ticks / CLK_TCK, expected = cpuS * SPLIT_HZ;
-    const busy = cpuS / r.wallS;
-    const bound = busy >= 1.8 ? 0.05 : 0.5;
-    t.diagnostic(`samples ${total}, CPU ${cpuS.toFixed(2)} s over ${r.wallS.toFixed(2)} s (${busy.toFixed(2)} CPUs busy), bound ${bound * 100} %`);
-    assert.ok(Math.abs(total - expected) / expected <= bound,
-      `samples ${total} vs ${SPLIT_HZ} Hz x ${cpuS.toFixed(2)} CPU s = ${expected.toFixed(0)} (${busy.toFixed(2)} CPUs busy)`);
-    // Frame pointers all the way: nothing truncated, nothing lost.
+    const b = sampleBound(r, SPLIT_HZ);
+    t.diagnostic(`samples ${total}, expected ${b.expected.toFixed(0)} (${b.cpuS.toFixed(3)} CPU s), ` +
+      `off by ${(100 * (total - b.expected) / b.expected).toFixed(2)} %, bound ${(100 * b.tolerance / b.expected).toFixed(1)} %: ${b.why}`);
+    assert.ok(Math.abs(total - b.expected) <= b.tolerance,
+      `samples ${total} vs ${SPLIT_HZ} Hz x ${b.cpuS.toFixed(3)} CPU s = ${b.expected.toFixed(0)} ± ${b.tolerance.toFixed(0)} (${b.why})`);
+    // Frame pointers all the way: nothing truncated. Lost: at most a stray
+    // sample whose stack found its stack map bucket taken by another stack
+    // (a hash collision among the drain's stacks, mostly kernel ones, in
+    // 8 192 buckets: one sample now and then on a loaded host).
     assert.equal(sum(r.stacks, (s) => s.frames[0] === '[truncated]'), 0);
-    assert.equal(sum(r.stacks, (s) => s.stack.includes('[lost]')), 0);
+    const lost = sum(r.stacks, (s) => s.stack.includes('[lost]'));
+    assert.ok(lost <= 0.01 * total, `${lost} of ${total} samples lost`);
     assert.ok(r.stacks.every((s) => s.frames.includes('work')), 'every stack passes through work()');
     assert.match(r.stderr, /truncated 0 \(0\.0 %\)/);
   } finally { stop(fx); }
