@@ -132,6 +132,33 @@ test('ON_CPU: two functions burning 3:1 split 75/25, samples = hz x CPU seconds'
   } finally { stop(fx); }
 });
 
+test('ON_CPU: stacks a full stack map cannot take are counted under [lost]', async (t) => {
+  // manystacks spreads its samples over 1 024 distinct user stacks; stack
+  // maps of 16 entries take a handful per drain (get_stackid fails with
+  // EEXIST on a taken bucket, ENOMEM when no entry is free), so most samples
+  // are lost (with the default 8 192 entries, a few %: hash collisions).
+  const hz = 999;
+  const fx = await fixture('nice', ['-n', '-10', path.join(FIXTURES, 'manystacks')]);
+  try {
+    const r = await profile(fx.pid, 'ON_CPU', 4, ['--hz', String(hz), '--flush-interval', '1',
+      '--stack-map-entries', '16']);
+    assert.equal(r.code, 0, r.stderr);
+    const total = sum(r.stacks, () => true);
+    const lost = sum(r.stacks, (s) => s.stack.includes('[lost]'));
+    const m = r.stderr.match(/; lost (\d+)/);
+    t.diagnostic(`${lost} of ${total} samples lost; ${r.stderr.trim().split('\n').at(-1)}`);
+    assert.ok(lost > total / 2, `[lost] frames: ${lost} of ${total}: ${r.stacks.slice(0, 5).map((s) => s.stack).join('\n')}`);
+    assert.ok(m && Number(m[1]) === lost, `the lost counter printed is the [lost] samples (${lost}): ${r.stderr}`);
+    // Counted, not dropped: the total still matches the CPU time sampled.
+    const b = sampleBound(r, hz);
+    assert.ok(Math.abs(total - b.expected) <= b.tolerance,
+      `samples ${total} (${lost} lost) vs ${b.expected.toFixed(0)} ± ${b.tolerance.toFixed(0)} (${b.why})`);
+    // A stack the map did take still resolves to the fixture's frames.
+    assert.ok(r.stacks.some((s) => s.frames.includes('leaf') && s.frames.includes('main')),
+      r.stacks.slice(0, 5).map((s) => s.stack).join('\n'));
+  } finally { stop(fx); }
+});
+
 test('ON_CPU: kernel frames follow user frames, marked _[k]', async () => {
   const fx = await fixture(path.join(FIXTURES, 'cpuratio'), ['1']);
   try {
