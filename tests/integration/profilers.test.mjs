@@ -175,12 +175,14 @@ test('ON_CPU: kernel frames follow user frames, marked _[k]', async () => {
   } finally { stop(fx); }
 });
 
-test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations', async () => {
+// The blocker fixture's 100 ms sleeps and 10 ms futex waits, profiled with
+// `extra` options; the printed attach mode must match `mode`.
+async function offcpuDurations(extra, mode) {
   // Real-time priority: off-CPU time includes the wait for a CPU after the
   // wake-up, which other loads on a shared machine would stretch.
   const fx = await fixture('chrt', ['-f', '10', path.join(FIXTURES, 'blocker')]);
   try {
-    const r = await profile(fx.pid, 'OFF_CPU', 5, ['--flush-interval', '1']);
+    const r = await profile(fx.pid, 'OFF_CPU', 5, ['--flush-interval', '1', ...extra]);
     assert.equal(r.code, 0, r.stderr);
     const isSleep = (s) => s.frames.includes('sleep_block');
     const isFutex = (s) => s.frames.includes('futex_block');
@@ -198,8 +200,18 @@ test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations',
     assert.ok(sleepStack.frames.some((f) => /nanosleep.*_\[k\]$/.test(f)), sleepStack.stack);
     assert.ok(sleepStack.frames.includes('schedule_[k]'), sleepStack.stack);
     assert.ok(!sleepStack.stack.includes('bpf_prog_'), sleepStack.stack);
-    assert.match(r.stderr, /off CPU \((tp_btf|raw_tp)\)/);
+    assert.match(r.stderr, mode);
   } finally { stop(fx); }
+}
+
+test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations', async () => {
+  // tp_btf where the kernel has BTF (as here), else the raw tracepoint.
+  await offcpuDurations([], /off CPU \((tp_btf|raw_tp)\)/);
+});
+
+test('OFF_CPU: the raw tracepoint fallback gives the same durations', async () => {
+  // Forced: on this kernel the probe never falls back by itself.
+  await offcpuDurations(['--offcpu-attach', 'raw_tp'], /off CPU \(raw_tp\)/);
 });
 
 test('OFF_CPU: a block spanning several drains keeps its stack and whole duration', async () => {
