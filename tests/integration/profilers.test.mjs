@@ -320,7 +320,7 @@ test('code without frame pointers shows as [truncated], with its share', async (
     path.join(ROOT, 'tests/fixtures/lib/nofp.c')]);
   const fx = await fixture(bin);
   try {
-    const r = await profile(fx.pid, 'ON_CPU', 2, ['--frame-pointers-only']);
+    const r = await profile(fx.pid, 'ON_CPU', 2, ['--frame-pointers-only', '--hz', '499']);
     assert.equal(r.code, 0, r.stderr);
     const all = sum(r.stacks, () => true);
     const truncated = sum(r.stacks, (s) => s.frames[0] === '[truncated]');
