@@ -548,9 +548,11 @@ int agent_open(const struct agent_options *opts, struct agent **ret)
 	a->loop = evloop_new();
 	a->engine = engine_new(cfg->profiling.duration_s, cfg->profiling.silence_s);
 	a->tasks = taskmgr_new(&events, cfg->profiling.flush_interval_s);
-	profiler_configure(
-	    &(struct profiler_config){.oncpu_hz = cfg->profiling.oncpu_hz,
-				      .frame_pointers_only = cfg->profiling.frame_pointers_only});
+	profiler_configure(&(struct profiler_config){
+	    .oncpu_hz = cfg->profiling.oncpu_hz,
+	    .offcpu_min_block_ns = (uint64_t)cfg->profiling.offcpu_min_block_us * 1000,
+	    .frame_pointers_only = cfg->profiling.frame_pointers_only,
+	    .stack_map_entries = cfg->profiling.stack_map_entries});
 	if (!a->loop || !a->engine || !a->tasks) {
 		err = -ENOMEM;
 		goto fail;

@@ -295,6 +295,12 @@ static void profiling_pair(struct parser *p, const char *key, yaml_node_t *key_n
 	else if (strcmp(key, "flush_interval") == 0)
 		set_seconds(p, value, "profiling.flush_interval", &pr->flush_interval_s,
 			    CONFIG_FLUSH_INTERVAL_S_MIN, CONFIG_FLUSH_INTERVAL_S_MAX);
+	else if (strcmp(key, "offcpu_min_block_us") == 0)
+		set_u32(p, value, "profiling.offcpu_min_block_us", &pr->offcpu_min_block_us, 0,
+			CONFIG_MIN_BLOCK_US_MAX);
+	else if (strcmp(key, "stack_map_entries") == 0)
+		set_u32(p, value, "profiling.stack_map_entries", &pr->stack_map_entries,
+			CONFIG_STACK_MAP_ENTRIES_MIN, CONFIG_STACK_MAP_ENTRIES_MAX);
 	else if (strcmp(key, "unwind") == 0) {
 		const char *s = expect_scalar(p, value, "profiling.unwind", CONFIG_MAX_STRING);
 
@@ -307,7 +313,7 @@ static void profiling_pair(struct parser *p, const char *key, yaml_node_t *key_n
 	} else
 		fail(p, key_node,
 		     "unknown key '%s' in profiling (known: oncpu_hz, duration, silence, "
-		     "flush_interval, unwind)",
+		     "flush_interval, unwind, offcpu_min_block_us, stack_map_entries)",
 		     key);
 }
 
@@ -637,6 +643,8 @@ static struct config *config_new_defaults(const char *name)
 	c->profiling.duration_s = CONFIG_DEFAULT_DURATION_S;
 	c->profiling.silence_s = CONFIG_DEFAULT_SILENCE_S;
 	c->profiling.flush_interval_s = CONFIG_DEFAULT_FLUSH_INTERVAL_S;
+	c->profiling.offcpu_min_block_us = CONFIG_DEFAULT_MIN_BLOCK_US;
+	c->profiling.stack_map_entries = CONFIG_DEFAULT_STACK_MAP_ENTRIES;
 	c->uplink.spool_max_mb = CONFIG_DEFAULT_SPOOL_MAX_MB;
 	c->uplink.metrics_max_points = CONFIG_DEFAULT_METRICS_MAX_POINTS;
 	c->uplink.retry_max_s = CONFIG_DEFAULT_RETRY_MAX_S;

@@ -23,6 +23,8 @@
 #define CONFIG_DEFAULT_INSTANCE		  "{hostname}"
 #define CONFIG_DEFAULT_PROCESS		  "{comm}"
 #define CONFIG_DEFAULT_ONCPU_HZ		  99
+#define CONFIG_DEFAULT_MIN_BLOCK_US	  0 /* OFF_CPU: every block counted */
+#define CONFIG_DEFAULT_STACK_MAP_ENTRIES  0 /* the profilers' own (profiler.h) */
 #define CONFIG_DEFAULT_DURATION_S	  600
 #define CONFIG_DEFAULT_SILENCE_S	  1200
 #define CONFIG_DEFAULT_FLUSH_INTERVAL_S	  5
@@ -35,6 +37,9 @@
 /* Bounds (inclusive). */
 #define CONFIG_ONCPU_HZ_MIN	      1
 #define CONFIG_ONCPU_HZ_MAX	      1000
+#define CONFIG_MIN_BLOCK_US_MAX	      10000000 /* 10 s */
+#define CONFIG_STACK_MAP_ENTRIES_MIN  1024
+#define CONFIG_STACK_MAP_ENTRIES_MAX  65536 /* ~1 KiB of kernel memory each, 4 maps */
 #define CONFIG_DURATION_S_MIN	      1
 #define CONFIG_DURATION_S_MAX	      86400
 #define CONFIG_SILENCE_S_MAX	      (7 * 86400)
@@ -83,7 +88,9 @@ struct config_profiling {
 	uint32_t duration_s;
 	uint32_t silence_s;
 	uint32_t flush_interval_s;
-	bool frame_pointers_only; /* unwind: frame_pointers (default cfi) */
+	bool frame_pointers_only;     /* unwind: frame_pointers (default cfi) */
+	uint32_t offcpu_min_block_us; /* OFF_CPU: shorter blocks are not counted */
+	uint32_t stack_map_entries;   /* per stack map; 0: the profilers' default */
 };
 
 /* `uplink:` — what is kept while the server is away, and how often it is

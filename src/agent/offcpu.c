@@ -54,7 +54,13 @@ static int try_mode(struct offcpu_state *st, bool btf)
 		st->skel->rodata->unwind_stack_max = UNWIND_STACK_MAX;
 	bpf_program__set_autoload(st->skel->progs.offcpu_switch_btf, btf);
 	bpf_program__set_autoload(st->skel->progs.offcpu_switch_raw, !btf);
-	err = offcpu_bpf__load(st->skel);
+	err = bpf_map__set_max_entries(st->skel->maps.stacks_0,
+				       profiler_get_config()->stack_map_entries);
+	if (!err)
+		err = bpf_map__set_max_entries(st->skel->maps.stacks_1,
+					       profiler_get_config()->stack_map_entries);
+	if (!err)
+		err = offcpu_bpf__load(st->skel);
 	if (!err)
 		err = offcpu_bpf__attach(st->skel);
 	if (err) {
@@ -81,11 +87,16 @@ static int offcpu_open(void **ret_state, struct stackdrain_maps *maps, int *ret_
 		snprintf(reason, reason_len, "off-CPU profiler: tracefs: %s", strerror(-err));
 		goto fail;
 	}
-	err = try_mode(st, true);
-	if (err) {
-		log_debug("offcpu: tp_btf sched_switch unavailable (%s), trying raw tracepoint",
-			  strerror(-err));
+	if (profiler_get_config()->offcpu_raw_tp_only) {
 		err = try_mode(st, false);
+	} else {
+		err = try_mode(st, true);
+		if (err) {
+			log_debug("offcpu: tp_btf sched_switch unavailable (%s), trying raw "
+				  "tracepoint",
+				  strerror(-err));
+			err = try_mode(st, false);
+		}
 	}
 	if (err) {
 		snprintf(reason, reason_len,

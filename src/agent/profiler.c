@@ -18,6 +18,7 @@ static const struct profiler_ops *const registry[POLICY_TARGET_COUNT] = {
 static struct profiler_config config = {
     .oncpu_hz = PROFILER_DEFAULT_ONCPU_HZ,
     .offcpu_min_block_ns = PROFILER_DEFAULT_OFFCPU_MIN_BLOCK_NS,
+    .stack_map_entries = PROFILER_DEFAULT_STACK_MAP_ENTRIES,
 };
 
 void profiler_configure(const struct profiler_config *c)
@@ -27,6 +28,11 @@ void profiler_configure(const struct profiler_config *c)
 		config.oncpu_hz = PROFILER_ONCPU_HZ_MAX;
 	config.offcpu_min_block_ns = c->offcpu_min_block_ns;
 	config.frame_pointers_only = c->frame_pointers_only;
+	config.stack_map_entries =
+	    c->stack_map_entries ? c->stack_map_entries : PROFILER_DEFAULT_STACK_MAP_ENTRIES;
+	if (config.stack_map_entries > PROFILER_STACK_MAP_ENTRIES_MAX)
+		config.stack_map_entries = PROFILER_STACK_MAP_ENTRIES_MAX;
+	config.offcpu_raw_tp_only = c->offcpu_raw_tp_only;
 }
 
 const struct profiler_config *profiler_get_config(void)

@@ -91,13 +91,24 @@ struct profiler_config {
 	/* On-CPU: keep every user stack on the frame-pointer walk, no CFI
 	 * unwinding of the stacks it leaves truncated (unwind_abi.h). */
 	bool frame_pointers_only;
+	/* Entries of each of the two stack maps of each profiler (distinct
+	 * stacks between two drains; a stack the map cannot take is [lost]);
+	 * 0 takes PROFILER_DEFAULT_STACK_MAP_ENTRIES. */
+	uint32_t stack_map_entries;
+	/* Off-CPU: attach the raw tracepoint program without trying tp_btf
+	 * first (the fallback's tests; `debug profile --offcpu-attach raw_tp`). */
+	bool offcpu_raw_tp_only;
 };
 
 #define PROFILER_DEFAULT_ONCPU_HZ	     99
 #define PROFILER_DEFAULT_OFFCPU_MIN_BLOCK_NS 0
 #define PROFILER_ONCPU_HZ_MAX		     10000
+/* The stack maps' size in stackcount.bpf.h, and the largest accepted. */
+#define PROFILER_DEFAULT_STACK_MAP_ENTRIES 8192
+#define PROFILER_STACK_MAP_ENTRIES_MAX	   65536 /* ~1 KiB of kernel memory each */
 
-/* Copies `config` (0 fields take the defaults; hz is capped at the max). */
+/* Copies `config` (0 fields take the defaults; hz and stack map entries are
+ * capped at their max). */
 void profiler_configure(const struct profiler_config *config);
 const struct profiler_config *profiler_get_config(void);
 

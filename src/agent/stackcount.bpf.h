@@ -28,7 +28,7 @@ struct stackcount_counts counts_1 SEC(".maps");
 
 struct stackcount_stacks {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 8192);
+	__uint(max_entries, 8192); /* set before load: profiler_config's stack_map_entries */
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(stackcount_ips_t));
 };

@@ -3,8 +3,10 @@
  * prints the folded stacks (all slices merged, or each slice with --slices)
  * and, on stderr, the totals: samples (or blocks), truncated share, lost.
  * Used by the integration tests and to check a host's profiling. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,22 +125,44 @@ static void report_totals(const struct profile_stack *stacks, size_t n, uint32_t
 	fprintf(stderr, "\n");
 }
 
-/* CPU time (utime + stime of every thread, s) the processes used so far;
- * gone ones count 0. For the on-CPU check: samples ~ this x Hz. */
+/* CPU time (s) the processes used so far: per process, the sum of its
+ * threads' schedstat run time (exact, ns) unless it strays from utime +
+ * stime (every thread, dead ones included, in clock ticks) by more than two
+ * ticks (a thread came or went), then the ticks. Gone processes count 0.
+ * For the on-CPU check: samples ~ this x Hz. */
 static double processes_cpu_s(const pid_t *pids, size_t n)
 {
 	long ticks_per_s = sysconf(_SC_CLK_TCK);
-	uint64_t ticks = 0;
+	double total_s = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ticks_per_s > 0; i++) {
 		struct procstat_stat st;
-		char buf[1024];
+		char buf[1024], dir[64];
+		uint64_t run_ns = 0, ns;
+		double ticks_s, run_s;
+		DIR *tasks;
+		struct dirent *e;
 
-		if (readfile_fmt(buf, sizeof(buf), "/proc/%d/stat", (int)pids[i]) >= 0 &&
-		    procstat_parse_stat(buf, &st) == 0)
-			ticks += st.utime_ticks + st.stime_ticks;
+		if (readfile_fmt(buf, sizeof(buf), "/proc/%d/stat", (int)pids[i]) < 0 ||
+		    procstat_parse_stat(buf, &st) != 0)
+			continue;
+		ticks_s = (double)(st.utime_ticks + st.stime_ticks) / (double)ticks_per_s;
+		snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pids[i]);
+		tasks = opendir(dir);
+		while (tasks && (e = readdir(tasks)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			if (readfile_fmt(buf, sizeof(buf), "%s/%s/schedstat", dir, e->d_name) >=
+				0 &&
+			    procstat_parse_schedstat(buf, &ns) == 0)
+				run_ns += ns;
+		}
+		if (tasks)
+			closedir(tasks);
+		run_s = (double)run_ns / 1e9;
+		total_s += fabs(run_s - ticks_s) <= 2.0 / (double)ticks_per_s ? run_s : ticks_s;
 	}
-	return ticks_per_s > 0 ? (double)ticks / (double)ticks_per_s : 0;
+	return total_s;
 }
 
 static int64_t mono_ms(void)
@@ -163,18 +187,24 @@ static int usage(FILE *out)
 		"usage: contprof debug profile --pid PID [--pid PID...] --target ON_CPU|OFF_CPU\n"
 		"                              [--seconds N] [--hz N] [--flush-interval S]\n"
 		"                              [--min-block-us N] [--slices]\n"
-		"                              [--frame-pointers-only]\n\n"
+		"                              [--frame-pointers-only] [--stack-map-entries N]\n"
+		"                              [--offcpu-attach probe|raw_tp]\n\n"
 		"Profiles the processes with the agent's profiler for N seconds (default %d, or\n"
 		"until they all exit) and prints folded stacks, root first: \"stack count\"\n"
 		"(ON_CPU) or \"stack count total_ns\" (OFF_CPU); kernel frames end in _[k].\n"
 		"--slices prints every flush slice (default every %d s) instead of the merge.\n"
 		"--frame-pointers-only: no CFI unwinding of the user stacks that the\n"
 		"frame-pointer walk leaves truncated (ON_CPU).\n"
+		"--stack-map-entries: size of each stack map (default %d; a stack the map\n"
+		"cannot take is counted under a [lost] frame).\n"
+		"--offcpu-attach raw_tp: the raw tracepoint program without trying tp_btf\n"
+		"first (default probe: tp_btf, else raw_tp).\n"
 		"Totals (samples, truncated share, lost) go to stderr.\n\n"
 		"examples:\n"
 		"  contprof debug profile --pid 1234 --target ON_CPU --seconds 10 --hz 199\n"
 		"  contprof debug profile --pid 1234 --target OFF_CPU --min-block-us 1000\n",
-		DEBUG_PROFILE_DEFAULT_SECONDS, DEBUG_PROFILE_DEFAULT_FLUSH_S);
+		DEBUG_PROFILE_DEFAULT_SECONDS, DEBUG_PROFILE_DEFAULT_FLUSH_S,
+		PROFILER_DEFAULT_STACK_MAP_ENTRIES);
 	return out == stdout ? 0 : EXIT_USAGE;
 }
 
@@ -188,14 +218,16 @@ int cmd_debug_profile(int argc, char **argv)
 					     {"min-block-us", required_argument, NULL, 'm'},
 					     {"slices", no_argument, NULL, 'S'},
 					     {"frame-pointers-only", no_argument, NULL, 'F'},
+					     {"stack-map-entries", required_argument, NULL, 'e'},
+					     {"offcpu-attach", required_argument, NULL, 'r'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	pid_t pids[DEBUG_PROFILE_PIDS_MAX];
 	size_t n_pids = 0;
 	uint32_t seconds = DEBUG_PROFILE_DEFAULT_SECONDS, flush_s = DEBUG_PROFILE_DEFAULT_FLUSH_S;
-	uint32_t hz = PROFILER_DEFAULT_ONCPU_HZ, v;
+	uint32_t hz = PROFILER_DEFAULT_ONCPU_HZ, stack_map_entries = 0, v;
 	uint64_t min_block_us = 0;
-	bool fp_only = false;
+	bool fp_only = false, raw_tp_only = false;
 	int target = -1, opt, rc = 1;
 	struct collector c = {0};
 	struct profile_sink sink = {.slice = on_slice, .ctx = &c};
@@ -209,7 +241,7 @@ int cmd_debug_profile(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:t:s:z:f:m:SFh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:t:s:z:f:m:SFe:r:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			if (parse_u32(optarg, &v) || !v || v > INT32_MAX ||
@@ -261,6 +293,25 @@ int cmd_debug_profile(int argc, char **argv)
 		case 'F':
 			fp_only = true;
 			break;
+		case 'e':
+			if (parse_u32(optarg, &stack_map_entries) || !stack_map_entries ||
+			    stack_map_entries > PROFILER_STACK_MAP_ENTRIES_MAX) {
+				fprintf(stderr, "debug profile: --stack-map-entries is 1..%u\n",
+					PROFILER_STACK_MAP_ENTRIES_MAX);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'r':
+			if (strcmp(optarg, "probe") == 0)
+				raw_tp_only = false;
+			else if (strcmp(optarg, "raw_tp") == 0)
+				raw_tp_only = true;
+			else {
+				fprintf(stderr,
+					"debug profile: --offcpu-attach is probe or raw_tp\n");
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			return usage(stdout);
 		default:
@@ -273,7 +324,9 @@ int cmd_debug_profile(int argc, char **argv)
 	}
 	profiler_configure(&(struct profiler_config){.oncpu_hz = hz,
 						     .offcpu_min_block_ns = min_block_us * 1000,
-						     .frame_pointers_only = fp_only});
+						     .frame_pointers_only = fp_only,
+						     .stack_map_entries = stack_map_entries,
+						     .offcpu_raw_tp_only = raw_tp_only});
 	ops = profiler_for((enum policy_target)target, reason, sizeof(reason));
 	if (!ops) {
 		log_error("debug profile: %s", reason);
@@ -316,7 +369,7 @@ int cmd_debug_profile(int argc, char **argv)
 	ops->stop(session, &sink);
 	if (target == POLICY_TARGET_ON_CPU)
 		fprintf(stderr,
-			"debug profile: the processes ran %.2f s on CPU while sampled: about %.0f "
+			"debug profile: the processes ran %.3f s on CPU while sampled: about %.0f "
 			"samples expected at %u Hz\n",
 			cpu_s, cpu_s * hz, hz);
 	if (foldtab_view(c.merged, &stacks, &n_stacks) == 0) {

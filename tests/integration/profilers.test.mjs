@@ -12,7 +12,6 @@ import { ROOT, start, run, waitFor } from './lib.mjs';
 
 const FIXTURES = path.join(ROOT, process.env.CONTPROF_FIXTURES || 'build/fixtures');
 const SPLIT_HZ = 499;
-const CLK_TCK = 100; // USER_HZ of /proc/PID/stat on Linux
 
 // Starts a fixture; resolves with {child, pid, out()} once it printed its pid.
 async function fixture(file, args = []) {
@@ -30,13 +29,14 @@ function stop(fx) {
   if (fx.child.exitCode === null && fx.child.signalCode === null) fx.child.kill('SIGKILL');
 }
 
-// CPU time of every thread of pid in 1/100 s (exact: schedstat's run time).
-function cpuTicks(pid) {
-  let ns = 0;
+// Timeslices every thread of pid has run so far (schedstat's third field:
+// times it was switched in).
+function timeslices(pid) {
+  let n = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+    try { n += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]); } catch { /* thread gone */ }
   }
-  return ns / 1e7;
+  return n;
 }
 
 // Parses "stack count [ns]" lines into [{stack, frames, count, ns}].
@@ -54,21 +54,49 @@ function parseFolded(text) {
 const sum = (stacks, pred) => stacks.filter(pred).reduce((a, s) => a + s.count, 0);
 const sumNs = (stacks, pred) => stacks.filter(pred).reduce((a, s) => a + s.ns, 0);
 
-// Runs `debug profile` on pid; resolves {stacks, stderr, code, ticks} where
-// ticks is the CPU time (1/100 s) the process used while profiled.
+// Runs `debug profile` on pid; resolves {stacks, stderr, code, slices}
+// where slices is the number of timeslices the process ran while profiled
+// (read around the profiler's own window, so slightly more).
 async function profile(pid, target, seconds, extra = []) {
   const p = start(['debug', 'profile', '--pid', String(pid), '--target', target,
     '--seconds', String(seconds), ...extra]);
+  let k0 = null;
+  try { k0 = timeslices(pid); } catch { /* exited already */ }
   await waitFor(() => p.err().includes('profiling') || p.exitCode !== null,
     { ms: 15000, what: 'profiler loaded' });
-  let t0 = null;
-  const w0 = Date.now();
-  try { t0 = cpuTicks(pid); } catch { /* exited already */ }
   const [code] = await p.exited;
-  let t1 = null;
-  try { t1 = cpuTicks(pid); } catch { /* exited meanwhile */ }
-  return { stacks: parseFolded(p.out()), stderr: p.err(), code, wallS: (Date.now() - w0) / 1000,
-    ticks: t0 !== null && t1 !== null ? t1 - t0 : null };
+  let k1 = null;
+  try { k1 = timeslices(pid); } catch { /* exited meanwhile */ }
+  return { stacks: parseFolded(p.out()), stderr: p.err(), code,
+    slices: k0 !== null && k1 !== null ? k1 - k0 : null };
+}
+
+// The ON_CPU sample total against the CPU time the processes received while
+// sampled, which `debug profile` measures around its own sampling window
+// (schedstat, ns) and prints. Per-CPU cpu-clock ticks come every 1/hz s
+// whatever runs, so a process gets one sample per tick that falls in one of
+// its timeslices: hz x CPU seconds on average. A timeslice of length L
+// holds floor(L x hz) or one more tick: a rounding of variance at most
+// min(1/4, L x hz), so the total's variance is at most min(K/4, expected)
+// over K timeslices. With whole CPUs to itself (few long slices) that is
+// nothing and the issue's 5 % holds; on a loaded host a workload switched in
+// and out thousands of times a second gets a nearly Poisson count (sigma =
+// sqrt(expected): 2 % of 2 500). Then the bound is 4 sigma, plus the samples
+// seen at a switch-in (finish_task_switch: hrtimer ticks due while the CPU
+// switched tasks with interrupts off, charged to the task switched in — as
+// many may have gone to other tasks at our switch-outs). Returns
+// {expected, cpuS, tolerance, why}.
+function sampleBound(r, hz) {
+  const m = r.stderr.match(/ran ([\d.]+) s on CPU while sampled/);
+  assert.ok(m, `debug profile prints the CPU time sampled: ${r.stderr}`);
+  const cpuS = Number(m[1]), expected = cpuS * hz;
+  assert.ok(r.slices !== null, 'the process ran to the end of the profile');
+  const sigma = Math.sqrt(Math.min(r.slices / 4, expected));
+  const switchIn = sum(r.stacks, (s) => s.frames.some((f) => /^finish_task_switch(\.[\w.]+)?_\[k\]$/.test(f)));
+  const issue = 0.05 * expected, noise = 4 * sigma + switchIn;
+  return { expected, cpuS, tolerance: Math.max(issue, noise),
+    why: noise > issue ? `4 sigma ${(4 * sigma).toFixed(0)} over ${r.slices} timeslices + ${switchIn} at switch-in`
+      : `5 % (${r.slices} timeslices)` };
 }
 
 test('ON_CPU: two functions burning 3:1 split 75/25, samples = hz x CPU seconds', async (t) => {
@@ -86,24 +114,48 @@ test('ON_CPU: two functions burning 3:1 split 75/25, samples = hz x CPU seconds'
     assert.ok(Math.abs(share - 0.75) <= 0.03,
       `75/25 split within 3 points: ${three}/${one} = ${(share * 100).toFixed(1)} %`);
     // Every sample of the process, across six drains, exactly once.
-    // cpu-clock is an hrtimer, not an NMI: a sample due while another task
-    // runs with interrupts off (a context switch) lands after, in whoever
-    // runs then. With both CPUs to itself the workload is sampled exactly
-    // hz x CPU seconds (within 5 %); when other loads keep switching it in
-    // and out (a shared machine), that bias inflates its count, so the bound
-    // is then looser and says so.
     const total = sum(r.stacks, () => true);
-    const cpuS = r.ticks / CLK_TCK, expected = cpuS * SPLIT_HZ;
-    const busy = cpuS / r.wallS;
-    const bound = busy >= 1.8 ? 0.05 : 0.5;
-    t.diagnostic(`samples ${total}, CPU ${cpuS.toFixed(2)} s over ${r.wallS.toFixed(2)} s (${busy.toFixed(2)} CPUs busy), bound ${bound * 100} %`);
-    assert.ok(Math.abs(total - expected) / expected <= bound,
-      `samples ${total} vs ${SPLIT_HZ} Hz x ${cpuS.toFixed(2)} CPU s = ${expected.toFixed(0)} (${busy.toFixed(2)} CPUs busy)`);
-    // Frame pointers all the way: nothing truncated, nothing lost.
+    const b = sampleBound(r, SPLIT_HZ);
+    t.diagnostic(`samples ${total}, expected ${b.expected.toFixed(0)} (${b.cpuS.toFixed(3)} CPU s), ` +
+      `off by ${(100 * (total - b.expected) / b.expected).toFixed(2)} %, bound ${(100 * b.tolerance / b.expected).toFixed(1)} %: ${b.why}`);
+    assert.ok(Math.abs(total - b.expected) <= b.tolerance,
+      `samples ${total} vs ${SPLIT_HZ} Hz x ${b.cpuS.toFixed(3)} CPU s = ${b.expected.toFixed(0)} ± ${b.tolerance.toFixed(0)} (${b.why})`);
+    // Frame pointers all the way: nothing truncated. Lost: at most a stray
+    // sample whose stack found its stack map bucket taken by another stack
+    // (a hash collision among the drain's stacks, mostly kernel ones, in
+    // 8 192 buckets: one sample now and then on a loaded host).
     assert.equal(sum(r.stacks, (s) => s.frames[0] === '[truncated]'), 0);
-    assert.equal(sum(r.stacks, (s) => s.stack.includes('[lost]')), 0);
+    const lost = sum(r.stacks, (s) => s.stack.includes('[lost]'));
+    assert.ok(lost <= 0.01 * total, `${lost} of ${total} samples lost`);
     assert.ok(r.stacks.every((s) => s.frames.includes('work')), 'every stack passes through work()');
     assert.match(r.stderr, /truncated 0 \(0\.0 %\)/);
+  } finally { stop(fx); }
+});
+
+test('ON_CPU: stacks a full stack map cannot take are counted under [lost]', async (t) => {
+  // manystacks spreads its samples over 1 024 distinct user stacks; stack
+  // maps of 16 entries take a handful per drain (get_stackid fails with
+  // EEXIST on a taken bucket, ENOMEM when no entry is free), so most samples
+  // are lost (with the default 8 192 entries, a few %: hash collisions).
+  const hz = 999;
+  const fx = await fixture('nice', ['-n', '-10', path.join(FIXTURES, 'manystacks')]);
+  try {
+    const r = await profile(fx.pid, 'ON_CPU', 4, ['--hz', String(hz), '--flush-interval', '1',
+      '--stack-map-entries', '16']);
+    assert.equal(r.code, 0, r.stderr);
+    const total = sum(r.stacks, () => true);
+    const lost = sum(r.stacks, (s) => s.stack.includes('[lost]'));
+    const m = r.stderr.match(/; lost (\d+)/);
+    t.diagnostic(`${lost} of ${total} samples lost; ${r.stderr.trim().split('\n').at(-1)}`);
+    assert.ok(lost > total / 2, `[lost] frames: ${lost} of ${total}: ${r.stacks.slice(0, 5).map((s) => s.stack).join('\n')}`);
+    assert.ok(m && Number(m[1]) === lost, `the lost counter printed is the [lost] samples (${lost}): ${r.stderr}`);
+    // Counted, not dropped: the total still matches the CPU time sampled.
+    const b = sampleBound(r, hz);
+    assert.ok(Math.abs(total - b.expected) <= b.tolerance,
+      `samples ${total} (${lost} lost) vs ${b.expected.toFixed(0)} ± ${b.tolerance.toFixed(0)} (${b.why})`);
+    // A stack the map did take still resolves to the fixture's frames.
+    assert.ok(r.stacks.some((s) => s.frames.includes('leaf') && s.frames.includes('main')),
+      r.stacks.slice(0, 5).map((s) => s.stack).join('\n'));
   } finally { stop(fx); }
 });
 
@@ -123,12 +175,14 @@ test('ON_CPU: kernel frames follow user frames, marked _[k]', async () => {
   } finally { stop(fx); }
 });
 
-test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations', async () => {
+// The blocker fixture's 100 ms sleeps and 10 ms futex waits, profiled with
+// `extra` options; the printed attach mode must match `mode`.
+async function offcpuDurations(extra, mode) {
   // Real-time priority: off-CPU time includes the wait for a CPU after the
   // wake-up, which other loads on a shared machine would stretch.
   const fx = await fixture('chrt', ['-f', '10', path.join(FIXTURES, 'blocker')]);
   try {
-    const r = await profile(fx.pid, 'OFF_CPU', 5, ['--flush-interval', '1']);
+    const r = await profile(fx.pid, 'OFF_CPU', 5, ['--flush-interval', '1', ...extra]);
     assert.equal(r.code, 0, r.stderr);
     const isSleep = (s) => s.frames.includes('sleep_block');
     const isFutex = (s) => s.frames.includes('futex_block');
@@ -146,8 +200,18 @@ test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations',
     assert.ok(sleepStack.frames.some((f) => /nanosleep.*_\[k\]$/.test(f)), sleepStack.stack);
     assert.ok(sleepStack.frames.includes('schedule_[k]'), sleepStack.stack);
     assert.ok(!sleepStack.stack.includes('bpf_prog_'), sleepStack.stack);
-    assert.match(r.stderr, /off CPU \((tp_btf|raw_tp)\)/);
+    assert.match(r.stderr, mode);
   } finally { stop(fx); }
+}
+
+test('OFF_CPU: 100 ms sleeps and 10 ms futex waits weighted by their durations', async () => {
+  // tp_btf where the kernel has BTF (as here), else the raw tracepoint.
+  await offcpuDurations([], /off CPU \((tp_btf|raw_tp)\)/);
+});
+
+test('OFF_CPU: the raw tracepoint fallback gives the same durations', async () => {
+  // Forced: on this kernel the probe never falls back by itself.
+  await offcpuDurations(['--offcpu-attach', 'raw_tp'], /off CPU \(raw_tp\)/);
 });
 
 test('OFF_CPU: a block spanning several drains keeps its stack and whole duration', async () => {
@@ -280,7 +344,7 @@ test('code without frame pointers shows as [truncated], with its share', async (
     path.join(ROOT, 'tests/fixtures/lib/nofp.c')]);
   const fx = await fixture(bin);
   try {
-    const r = await profile(fx.pid, 'ON_CPU', 2, ['--frame-pointers-only']);
+    const r = await profile(fx.pid, 'ON_CPU', 2, ['--frame-pointers-only', '--hz', '499']);
     assert.equal(r.code, 0, r.stderr);
     const all = sum(r.stacks, () => true);
     const truncated = sum(r.stacks, (s) => s.frames[0] === '[truncated]');

@@ -193,3 +193,34 @@ test('ON_CPU tasks report their truncated share (frame pointers: small; none: la
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('profiling.offcpu_min_block_us reaches the agent\'s OFF_CPU tasks', async () => {
+  // 200 ms sleeps and 1 ms futex waits cut at 120 ms (as the debug profile
+  // test of --min-block-us): the task keeps the sleeps only.
+  const server = await startServer();
+  const blocker = startProcess('blocker', ['200', '1']);
+  let agent;
+  try {
+    const policy = {
+      service: 'profiled',
+      targets: [{ target: 'OFF_CPU', items: [{ monitor: 'PROCESS_THREAD_COUNT', threshold: 1, period: 2, count: 1 }] }],
+    };
+    assert.equal((await api(server.url, 'PUT', '/api/v1/services/profiled/policy', policy)).status, 200);
+    agent = await startAgent(server.url,
+      CONFIG.replace('flush_interval: 2}', 'flush_interval: 2, offcpu_min_block_us: 120000}'));
+    const task = await waitFor(async () => {
+      const r = await api(server.url, 'GET', '/api/v1/tasks?service=profiled');
+      return (r.json || []).find((t) => t.target === 'OFF_CPU' && t.status === 'FINISHED');
+    }, { ms: 40000, every: 500, what: 'OFF_CPU task finished' });
+    const r = await api(server.url, 'GET', `/api/v1/tasks/${task.id}/flamegraph?format=folded`);
+    assert.equal(r.status, 200, r.text);
+    const stacks = folded(r.text);
+    const count = (name) => stacks.filter((s) => s.frames.includes(name)).reduce((a, s) => a + s.value, 0);
+    assert.ok(count('sleep_block') >= 5, r.text);
+    assert.equal(count('futex_block'), 0, r.text);
+  } finally {
+    kill(blocker);
+    if (agent) await agent.stop();
+    await server.stop();
+  }
+});

@@ -99,6 +99,8 @@ TEST(config_empty_file_gives_defaults)
 	CHECK_INT_EQ(c->profiling.silence_s, CONFIG_DEFAULT_SILENCE_S);
 	CHECK_INT_EQ(c->profiling.flush_interval_s, CONFIG_DEFAULT_FLUSH_INTERVAL_S);
 	CHECK(!c->profiling.frame_pointers_only);
+	CHECK_INT_EQ(c->profiling.offcpu_min_block_us, CONFIG_DEFAULT_MIN_BLOCK_US);
+	CHECK_INT_EQ(c->profiling.stack_map_entries, CONFIG_DEFAULT_STACK_MAP_ENTRIES);
 	CHECK_STR_EQ(c->spool_dir, "");
 	CHECK_STR_EQ(c->token_file, "");
 	CHECK_STR_EQ(c->listen, "");
@@ -243,6 +245,66 @@ TEST(config_collects_every_error_with_lines)
 	CHECK_INT_EQ(e.count, 22);
 	config_errors_clear(&e);
 	CHECK_INT_EQ(e.count, 0);
+}
+
+/* The off-CPU minimum block time (µs) and the stack maps' size: whole
+ * numbers within their bounds, each limit accepted, one past it refused. */
+TEST(config_profiling_min_block_and_stack_map)
+{
+	struct config_errors e = {0};
+	struct config *c = NULL;
+
+	if (!CHECK_INT_EQ(parse("profiling:\n"
+				"  offcpu_min_block_us: 1000\n"
+				"  stack_map_entries: 16384\n",
+				&c, &e),
+			  0)) {
+		dump_errors(&e);
+		return;
+	}
+	CHECK_INT_EQ(c->profiling.offcpu_min_block_us, 1000);
+	CHECK_INT_EQ(c->profiling.stack_map_entries, 16384);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(
+	    parse("profiling: {offcpu_min_block_us: 0, stack_map_entries: 1024}\n", &c, &e), 0);
+	CHECK_INT_EQ(c->profiling.offcpu_min_block_us, 0);
+	CHECK_INT_EQ(c->profiling.stack_map_entries, CONFIG_STACK_MAP_ENTRIES_MIN);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(
+	    parse("profiling: {offcpu_min_block_us: 10000000, stack_map_entries: 65536}\n", &c, &e),
+	    0);
+	CHECK_INT_EQ(c->profiling.offcpu_min_block_us, CONFIG_MIN_BLOCK_US_MAX);
+	CHECK_INT_EQ(c->profiling.stack_map_entries, CONFIG_STACK_MAP_ENTRIES_MAX);
+	config_free(c);
+	c = NULL;
+	CHECK_INT_EQ(parse("profiling:\n"
+			   "  offcpu_min_block_us: 10000001\n"
+			   "  stack_map_entries: 1023\n",
+			   &c, &e),
+		     -EINVAL);
+	CHECK(c == NULL);
+	CHECK_ERROR(&e, "agent.yaml:2: profiling.offcpu_min_block_us: '10000001' is not a whole "
+			"number between 0 and 10000000");
+	CHECK_ERROR(&e, "agent.yaml:3: profiling.stack_map_entries: '1023' is not a whole number "
+			"between 1024 and 65536");
+	CHECK_INT_EQ(e.count, 2);
+	config_errors_clear(&e);
+	CHECK_INT_EQ(parse("profiling:\n"
+			   "  offcpu_min_block_us: 1ms\n"
+			   "  stack_map_entries: -1\n"
+			   "  offcpu_min_block: 5\n",
+			   &c, &e),
+		     -EINVAL);
+	CHECK_ERROR(&e, "agent.yaml:2: profiling.offcpu_min_block_us: '1ms'");
+	CHECK_ERROR(&e, "agent.yaml:3: profiling.stack_map_entries: '-1'");
+	CHECK_ERROR(&e,
+		    "agent.yaml:4: unknown key 'offcpu_min_block' in profiling (known: oncpu_hz, "
+		    "duration, silence, flush_interval, unwind, offcpu_min_block_us, "
+		    "stack_map_entries)");
+	CHECK_INT_EQ(e.count, 3);
+	config_errors_clear(&e);
 }
 
 TEST(config_wrong_shapes)
@@ -401,6 +463,7 @@ int main(void)
 	RUN(config_rule_matches_as_regexec_does);
 	RUN(config_yaml_syntax_error_has_line);
 	RUN(config_collects_every_error_with_lines);
+	RUN(config_profiling_min_block_and_stack_map);
 	RUN(config_wrong_shapes);
 	RUN(config_error_list_is_bounded);
 	RUN(config_mapping_size_is_bounded);
