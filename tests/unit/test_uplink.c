@@ -322,9 +322,9 @@ TEST(slice_samples_count_once_when_spooled)
 	struct uplink_stats st;
 
 	fake_forget();
-	CHECK_INT_EQ(uplink_slice(ul, "task-0", 0, 1764000000000, 1764000001000, a, 2), 0);
-	CHECK_INT_EQ(uplink_slice(ul, "task-0", 1, 1764000001000, 1764000002000, b, 1), 0);
-	CHECK_INT_EQ(uplink_slice(ul, "task-0", 2, 1764000002000, 1764000003000, NULL, 0), 0);
+	CHECK_INT_EQ(uplink_slice(ul, "task-0", 0, 1764000000000, 1764000001000, a, 2, NULL), 0);
+	CHECK_INT_EQ(uplink_slice(ul, "task-0", 1, 1764000001000, 1764000002000, b, 1, NULL), 0);
+	CHECK_INT_EQ(uplink_slice(ul, "task-0", 2, 1764000002000, 1764000003000, NULL, 0, NULL), 0);
 	uplink_get_stats(ul, &st);
 	CHECK_INT_EQ(st.spool_records, 3);
 	CHECK_INT_EQ(st.profile_samples_spooled, 12);
