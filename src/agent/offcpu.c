@@ -54,11 +54,7 @@ static int try_mode(struct offcpu_state *st, bool btf)
 		st->skel->rodata->unwind_stack_max = UNWIND_STACK_MAX;
 	bpf_program__set_autoload(st->skel->progs.offcpu_switch_btf, btf);
 	bpf_program__set_autoload(st->skel->progs.offcpu_switch_raw, !btf);
-	err = bpf_map__set_max_entries(st->skel->maps.stacks_0,
-				       profiler_get_config()->stack_map_entries);
-	if (!err)
-		err = bpf_map__set_max_entries(st->skel->maps.stacks_1,
-					       profiler_get_config()->stack_map_entries);
+	err = profiler_size_stack_maps(st->skel->maps.stacks_0, st->skel->maps.stacks_1);
 	if (!err)
 		err = offcpu_bpf__load(st->skel);
 	if (!err)

@@ -95,11 +95,7 @@ static int oncpu_open(void **ret_state, struct stackdrain_maps *maps, int *ret_p
 	}
 	if (!profiler_get_config()->frame_pointers_only)
 		st->skel->rodata->unwind_stack_max = UNWIND_STACK_MAX;
-	err = bpf_map__set_max_entries(st->skel->maps.stacks_0,
-				       profiler_get_config()->stack_map_entries);
-	if (!err)
-		err = bpf_map__set_max_entries(st->skel->maps.stacks_1,
-					       profiler_get_config()->stack_map_entries);
+	err = profiler_size_stack_maps(st->skel->maps.stacks_0, st->skel->maps.stacks_1);
 	if (!err)
 		err = oncpu_bpf__load(st->skel);
 	if (err) {

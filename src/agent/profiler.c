@@ -3,6 +3,7 @@
  * reported honestly as not available, so its tasks fail with that reason. */
 #include "agent/profiler.h"
 
+#include <bpf/libbpf.h>
 #include <stdio.h>
 
 #include "agent/netprof.h"
@@ -38,6 +39,13 @@ void profiler_configure(const struct profiler_config *c)
 const struct profiler_config *profiler_get_config(void)
 {
 	return &config;
+}
+
+int profiler_size_stack_maps(struct bpf_map *stacks_0, struct bpf_map *stacks_1)
+{
+	int err = bpf_map__set_max_entries(stacks_0, config.stack_map_entries);
+
+	return err ? err : bpf_map__set_max_entries(stacks_1, config.stack_map_entries);
 }
 
 const struct profiler_ops *profiler_for(enum policy_target target, char *reason, size_t reason_len)

@@ -112,6 +112,11 @@ struct profiler_config {
 void profiler_configure(const struct profiler_config *config);
 const struct profiler_config *profiler_get_config(void);
 
+struct bpf_map;
+/* Sizes a profiler's two stack maps (before its object loads) to the
+ * configured entries. 0 or -errno. */
+int profiler_size_stack_maps(struct bpf_map *stacks_0, struct bpf_map *stacks_1);
+
 /* The profiler of `target` in this build, or NULL when none is available;
  * then `reason` says why. */
 const struct profiler_ops *profiler_for(enum policy_target target, char *reason, size_t reason_len);
