@@ -3,10 +3,11 @@
  * Owns: per process, its executable mappings from /proc/PID/maps (module +
  * offset); per binary (device + inode + modification time, so a binary
  * replaced in place or a new file on a reused inode is read anew), its ELF
- * symbols (elfsyms.h), shared by every process that maps it; per process, its JIT perf map
- * (/tmp/perf-PID.map, seen through /proc/PID/root); the kernel's kallsyms,
- * loaded once. Binaries are opened through /proc/PID/map_files (works for
- * `(deleted)` files and containers) or else /proc/PID/root/PATH. An address
+ * symbols (elfsyms.h), shared by every process that maps it; per process,
+ * its JIT perf map (/tmp/perf-PID.map, seen through /proc/PID/root); the
+ * kernel's kallsyms, loaded once. Binaries are opened through
+ * /proc/PID/map_files (works for `(deleted)` files and containers) or else
+ * /proc/PID/root/PATH. An address
  * outside every known mapping makes the process's maps be read again, once
  * per round (symbolizer_next_round()), which catches dlopen().
  *

@@ -315,6 +315,7 @@ static int sq_migrate(sqlite3 *db, char *err, size_t errlen)
 	const int known = migrations[n - 1].version;
 	char *msg = NULL, sql[64];
 	int current = 0, r = -EIO;
+	size_t applied = 0;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
@@ -340,10 +341,13 @@ static int sq_migrate(sqlite3 *db, char *err, size_t errlen)
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			return -EIO;
 		}
-		log_info("store: applied SQLite migration %d", migrations[i].version);
+		applied++;
 	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK)
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK) {
+		for (size_t i = n - applied; i < n; i++)
+			log_info("store: applied SQLite migration %d", migrations[i].version);
 		return 0;
+	}
 fail:
 	snprintf(err, errlen, "cannot migrate the schema: %s", msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
