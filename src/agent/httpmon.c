@@ -427,12 +427,15 @@ struct httpmon *httpmon_close(struct httpmon *hm)
 	return NULL;
 }
 
-static void bit_set(__u64 *words, uint32_t pid, bool on)
+/* Sets or clears pid's bit `which` (HTTPMON_PID_WATCHED or _NET). */
+static void bit_set(struct httpmon *hm, uint32_t pid, int which, bool on)
 {
+	__u64 *word = &hm->skel->bss->pid_bits[HTTPMON_PID_WORD(pid, which)];
+
 	if (on)
-		__atomic_fetch_or(&words[pid / 64], 1ull << (pid % 64), __ATOMIC_RELAXED);
+		__atomic_fetch_or(word, 1ull << (pid % 64), __ATOMIC_RELAXED);
 	else
-		__atomic_fetch_and(&words[pid / 64], ~(1ull << (pid % 64)), __ATOMIC_RELAXED);
+		__atomic_fetch_and(word, ~(1ull << (pid % 64)), __ATOMIC_RELAXED);
 }
 
 /* Makes the kernel side match the pidsets: attaches (and the NETWORK-only
@@ -451,10 +454,10 @@ static int sync_kernel(struct httpmon *hm)
 			return err;
 	}
 	for (size_t i = 0; i < hm->http_pids.n; i++)
-		bit_set(hm->skel->bss->watched, hm->http_pids.pids[i], true);
+		bit_set(hm, hm->http_pids.pids[i], HTTPMON_PID_WATCHED, true);
 	for (size_t i = 0; i < hm->net_pids.n; i++) {
-		bit_set(hm->skel->bss->net_watched, hm->net_pids.pids[i], true);
-		bit_set(hm->skel->bss->watched, hm->net_pids.pids[i], true);
+		bit_set(hm, hm->net_pids.pids[i], HTTPMON_PID_NET, true);
+		bit_set(hm, hm->net_pids.pids[i], HTTPMON_PID_WATCHED, true);
 	}
 	if (hm->net_pids.n && !hm->net_attached)
 		return net_attach(hm);
@@ -492,9 +495,9 @@ static int watch_in(struct httpmon *hm, struct pidset *set, uint32_t pid)
 		pidset_del(set, pid);
 		if (hm->skel) {
 			if (!pidset_has(&hm->http_pids, pid) && !pidset_has(&hm->net_pids, pid))
-				bit_set(hm->skel->bss->watched, pid, false);
+				bit_set(hm, pid, HTTPMON_PID_WATCHED, false);
 			if (set == &hm->net_pids)
-				bit_set(hm->skel->bss->net_watched, pid, false);
+				bit_set(hm, pid, HTTPMON_PID_NET, false);
 			detach_unused(hm);
 		}
 	}
@@ -513,7 +516,7 @@ int httpmon_unwatch(struct httpmon *hm, uint32_t pid)
 	if (!hm->skel || hm->loading)
 		return 0;
 	if (!pidset_has(&hm->net_pids, pid))
-		bit_set(hm->skel->bss->watched, pid, false);
+		bit_set(hm, pid, HTTPMON_PID_WATCHED, false);
 	detach_unused(hm);
 	return 0;
 }
@@ -541,9 +544,9 @@ int httpmon_net_unwatch(struct httpmon *hm, uint32_t pid)
 		return -ENOENT;
 	if (!hm->skel || hm->loading)
 		return 0;
-	bit_set(hm->skel->bss->net_watched, pid, false);
+	bit_set(hm, pid, HTTPMON_PID_NET, false);
 	if (!pidset_has(&hm->http_pids, pid))
-		bit_set(hm->skel->bss->watched, pid, false);
+		bit_set(hm, pid, HTTPMON_PID_WATCHED, false);
 	detach_unused(hm);
 	return 0;
 }
@@ -793,7 +796,7 @@ const char *httpmon_counter_name(enum httpmon_counter counter)
 	    [HTTPMON_CNT_UNPAIRED_REQUESTS] = "unpaired_requests",
 	    [HTTPMON_CNT_UNPAIRED_RESPONSES] = "unpaired_responses",
 	    [HTTPMON_CNT_DESYNC] = "desync",
-	    [HTTPMON_CNT_CONN_FULL] = "conn_full",
+	    [HTTPMON_CNT_CONN_COLLIDE] = "conn_collisions",
 	};
 
 	return (unsigned)counter < HTTPMON_CNT_COUNT ? names[counter] : "unknown";
