@@ -729,10 +729,8 @@ static __always_inline int read_exit(long nr, long ret, bool vectored)
 		if (first.iov_len < len)
 			len = first.iov_len;
 	}
-	if (is_net(tgid) && net_fd_maybe(tgid, fd)) {
-		now = bpf_ktime_get_ns();
-		net_io((__u64)tgid << 32 | fd, NETPROF_IN, ret, now, net_take_start(task, fd));
-	}
+	if (is_net(tgid))
+		now = net_read_done(task, tgid, fd, ret);
 	c = conn_find(tgid, fd);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
 		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, ret, 0, 0, now);
@@ -784,10 +782,8 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (first.iov_len < len)
 		len = first.iov_len;
-	if (is_net(tgid) && net_fd_maybe(tgid, fd)) {
-		now = bpf_ktime_get_ns();
-		net_io((__u64)tgid << 32 | fd, NETPROF_IN, ret, now, net_take_start(task, fd));
-	}
+	if (is_net(tgid))
+		now = net_read_done(task, tgid, fd, ret);
 	c = conn_find(tgid, fd);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
 		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, (__u64)first.iov_base, len, ret,
@@ -808,10 +804,8 @@ static __always_inline int on_write(__u64 id, __u64 fd, __u64 buf, __u64 len, __
 	struct conn *c;
 	__u64 now = 0;
 
-	if (is_net(tgid)) {
-		now = bpf_ktime_get_ns();
-		net_note_start(bpf_get_current_task_btf(), fd, now);
-	}
+	if (is_net(tgid))
+		now = net_write_starts(id, fd);
 	c = conn_find(tgid, fd);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
 		on_response_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt, now);
@@ -902,7 +896,7 @@ static __always_inline int reset_fd(long fd, bool accepted)
 		if (accepted)
 			net_open(tgid, fd, HTTPMON_ROLE_SERVER, 0, bpf_ktime_get_ns());
 		else
-			net_note_start(bpf_get_current_task_btf(), fd, bpf_ktime_get_ns());
+			net_note_connect(bpf_get_current_task_btf(), fd, bpf_ktime_get_ns());
 	}
 	return 0;
 }

@@ -66,6 +66,8 @@ enum httpmon_counter {
 	HTTPMON_CNT_DESYNC,		/* times a connection lost certain pairing */
 	HTTPMON_CNT_CONN_COLLIDE,	/* new connections not tracked: both their
 					 * slots held by live connections */
+	HTTPMON_CNT_NET_COLLIDE,	/* NETWORK connections not tracked: the
+					 * same for `netconns` */
 	HTTPMON_CNT_COUNT
 };
 
