@@ -2,15 +2,15 @@
  * compiled into httpmon.bpf.c: one set of programs, one connection
  * tracking) shares with user space (netprof.c). Fixed-width types only.
  *
- * For processes whose bit is set in `net_watched` (a subset of `watched`)
- * the kernel keeps one `struct netprof_conn` per TCP socket fd in a slot of
- * the `netconns` array (struct netprof_slot, mmap'd by user space; see
- * netprof_slot()): addresses read from the socket at accept/connect, bytes
- * and calls each way, time spent in the read/write syscalls (a log2
- * histogram each way) and retransmits. close(2) sends the final value
- * through the httpmon ring as a NETPROF_REC_CLOSED record and frees its
- * slot; accept/connect send a NETPROF_REC_OPENED one; user space reads the
- * live ones (bits of `net_slot_used`) at each flush.
+ * For processes whose HTTPMON_PID_NET bit is set in `pid_bits` (a subset of
+ * the watched ones) the kernel keeps one `struct netprof_conn` per TCP
+ * socket fd in a slot of the `netconns` array (struct netprof_slot, mmap'd
+ * by user space; see netprof_slot()): addresses read from the socket at
+ * accept/connect, bytes and calls each way, time spent in the read/write
+ * syscalls (a log2 histogram each way) and retransmits. close(2) sends the
+ * final value through the httpmon ring as a NETPROF_REC_CLOSED record and
+ * frees its slot; accept/connect send a NETPROF_REC_OPENED one; user space
+ * reads the live ones (bits of `net_slot_used`) at each flush.
  *
  * Slow or failed requests of those processes also get a NETPROF_REC_HEADS
  * record: the first bytes of the request and of the response (each at most
