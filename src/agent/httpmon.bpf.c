@@ -11,11 +11,16 @@
  * sendfile only carries bodies and *mmsg is for datagrams: neither starts an
  * HTTP/1.x message, so neither is hooked.
  *
- * A process is watched when its bit is set in `watched` (user space writes the
+ * A process is watched when its bit is set in `pid_bits` (user space writes the
  * mmap'd .bss directly): the one test every event of every process pays.
  * Per request of a watched server: one read exit (window copy, word-at-a-time
  * header scan, queue) and one write entry (status test, one ring record with
- * only the URI bytes it has). Connections live in an LRU hash (4096).
+ * only the URI bytes it has). Connections live in an array of CONN_SLOTS
+ * entries, each (tgid, fd) in one of two slots given by hashes of it, its key
+ * stored and checked (an array lookup is inlined by the verifier: no helper
+ * call, where a hash lookup cost 50-100 ns here). A new connection whose two
+ * slots are held by other live connections is not tracked (counted as
+ * conn_collisions): unknown, never paired wrongly.
  *
  * Pairing, per connection (tgid, fd): a request-side buffer (server: read,
  * client: write) that starts with a method queues the request; a response-side
@@ -45,15 +50,20 @@ char LICENSE[] SEC("license") = "GPL";
  * (0 or 1: every record); in between user space drains on its own tick. */
 const volatile __u32 wakeup_every = 0;
 
-/* Bit n set: tgid n is watched. Written by user space through the mmap. */
-__u64 watched[HTTPMON_BITMAP_WORDS];
+/* Bit n of word HTTPMON_PID_WORD(n, HTTPMON_PID_WATCHED) set: tgid n is
+ * watched (HTTPMON_PID_NET: see netprof.bpf.h). Written by user space
+ * through the mmap. */
+__u64 pid_bits[2 * HTTPMON_BITMAP_WORDS];
 
-struct conn_key {
-	__u32 tgid;
-	__u32 fd;
-};
+/* Slots of the connection array (a power of two) and how long a connection
+ * may stay idle before its slot goes to a new one that needs it. */
+#define CONN_SLOTS_LOG2 12
+#define CONN_SLOTS	(1u << CONN_SLOTS_LOG2)
+#define CONN_IDLE_NS	(30ULL * 1000000000ULL)
 
 struct conn {
+	__u64 key;     /* tgid << 32 | fd; 0: free */
+	__u64 last_ns; /* last request queued or answered */
 	__u8 role;
 	__u8 desync;	/* pairing suspended until the peers alternate */
 	__u8 answered;	/* a response was seen since the last request buffer */
@@ -92,9 +102,9 @@ struct {
 } events SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct conn_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CONN_SLOTS);
+	__type(key, __u32);
 	__type(value, struct conn);
 } conns SEC(".maps");
 
@@ -104,15 +114,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
-
-/* All zero, never written: the initial value of a connection (too large for
- * the BPF stack). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct conn);
-} conn_zero SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -137,7 +138,121 @@ static __always_inline bool is_watched(__u32 tgid)
 	barrier_var(word);
 	if (word >= HTTPMON_BITMAP_WORDS)
 		return false;
-	return watched[word] & (1ULL << (tgid & 63));
+	/* Masked too: the verifier sees the bound whatever copy clang uses. */
+	return pid_bits[(2 * word + HTTPMON_PID_WATCHED) & (2 * HTTPMON_BITMAP_WORDS - 1)] &
+	       (1ULL << (tgid & 63));
+}
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* The saved user registers of the current thread `task` at the exit of
+ * syscall `nr`, without a helper call where the kernel lays them out as
+ * x86-64 does without FRED or KASAN (at the top of a 16 KiB stack): read
+ * through bpf_rdonly_cast (inlined; faulting loads give 0) and used only
+ * when they hold that syscall's number and a 64-bit user code segment;
+ * else, and on other architectures, bpf_task_pt_regs (a call: ~45-90 ns). */
+static __always_inline void syscall_args(struct task_struct *task, long nr, __u64 *arg1,
+					 __u64 *arg2)
+{
+	struct pt_regs *regs;
+
+#if defined(__TARGET_ARCH_x86)
+	regs = bpf_rdonly_cast((void *)((__u64)task->stack + 16384 - sizeof(struct pt_regs)),
+			       bpf_core_type_id_kernel(struct pt_regs));
+	if (regs->orig_ax == nr && regs->cs == 0x33) {
+		*arg1 = PT_REGS_PARM1_SYSCALL(regs);
+		*arg2 = PT_REGS_PARM2_SYSCALL(regs);
+		return;
+	}
+#endif
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	*arg1 = PT_REGS_PARM1_SYSCALL(regs);
+	*arg2 = PT_REGS_PARM2_SYSCALL(regs);
+}
+
+/* The two slots a connection may live in: sequential fds of one process
+ * take sequential first slots; the second is scattered. */
+static __always_inline __u32 conn_slot(__u32 tgid, __u32 fd, int which)
+{
+	__u32 h;
+
+	if (!which)
+		return (tgid * 2654435761u + fd) & (CONN_SLOTS - 1);
+	h = (tgid ^ (fd * 0x9e3779b1u)) * 0x85ebca6bu;
+	return (h ^ (h >> 15)) & (CONN_SLOTS - 1);
+}
+
+static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)
+{
+	return (__u64)tgid << 32 | fd;
+}
+
+/* The connection (tgid, fd), or NULL when it is not tracked. */
+static __always_inline struct conn *conn_find(__u32 tgid, __u32 fd)
+{
+	__u64 key = conn_key(tgid, fd);
+	struct conn *c;
+	__u32 i;
+
+	i = conn_slot(tgid, fd, 0);
+	c = bpf_map_lookup_elem(&conns, &i);
+	if (c && c->key == key)
+		return c;
+	i = conn_slot(tgid, fd, 1);
+	c = bpf_map_lookup_elem(&conns, &i);
+	if (c && c->key == key)
+		return c;
+	return NULL;
+}
+
+/* Empties connection c (its waiting requests are unpaired): a new
+ * connection on its fd starts from nothing. */
+static __always_inline void conn_reset(struct conn *c)
+{
+	if (c->count)
+		count(HTTPMON_CNT_UNPAIRED_REQUESTS, c->count);
+	c->role = HTTPMON_ROLE_UNKNOWN;
+	c->desync = 0;
+	c->answered = 0;
+	c->head = 0;
+	c->count = 0;
+	c->tail_body = 0;
+	c->req_head_len = 0;
+	c->req_head_start_ns = 0;
+}
+
+/* Takes slot `which` of (tgid, fd) for it if the slot is free or its holder
+ * is gone (process not watched any more, or idle for CONN_IDLE_NS). The key
+ * is swapped atomically: two CPUs never take one slot. */
+static __always_inline struct conn *conn_take(__u32 tgid, __u32 fd, int which, __u64 now)
+{
+	__u32 i = conn_slot(tgid, fd, which);
+	struct conn *c = bpf_map_lookup_elem(&conns, &i);
+	__u64 old;
+
+	if (!c)
+		return NULL;
+	old = c->key;
+	if (old && is_watched(old >> 32) && (__s64)(now - c->last_ns) < (__s64)CONN_IDLE_NS)
+		return NULL;
+	if (__sync_val_compare_and_swap(&c->key, old, conn_key(tgid, fd)) != old)
+		return NULL;
+	conn_reset(c);
+	c->last_ns = now;
+	return c;
+}
+
+/* A slot for the new connection (tgid, fd), or NULL (counted) when both
+ * are held by live connections. */
+static __always_inline struct conn *conn_claim(__u32 tgid, __u32 fd, __u64 now)
+{
+	struct conn *c = conn_take(tgid, fd, 0, now);
+
+	if (!c)
+		c = conn_take(tgid, fd, 1, now);
+	if (!c)
+		count(HTTPMON_CNT_CONN_COLLIDE, 1);
+	return c;
 }
 
 #include "agent/netprof.bpf.h"
@@ -175,17 +290,14 @@ static __always_inline void drop_queue(struct conn *c)
 	count(HTTPMON_CNT_DESYNC, 1);
 }
 
-/* Forgets the connection (tgid, fd): its waiting requests are unpaired. */
+/* Forgets what was known of connection (tgid, fd) (its waiting requests
+ * are unpaired); it keeps its slot, as the socket it now is. */
 static __always_inline void forget_conn(__u32 tgid, __u32 fd)
 {
-	struct conn_key key = {.tgid = tgid, .fd = fd};
-	struct conn *c = bpf_map_lookup_elem(&conns, &key);
+	struct conn *c = conn_find(tgid, fd);
 
-	if (!c)
-		return;
-	if (c->count)
-		count(HTTPMON_CNT_UNPAIRED_REQUESTS, c->count);
-	bpf_map_delete_elem(&conns, &key);
+	if (c)
+		conn_reset(c);
 }
 
 /* Scan state for bpf_loop over a response window: the offsets (beyond 0)
@@ -335,7 +447,6 @@ static __always_inline void push_request(struct conn *c, __u32 tgid, __u32 fd, _
 static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd, __u8 role,
 					    __u64 ubuf, __u64 len, __u64 total, __u64 ts)
 {
-	struct conn_key key = {.tgid = tgid, .fd = fd};
 	__u32 mlen = 0, n = 0;
 	struct scratch *w;
 	__u8 *win;
@@ -350,22 +461,17 @@ static __always_inline void on_request_side(struct conn *c, __u32 tgid, __u32 fd
 	if (!ts)
 		ts = bpf_ktime_get_ns();
 	if (!c) {
-		__u32 zero = 0;
-		struct conn *fresh = bpf_map_lookup_elem(&conn_zero, &zero);
-
-		if (!fresh || !fd_is_socket(fd))
+		if (!fd_is_socket(fd))
 			return;
-		bpf_map_update_elem(&conns, &key, fresh, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&conns, &key);
-		if (!c) {
-			count(HTTPMON_CNT_CONN_FULL, 1);
+		c = conn_claim(tgid, fd, ts);
+		if (!c)
 			return;
-		}
-		if (c->role == HTTPMON_ROLE_UNKNOWN)
-			c->role = role;
 	}
+	if (c->role == HTTPMON_ROLE_UNKNOWN)
+		c->role = role;
 	if (c->role != role)
 		return;
+	c->last_ns = ts;
 	if (c->desync && c->answered && c->count == 0)
 		c->desync = 0;
 	c->answered = 0;
@@ -400,6 +506,7 @@ static __always_inline void emit(struct conn *c, __u16 status, __u64 ts)
 
 	p->status = status;
 	p->end_ns = ts;
+	c->last_ns = ts;
 	size = offsetof(struct httpmon_event, uri) + ((p->uri_len + 7) & ~7);
 	if (size > sizeof(*p))
 		size = sizeof(*p);
@@ -530,13 +637,11 @@ static __always_inline void on_response_side(struct conn *c, __u32 tgid, __u32 f
 /* At a read's exit the syscall's arguments are still in the thread's saved
  * user registers: no entry program (which every read of every process on
  * the machine would run) and no per-thread state are needed. */
-static __always_inline int read_exit(long ret, bool vectored)
+static __always_inline int read_exit(long nr, long ret, bool vectored)
 {
 	struct task_struct *task;
-	struct pt_regs *regs;
-	struct conn_key key;
 	struct conn *c;
-	__u64 buf, len, now = 0;
+	__u64 arg1, buf, len, now = 0;
 	__u32 fd, tgid;
 
 	/* Failed reads (EAGAIN) return before any helper call. */
@@ -546,9 +651,8 @@ static __always_inline int read_exit(long ret, bool vectored)
 	tgid = task->tgid;
 	if (!is_watched(tgid))
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	fd = PT_REGS_PARM1_SYSCALL(regs);
-	buf = PT_REGS_PARM2_SYSCALL(regs);
+	syscall_args(task, nr, &arg1, &buf);
+	fd = arg1;
 	len = ret;
 	if (vectored) {
 		struct iovec first;
@@ -559,13 +663,9 @@ static __always_inline int read_exit(long ret, bool vectored)
 		if (first.iov_len < len)
 			len = first.iov_len;
 	}
-	key.tgid = tgid;
-	key.fd = fd;
-	if (is_net(tgid) && net_fd_maybe(tgid, fd)) {
-		now = bpf_ktime_get_ns();
-		net_io((__u64)tgid << 32 | fd, NETPROF_IN, ret, now, net_take_start(task, fd));
-	}
-	c = bpf_map_lookup_elem(&conns, &key);
+	if (is_net(tgid))
+		now = net_read_done(task, tgid, fd, ret);
+	c = conn_find(tgid, fd);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
 		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, buf, len, ret, 0, 0, now);
 	else
@@ -576,19 +676,19 @@ static __always_inline int read_exit(long ret, bool vectored)
 SEC("tp/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	return read_exit(ctx->ret, false);
+	return read_exit(ctx->id, ctx->ret, false);
 }
 
 SEC("tp/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	return read_exit(ctx->ret, false);
+	return read_exit(ctx->id, ctx->ret, false);
 }
 
 SEC("tp/syscalls/sys_exit_readv")
 int exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-	return read_exit(ctx->ret, true);
+	return read_exit(ctx->id, ctx->ret, true);
 }
 
 /* recvmsg's second argument is a msghdr: its iovec array is one step away. */
@@ -598,12 +698,10 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 	struct task_struct *task;
 	struct user_msghdr msg;
 	struct iovec first;
-	struct pt_regs *regs;
-	struct conn_key key;
 	struct conn *c;
 	long ret = ctx->ret;
-	__u64 len = ret, now = 0;
-	__u32 tgid;
+	__u64 arg1, msgp, len = ret, now = 0;
+	__u32 tgid, fd;
 
 	if (ret <= 0)
 		return 0;
@@ -611,44 +709,38 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 	tgid = task->tgid;
 	if (!is_watched(tgid))
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	key.tgid = tgid;
-	key.fd = PT_REGS_PARM1_SYSCALL(regs);
-	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs)) ||
-	    !msg.msg_iov || bpf_probe_read_user(&first, sizeof(first), msg.msg_iov))
+	syscall_args(task, ctx->id, &arg1, &msgp);
+	fd = arg1;
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)msgp) || !msg.msg_iov ||
+	    bpf_probe_read_user(&first, sizeof(first), msg.msg_iov))
 		return 0;
 	if (first.iov_len < len)
 		len = first.iov_len;
-	if (is_net(tgid) && net_fd_maybe(tgid, key.fd)) {
-		now = bpf_ktime_get_ns();
-		net_io((__u64)tgid << 32 | key.fd, NETPROF_IN, ret, now,
-		       net_take_start(task, key.fd));
-	}
-	c = bpf_map_lookup_elem(&conns, &key);
+	if (is_net(tgid))
+		now = net_read_done(task, tgid, fd, ret);
+	c = conn_find(tgid, fd);
 	if (c && c->role == HTTPMON_ROLE_CLIENT)
-		on_response_side(c, tgid, key.fd, HTTPMON_ROLE_CLIENT, (__u64)first.iov_base, len,
-				 ret, 0, 0, now);
+		on_response_side(c, tgid, fd, HTTPMON_ROLE_CLIENT, (__u64)first.iov_base, len, ret,
+				 0, 0, now);
 	else
-		on_request_side(c, tgid, key.fd, HTTPMON_ROLE_SERVER, (__u64)first.iov_base, len,
-				ret, now);
+		on_request_side(c, tgid, fd, HTTPMON_ROLE_SERVER, (__u64)first.iov_base, len, ret,
+				now);
 	return 0;
 }
 
 /* ---- writes: inspect the buffer at entry ---- */
 
-/* A write by watched process tgid. */
-static __always_inline int on_write(__u32 tgid, __u64 fd, __u64 buf, __u64 len, __u64 total,
+/* A write by thread id = tgid << 32 | tid of a watched process. */
+static __always_inline int on_write(__u64 id, __u64 fd, __u64 buf, __u64 len, __u64 total,
 				    __u64 iov, __u64 iovcnt)
 {
-	struct conn_key key = {.tgid = tgid, .fd = fd};
+	__u32 tgid = id >> 32;
 	struct conn *c;
 	__u64 now = 0;
 
-	if (is_net(tgid)) {
-		now = bpf_ktime_get_ns();
-		net_note_start(bpf_get_current_task_btf(), fd, now);
-	}
-	c = bpf_map_lookup_elem(&conns, &key);
+	if (is_net(tgid))
+		now = net_write_starts(id, fd);
+	c = conn_find(tgid, fd);
 	if (c && c->role == HTTPMON_ROLE_SERVER)
 		on_response_side(c, tgid, fd, HTTPMON_ROLE_SERVER, buf, len, len, iov, iovcnt, now);
 	else
@@ -657,65 +749,66 @@ static __always_inline int on_write(__u32 tgid, __u64 fd, __u64 buf, __u64 len, 
 }
 
 /* The first iovec is inspected; later ones only make the message longer. */
-static __always_inline int on_write_iov(__u32 tgid, __u64 fd, const struct iovec *iov, __u64 iovcnt)
+static __always_inline int on_write_iov(__u64 id, __u64 fd, const struct iovec *iov, __u64 iovcnt)
 {
 	struct iovec first;
 
 	if (iovcnt < 1 || bpf_probe_read_user(&first, sizeof(first), iov))
 		return 0;
-	return on_write(tgid, fd, (__u64)first.iov_base, first.iov_len,
+	return on_write(id, fd, (__u64)first.iov_base, first.iov_len,
 			iovcnt > 1 ? ~0ULL : first.iov_len, (__u64)iov, iovcnt);
 }
 
-/* The calling process, if watched; 0 if not. */
-static __always_inline __u32 watched_tgid(void)
+/* The calling thread (tgid << 32 | tid), if its process is watched; 0 if
+ * not. */
+static __always_inline __u64 watched_id(void)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
 
-	return is_watched(tgid) ? tgid : 0;
+	return is_watched(id >> 32) ? id : 0;
 }
 
 SEC("tp/syscalls/sys_enter_write")
 int enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid = watched_tgid();
+	__u64 id = watched_id();
 
-	if (!tgid)
+	if (!id)
 		return 0;
-	return on_write(tgid, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
+	return on_write(id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
 }
 
 SEC("tp/syscalls/sys_enter_sendto")
 int enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid = watched_tgid();
+	__u64 id = watched_id();
 
-	if (!tgid)
+	if (!id)
 		return 0;
-	return on_write(tgid, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
+	return on_write(id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[2], 0, 0);
 }
 
 SEC("tp/syscalls/sys_enter_writev")
 int enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid = watched_tgid();
+	__u64 id = watched_id();
 
-	if (!tgid)
+	if (!id)
 		return 0;
-	return on_write_iov(tgid, ctx->args[0], (const struct iovec *)ctx->args[1], ctx->args[2]);
+	return on_write_iov(id, ctx->args[0], (const struct iovec *)ctx->args[1], ctx->args[2]);
 }
 
 SEC("tp/syscalls/sys_enter_sendmsg")
 int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid = watched_tgid();
+	__u64 id = watched_id();
 	struct user_msghdr msg;
 
-	if (!tgid)
+	if (!id)
 		return 0;
 	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]) || !msg.msg_iov)
 		return 0;
-	return on_write_iov(tgid, ctx->args[0], msg.msg_iov, msg.msg_iovlen);
+	return on_write_iov(id, ctx->args[0], msg.msg_iov, msg.msg_iovlen);
 }
 
 /* ---- connection boundaries: a new connection's fd starts from nothing ----
@@ -737,7 +830,7 @@ static __always_inline int reset_fd(long fd, bool accepted)
 		if (accepted)
 			net_open(tgid, fd, HTTPMON_ROLE_SERVER, 0, bpf_ktime_get_ns());
 		else
-			net_note_start(bpf_get_current_task_btf(), fd, bpf_ktime_get_ns());
+			net_note_connect(bpf_get_current_task_btf(), fd, bpf_ktime_get_ns());
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <poll.h>
 #include <time.h>
@@ -37,6 +38,8 @@ struct load_result {
 struct httpmon {
 	struct httpmon_bpf *skel; /* NULL until the first load completed */
 	struct ring_buffer *ring;
+	struct netprof_slot *slots; /* `netconns` mmap'd (NETPROF_CONNS_MAX) */
+	size_t slots_size;
 	bool loading; /* `loader` runs and must be joined */
 	pthread_t loader;
 	struct load_result load;
@@ -212,9 +215,28 @@ static void unload(struct httpmon *hm)
 		epoll_ctl(hm->epoll_fd, EPOLL_CTL_DEL, ring_buffer__epoll_fd(hm->ring), NULL);
 	ring_buffer__free(hm->ring);
 	hm->ring = NULL;
+	if (hm->slots)
+		munmap(hm->slots, hm->slots_size);
+	hm->slots = NULL;
 	httpmon_bpf__destroy(hm->skel);
 	hm->skel = NULL;
 	hm->attached = false;
+}
+
+/* Maps the `netconns` slots (an mmap-able array) into hm->slots. */
+static int map_slots(struct httpmon *hm)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	hm->slots_size = (NETPROF_CONNS_MAX * sizeof(struct netprof_slot) + (size_t)page - 1) /
+			 (size_t)page * (size_t)page;
+	p = mmap(NULL, hm->slots_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(hm->skel->maps.netconns), 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	hm->slots = p;
+	return 0;
 }
 
 /* The loader thread: opens and loads (the verifier: most of a second of
@@ -427,12 +449,15 @@ struct httpmon *httpmon_close(struct httpmon *hm)
 	return NULL;
 }
 
-static void bit_set(__u64 *words, uint32_t pid, bool on)
+/* Sets or clears pid's bit `which` (HTTPMON_PID_WATCHED or _NET). */
+static void bit_set(struct httpmon *hm, uint32_t pid, int which, bool on)
 {
+	__u64 *word = &hm->skel->bss->pid_bits[HTTPMON_PID_WORD(pid, which)];
+
 	if (on)
-		__atomic_fetch_or(&words[pid / 64], 1ull << (pid % 64), __ATOMIC_RELAXED);
+		__atomic_fetch_or(word, 1ull << (pid % 64), __ATOMIC_RELAXED);
 	else
-		__atomic_fetch_and(&words[pid / 64], ~(1ull << (pid % 64)), __ATOMIC_RELAXED);
+		__atomic_fetch_and(word, ~(1ull << (pid % 64)), __ATOMIC_RELAXED);
 }
 
 /* Makes the kernel side match the pidsets: attaches (and the NETWORK-only
@@ -451,10 +476,10 @@ static int sync_kernel(struct httpmon *hm)
 			return err;
 	}
 	for (size_t i = 0; i < hm->http_pids.n; i++)
-		bit_set(hm->skel->bss->watched, hm->http_pids.pids[i], true);
+		bit_set(hm, hm->http_pids.pids[i], HTTPMON_PID_WATCHED, true);
 	for (size_t i = 0; i < hm->net_pids.n; i++) {
-		bit_set(hm->skel->bss->net_watched, hm->net_pids.pids[i], true);
-		bit_set(hm->skel->bss->watched, hm->net_pids.pids[i], true);
+		bit_set(hm, hm->net_pids.pids[i], HTTPMON_PID_NET, true);
+		bit_set(hm, hm->net_pids.pids[i], HTTPMON_PID_WATCHED, true);
 	}
 	if (hm->net_pids.n && !hm->net_attached)
 		return net_attach(hm);
@@ -492,9 +517,9 @@ static int watch_in(struct httpmon *hm, struct pidset *set, uint32_t pid)
 		pidset_del(set, pid);
 		if (hm->skel) {
 			if (!pidset_has(&hm->http_pids, pid) && !pidset_has(&hm->net_pids, pid))
-				bit_set(hm->skel->bss->watched, pid, false);
+				bit_set(hm, pid, HTTPMON_PID_WATCHED, false);
 			if (set == &hm->net_pids)
-				bit_set(hm->skel->bss->net_watched, pid, false);
+				bit_set(hm, pid, HTTPMON_PID_NET, false);
 			detach_unused(hm);
 		}
 	}
@@ -513,7 +538,7 @@ int httpmon_unwatch(struct httpmon *hm, uint32_t pid)
 	if (!hm->skel || hm->loading)
 		return 0;
 	if (!pidset_has(&hm->net_pids, pid))
-		bit_set(hm->skel->bss->watched, pid, false);
+		bit_set(hm, pid, HTTPMON_PID_WATCHED, false);
 	detach_unused(hm);
 	return 0;
 }
@@ -541,9 +566,9 @@ int httpmon_net_unwatch(struct httpmon *hm, uint32_t pid)
 		return -ENOENT;
 	if (!hm->skel || hm->loading)
 		return 0;
-	bit_set(hm->skel->bss->net_watched, pid, false);
+	bit_set(hm, pid, HTTPMON_PID_NET, false);
 	if (!pidset_has(&hm->http_pids, pid))
-		bit_set(hm->skel->bss->watched, pid, false);
+		bit_set(hm, pid, HTTPMON_PID_WATCHED, false);
 	detach_unused(hm);
 	return 0;
 }
@@ -565,40 +590,91 @@ void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budge
 	__atomic_store_n(&hm->skel->bss->heads_sent, 0, __ATOMIC_RELAXED);
 }
 
+/* A copy of the connection in `slot`, with its key; false when the slot is
+ * free, being filled or changed while it was copied (the kernel updates it
+ * meanwhile: the copy is as consistent as a map lookup's). */
+static bool read_slot(const struct netprof_slot *slot, uint64_t *key, struct netprof_conn *conn)
+{
+	uint64_t k = __atomic_load_n(&slot->key, __ATOMIC_ACQUIRE);
+
+	if (k == 0 || k == NETPROF_SLOT_BUSY)
+		return false;
+	memcpy(conn, &slot->conn, sizeof(*conn));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&slot->key, __ATOMIC_RELAXED) != k)
+		return false;
+	*key = k;
+	return true;
+}
+
 int httpmon_net_conns(struct httpmon *hm, httpmon_conn_fn fn, void *ctx)
 {
-	struct netprof_conn_key key, next;
 	struct netprof_conn conn;
-	int fd, n = 0;
-	void *prev = NULL;
+	int n = 0;
 
-	if (!hm->skel)
+	if (!hm->slots)
 		return 0;
-	fd = bpf_map__fd(hm->skel->maps.netconns);
-	while (n < NETPROF_CONNS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &conn) == 0) {
-			fn(key.tgid, key.fd, &conn, ctx);
-			n++;
+	for (uint32_t w = 0; w < NETPROF_CONNS_MAX / 64; w++) {
+		uint64_t bits = __atomic_load_n(&hm->skel->bss->net_slot_used[w], __ATOMIC_ACQUIRE);
+
+		while (bits) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			uint64_t key;
+
+			bits &= bits - 1;
+			if (read_slot(&hm->slots[i], &key, &conn)) {
+				fn((uint32_t)(key >> 32), (uint32_t)key, &conn, ctx);
+				n++;
+			}
 		}
 	}
 	return n;
 }
 
+/* Takes slot `which` of (pid, fd) for a connection user space adds: as the
+ * kernel does (netprof_abi.h), from a free slot or one of a pid no longer
+ * net-watched. */
+static struct netprof_slot *take_slot(struct httpmon *hm, uint32_t pid, uint32_t fd, int which)
+{
+	uint32_t i = netprof_slot(pid, fd, which);
+	struct netprof_slot *slot = &hm->slots[i];
+	uint64_t old = __atomic_load_n(&slot->key, __ATOMIC_ACQUIRE);
+
+	if (old == NETPROF_SLOT_BUSY || (old && pidset_has(&hm->net_pids, (uint32_t)(old >> 32))))
+		return NULL;
+	if (!__atomic_compare_exchange_n(&slot->key, &old, NETPROF_SLOT_BUSY, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return NULL;
+	__atomic_fetch_or(&hm->skel->bss->net_slot_used[i / 64], 1ull << (i % 64),
+			  __ATOMIC_RELEASE);
+	return slot;
+}
+
 int httpmon_net_add_conn(struct httpmon *hm, uint32_t pid, uint32_t fd,
 			 const struct netprof_conn *conn)
 {
-	struct netprof_conn_key key = {.tgid = pid, .fd = fd};
+	uint64_t key = (uint64_t)pid << 32 | fd;
 	uint32_t bit = NETPROF_FD_BIT(pid, fd);
+	struct netprof_slot *slot;
 
-	if (!hm->skel)
+	if (!hm->slots)
 		return -ENOENT;
-	/* Before the entry: the kernel skips the lookup while the bit is clear. */
+	for (int which = 0; which < 2; which++)
+		if (__atomic_load_n(&hm->slots[netprof_slot(pid, fd, which)].key,
+				    __ATOMIC_ACQUIRE) == key)
+			return -EEXIST;
+	/* Before the slot: the kernel skips its lookup while the bit is clear. */
 	__atomic_fetch_or(&hm->skel->bss->net_fd_bits[bit / 64], 1ull << (bit % 64),
 			  __ATOMIC_RELAXED);
-	if (bpf_map_update_elem(bpf_map__fd(hm->skel->maps.netconns), &key, conn, BPF_NOEXIST))
-		return -errno;
+	slot = take_slot(hm, pid, fd, 0);
+	if (!slot)
+		slot = take_slot(hm, pid, fd, 1);
+	if (!slot)
+		return -ENOSPC;
+	memset(slot->start_ns, 0, sizeof(slot->start_ns));
+	memset(slot->start_tid, 0, sizeof(slot->start_tid));
+	slot->conn = *conn;
+	__atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -657,6 +733,8 @@ static void finish_load(struct httpmon *hm)
 		else if (epoll_ctl(hm->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(hm->ring),
 				   &ev))
 			err = -errno;
+		else
+			err = map_slots(hm);
 		if (err)
 			unload(hm);
 	}
@@ -793,7 +871,8 @@ const char *httpmon_counter_name(enum httpmon_counter counter)
 	    [HTTPMON_CNT_UNPAIRED_REQUESTS] = "unpaired_requests",
 	    [HTTPMON_CNT_UNPAIRED_RESPONSES] = "unpaired_responses",
 	    [HTTPMON_CNT_DESYNC] = "desync",
-	    [HTTPMON_CNT_CONN_FULL] = "conn_full",
+	    [HTTPMON_CNT_CONN_COLLIDE] = "conn_collisions",
+	    [HTTPMON_CNT_NET_COLLIDE] = "net_conn_collisions",
 	};
 
 	return (unsigned)counter < HTTPMON_CNT_COUNT ? names[counter] : "unknown";

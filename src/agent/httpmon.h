@@ -151,7 +151,7 @@ void httpmon_net_set_heads(struct httpmon *hm, uint64_t floor_ns, uint64_t budge
 int httpmon_net_conns(struct httpmon *hm, httpmon_conn_fn fn, void *ctx);
 /* Tracks a connection that was open before its pid was net-watched. 0,
  * -EEXIST, -ENOENT (not loaded yet: seed from the ready callback) or
- * -errno. */
+ * -ENOSPC (both its slots held by live connections: not tracked). */
 int httpmon_net_add_conn(struct httpmon *hm, uint32_t pid, uint32_t fd,
 			 const struct netprof_conn *conn);
 /* Hands over (and clears) the retransmit counts by 4-tuple of the whole

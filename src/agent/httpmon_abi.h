@@ -25,9 +25,15 @@
 /* Iovecs of one vectored write whose first bytes are checked for a status
  * line (pipelined responses written together). */
 #define HTTPMON_IOV_HEADS 8
-/* The watched-pid bitmap covers every pid up to the kernel's PID_MAX_LIMIT. */
-#define HTTPMON_PID_LIMIT    (4 * 1024 * 1024)
-#define HTTPMON_BITMAP_WORDS (HTTPMON_PID_LIMIT / 64)
+/* The watched-pid bitmaps cover every pid up to the kernel's PID_MAX_LIMIT.
+ * They are interleaved in `pid_bits`: per 64 pids, the word of the watched
+ * ones then the word of those in a running NETWORK task (a subset), so that
+ * both tests of a watched process read one cache line. */
+#define HTTPMON_PID_LIMIT	     (4 * 1024 * 1024)
+#define HTTPMON_BITMAP_WORDS	     (HTTPMON_PID_LIMIT / 64)
+#define HTTPMON_PID_WATCHED	     0
+#define HTTPMON_PID_NET		     1
+#define HTTPMON_PID_WORD(pid, which) (2 * ((pid) / 64) + (which))
 
 enum httpmon_role {
 	HTTPMON_ROLE_UNKNOWN = 0,
@@ -58,7 +64,10 @@ enum httpmon_counter {
 	HTTPMON_CNT_UNPAIRED_REQUESTS,	/* requests dropped without their response */
 	HTTPMON_CNT_UNPAIRED_RESPONSES, /* responses with no request to pair */
 	HTTPMON_CNT_DESYNC,		/* times a connection lost certain pairing */
-	HTTPMON_CNT_CONN_FULL,		/* new connections refused: map full */
+	HTTPMON_CNT_CONN_COLLIDE,	/* new connections not tracked: both their
+					 * slots held by live connections */
+	HTTPMON_CNT_NET_COLLIDE,	/* NETWORK connections not tracked: the
+					 * same for `netconns` */
 	HTTPMON_CNT_COUNT
 };
 

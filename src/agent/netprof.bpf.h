@@ -10,6 +10,12 @@
  * autoattach off: user space attaches them only while a NETWORK task runs
  * (read entries, write exits, connect exit, close entry, retransmits), so
  * the HTTP monitor alone never runs them.
+ *
+ * A connection, and the start of the read or write in progress on it (with
+ * the thread in it), live in a slot of the `netconns` array: its lookups
+ * are inlined by the verifier, where a hash lookup and task storage cost a
+ * helper call each (50-100 ns on this kernel). Only connect's start, once
+ * per connection, stays in task storage.
  */
 #ifndef CONTPROF_AGENT_NETPROF_BPF_H
 #define CONTPROF_AGENT_NETPROF_BPF_H
@@ -20,9 +26,8 @@
 #define NETPROF_AF_INET6    10
 #define NETPROF_EINPROGRESS 115
 
-/* Bit n set: tgid n belongs to a running NETWORK task (its `watched` bit
- * is set too). Written by user space through the mmap. */
-__u64 net_watched[HTTPMON_BITMAP_WORDS];
+/* Bit n of pid_bits' word HTTPMON_PID_WORD(n, HTTPMON_PID_NET) set: tgid n
+ * belongs to a running NETWORK task (its watched bit is set too). */
 /* Requests at least this slow (and every 4xx/5xx) get their heads sent,
  * while fewer than heads_budget were sent since user space last zeroed
  * heads_sent (each flush): a storm of 5xx cannot fill the shared ring. */
@@ -31,12 +36,16 @@ __u64 slow_floor_ns;
 __u64 net_fd_bits[NETPROF_FD_BITS / 64];
 __u64 heads_budget;
 __u64 heads_sent;
+/* Bit i set: slot i of `netconns` is taken (user space reads only those). */
+__u64 net_slot_used[NETPROF_CONNS_MAX / 64];
 
+/* An array, not a hash: its lookups are inlined (see netprof_abi.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NETPROF_CONNS_MAX);
-	__type(key, struct netprof_conn_key);
-	__type(value, struct netprof_conn);
+	__type(key, __u32);
+	__type(value, struct netprof_slot);
 } netconns SEC(".maps");
 
 struct {
@@ -46,7 +55,8 @@ struct {
 	__type(value, __u32);
 } retrans SEC(".maps");
 
-/* The syscall a thread is in: start time and fd (0 ts: none noted). */
+/* The connect a thread is in: start time and fd (0 ts: none noted). The
+ * read/write syscalls keep theirs in the connection's slot. */
 struct inflight {
 	__u64 ts;
 	__u32 fd;
@@ -60,13 +70,6 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct netprof_conn);
-} netconn_zero SEC(".maps");
-
 static __always_inline bool is_net(__u32 tgid)
 {
 	__u32 word = tgid >> 6;
@@ -74,7 +77,9 @@ static __always_inline bool is_net(__u32 tgid)
 	barrier_var(word);
 	if (word >= HTTPMON_BITMAP_WORDS)
 		return false;
-	return net_watched[word] & (1ULL << (tgid & 63));
+	/* Masked too: the verifier sees the bound whatever copy clang uses. */
+	return pid_bits[(2 * word + HTTPMON_PID_NET) & (2 * HTTPMON_BITMAP_WORDS - 1)] &
+	       (1ULL << (tgid & 63));
 }
 
 static __always_inline bool net_fd_maybe(__u32 tgid, __u32 fd)
@@ -84,8 +89,60 @@ static __always_inline bool net_fd_maybe(__u32 tgid, __u32 fd)
 	return net_fd_bits[b / 64] & (1ULL << (b % 64));
 }
 
-/* Notes that the current thread, `task`, starts a syscall on fd at ts. */
-static __always_inline void net_note_start(struct task_struct *task, __u32 fd, __u64 ts)
+/* The slot of connection (tgid, fd) (its index in *idx), or NULL when it
+ * is not tracked. The callers test net_fd_maybe() first: files and pipes
+ * cost no slot lines. */
+static __always_inline struct netprof_slot *net_find_idx(__u32 tgid, __u32 fd, __u32 *idx)
+{
+	__u64 key = (__u64)tgid << 32 | fd;
+	struct netprof_slot *s;
+	__u32 i;
+
+	i = netprof_slot(tgid, fd, 0);
+	s = bpf_map_lookup_elem(&netconns, &i);
+	if (s && s->key == key)
+		goto found;
+	i = netprof_slot(tgid, fd, 1);
+	s = bpf_map_lookup_elem(&netconns, &i);
+	if (s && s->key == key)
+		goto found;
+	return NULL;
+found:
+	*idx = i;
+	return s;
+}
+
+static __always_inline struct netprof_slot *net_find(__u32 tgid, __u32 fd)
+{
+	__u32 idx;
+
+	return net_find_idx(tgid, fd, &idx);
+}
+
+/* Notes that thread `tid` starts a read (dir IN) or write (OUT) on s at ts. */
+static __always_inline void net_note_io(struct netprof_slot *s, __u32 dir, __u32 tid, __u64 ts)
+{
+	dir &= 1;
+	s->start_ns[dir] = ts;
+	s->start_tid[dir] = tid;
+}
+
+/* Start time of the read or write thread `tid` is in on s, consumed; 0
+ * when another thread noted the last one (never another's time). */
+static __always_inline __u64 net_take_io(struct netprof_slot *s, __u32 dir, __u32 tid)
+{
+	__u64 ts;
+
+	dir &= 1;
+	if (s->start_tid[dir] != tid)
+		return 0;
+	ts = s->start_ns[dir];
+	s->start_ns[dir] = 0;
+	return ts;
+}
+
+/* Notes that the current thread, `task`, starts a connect on fd at ts. */
+static __always_inline void net_note_connect(struct task_struct *task, __u32 fd, __u64 ts)
 {
 	struct inflight *f =
 	    bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -96,8 +153,8 @@ static __always_inline void net_note_start(struct task_struct *task, __u32 fd, _
 	}
 }
 
-/* Start time of the syscall on `fd` this thread is in, consumed; 0 none. */
-static __always_inline __u64 net_take_start(struct task_struct *task, __u32 fd)
+/* Start time of the connect on `fd` this thread is in, consumed; 0 none. */
+static __always_inline __u64 net_take_connect(struct task_struct *task, __u32 fd)
 {
 	struct inflight *f = bpf_task_storage_get(&inflight, task, 0, 0);
 	__u64 ts;
@@ -138,17 +195,12 @@ static __always_inline __u32 log2_bucket(__u64 v)
 	return b < NETPROF_HIST_BUCKETS ? b : NETPROF_HIST_BUCKETS - 1;
 }
 
-/* One completed read (dir IN) or write (OUT) of `bytes` on who = tgid << 32
- * | fd, at `now`, in a syscall that started at `start` (0: unknown). The
- * callers test net_fd_maybe() first: files and pipes cost no lookup.
- * Global functions (here and below) are verified once, apart from their
- * callers: the HTTP programs' verification does not grow with them. */
-__noinline int net_io(__u64 who, __u32 dir, __u64 bytes, __u64 now, __u64 start)
+/* One completed read (dir IN) or write (OUT) of `bytes` on connection c, at
+ * `now`, in a syscall that started at `start` (0: unknown). Global
+ * functions (here and below) are verified once, apart from their callers:
+ * the HTTP programs' verification does not grow with them. */
+__noinline int net_io(struct netprof_conn *c, __u32 dir, __u64 bytes, __u64 now, __u64 start)
 {
-	struct netprof_conn_key key = {.tgid = who >> 32, .fd = (__u32)who};
-	struct netprof_conn *c;
-
-	c = bpf_map_lookup_elem(&netconns, &key);
 	if (!c)
 		return 0;
 	dir &= 1;
@@ -161,6 +213,43 @@ __noinline int net_io(__u64 who, __u32 dir, __u64 bytes, __u64 now, __u64 start)
 	return 0;
 }
 
+/* A read of `bytes` by the current thread `task` of net-watched process
+ * tgid on fd returned: counted on its connection. Returns the time taken
+ * for it (0 if none was: files, pipes and untracked sockets). */
+static __always_inline __u64 net_read_done(struct task_struct *task, __u32 tgid, __u32 fd,
+					   __u64 bytes)
+{
+	struct netprof_slot *s;
+	__u64 now;
+
+	if (!net_fd_maybe(tgid, fd))
+		return 0;
+	s = net_find(tgid, fd);
+	if (!s)
+		return 0;
+	now = bpf_ktime_get_ns();
+	net_io(&s->conn, NETPROF_IN, bytes, now, net_take_io(s, NETPROF_IN, task->pid));
+	return now;
+}
+
+/* Thread id = tgid << 32 | tid of a net-watched process starts a write on
+ * fd: its start is noted on the connection. Returns the time taken for it
+ * (0 if none was). */
+static __always_inline __u64 net_write_starts(__u64 id, __u32 fd)
+{
+	struct netprof_slot *s;
+	__u64 now;
+
+	if (!net_fd_maybe(id >> 32, fd))
+		return 0;
+	s = net_find(id >> 32, fd);
+	if (!s)
+		return 0;
+	now = bpf_ktime_get_ns();
+	net_note_io(s, NETPROF_OUT, (__u32)id, now);
+	return now;
+}
+
 static __always_inline void v4_mapped(__u8 *dst, __be32 a)
 {
 	__builtin_memset(dst, 0, 10);
@@ -169,19 +258,40 @@ static __always_inline void v4_mapped(__u8 *dst, __be32 a)
 	__builtin_memcpy(dst + 12, &a, 4);
 }
 
+/* Takes slot `which` of (tgid, fd) if it is free or its process is no
+ * longer net-watched: marked busy (see netprof_abi.h), its used bit set. */
+static __always_inline struct netprof_slot *net_take(__u32 tgid, __u32 fd, int which)
+{
+	__u32 i = netprof_slot(tgid, fd, which);
+	struct netprof_slot *s = bpf_map_lookup_elem(&netconns, &i);
+	__u64 old;
+
+	if (!s)
+		return NULL;
+	old = s->key;
+	if (old == NETPROF_SLOT_BUSY || (old && is_net(old >> 32)))
+		return NULL;
+	if (__sync_val_compare_and_swap(&s->key, old, NETPROF_SLOT_BUSY) != old)
+		return NULL;
+	__sync_fetch_and_or(&net_slot_used[(i / 64) & (NETPROF_CONNS_MAX / 64 - 1)],
+			    1ULL << (i % 64));
+	return s;
+}
+
 /* Opens a connection of role `role` for socket fd (tgid, fd): addresses
  * from the socket. Non-TCP or unreadable fds are not tracked. */
 static __always_inline void net_open(__u32 tgid, __u32 fd, __u8 role, __u64 connect_ns, __u64 now)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct netprof_conn_key key = {.tgid = tgid, .fd = fd};
+	__u64 key = (__u64)tgid << 32 | fd;
 	struct netprof_closed *r;
+	struct netprof_slot *s;
 	struct netprof_conn *c;
 	struct file **fds, *file = NULL;
 	struct socket *sock;
 	struct sock *sk;
-	__u32 zero = 0, fd_bit;
+	__u32 fd_bit;
 	__u16 family;
 
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
@@ -200,9 +310,21 @@ static __always_inline void net_open(__u32 tgid, __u32 fd, __u8 role, __u64 conn
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != NETPROF_AF_INET && family != NETPROF_AF_INET6)
 		return;
-	c = bpf_map_lookup_elem(&netconn_zero, &zero);
-	if (!c)
+	/* A close not seen (the task started after it) left the fd's slot. */
+	s = net_find(tgid, fd);
+	if (s && __sync_val_compare_and_swap(&s->key, key, NETPROF_SLOT_BUSY) != key)
+		s = NULL;
+	if (!s)
+		s = net_take(tgid, fd, 0);
+	if (!s)
+		s = net_take(tgid, fd, 1);
+	if (!s) {
+		count(HTTPMON_CNT_NET_COLLIDE, 1);
 		return;
+	}
+	s->start_ns[0] = s->start_ns[1] = 0;
+	s->start_tid[0] = s->start_tid[1] = 0;
+	c = &s->conn;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->role = role;
 	c->family = family;
@@ -219,7 +341,8 @@ static __always_inline void net_open(__u32 tgid, __u32 fd, __u8 role, __u64 conn
 	}
 	fd_bit = NETPROF_FD_BIT(tgid, fd);
 	__sync_fetch_and_or(&net_fd_bits[fd_bit / 64], 1ULL << (fd_bit % 64));
-	bpf_map_update_elem(&netconns, &key, c, BPF_ANY);
+	/* Filled: an atomic exchange publishes it after the stores above. */
+	__sync_lock_test_and_set(&s->key, key);
 	/* User space learns of it before its requests (the ring is ordered). */
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
@@ -247,6 +370,21 @@ static __always_inline __u32 bounded_len(__u64 n)
 	return m + 1;
 }
 
+/* Copies the first n bytes of window w into c's request head, a word at a
+ * time: a plain loop, no helper call (a global function: verified once). */
+__noinline int net_copy_head(struct conn *c, struct scratch *w, __u32 n)
+{
+	if (!c || !w)
+		return 0;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < NETPROF_HEAD_MAX / 8; i++) {
+		if (i * 8 >= n)
+			break;
+		*(__u64 *)(c->req_head + i * 8) = *(__u64 *)(w->data + i * 8);
+	}
+	return 0;
+}
+
 /* Keeps the first n bytes of a request (window w) in its connection, for
  * its heads: one copy, no lookup. */
 static __always_inline void net_keep_request_head(struct conn *c, struct scratch *w, __u32 n,
@@ -255,8 +393,7 @@ static __always_inline void net_keep_request_head(struct conn *c, struct scratch
 	if (n == 0)
 		return;
 	n = bounded_len(n);
-	if (bpf_probe_read_kernel(c->req_head, n, w->data))
-		return;
+	net_copy_head(c, w, n);
 	c->req_head_len = n;
 	c->req_head_start_ns = ts;
 }
@@ -306,10 +443,15 @@ __noinline int net_send_heads(struct conn *c, struct httpmon_event *done, __u64 
 
 static __always_inline int net_enter(__u64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct netprof_slot *s;
 
-	if (is_net(task->tgid))
-		net_note_start(task, fd, bpf_ktime_get_ns());
+	if (!is_net(tgid) || !net_fd_maybe(tgid, fd))
+		return 0;
+	s = net_find(tgid, fd);
+	if (s)
+		net_note_io(s, NETPROF_IN, (__u32)id, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -337,10 +479,11 @@ int net_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	return net_enter(ctx->args[0]);
 }
 
-static __always_inline int net_write_exit(long ret)
+static __always_inline int net_write_exit(long nr, long ret)
 {
 	struct task_struct *task;
-	struct pt_regs *regs;
+	struct netprof_slot *s;
+	__u64 arg1, arg2;
 	__u32 tgid, fd;
 
 	if (ret <= 0)
@@ -349,36 +492,39 @@ static __always_inline int net_write_exit(long ret)
 	tgid = task->tgid;
 	if (!is_net(tgid))
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	fd = PT_REGS_PARM1_SYSCALL(regs);
-	if (net_fd_maybe(tgid, fd))
-		net_io((__u64)tgid << 32 | fd, NETPROF_OUT, ret, bpf_ktime_get_ns(),
-		       net_take_start(task, fd));
+	syscall_args(task, nr, &arg1, &arg2);
+	fd = arg1;
+	if (!net_fd_maybe(tgid, fd))
+		return 0;
+	s = net_find(tgid, fd);
+	if (s)
+		net_io(&s->conn, NETPROF_OUT, ret, bpf_ktime_get_ns(),
+		       net_take_io(s, NETPROF_OUT, task->pid));
 	return 0;
 }
 
 SEC("tp/syscalls/sys_exit_write")
 int net_exit_write(struct trace_event_raw_sys_exit *ctx)
 {
-	return net_write_exit(ctx->ret);
+	return net_write_exit(ctx->id, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_writev")
 int net_exit_writev(struct trace_event_raw_sys_exit *ctx)
 {
-	return net_write_exit(ctx->ret);
+	return net_write_exit(ctx->id, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_sendto")
 int net_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
-	return net_write_exit(ctx->ret);
+	return net_write_exit(ctx->id, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_sendmsg")
 int net_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return net_write_exit(ctx->ret);
+	return net_write_exit(ctx->id, ctx->ret);
 }
 
 /* connect: the start at entry (in the shared enter_connect), the
@@ -387,8 +533,7 @@ SEC("tp/syscalls/sys_exit_connect")
 int net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	struct task_struct *task;
-	struct pt_regs *regs;
-	__u64 now, start;
+	__u64 arg1, arg2, now, start;
 	__u32 fd, tgid;
 
 	if (ctx->ret != 0 && ctx->ret != -NETPROF_EINPROGRESS)
@@ -397,10 +542,10 @@ int net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	tgid = task->tgid;
 	if (!is_net(tgid))
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	fd = PT_REGS_PARM1_SYSCALL(regs);
+	syscall_args(task, ctx->id, &arg1, &arg2);
+	fd = arg1;
 	now = bpf_ktime_get_ns();
-	start = net_take_start(task, fd);
+	start = net_take_connect(task, fd);
 	net_open(tgid, fd, HTTPMON_ROLE_CLIENT, ctx->ret == 0 && start ? now - start : 0, now);
 	return 0;
 }
@@ -427,21 +572,25 @@ SEC("tp/syscalls/sys_enter_close")
 int net_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct netprof_conn_key key = {.tgid = tgid, .fd = ctx->args[0]};
+	__u32 fd = ctx->args[0];
 	struct netprof_closed *r;
+	struct netprof_slot *s;
 	struct netprof_conn *c;
+	__u64 key = (__u64)tgid << 32 | fd;
+	__u32 i = 0;
 
-	/* nginx closes the file it served on every request: no lookup. */
-	if (!is_net(tgid) || !net_fd_maybe(tgid, key.fd))
+	/* nginx closes the file it served on every request: no slot. */
+	if (!is_net(tgid) || !net_fd_maybe(tgid, fd))
 		return 0;
-	c = bpf_map_lookup_elem(&netconns, &key);
-	if (!c)
+	s = net_find_idx(tgid, fd, &i);
+	if (!s || __sync_val_compare_and_swap(&s->key, key, NETPROF_SLOT_BUSY) != key)
 		return 0;
+	c = &s->conn;
 	net_take_retransmits(c);
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (r) {
 		r->pid = tgid;
-		r->fd = key.fd;
+		r->fd = fd;
 		r->role = c->role;
 		r->kind = NETPROF_REC_CLOSED;
 		r->close_ns = bpf_ktime_get_ns();
@@ -450,7 +599,10 @@ int net_enter_close(struct trace_event_raw_sys_enter *ctx)
 	} else {
 		count(HTTPMON_CNT_RING_FULL, 1);
 	}
-	bpf_map_delete_elem(&netconns, &key);
+	/* The used bit goes first: user space never reads a free slot. */
+	__sync_fetch_and_and(&net_slot_used[(i / 64) & (NETPROF_CONNS_MAX / 64 - 1)],
+			     ~(1ULL << (i % 64)));
+	__sync_lock_test_and_set(&s->key, 0);
 	return 0;
 }
 

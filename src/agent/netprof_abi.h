@@ -2,14 +2,15 @@
  * compiled into httpmon.bpf.c: one set of programs, one connection
  * tracking) shares with user space (netprof.c). Fixed-width types only.
  *
- * For processes whose bit is set in `net_watched` (a subset of `watched`)
- * the kernel keeps one `struct netprof_conn` per TCP socket fd in the
- * `netconns` hash: addresses read from the socket at accept/connect, bytes
- * and calls each way, time spent in the read/write syscalls (a log2
- * histogram each way) and retransmits. close(2) sends the final value
- * through the httpmon ring as a NETPROF_REC_CLOSED record and deletes it;
- * accept/connect send a NETPROF_REC_OPENED one; user space reads the live
- * ones at each flush.
+ * For processes whose HTTPMON_PID_NET bit is set in `pid_bits` (a subset of
+ * the watched ones) the kernel keeps one `struct netprof_conn` per TCP
+ * socket fd in a slot of the `netconns` array (struct netprof_slot, mmap'd
+ * by user space; see netprof_slot()): addresses read from the socket at
+ * accept/connect, bytes and calls each way, time spent in the read/write
+ * syscalls (a log2 histogram each way) and retransmits. close(2) sends the
+ * final value through the httpmon ring as a NETPROF_REC_CLOSED record and
+ * frees its slot; accept/connect send a NETPROF_REC_OPENED one; user space
+ * reads the live ones (bits of `net_slot_used`) at each flush.
  *
  * Slow or failed requests of those processes also get a NETPROF_REC_HEADS
  * record: the first bytes of the request and of the response (each at most
@@ -19,10 +20,10 @@
 #define CONTPROF_AGENT_NETPROF_ABI_H
 
 #define NETPROF_HEAD_MAX     1024
-#define NETPROF_HIST_BUCKETS 32 /* bucket b: [2^b, 2^(b+1)) ns; 0 holds < 2 ns */
-#define NETPROF_CONNS_MAX    16384
+#define NETPROF_HIST_BUCKETS 32	   /* bucket b: [2^b, 2^(b+1)) ns; 0 holds < 2 ns */
+#define NETPROF_CONNS_MAX    16384 /* slots of `netconns`: a power of two */
 #define NETPROF_RETRANS_MAX  4096
-/* A filter of the (tgid, fd) pairs that may have a `netconns` entry: bit
+/* A filter of the (tgid, fd) pairs that may have a `netconns` slot: bit
  * NETPROF_FD_BIT(tgid, fd) of `net_fd_bits` is set (by the kernel at
  * accept/connect, by user space when it adds a connection) before the entry
  * is made and never cleared. A clear bit lets close(2) and the read/write
@@ -67,9 +68,32 @@ struct netprof_conn {
 	__u32 pad2;
 };
 
-struct netprof_conn_key {
-	__u32 tgid;
-	__u32 fd;
+/* A connection (tgid, fd) lives in one of two slots of `netconns`, which
+ * holds its key: netprof_slot(tgid, fd, 0), where sequential fds of one
+ * process take sequential slots, or netprof_slot(tgid, fd, 1), scattered.
+ * A slot is taken by swapping its key atomically from 0 (free) or from a
+ * process no longer net-watched to NETPROF_SLOT_BUSY, filled, then given its
+ * key; freed (key 0) at close. A new connection whose two slots are held by
+ * live ones is not tracked (counted as net_conn_collisions). */
+#define NETPROF_SLOT_BUSY (~0ULL)
+
+static inline __u32 netprof_slot(__u32 tgid, __u32 fd, int which)
+{
+	__u32 h;
+
+	if (!which)
+		return (tgid * 2654435761u + fd) & (NETPROF_CONNS_MAX - 1);
+	h = (tgid ^ (fd * 0x9e3779b1u)) * 0x85ebca6bu;
+	return (h ^ (h >> 15)) & (NETPROF_CONNS_MAX - 1);
+}
+
+struct netprof_slot {
+	__u64 key; /* tgid << 32 | fd; 0 free; NETPROF_SLOT_BUSY being filled */
+	/* The read (IN) or write (OUT) syscall in progress on it: its start and
+	 * the thread in it (kernel only; 0: none). */
+	__u64 start_ns[NETPROF_DIRS];
+	__u32 start_tid[NETPROF_DIRS];
+	struct netprof_conn conn;
 };
 
 /* A closed connection's last value. `kind` sits where httpmon_event has it. */
