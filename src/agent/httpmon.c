@@ -638,7 +638,7 @@ static struct netprof_slot *take_slot(struct httpmon *hm, uint32_t pid, uint32_t
 {
 	uint32_t i = netprof_slot(pid, fd, which);
 	struct netprof_slot *slot = &hm->slots[i];
-	uint64_t old = __atomic_load_n(&slot->key, __ATOMIC_ACQUIRE);
+	__u64 old = __atomic_load_n(&slot->key, __ATOMIC_ACQUIRE);
 
 	if (old == NETPROF_SLOT_BUSY || (old && pidset_has(&hm->net_pids, (uint32_t)(old >> 32))))
 		return NULL;
