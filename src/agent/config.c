@@ -375,8 +375,9 @@ static void match_pair(struct parser *p, const char *key, yaml_node_t *key_node,
 	 * back-references match in exponential time: refuse both up front. */
 	if (regex_guard_repeat_product(pattern, &backreference) > REGEX_GUARD_REPEAT_MAX) {
 		fail(p, value,
-		     "regular expression for %s: repetition counts multiply to more than %d", key,
-		     REGEX_GUARD_REPEAT_MAX);
+		     "regular expression for %s: too costly to compile: its repetitions make more "
+		     "than %d copies (nested ones and loops over what matches empty count extra)",
+		     key, REGEX_GUARD_REPEAT_MAX);
 		return;
 	}
 	if (backreference) {

@@ -243,7 +243,9 @@ static const char *check_uri_regex(struct validator *v, const char *place, const
 	if (!s)
 		return NULL;
 	if (regex_guard_repeat_product(s, &backreference) > POLICY_URI_REGEX_REPEAT_MAX) {
-		report(v, place, "uri_regex", "repetition counts multiply to more than %d",
+		report(v, place, "uri_regex",
+		       "too costly to compile: its repetitions make more than %d copies (nested "
+		       "ones and loops over what matches empty count extra)",
 		       POLICY_URI_REGEX_REPEAT_MAX);
 		return NULL;
 	}

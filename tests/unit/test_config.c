@@ -400,8 +400,8 @@ TEST(config_costly_regexes_refused)
 	CHECK_INT_EQ(parse(yaml, &c, &e), -EINVAL);
 	CHECK(c == NULL);
 	CHECK_INT_EQ(e.count, 2);
-	CHECK_ERROR(&e, "agent.yaml:2: regular expression for comm: repetition counts multiply to "
-			"more than 1000");
+	CHECK_ERROR(&e, "agent.yaml:2: regular expression for comm: too costly to compile: its "
+			"repetitions make more than 1000 copies");
 	CHECK_ERROR(&e, "agent.yaml:4: regular expression for cmdline: back-references");
 	config_errors_clear(&e);
 }

@@ -142,21 +142,27 @@ static const struct invalid_case invalid_cases[] = {
     {DOC_HTTP_ITEM("'uri_regex': '^/[[:alpha'"),
      {"targets[0].items[0].uri_regex: does not compile: Unmatched [, [^, [:, [., or [="}},
     {DOC_HTTP_ITEM("'uri_regex': '^/(a{1,100}){1,11}'"),
-     {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
+     {"targets[0].items[0].uri_regex: too costly to compile: its repetitions make more than 1000 "
+      "copies (nested ones and loops over what matches empty count extra)"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/a{1001}'"),
-     {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
+     {"targets[0].items[0].uri_regex: too costly to compile: its repetitions make more than 1000 "
+      "copies (nested ones and loops over what matches empty count extra)"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/a{0}(b{2,}){501}'"),
-     {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
+     {"targets[0].items[0].uri_regex: too costly to compile: its repetitions make more than 1000 "
+      "copies (nested ones and loops over what matches empty count extra)"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/(a{,100}){,11}'"),
-     {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
+     {"targets[0].items[0].uri_regex: too costly to compile: its repetitions make more than 1000 "
+      "copies (nested ones and loops over what matches empty count extra)"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/[[.].]{]{5000}'"),
-     {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
+     {"targets[0].items[0].uri_regex: too costly to compile: its repetitions make more than 1000 "
+      "copies (nested ones and loops over what matches empty count extra)"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/(a*)*\\\\1'"),
      {"targets[0].items[0].uri_regex: back-references (\\1 to \\9) are not allowed"}},
     {DOC_HTTP_ITEM("'uri_regex': '^/a\\\\'"),
      {"targets[0].items[0].uri_regex: does not compile: Trailing backslash"}},
     {DOC_HTTP_ITEM("'uri_regex': '(((a{1,255}){1,255}){1,255}){1,255}'"),
-     {"targets[0].items[0].uri_regex: repetition counts multiply to more than 1000"}},
+     {"targets[0].items[0].uri_regex: too costly to compile: its repetitions make more than 1000 "
+      "copies (nested ones and loops over what matches empty count extra)"}},
     /* quoting of user text in reasons: escaped, one line, cut */
     {"{'service': 's', 'targets': [], 'a\\u0001\\\\b\\n\\'c': 1}",
      {"document: unknown field \"a\\u0001\\\\b\\u000a\\\"c\""}},
