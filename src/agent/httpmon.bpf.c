@@ -170,16 +170,10 @@ static __always_inline void syscall_args(struct task_struct *task, long nr, __u6
 	*arg2 = PT_REGS_PARM2_SYSCALL(regs);
 }
 
-/* The two slots a connection may live in: sequential fds of one process
- * take sequential first slots; the second is scattered. */
+/* The two slots a connection may live in (slot_hash, netprof_abi.h). */
 static __always_inline __u32 conn_slot(__u32 tgid, __u32 fd, int which)
 {
-	__u32 h;
-
-	if (!which)
-		return (tgid * 2654435761u + fd) & (CONN_SLOTS - 1);
-	h = (tgid ^ (fd * 0x9e3779b1u)) * 0x85ebca6bu;
-	return (h ^ (h >> 15)) & (CONN_SLOTS - 1);
+	return slot_hash(tgid, fd, which) & (CONN_SLOTS - 1);
 }
 
 static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)

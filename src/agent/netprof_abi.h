@@ -77,14 +77,22 @@ struct netprof_conn {
  * live ones is not tracked (counted as net_conn_collisions). */
 #define NETPROF_SLOT_BUSY (~0ULL)
 
-static inline __u32 netprof_slot(__u32 tgid, __u32 fd, int which)
+/* The two places a connection may live in a table of slots (the HTTP
+ * monitor's and this one), before masking to its size: sequential fds of
+ * one process take sequential first slots; the second is scattered. */
+static inline __u32 slot_hash(__u32 tgid, __u32 fd, int which)
 {
 	__u32 h;
 
 	if (!which)
-		return (tgid * 2654435761u + fd) & (NETPROF_CONNS_MAX - 1);
+		return tgid * 2654435761u + fd;
 	h = (tgid ^ (fd * 0x9e3779b1u)) * 0x85ebca6bu;
-	return (h ^ (h >> 15)) & (NETPROF_CONNS_MAX - 1);
+	return h ^ (h >> 15);
+}
+
+static inline __u32 netprof_slot(__u32 tgid, __u32 fd, int which)
+{
+	return slot_hash(tgid, fd, which) & (NETPROF_CONNS_MAX - 1);
 }
 
 struct netprof_slot {
